@@ -1,0 +1,47 @@
+//! Loads the shared vector files in `tests/vectors/` at the repository root.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The directory holding the shared vector files.
+pub fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+/// The cases of one vector file (`name` without `.json`).
+pub fn cases(name: &str) -> Vec<Value> {
+    let path = vectors_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    doc["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no cases array", path.display()))
+        .clone()
+}
+
+/// A case's name, for assertion messages.
+pub fn name(case: &Value) -> &str {
+    case["name"].as_str().unwrap_or("<unnamed>")
+}
+
+/// A string member of a case, or `None` when absent or null.
+pub fn opt_str<'a>(case: &'a Value, key: &str) -> Option<&'a str> {
+    case.get(key).and_then(Value::as_str)
+}
+
+/// Decodes a hex string from a vector file.
+pub fn hex(s: &str) -> Vec<u8> {
+    assert!(s.len() % 2 == 0, "odd hex length: {s}");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Encodes bytes as lowercase hex.
+pub fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
