@@ -59,3 +59,15 @@ impl std::fmt::Display for ErrorCode {
         f.write_str(self.name())
     }
 }
+
+/// An argument outside its allowed range, with what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid argument: {0}")]
+pub struct InvalidArgument(pub &'static str);
+
+impl InvalidArgument {
+    /// The stable error code.
+    pub const fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+}

@@ -6,14 +6,19 @@
 
 pub mod attributes;
 pub mod baggage;
+pub mod context;
+pub mod envelope;
 pub mod error;
+pub mod handshake;
 pub mod metrics;
 pub mod traceparent;
 pub mod tracestate;
 
 pub use attributes::{KeyValue, Value};
 pub use baggage::{Baggage, BaggageError, BaggageMember};
-pub use error::ErrorCode;
+pub use context::{ExtractIssue, TraceContext};
+pub use envelope::{Decoded, EnvelopeError};
+pub use error::{ErrorCode, InvalidArgument};
 pub use metrics::{StreamKind, StreamMetrics, StreamSnapshot};
 pub use traceparent::{SpanId, TraceFlags, TraceId, TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError};

@@ -45,3 +45,32 @@ pub fn hex(s: &str) -> Vec<u8> {
 pub fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// Runs `check` on every case of a vector file, then fails listing every
+/// case that failed (not only the first).
+pub fn run_cases(file: &str, check: impl Fn(&Value)) {
+    let cases = cases(file);
+    assert!(!cases.is_empty(), "{file}: no cases");
+    let failed: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case)))
+                .err()
+                .map(|e| {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_default();
+                    format!("{}: {msg}", name(case))
+                })
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{file}: {} of {} cases failed:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
+}

@@ -1,0 +1,358 @@
+//! Trace context in the WebSocket opening handshake.
+//!
+//! The client's upgrade request carries `traceparent`, `tracestate` and
+//! `baggage` headers, the envelope formats it can read
+//! ([`ENVELOPE_HEADER`]) and a session id ([`SESSION_HEADER`]). Browsers
+//! cannot set headers on a WebSocket, so a server also reads the same names
+//! from the request URI's query string, at lower precedence. The server
+//! answers with the envelope formats it accepts.
+//!
+//! ```
+//! use tracewire::handshake::{self, Envelopes, ServerHandshake};
+//! let request = vec![
+//!     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+//!     ("tracewire-envelope".to_owned(), "json, binary".to_owned()),
+//! ];
+//! let hs = ServerHandshake::from_request(&request, None, Envelopes::ALL);
+//! assert!(hs.context.traceparent.is_some());
+//! assert_eq!(hs.envelopes, Envelopes::ALL);
+//! assert_eq!(hs.response_headers()[0], ("tracewire-envelope", "json, binary".to_owned()));
+//! ```
+
+use crate::context::{ExtractIssue, TraceContext};
+
+/// The W3C Trace Context header carrying the sending span.
+pub const TRACEPARENT: &str = "traceparent";
+/// The W3C Trace Context header carrying vendor state.
+pub const TRACESTATE: &str = "tracestate";
+/// The W3C Baggage header.
+pub const BAGGAGE: &str = "baggage";
+/// Request: the envelope formats the client reads. Response: those the server accepted.
+pub const ENVELOPE_HEADER: &str = "tracewire-envelope";
+/// The id both peers record as `websocket.session.id` (chosen by the client).
+pub const SESSION_HEADER: &str = "tracewire-session";
+
+/// Read access to a set of headers (names compared case-insensitively).
+pub trait HeaderSource {
+    /// Calls `f` with each value of header `name`, in order.
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str));
+}
+
+/// Write access to a set of headers.
+pub trait HeaderSink {
+    /// Sets header `name` (lowercase) to `value`, replacing earlier values.
+    fn set(&mut self, name: &'static str, value: &str);
+}
+
+impl HeaderSource for http::HeaderMap {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+        for v in self.get_all(name) {
+            // Values that are not visible ASCII cannot hold a valid context.
+            if let Ok(v) = v.to_str() {
+                f(v);
+            }
+        }
+    }
+}
+
+impl HeaderSink for http::HeaderMap {
+    fn set(&mut self, name: &'static str, value: &str) {
+        // Every value we write is visible ASCII (traceparent, tracestate and
+        // percent-encoded baggage), so conversion cannot fail in practice.
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            self.insert(http::header::HeaderName::from_static(name), v);
+        }
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderSource for [(K, V)] {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+        for (k, v) in self {
+            if k.as_ref().eq_ignore_ascii_case(name) {
+                f(v.as_ref());
+            }
+        }
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderSource for Vec<(K, V)> {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+        self.as_slice().for_each_value(name, f)
+    }
+}
+
+impl HeaderSink for Vec<(String, String)> {
+    fn set(&mut self, name: &'static str, value: &str) {
+        self.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self.push((name.to_owned(), value.to_owned()));
+    }
+}
+
+/// Writes `ctx` as `traceparent` / `tracestate` / `baggage` headers (each only
+/// when there is something to write).
+pub fn inject(ctx: &TraceContext, headers: &mut (impl HeaderSink + ?Sized)) {
+    if let Some(tp) = &ctx.traceparent {
+        headers.set(TRACEPARENT, &tp.to_string());
+        if !ctx.tracestate.is_empty() {
+            headers.set(TRACESTATE, &ctx.tracestate.to_header());
+        }
+    }
+    if !ctx.baggage.is_empty() {
+        headers.set(BAGGAGE, &ctx.baggage.to_header());
+    }
+}
+
+/// Reads a context from request headers, then from the query string.
+///
+/// The `traceparent` comes from the headers when present there, else from
+/// the query; its `tracestate` always comes from the same place. `baggage`
+/// comes from the headers when present there, else from the query. Nothing
+/// fails: what was ignored, and why, is in the returned issues.
+pub fn extract(
+    headers: &(impl HeaderSource + ?Sized),
+    query: Option<&str>,
+) -> (TraceContext, Vec<ExtractIssue>) {
+    let h = |name| {
+        let mut values = Vec::new();
+        headers.for_each_value(name, &mut |v| values.push(v.to_owned()));
+        values
+    };
+    let q = |name| query.map(|q| query_values(q, name)).unwrap_or_default();
+    let (mut traceparent, mut tracestate) = (h(TRACEPARENT), h(TRACESTATE));
+    if traceparent.is_empty() {
+        (traceparent, tracestate) = (q(TRACEPARENT), q(TRACESTATE));
+    }
+    let mut baggage = h(BAGGAGE);
+    if baggage.is_empty() {
+        baggage = q(BAGGAGE);
+    }
+    TraceContext::from_header_values(&traceparent, &tracestate, &baggage)
+}
+
+/// The decoded values of every query parameter named `name`
+/// (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte).
+/// A leading `?` is ignored. Values that do not decode to UTF-8 are skipped.
+pub fn query_values(query: &str, name: &str) -> Vec<String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(k)? == name).then(|| form_decode(v)).flatten()
+        })
+        .collect()
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A set of envelope formats, as offered by a client or accepted by a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Envelopes {
+    /// The JSON envelope on text frames (token `json`).
+    pub json: bool,
+    /// The binary envelope on binary frames (token `binary`).
+    pub binary: bool,
+}
+
+impl Envelopes {
+    /// No envelopes: context travels only in the handshake.
+    pub const NONE: Envelopes = Envelopes {
+        json: false,
+        binary: false,
+    };
+    /// Both formats.
+    pub const ALL: Envelopes = Envelopes {
+        json: true,
+        binary: true,
+    };
+
+    /// Parses a comma-separated token list; tokens are case-insensitive and
+    /// unknown tokens are ignored, so newer peers can offer more.
+    pub fn parse(value: &str) -> Envelopes {
+        let mut e = Envelopes::NONE;
+        for token in value.split(',').map(str::trim) {
+            if token.eq_ignore_ascii_case("json") {
+                e.json = true;
+            } else if token.eq_ignore_ascii_case("binary") {
+                e.binary = true;
+            }
+        }
+        e
+    }
+
+    /// Reads the envelope header (all lines), else the query parameter.
+    pub fn from_request(headers: &(impl HeaderSource + ?Sized), query: Option<&str>) -> Envelopes {
+        let mut e = Envelopes::NONE;
+        let mut seen = false;
+        headers.for_each_value(ENVELOPE_HEADER, &mut |v| {
+            seen = true;
+            e = e.union(Envelopes::parse(v));
+        });
+        if !seen && let Some(q) = query {
+            for v in query_values(q, ENVELOPE_HEADER) {
+                e = e.union(Envelopes::parse(&v));
+            }
+        }
+        e
+    }
+
+    /// Formats are in both sets.
+    pub fn intersect(self, other: Envelopes) -> Envelopes {
+        Envelopes {
+            json: self.json && other.json,
+            binary: self.binary && other.binary,
+        }
+    }
+
+    /// Formats are in either set.
+    pub fn union(self, other: Envelopes) -> Envelopes {
+        Envelopes {
+            json: self.json || other.json,
+            binary: self.binary || other.binary,
+        }
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        !self.json && !self.binary
+    }
+
+    /// The header value (`json, binary`), or `None` for the empty set.
+    pub fn to_header(self) -> Option<String> {
+        match (self.json, self.binary) {
+            (true, true) => Some("json, binary".to_owned()),
+            (true, false) => Some("json".to_owned()),
+            (false, true) => Some("binary".to_owned()),
+            (false, false) => None,
+        }
+    }
+}
+
+/// What a server learns from an upgrade request, and what it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerHandshake {
+    /// The client's context (empty when none was sent or it was invalid).
+    pub context: TraceContext,
+    /// What was ignored while extracting, and why.
+    pub issues: Vec<ExtractIssue>,
+    /// The envelopes both sides will use: offered by the client and supported here.
+    pub envelopes: Envelopes,
+    /// The client's session id, or a new one when the client sent none.
+    pub session_id: String,
+}
+
+impl ServerHandshake {
+    /// Reads an upgrade request's headers and query string.
+    pub fn from_request(
+        headers: &(impl HeaderSource + ?Sized),
+        query: Option<&str>,
+        supported: Envelopes,
+    ) -> ServerHandshake {
+        let (context, issues) = extract(headers, query);
+        let envelopes = Envelopes::from_request(headers, query).intersect(supported);
+        let mut session_id = None;
+        headers.for_each_value(SESSION_HEADER, &mut |v| {
+            session_id.get_or_insert_with(|| v.trim().to_owned());
+        });
+        let session_id = session_id
+            .or_else(|| query.and_then(|q| query_values(q, SESSION_HEADER).into_iter().next()))
+            .filter(|s| valid_session_id(s))
+            .unwrap_or_else(new_session_id);
+        ServerHandshake {
+            context,
+            issues,
+            envelopes,
+            session_id,
+        }
+    }
+
+    /// Headers for the `101 Switching Protocols` response.
+    pub fn response_headers(&self) -> Vec<(&'static str, String)> {
+        self.envelopes
+            .to_header()
+            .map(|v| (ENVELOPE_HEADER, v))
+            .into_iter()
+            .collect()
+    }
+}
+
+/// What a client sends in its upgrade request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHandshake {
+    /// The envelopes offered.
+    pub offered: Envelopes,
+    /// The session id sent to the server.
+    pub session_id: String,
+}
+
+impl ClientHandshake {
+    /// A handshake offering `offered`, with a new session id.
+    pub fn new(offered: Envelopes) -> ClientHandshake {
+        ClientHandshake {
+            offered,
+            session_id: new_session_id(),
+        }
+    }
+
+    /// Writes the context, the envelope offer and the session id as request headers.
+    pub fn request_headers(&self, ctx: &TraceContext, headers: &mut (impl HeaderSink + ?Sized)) {
+        inject(ctx, headers);
+        if let Some(v) = self.offered.to_header() {
+            headers.set(ENVELOPE_HEADER, &v);
+        }
+        headers.set(SESSION_HEADER, &self.session_id);
+    }
+
+    /// The envelopes to use, from the server's response: what it accepted
+    /// out of what was offered. A server that does not know tracewire sends
+    /// no header, and the result is empty.
+    pub fn accepted(&self, response: &(impl HeaderSource + ?Sized)) -> Envelopes {
+        Envelopes::from_request(response, None).intersect(self.offered)
+    }
+}
+
+/// A session id is 1 to 128 visible ASCII characters.
+fn valid_session_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A new random session id: 32 lowercase hex characters.
+pub fn new_session_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // RandomState is seeded from the OS once per thread; mixing in a
+    // process-wide counter and the clock makes every id distinct.
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut out = [0u8; 32];
+    for (i, half) in out.chunks_exact_mut(16).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(n);
+        h.write_u128(now);
+        h.write_usize(i);
+        crate::traceparent::encode_hex(&h.finish().to_be_bytes(), half);
+    }
+    out.iter().map(|&c| char::from(c)).collect()
+}
