@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod handshake;
 pub mod metrics;
+pub mod model;
 pub mod traceparent;
 pub mod tracestate;
 

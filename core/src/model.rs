@@ -1,0 +1,339 @@
+//! The tracing models, as data: for each event on a connection, which span
+//! to start, of what kind, under which parent, with which links and
+//! attributes. Bindings apply these decisions with their own language's
+//! OpenTelemetry SDK and never choose a name or an attribute key themselves.
+//!
+//! | event | `connection` model | `message` model |
+//! |---|---|---|
+//! | open (client) | CLIENT `connect {path}`, parent: ambient; lives until close | same, but ends once the upgrade completes |
+//! | open (server) | SERVER `accept {path}`, parent: handshake context; lives until close | same, but ends once the upgrade completes |
+//! | send | PRODUCER `send {path}`, parent: ambient if in the connection's trace, else the connection span | PRODUCER, parent: ambient (none: new trace), link: connection span |
+//! | receive | CONSUMER `process {path}`, parent: the message's context, else the connection span; link: connection span | CONSUMER, parent: the message's context (none: new trace), link: connection span |
+//! | close | attributes on the connection span, which ends | INTERNAL `close {path}`, parent: ambient, link: connection span |
+//!
+//! Every span carries `websocket.session.id`, so the traces of one session
+//! can be found together in the `message` model.
+//!
+//! ```
+//! use tracewire::model::{Connection, Model, Role, SpanKind, ParentSource, MessageType};
+//! let conn = Connection::new(Model::Message, Role::Client, "s-1", "/chat");
+//! let send = conn.send(MessageType::Text, 42);
+//! assert_eq!(send.name, "send /chat");
+//! assert_eq!(send.kind, SpanKind::Producer);
+//! assert_eq!(send.parent, &[ParentSource::Ambient]);
+//! ```
+
+use crate::attributes::KeyValue;
+use crate::error::InvalidArgument;
+
+/// Attribute keys written by the models.
+pub mod keys {
+    /// The session id shared by both peers of a connection.
+    pub const SESSION_ID: &str = "websocket.session.id";
+    /// `text` or `binary`.
+    pub const MESSAGE_TYPE: &str = "websocket.message.type";
+    /// The close code from the close frame.
+    pub const CLOSE_CODE: &str = "websocket.close.code";
+    /// The close reason from the close frame (only when not empty).
+    pub const CLOSE_REASON: &str = "websocket.close.reason";
+    /// Which tracing model produced the span.
+    pub const MODEL: &str = "tracewire.model";
+    /// Always `websocket`.
+    pub const NETWORK_PROTOCOL_NAME: &str = "network.protocol.name";
+    /// The host of the WebSocket URL.
+    pub const SERVER_ADDRESS: &str = "server.address";
+    /// The port of the WebSocket URL.
+    pub const SERVER_PORT: &str = "server.port";
+    /// The path of the WebSocket URL.
+    pub const URL_PATH: &str = "url.path";
+    /// Always `websocket`.
+    pub const MESSAGING_SYSTEM: &str = "messaging.system";
+    /// `send` or `process`.
+    pub const MESSAGING_OPERATION_TYPE: &str = "messaging.operation.type";
+    /// `send` or `process`.
+    pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
+    /// The URL path, which names the channel.
+    pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
+    /// The size of the application payload in bytes (without the envelope).
+    pub const MESSAGING_BODY_SIZE: &str = "messaging.message.body.size";
+}
+
+/// How spans on a connection relate to each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Model {
+    /// One trace per connection: the connection span is the ancestor of every
+    /// message span. Suits short sessions.
+    #[default]
+    Connection,
+    /// One trace per request or stream, linked to the connection span and
+    /// tagged with the session id. Suits long-lived sockets.
+    Message,
+}
+
+impl Model {
+    /// `connection` or `message`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Model::Connection => "connection",
+            Model::Message => "message",
+        }
+    }
+}
+
+impl std::str::FromStr for Model {
+    type Err = InvalidArgument;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            s if s.eq_ignore_ascii_case("connection") => Ok(Model::Connection),
+            s if s.eq_ignore_ascii_case("message") => Ok(Model::Message),
+            _ => Err(InvalidArgument(
+                "the tracing model must be \"connection\" or \"message\"",
+            )),
+        }
+    }
+}
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that sent the upgrade request.
+    Client,
+    /// The side that accepted it.
+    Server,
+}
+
+/// The span kinds of the OpenTelemetry API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpanKind {
+    /// The client side of a connection.
+    Client,
+    /// The server side of a connection.
+    Server,
+    /// Sending a message.
+    Producer,
+    /// Processing a received message.
+    Consumer,
+    /// Anything else.
+    Internal,
+}
+
+/// The type of a data frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    /// A UTF-8 text frame.
+    Text,
+    /// A binary frame.
+    Binary,
+}
+
+impl MessageType {
+    /// `text` or `binary`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Text => "text",
+            MessageType::Binary => "binary",
+        }
+    }
+}
+
+/// Where a span's parent comes from. A decision lists candidates in order;
+/// the first one available is the parent, and if none is, the span starts a
+/// new trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParentSource {
+    /// The context received with the handshake or the message (if any).
+    Remote,
+    /// The caller's current span (if any).
+    Ambient,
+    /// The caller's current span, if it belongs to the connection span's trace.
+    AmbientInConnectionTrace,
+    /// The connection span (while it is open).
+    Connection,
+}
+
+/// A span to link to, added when available and not already the parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkSource {
+    /// The connection span.
+    Connection,
+}
+
+/// Everything a binding needs to start one span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanDecision {
+    /// The span name.
+    pub name: String,
+    /// The span kind.
+    pub kind: SpanKind,
+    /// Parent candidates, in order of preference.
+    pub parent: &'static [ParentSource],
+    /// Links to add.
+    pub links: &'static [LinkSource],
+    /// Attributes to set at start.
+    pub attributes: Vec<KeyValue>,
+}
+
+/// What to record when a connection closes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloseDecision {
+    /// Close code and reason.
+    pub attributes: Vec<KeyValue>,
+    /// Whether the close is abnormal, so the span's status is an error.
+    pub is_error: bool,
+    /// `None`: set the attributes on the connection span and end it.
+    /// `Some`: start and end this span with the attributes (the connection
+    /// span ended at the upgrade).
+    pub span: Option<SpanDecision>,
+}
+
+/// The facts about one connection that every decision depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// The tracing model.
+    pub model: Model,
+    /// This end of the connection.
+    pub role: Role,
+    /// The session id both peers share.
+    pub session_id: String,
+    /// The path of the WebSocket URL (`/` when empty).
+    pub url_path: String,
+    /// The host of the WebSocket URL, if known.
+    pub server_address: Option<String>,
+    /// The port of the WebSocket URL, if known.
+    pub server_port: Option<u16>,
+}
+
+impl Connection {
+    /// A connection with no server address known.
+    pub fn new(model: Model, role: Role, session_id: &str, url_path: &str) -> Self {
+        Connection {
+            model,
+            role,
+            session_id: session_id.to_owned(),
+            url_path: if url_path.is_empty() { "/" } else { url_path }.to_owned(),
+            server_address: None,
+            server_port: None,
+        }
+    }
+
+    /// Sets the server address and port.
+    pub fn with_server(mut self, address: &str, port: Option<u16>) -> Self {
+        self.server_address = Some(address.to_owned());
+        self.server_port = port;
+        self
+    }
+
+    /// Whether the connection span ends when the upgrade completes
+    /// (`message` model) rather than at close.
+    pub fn connection_span_ends_at_upgrade(&self) -> bool {
+        self.model == Model::Message
+    }
+
+    fn common(&self) -> Vec<KeyValue> {
+        let mut a = vec![
+            KeyValue::new(keys::SESSION_ID, self.session_id.clone()),
+            KeyValue::new(keys::NETWORK_PROTOCOL_NAME, "websocket"),
+            KeyValue::new(keys::URL_PATH, self.url_path.clone()),
+            KeyValue::new(keys::MODEL, self.model.as_str()),
+        ];
+        if let Some(addr) = &self.server_address {
+            a.push(KeyValue::new(keys::SERVER_ADDRESS, addr.clone()));
+        }
+        if let Some(port) = self.server_port {
+            a.push(KeyValue::new(keys::SERVER_PORT, i64::from(port)));
+        }
+        a
+    }
+
+    /// The connection span, started when the upgrade request is sent
+    /// (client) or received (server).
+    pub fn open(&self) -> SpanDecision {
+        let (verb, kind, parent): (_, _, &'static [ParentSource]) = match self.role {
+            Role::Client => ("connect", SpanKind::Client, &[ParentSource::Ambient]),
+            Role::Server => ("accept", SpanKind::Server, &[ParentSource::Remote]),
+        };
+        SpanDecision {
+            name: format!("{verb} {}", self.url_path),
+            kind,
+            parent,
+            links: &[],
+            attributes: self.common(),
+        }
+    }
+
+    fn message(&self, operation: &'static str, message_type: MessageType, size: usize) -> Vec<KeyValue> {
+        let mut a = self.common();
+        a.extend([
+            KeyValue::new(keys::MESSAGING_SYSTEM, "websocket"),
+            KeyValue::new(keys::MESSAGING_OPERATION_TYPE, operation),
+            KeyValue::new(keys::MESSAGING_OPERATION_NAME, operation),
+            KeyValue::new(keys::MESSAGING_DESTINATION_NAME, self.url_path.clone()),
+            KeyValue::new(keys::MESSAGING_BODY_SIZE, size as u64),
+            KeyValue::new(keys::MESSAGE_TYPE, message_type.as_str()),
+        ]);
+        a
+    }
+
+    /// The span for sending one data message of `size` payload bytes; its
+    /// context is what goes into the message's envelope.
+    pub fn send(&self, message_type: MessageType, size: usize) -> SpanDecision {
+        let (parent, links): (&'static [ParentSource], &'static [LinkSource]) = match self.model {
+            Model::Connection => (
+                &[ParentSource::AmbientInConnectionTrace, ParentSource::Connection],
+                &[],
+            ),
+            Model::Message => (&[ParentSource::Ambient], &[LinkSource::Connection]),
+        };
+        SpanDecision {
+            name: format!("send {}", self.url_path),
+            kind: SpanKind::Producer,
+            parent,
+            links,
+            attributes: self.message("send", message_type, size),
+        }
+    }
+
+    /// The span for processing one received data message of `size` payload
+    /// bytes (after the envelope is removed).
+    pub fn receive(&self, message_type: MessageType, size: usize) -> SpanDecision {
+        let parent: &'static [ParentSource] = match self.model {
+            Model::Connection => &[ParentSource::Remote, ParentSource::Connection],
+            Model::Message => &[ParentSource::Remote],
+        };
+        SpanDecision {
+            name: format!("process {}", self.url_path),
+            kind: SpanKind::Consumer,
+            parent,
+            links: &[LinkSource::Connection],
+            attributes: self.message("process", message_type, size),
+        }
+    }
+
+    /// What to record when the connection closes. `code` is `None` when the
+    /// connection ended without a close frame (recorded as 1006, as RFC 6455
+    /// section 7.1.5 says).
+    pub fn close(&self, code: Option<u16>, reason: &str) -> CloseDecision {
+        let code = code.unwrap_or(1006);
+        let mut attributes = vec![KeyValue::new(keys::CLOSE_CODE, i64::from(code))];
+        if !reason.is_empty() {
+            attributes.push(KeyValue::new(keys::CLOSE_REASON, reason.to_owned()));
+        }
+        let span = (self.model == Model::Message).then(|| {
+            let mut a = self.common();
+            a.extend(attributes.iter().cloned());
+            SpanDecision {
+                name: format!("close {}", self.url_path),
+                kind: SpanKind::Internal,
+                parent: &[ParentSource::Ambient],
+                links: &[LinkSource::Connection],
+                attributes: a,
+            }
+        });
+        CloseDecision {
+            attributes,
+            // Normal closure, going away, and "no status" are expected ends.
+            is_error: !matches!(code, 1000 | 1001 | 1005),
+            span,
+        }
+    }
+}
