@@ -12,6 +12,8 @@ pub mod error;
 pub mod handshake;
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod traceparent;
 pub mod tracestate;
 

@@ -261,7 +261,12 @@ impl Connection {
         }
     }
 
-    fn message(&self, operation: &'static str, message_type: MessageType, size: usize) -> Vec<KeyValue> {
+    fn message(
+        &self,
+        operation: &'static str,
+        message_type: MessageType,
+        size: usize,
+    ) -> Vec<KeyValue> {
         let mut a = self.common();
         a.extend([
             KeyValue::new(keys::MESSAGING_SYSTEM, "websocket"),
@@ -279,7 +284,10 @@ impl Connection {
     pub fn send(&self, message_type: MessageType, size: usize) -> SpanDecision {
         let (parent, links): (&'static [ParentSource], &'static [LinkSource]) = match self.model {
             Model::Connection => (
-                &[ParentSource::AmbientInConnectionTrace, ParentSource::Connection],
+                &[
+                    ParentSource::AmbientInConnectionTrace,
+                    ParentSource::Connection,
+                ],
                 &[],
             ),
             Model::Message => (&[ParentSource::Ambient], &[LinkSource::Connection]),

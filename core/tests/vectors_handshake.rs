@@ -10,7 +10,12 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
     v.as_array()
         .expect("headers")
         .iter()
-        .map(|p| (p[0].as_str().expect("name").to_owned(), p[1].as_str().expect("value").to_owned()))
+        .map(|p| {
+            (
+                p[0].as_str().expect("name").to_owned(),
+                p[1].as_str().expect("value").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -23,8 +28,16 @@ fn header_strings(ctx: &TraceContext) -> Value {
 }
 
 fn envelopes(v: &Value) -> Envelopes {
-    let names: Vec<&str> = v.as_array().expect("list").iter().map(|s| s.as_str().expect("name")).collect();
-    Envelopes { json: names.contains(&"json"), binary: names.contains(&"binary") }
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| s.as_str().expect("name"))
+        .collect();
+    Envelopes {
+        json: names.contains(&"json"),
+        binary: names.contains(&"binary"),
+    }
 }
 
 #[test]
@@ -38,15 +51,25 @@ fn handshake_vectors() {
                 assert!(ctx.remote, "{name}");
                 assert_eq!(header_strings(&ctx), case["context"], "{name}");
                 let codes: Vec<&str> = issues.iter().map(|i| i.code().name()).collect();
-                let want: Vec<&str> = case["issues"].as_array().expect("issues").iter().map(|v| v.as_str().expect("code")).collect();
+                let want: Vec<&str> = case["issues"]
+                    .as_array()
+                    .expect("issues")
+                    .iter()
+                    .map(|v| v.as_str().expect("code"))
+                    .collect();
                 assert_eq!(codes, want, "{name}");
             }
             "inject" => {
                 let c = &case["context"];
                 let ctx = TraceContext {
-                    traceparent: common::opt_str(c, "traceparent").map(|s| TraceParent::parse(s).expect("tp")),
-                    tracestate: common::opt_str(c, "tracestate").map(|s| TraceState::parse(s).expect("ts")).unwrap_or_default(),
-                    baggage: common::opt_str(c, "baggage").map(|s| Baggage::parse(s).expect("bg")).unwrap_or_default(),
+                    traceparent: common::opt_str(c, "traceparent")
+                        .map(|s| TraceParent::parse(s).expect("tp")),
+                    tracestate: common::opt_str(c, "tracestate")
+                        .map(|s| TraceState::parse(s).expect("ts"))
+                        .unwrap_or_default(),
+                    baggage: common::opt_str(c, "baggage")
+                        .map(|s| Baggage::parse(s).expect("bg"))
+                        .unwrap_or_default(),
                     remote: false,
                 };
                 let mut out: Vec<(String, String)> = Vec::new();
@@ -54,27 +77,44 @@ fn handshake_vectors() {
                 assert_eq!(out, pairs(&case["headers"]), "{name}");
                 let mut map = http::HeaderMap::new();
                 handshake::inject(&ctx, &mut map);
-                assert_eq!(handshake::extract(&map, None).0.traceparent, ctx.traceparent, "{name}: via HeaderMap");
+                assert_eq!(
+                    handshake::extract(&map, None).0.traceparent,
+                    ctx.traceparent,
+                    "{name}: via HeaderMap"
+                );
             }
             "negotiate" => {
                 let headers = pairs(&case["headers"]);
-                let hs = ServerHandshake::from_request(&headers, query, envelopes(&case["supported"]));
+                let hs =
+                    ServerHandshake::from_request(&headers, query, envelopes(&case["supported"]));
                 let want = envelopes(&case["accepted"]);
                 assert_eq!(hs.envelopes, want, "{name}");
                 // The client reads the same answer back from the response headers.
                 let offered = Envelopes::from_request(&headers, query);
-                let client = handshake::ClientHandshake { offered, session_id: "s".into() };
-                let response: Vec<(String, String)> =
-                    hs.response_headers().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                let client = handshake::ClientHandshake {
+                    offered,
+                    session_id: "s".into(),
+                };
+                let response: Vec<(String, String)> = hs
+                    .response_headers()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect();
                 assert_eq!(client.accepted(&response), want, "{name}: client side");
             }
             "session" => {
-                let hs = ServerHandshake::from_request(&pairs(&case["headers"]), query, Envelopes::ALL);
+                let hs =
+                    ServerHandshake::from_request(&pairs(&case["headers"]), query, Envelopes::ALL);
                 match common::opt_str(case, "session_id") {
                     Some(id) => assert_eq!(hs.session_id, id, "{name}"),
                     None => {
                         assert_eq!(hs.session_id.len(), 32, "{name}");
-                        assert!(hs.session_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{name}");
+                        assert!(
+                            hs.session_id
+                                .bytes()
+                                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                            "{name}"
+                        );
                     }
                 }
             }
@@ -85,6 +125,7 @@ fn handshake_vectors() {
 
 #[test]
 fn generated_session_ids_differ() {
-    let ids: std::collections::HashSet<String> = (0..1000).map(|_| handshake::new_session_id()).collect();
+    let ids: std::collections::HashSet<String> =
+        (0..1000).map(|_| handshake::new_session_id()).collect();
     assert_eq!(ids.len(), 1000);
 }

@@ -3,7 +3,9 @@
 mod common;
 
 use serde_json::{Map, Value, json};
-use tracewire::model::{Connection, LinkSource, MessageType, Model, ParentSource, Role, SpanDecision, SpanKind};
+use tracewire::model::{
+    Connection, LinkSource, MessageType, Model, ParentSource, Role, SpanDecision, SpanKind,
+};
 use tracewire::{KeyValue, Value as AttrValue};
 
 fn kind(k: SpanKind) -> &'static str {
@@ -40,7 +42,11 @@ fn attributes(attrs: &[KeyValue]) -> Value {
             AttrValue::Float(f) => json!(f),
             AttrValue::Bool(b) => json!(b),
         };
-        assert!(m.insert(kv.key.to_owned(), v).is_none(), "duplicate attribute {}", kv.key);
+        assert!(
+            m.insert(kv.key.to_owned(), v).is_none(),
+            "duplicate attribute {}",
+            kv.key
+        );
     }
     Value::Object(m)
 }
@@ -59,7 +65,11 @@ fn span(d: &SpanDecision) -> Value {
 fn model_vectors() {
     common::run_cases("model", |case| {
         let name = common::name(case);
-        let model: Model = case["model"].as_str().expect("model").parse().expect("model");
+        let model: Model = case["model"]
+            .as_str()
+            .expect("model")
+            .parse()
+            .expect("model");
         let role = match case["role"].as_str().expect("role") {
             "client" => Role::Client,
             _ => Role::Server,

@@ -1,0 +1,185 @@
+//! OpenTelemetry integration (feature `otel`): conversions between
+//! [`TraceContext`] and [`opentelemetry::Context`], adapters between the
+//! handshake carriers and the `opentelemetry` propagation traits, and a
+//! [`W3CPropagator`] backed by this crate's parsers.
+
+use crate::baggage::BaggageMember;
+use crate::context::TraceContext;
+use crate::handshake::{self, BAGGAGE, HeaderSink, HeaderSource, TRACEPARENT, TRACESTATE};
+use crate::traceparent::{SpanId, TraceFlags, TraceId, TraceParent};
+use crate::{Baggage, TraceState};
+use opentelemetry::baggage::{BaggageExt, BaggageMetadata, KeyValueMetadata};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
+};
+use opentelemetry::trace::{self as ot, TraceContextExt};
+use std::sync::OnceLock;
+
+impl From<ot::TraceId> for TraceId {
+    fn from(id: ot::TraceId) -> Self {
+        TraceId(id.to_bytes())
+    }
+}
+
+impl From<TraceId> for ot::TraceId {
+    fn from(id: TraceId) -> Self {
+        ot::TraceId::from_bytes(id.0)
+    }
+}
+
+impl From<ot::SpanId> for SpanId {
+    fn from(id: ot::SpanId) -> Self {
+        SpanId(id.to_bytes())
+    }
+}
+
+impl From<SpanId> for ot::SpanId {
+    fn from(id: SpanId) -> Self {
+        ot::SpanId::from_bytes(id.0)
+    }
+}
+
+impl TraceContext {
+    /// The span context this context describes (invalid when there is none).
+    pub fn to_span_context(&self) -> ot::SpanContext {
+        let Some(tp) = self.traceparent else {
+            return ot::SpanContext::empty_context();
+        };
+        let state = ot::TraceState::from_key_value(self.tracestate.iter()).unwrap_or_default();
+        ot::SpanContext::new(
+            tp.trace_id.into(),
+            tp.span_id.into(),
+            ot::TraceFlags::new(tp.flags.0),
+            self.remote,
+            state,
+        )
+    }
+
+    /// `parent` with this context's span context (as a remote parent when
+    /// [`remote`](Self::remote)) and baggage.
+    pub fn to_otel_context(&self, parent: &opentelemetry::Context) -> opentelemetry::Context {
+        let mut cx = parent.clone();
+        if self.traceparent.is_some() {
+            cx = cx.with_remote_span_context(self.to_span_context());
+        }
+        if !self.baggage.is_empty() {
+            cx = cx.with_baggage(self.baggage.iter().map(|m| {
+                KeyValueMetadata::new(m.key.clone(), m.value.clone(), properties_to_metadata(m))
+            }));
+        }
+        cx
+    }
+
+    /// The span context and baggage of an OpenTelemetry context, to send on.
+    pub fn from_otel_context(cx: &opentelemetry::Context) -> TraceContext {
+        let span = cx.span();
+        let sc = span.span_context();
+        let traceparent = sc.is_valid().then(|| TraceParent {
+            trace_id: sc.trace_id().into(),
+            span_id: sc.span_id().into(),
+            flags: TraceFlags(sc.trace_flags().to_u8()),
+        });
+        let mut tracestate = TraceState::new();
+        if traceparent.is_some() {
+            // Insert from the back so the first entry ends up in front.
+            let entries: Vec<(&str, &str)> = sc.trace_state().into_iter().collect();
+            for (k, v) in entries.into_iter().rev() {
+                let _ = tracestate.insert(k, v);
+            }
+        }
+        let mut baggage = Baggage::new();
+        for (key, (value, metadata)) in cx.baggage() {
+            let _ = baggage.insert_member(BaggageMember {
+                key: key.as_str().to_owned(),
+                value: value.as_str().to_owned(),
+                properties: metadata_to_properties(metadata),
+            });
+        }
+        TraceContext {
+            traceparent,
+            tracestate,
+            baggage,
+            remote: sc.is_remote(),
+        }
+    }
+}
+
+fn properties_to_metadata(m: &BaggageMember) -> String {
+    m.properties
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn metadata_to_properties(metadata: &BaggageMetadata) -> Vec<(String, Option<String>)> {
+    metadata
+        .as_str()
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim().to_owned(), Some(v.trim().to_owned())),
+            None => (p.to_owned(), None),
+        })
+        .collect()
+}
+
+/// Lets an OpenTelemetry [`Injector`] receive the handshake headers.
+pub struct InjectorSink<'a>(pub &'a mut dyn Injector);
+
+impl HeaderSink for InjectorSink<'_> {
+    fn set(&mut self, name: &'static str, value: &str) {
+        self.0.set(name, value.to_owned());
+    }
+}
+
+/// Lets the handshake read headers from an OpenTelemetry [`Extractor`].
+pub struct ExtractorSource<'a>(pub &'a dyn Extractor);
+
+impl HeaderSource for ExtractorSource<'_> {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+        match self.0.get_all(name) {
+            Some(values) => values.into_iter().for_each(f),
+            None => {
+                if let Some(v) = self.0.get(name) {
+                    f(v)
+                }
+            }
+        }
+    }
+}
+
+/// A [`TextMapPropagator`] for W3C `traceparent`, `tracestate` and `baggage`
+/// backed by this crate's parsers: one propagator for both Trace Context and
+/// Baggage, producing the same headers as the SDK's pair.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct W3CPropagator;
+
+impl TextMapPropagator for W3CPropagator {
+    fn inject_context(&self, cx: &opentelemetry::Context, injector: &mut dyn Injector) {
+        handshake::inject(
+            &TraceContext::from_otel_context(cx),
+            &mut InjectorSink(injector),
+        );
+    }
+
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn Extractor,
+    ) -> opentelemetry::Context {
+        let (ctx, _issues) = handshake::extract(&ExtractorSource(extractor), None);
+        ctx.to_otel_context(cx)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        static FIELDS: OnceLock<[String; 3]> = OnceLock::new();
+        FieldIter::new(
+            FIELDS.get_or_init(|| [TRACEPARENT.into(), TRACESTATE.into(), BAGGAGE.into()]),
+        )
+    }
+}
