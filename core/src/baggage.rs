@@ -1,18 +1,106 @@
-//! PLACEHOLDER: W3C Baggage. Being written on branch `tracestate-baggage`.
+//! W3C Baggage: the `baggage` header ([W3C Baggage, section 3]).
+//!
+//! Baggage is an ordered list of members `key=value`, each with optional
+//! properties `;key` or `;key=value`.
+//!
+//! # Parsing rules
+//!
+//! - Several header lines are combined as if joined by `,`
+//!   ([section 3.2.1]); spaces and tabs (`OWS`) around members, keys, values,
+//!   `=` and `;` are ignored; empty or whitespace-only members (stray commas,
+//!   empty lines) are skipped.
+//! - A key (of a member or a property) is an RFC 7230 `token`
+//!   ([section 3.2.1.2]). Keys are kept exactly as sent: a `%` in a key is a
+//!   `tchar`, never an escape.
+//! - A value is `*baggage-octet` and may be empty or hold `=`. It is
+//!   percent-decoded ([section 3.2.1.3]); a `%` not followed by two hex digits
+//!   is an error, and decoded bytes that are not UTF-8 become U+FFFD, one per
+//!   maximal ill-formed subsequence (the Unicode "substitution of maximal
+//!   subparts" practice), as the recommendation requires.
+//! - Property values of the `key=value` form are percent-decoded and
+//!   re-encoded the same way as member values ([section 3.2.1.4], as revised
+//!   in 2025). A property without `=` is a bare key and is never decoded.
+//! - A duplicate key: the last occurrence's value and properties win, in the
+//!   position of the first occurrence (parsing behaves like
+//!   [`Baggage::insert_member`] applied to each member in turn).
+//! - Any malformed member makes the whole parse fail with a [`BaggageError`]
+//!   naming the problem; the extraction layer then drops the whole baggage.
+//! - Limits ([section 3.3]): members are kept in order while the result has at
+//!   most [`MAX_MEMBERS`] members and its canonical serialisation
+//!   ([`Baggage::to_header`]) at most [`MAX_BYTES`] bytes; the rest are
+//!   dropped, not an error. Because the limits are measured on the canonical
+//!   form, `to_header` of parsed baggage never drops anything further.
+//!
+//! Errors never quote the offending input: it is untrusted and may end up in
+//! logs.
+//!
+//! # Serialising
+//!
+//! [`Baggage::to_header`] writes `key=value;pkey=pvalue;pkey2` members joined
+//! by `,` without whitespace. Values and property values are percent-encoded:
+//! every byte outside `baggage-octet`, and `%` itself, becomes `%XX` with
+//! uppercase hex (so a space is `%20`, `,` is `%2C`, `;` is `%3B`, while `=` is
+//! written as is). Whole members are dropped from the end so the result stays
+//! within [`MAX_MEMBERS`] members and [`MAX_BYTES`] bytes.
+//!
+//! ```
+//! use tracewire::Baggage;
+//! let mut bag = Baggage::parse_lines(["userId=Am%C3%A9lie", "serverNode = DF%2028;prod"]).unwrap();
+//! assert_eq!(bag.get("userId"), Some("Amélie"));
+//! bag.insert("isProduction", "false").unwrap();
+//! assert_eq!(
+//!     bag.to_header(),
+//!     "userId=Am%C3%A9lie,serverNode=DF%2028;prod,isProduction=false"
+//! );
+//! ```
+//!
+//! [W3C Baggage, section 3]: https://www.w3.org/TR/baggage/#baggage-http-header-format
+//! [section 3.2.1]: https://www.w3.org/TR/baggage/#definition
+//! [section 3.2.1.2]: https://www.w3.org/TR/baggage/#key
+//! [section 3.2.1.3]: https://www.w3.org/TR/baggage/#value
+//! [section 3.2.1.4]: https://www.w3.org/TR/baggage/#property
+//! [section 3.3]: https://www.w3.org/TR/baggage/#limits
 
 use crate::error::ErrorCode;
+use std::collections::HashMap;
+use std::fmt;
+use std::fmt::Write as _;
 
-/// Why a `baggage` value was rejected.
+/// The most members kept when parsing and written by [`Baggage::to_header`].
+pub const MAX_MEMBERS: usize = 64;
+/// The most bytes of header written by [`Baggage::to_header`] (and kept, in
+/// canonical form, when parsing).
+pub const MAX_BYTES: usize = 8192;
+
+/// Why a `baggage` value, key or member was rejected.
+///
+/// No variant quotes the input, which is untrusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BaggageError {
-    /// Placeholder.
-    #[error("invalid baggage")]
+    /// A non-empty list-member has no `=` between key and value.
+    #[error("baggage list-member is not of the form key=value")]
     Invalid,
+    /// A member key is empty or not an RFC 7230 token.
+    #[error("baggage key is empty or not an RFC 7230 token")]
+    InvalidKey,
+    /// A member value holds a character outside `baggage-octet` (a space,
+    /// tab or control character inside it, `"`, `\`, or a non-ASCII character).
+    #[error("baggage value holds a character that must be percent-encoded")]
+    InvalidValue,
+    /// A `%` in a value or property value is not followed by two hex digits.
+    #[error("baggage value holds a '%' not followed by two hex digits")]
+    InvalidPercentEncoding,
+    /// A property key is empty (e.g. a stray `;`) or not an RFC 7230 token.
+    #[error("baggage property key is empty or not an RFC 7230 token")]
+    InvalidPropertyKey,
+    /// A property value holds a character outside `baggage-octet`.
+    #[error("baggage property value holds a character that must be percent-encoded")]
+    InvalidPropertyValue,
 }
 
 impl BaggageError {
-    /// The stable error code.
+    /// The stable error code: always [`ErrorCode::InvalidBaggage`].
     pub const fn code(&self) -> ErrorCode {
         ErrorCode::InvalidBaggage
     }
@@ -21,15 +109,42 @@ impl BaggageError {
 /// One baggage member: a key, a decoded value, and its properties.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaggageMember {
-    /// The key.
+    /// The key, an RFC 7230 token.
     pub key: String,
-    /// The value, percent-decoded.
+    /// The value, percent-decoded; any string (it is encoded on output).
     pub value: String,
-    /// Properties, each a key and an optional value, in order.
+    /// Properties in order, each a token key and, for the `key=value` form, a
+    /// percent-decoded value (`None` for a bare key). Property keys may repeat.
     pub properties: Vec<(String, Option<String>)>,
 }
 
-/// A set of baggage members, in order.
+impl BaggageMember {
+    /// A member without properties.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        BaggageMember {
+            key: key.into(),
+            value: value.into(),
+            properties: Vec::new(),
+        }
+    }
+
+    /// Appends this member's canonical form to `out`.
+    fn write_to(&self, out: &mut String) {
+        out.push_str(&self.key);
+        out.push('=');
+        percent_encode_into(out, &self.value);
+        for (k, v) in &self.properties {
+            out.push(';');
+            out.push_str(k);
+            if let Some(v) = v {
+                out.push('=');
+                percent_encode_into(out, v);
+            }
+        }
+    }
+}
+
+/// A set of baggage members with unique keys, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baggage {
     members: Vec<BaggageMember>,
@@ -40,31 +155,53 @@ impl Baggage {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Parses one header value.
+
+    /// Parses one header value. See the [module docs](self) for the rules.
+    ///
+    /// ```
+    /// use tracewire::Baggage;
+    /// let bag = Baggage::parse("k=v;p1;p2 = x%20y, k2=a=b").unwrap();
+    /// let m = bag.iter().next().unwrap();
+    /// assert_eq!(m.properties, vec![("p1".into(), None), ("p2".into(), Some("x y".into()))]);
+    /// assert_eq!(bag.get("k2"), Some("a=b"));
+    /// assert!(Baggage::parse("k=a b").is_err());
+    /// ```
     pub fn parse(value: &str) -> Result<Baggage, BaggageError> {
         Self::parse_lines([value])
     }
-    /// Parses several header lines.
+
+    /// Parses several header lines, combined as if joined by commas.
+    ///
+    /// No lines, or only empty ones, give empty baggage.
     pub fn parse_lines<'a, I: IntoIterator<Item = &'a str>>(
         lines: I,
     ) -> Result<Baggage, BaggageError> {
-        let mut members = Vec::new();
+        let mut bag = Baggage::new();
+        // Key -> position, so a header of many members is not quadratic.
+        let mut index: HashMap<String, usize> = HashMap::new();
         for line in lines {
-            for m in line.split(',') {
-                let m = m.trim();
-                if m.is_empty() {
+            // ',' is neither a tchar nor a baggage-octet, so it only ever
+            // separates members.
+            for raw in line.split(',') {
+                let member = trim_ows(raw);
+                if member.is_empty() {
                     continue;
                 }
-                let (k, v) = m.split_once('=').ok_or(BaggageError::Invalid)?;
-                members.push(BaggageMember {
-                    key: k.trim().to_owned(),
-                    value: v.trim().to_owned(),
-                    properties: vec![],
-                });
+                let member = parse_member(member)?;
+                match index.get(&member.key) {
+                    Some(&i) => bag.members[i] = member,
+                    None => {
+                        index.insert(member.key.clone(), bag.members.len());
+                        bag.members.push(member);
+                    }
+                }
             }
         }
-        Ok(Baggage { members })
+        let (kept, _) = bag.fitting_prefix();
+        bag.members.truncate(kept);
+        Ok(bag)
     }
+
     /// The value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.members
@@ -72,43 +209,289 @@ impl Baggage {
             .find(|m| m.key == key)
             .map(|m| m.value.as_str())
     }
-    /// Sets `key` to `value`.
+
+    /// Sets `key` to `value` (without properties), replacing an existing
+    /// member in place or appending a new one.
+    ///
+    /// `key` must be a token; `value` may be any string.
     pub fn insert(&mut self, key: &str, value: &str) -> Result<(), BaggageError> {
-        self.insert_member(BaggageMember {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            properties: vec![],
-        })
+        self.insert_member(BaggageMember::new(key, value))
     }
-    /// Adds or replaces a member.
+
+    /// Adds a member, replacing one with the same key in place or appending.
+    ///
+    /// The key and every property key must be tokens; values may be any
+    /// string. On error the baggage is unchanged.
+    ///
+    /// ```
+    /// use tracewire::{Baggage, BaggageMember};
+    /// let mut bag = Baggage::parse("a=1,b=2").unwrap();
+    /// let mut m = BaggageMember::new("a", "x,y");
+    /// m.properties.push(("ttl".into(), Some("30".into())));
+    /// bag.insert_member(m).unwrap();
+    /// assert_eq!(bag.to_header(), "a=x%2Cy;ttl=30,b=2");
+    /// assert!(bag.insert("bad key", "v").is_err());
+    /// ```
     pub fn insert_member(&mut self, member: BaggageMember) -> Result<(), BaggageError> {
-        self.members.retain(|m| m.key != member.key);
-        self.members.push(member);
+        if !is_token(&member.key) {
+            return Err(BaggageError::InvalidKey);
+        }
+        if !member.properties.iter().all(|(k, _)| is_token(k)) {
+            return Err(BaggageError::InvalidPropertyKey);
+        }
+        self.upsert(member);
         Ok(())
     }
-    /// Removes `key`.
+
+    /// Removes `key`, returning its member.
     pub fn remove(&mut self, key: &str) -> Option<BaggageMember> {
         let i = self.members.iter().position(|m| m.key == key)?;
         Some(self.members.remove(i))
     }
+
     /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = &BaggageMember> {
         self.members.iter()
     }
+
     /// The number of members.
     pub fn len(&self) -> usize {
         self.members.len()
     }
+
     /// Whether there are no members.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
-    /// The header value within the limits.
+
+    /// The header value: members in order, percent-encoded, joined by `,`,
+    /// keeping whole members only while there are at most [`MAX_MEMBERS`] and
+    /// at most [`MAX_BYTES`] bytes. Empty when there are no members.
     pub fn to_header(&self) -> String {
-        self.members
-            .iter()
-            .map(|m| format!("{}={}", m.key, m.value))
-            .collect::<Vec<_>>()
-            .join(",")
+        self.fitting_prefix().1
+    }
+
+    /// Replaces the member with the same key in place, or appends.
+    fn upsert(&mut self, member: BaggageMember) {
+        match self.members.iter_mut().find(|m| m.key == member.key) {
+            Some(slot) => *slot = member,
+            None => self.members.push(member),
+        }
+    }
+
+    /// How many leading members fit the limits, and their serialisation.
+    fn fitting_prefix(&self) -> (usize, String) {
+        let mut out = String::new();
+        let mut one = String::new();
+        let mut kept = 0;
+        for m in self.members.iter().take(MAX_MEMBERS) {
+            one.clear();
+            m.write_to(&mut one);
+            let sep = usize::from(kept > 0);
+            if out.len() + sep + one.len() > MAX_BYTES {
+                break;
+            }
+            if sep == 1 {
+                out.push(',');
+            }
+            out.push_str(&one);
+            kept += 1;
+        }
+        (kept, out)
+    }
+}
+
+impl fmt::Display for Baggage {
+    /// Writes [`Baggage::to_header`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_header())
+    }
+}
+
+impl std::str::FromStr for Baggage {
+    type Err = BaggageError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Baggage::parse(s)
+    }
+}
+
+/// Parses one non-empty, OWS-trimmed list-member.
+fn parse_member(member: &str) -> Result<BaggageMember, BaggageError> {
+    // ';' is neither a tchar nor a baggage-octet, so it only separates properties.
+    let mut parts = member.split(';');
+    let head = parts.next().unwrap_or_default();
+    let (key, value) = head.split_once('=').ok_or(BaggageError::Invalid)?;
+    let key = trim_ows(key);
+    if !is_token(key) {
+        return Err(BaggageError::InvalidKey);
+    }
+    let value =
+        decode_value(trim_ows(value)).map_err(|e| e.unwrap_or(BaggageError::InvalidValue))?;
+    let mut properties = Vec::new();
+    for prop in parts {
+        let prop = trim_ows(prop);
+        let (pkey, pvalue) = match prop.split_once('=') {
+            Some((k, v)) => (trim_ows(k), Some(trim_ows(v))),
+            None => (prop, None),
+        };
+        if !is_token(pkey) {
+            return Err(BaggageError::InvalidPropertyKey);
+        }
+        let pvalue = match pvalue {
+            Some(v) => {
+                Some(decode_value(v).map_err(|e| e.unwrap_or(BaggageError::InvalidPropertyValue))?)
+            }
+            None => None,
+        };
+        properties.push((pkey.to_owned(), pvalue));
+    }
+    Ok(BaggageMember {
+        key: key.to_owned(),
+        value,
+        properties,
+    })
+}
+
+/// Checks `*baggage-octet` and percent-decodes.
+///
+/// `Err(None)` means a character outside `baggage-octet` (the caller names
+/// which value); `Err(Some(_))` a bad escape.
+fn decode_value(raw: &str) -> Result<String, Option<BaggageError>> {
+    let b = raw.as_bytes();
+    if !b.iter().all(|&c| is_baggage_octet(c)) {
+        return Err(None);
+    }
+    if !b.contains(&b'%') {
+        return Ok(raw.to_owned());
+    }
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hi = b.get(i + 1).and_then(|&c| hex_val(c));
+            let lo = b.get(i + 2).and_then(|&c| hex_val(c));
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => bytes.push(hi << 4 | lo),
+                _ => return Err(Some(BaggageError::InvalidPercentEncoding)),
+            }
+            i += 3;
+        } else {
+            bytes.push(b[i]);
+            i += 1;
+        }
+    }
+    // The recommendation requires U+FFFD for ill-formed UTF-8, not an error.
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Appends `s` with every byte outside `baggage-octet`, and `%`, as `%XX`.
+fn percent_encode_into(out: &mut String, s: &str) {
+    for &c in s.as_bytes() {
+        if is_baggage_octet(c) && c != b'%' {
+            out.push(char::from(c));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{c:02X}");
+        }
+    }
+}
+
+/// `baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
+fn is_baggage_octet(c: u8) -> bool {
+    matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+}
+
+/// RFC 7230 `token = 1*tchar`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+/// The value of one hex digit, either case.
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Strips optional whitespace (spaces and tabs, RFC 7230 `OWS`).
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octets_and_tokens() {
+        assert!(is_baggage_octet(b'='));
+        assert!(is_baggage_octet(b'%'));
+        for c in [b' ', b'"', b',', b';', b'\\', 0x7f, 0x80] {
+            assert!(!is_baggage_octet(c), "{c:#x}");
+        }
+        assert!(is_token("Ab9!#$%&'*+-.^_`|~"));
+        assert!(!is_token(""));
+        assert!(!is_token("a b"));
+        assert!(!is_token("a/b"));
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(decode_value("a%20b").as_deref(), Ok("a b"));
+        assert_eq!(decode_value("%e2%82%ac").as_deref(), Ok("€"));
+        assert_eq!(decode_value("%FF").as_deref(), Ok("\u{fffd}"));
+        assert_eq!(
+            decode_value("%2"),
+            Err(Some(BaggageError::InvalidPercentEncoding))
+        );
+        assert_eq!(
+            decode_value("%zz"),
+            Err(Some(BaggageError::InvalidPercentEncoding))
+        );
+        assert_eq!(decode_value("a b"), Err(None));
+    }
+
+    #[test]
+    fn encoding() {
+        let mut s = String::new();
+        percent_encode_into(&mut s, "a b,c;d=e%f\u{e9}");
+        assert_eq!(s, "a%20b%2Cc%3Bd=e%25f%C3%A9");
+    }
+
+    #[test]
+    fn many_members_parse_in_linear_time() {
+        let header: Vec<String> = (0..200_000).map(|i| format!("k{}=v", i % 50_000)).collect();
+        let bag = Baggage::parse(&header.join(",")).expect("valid");
+        assert_eq!(bag.len(), MAX_MEMBERS);
+        assert_eq!(bag.get("k0"), Some("v"));
+    }
+
+    #[test]
+    fn error_codes() {
+        assert_eq!(BaggageError::Invalid.code(), ErrorCode::InvalidBaggage);
     }
 }
