@@ -4,6 +4,14 @@
 //!
 //! PLACEHOLDER crate docs.
 
+// Library code handles every input without panicking; tests may unwrap.
+#![warn(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unreachable_pub
+)]
+
 pub mod attributes;
 pub mod baggage;
 pub mod context;
