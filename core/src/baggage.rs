@@ -14,7 +14,7 @@
 //!   `tchar`, never an escape.
 //! - A value is `*baggage-octet` and may be empty or hold `=`. It is
 //!   percent-decoded ([section 3.2.1.3]); a `%` not followed by two hex digits
-//!   is an error, and decoded bytes that are not UTF-8 become U+FFFD, one per
+//!   is a literal `%` (several SDKs write it raw; so are `"` and `\`), and decoded bytes that are not UTF-8 become U+FFFD, one per
 //!   maximal ill-formed subsequence (the Unicode "substitution of maximal
 //!   subparts" practice), as the recommendation requires.
 //! - Property values of the `key=value` form are percent-decoded and
@@ -38,9 +38,9 @@
 //!
 //! [`Baggage::to_header`] writes `key=value;pkey=pvalue;pkey2` members joined
 //! by `,` without whitespace. Values and property values are percent-encoded:
-//! every byte outside `baggage-octet`, and `%` itself, becomes `%XX` with
-//! uppercase hex (so a space is `%20`, `,` is `%2C`, `;` is `%3B`, while `=` is
-//! written as is). Whole members are dropped from the end so the result stays
+//! every byte outside `baggage-octet`, `%` itself and `=`, becomes `%XX` with
+//! uppercase hex (so a space is `%20`, `,` is `%2C`, `;` is `%3B`, `=` is
+//! `%3D`: legal raw, but several propagators split a member at every `=`). Whole members are dropped from the end so the result stays
 //! within [`MAX_MEMBERS`] members and [`MAX_BYTES`] bytes.
 //!
 //! ```
@@ -85,12 +85,9 @@ pub enum BaggageError {
     #[error("baggage key is empty or not an RFC 7230 token")]
     InvalidKey,
     /// A member value holds a character outside `baggage-octet` (a space,
-    /// tab or control character inside it, `"`, `\`, or a non-ASCII character).
+    /// tab or control character inside it, or a non-ASCII character).
     #[error("baggage value holds a character that must be percent-encoded")]
     InvalidValue,
-    /// A `%` in a value or property value is not followed by two hex digits.
-    #[error("baggage value holds a '%' not followed by two hex digits")]
-    InvalidPercentEncoding,
     /// A property key is empty (e.g. a stray `;`) or not an RFC 7230 token.
     #[error("baggage property key is empty or not an RFC 7230 token")]
     InvalidPropertyKey,
@@ -358,7 +355,7 @@ fn parse_member(member: &str) -> Result<BaggageMember, BaggageError> {
 /// which value); `Err(Some(_))` a bad escape.
 fn decode_value(raw: &str) -> Result<String, Option<BaggageError>> {
     let b = raw.as_bytes();
-    if !b.iter().all(|&c| is_baggage_octet(c)) {
+    if !b.iter().all(|&c| is_received_value_octet(c)) {
         return Err(None);
     }
     if !b.contains(&b'%') {
@@ -371,10 +368,16 @@ fn decode_value(raw: &str) -> Result<String, Option<BaggageError>> {
             let hi = b.get(i + 1).and_then(|&c| hex_val(c));
             let lo = b.get(i + 2).and_then(|&c| hex_val(c));
             match (hi, lo) {
-                (Some(hi), Some(lo)) => bytes.push(hi << 4 | lo),
-                _ => return Err(Some(BaggageError::InvalidPercentEncoding)),
+                (Some(hi), Some(lo)) => {
+                    bytes.push(hi << 4 | lo);
+                    i += 3;
+                }
+                // Not an escape: a literal '%', as several SDKs write it raw.
+                _ => {
+                    bytes.push(b'%');
+                    i += 1;
+                }
             }
-            i += 3;
         } else {
             bytes.push(b[i]);
             i += 1;
@@ -385,10 +388,12 @@ fn decode_value(raw: &str) -> Result<String, Option<BaggageError>> {
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-/// Appends `s` with every byte outside `baggage-octet`, and `%`, as `%XX`.
+/// Appends `s` with every byte outside `baggage-octet`, and `%` and `=`, as
+/// `%XX`. `=` is legal raw, but several propagators split a member at every
+/// `=` and would lose the value.
 fn percent_encode_into(out: &mut String, s: &str) {
     for &c in s.as_bytes() {
-        if is_baggage_octet(c) && c != b'%' {
+        if is_baggage_octet(c) && c != b'%' && c != b'=' {
             out.push(char::from(c));
         } else {
             // Writing to a String cannot fail.
@@ -400,6 +405,13 @@ fn percent_encode_into(out: &mut String, s: &str) {
 /// `baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
 fn is_baggage_octet(c: u8) -> bool {
     matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+}
+
+/// What a receiver accepts raw in a value: `baggage-octet`, plus `"` and `\`,
+/// which some propagators (opentelemetry-rust's among them) write unencoded.
+/// Senders always percent-encode both.
+fn is_received_value_octet(c: u8) -> bool {
+    is_baggage_octet(c) || c == b'"' || c == b'\\'
 }
 
 /// RFC 7230 `token = 1*tchar`.
@@ -464,14 +476,9 @@ mod tests {
         assert_eq!(decode_value("a%20b").as_deref(), Ok("a b"));
         assert_eq!(decode_value("%e2%82%ac").as_deref(), Ok("€"));
         assert_eq!(decode_value("%FF").as_deref(), Ok("\u{fffd}"));
-        assert_eq!(
-            decode_value("%2"),
-            Err(Some(BaggageError::InvalidPercentEncoding))
-        );
-        assert_eq!(
-            decode_value("%zz"),
-            Err(Some(BaggageError::InvalidPercentEncoding))
-        );
+        assert_eq!(decode_value("%2").as_deref(), Ok("%2"));
+        assert_eq!(decode_value("100%").as_deref(), Ok("100%"));
+        assert_eq!(decode_value("%zz%41").as_deref(), Ok("%zzA"));
         assert_eq!(decode_value("a b"), Err(None));
     }
 
@@ -479,7 +486,7 @@ mod tests {
     fn encoding() {
         let mut s = String::new();
         percent_encode_into(&mut s, "a b,c;d=e%f\u{e9}");
-        assert_eq!(s, "a%20b%2Cc%3Bd=e%25f%C3%A9");
+        assert_eq!(s, "a%20b%2Cc%3Bd%3De%25f%C3%A9");
     }
 
     #[test]
