@@ -8,6 +8,8 @@ pub mod attributes;
 pub mod baggage;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod traceparent;
 pub mod tracestate;
 

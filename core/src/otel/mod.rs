@@ -1,0 +1,4 @@
+//! OpenTelemetry integration.
+
+#[cfg(feature = "otlp")]
+pub mod export;
