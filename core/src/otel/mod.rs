@@ -1,7 +1,11 @@
 //! OpenTelemetry integration (feature `otel`): conversions between
 //! [`TraceContext`] and [`opentelemetry::Context`], adapters between the
 //! handshake carriers and the `opentelemetry` propagation traits, and a
-//! [`W3CPropagator`] backed by this crate's parsers.
+//! [`W3CPropagator`] backed by this crate's parsers; with feature `otlp`,
+//! OTLP/HTTP export set up from the standard environment ([`export`]).
+
+#[cfg(feature = "otlp")]
+pub mod export;
 
 use crate::baggage::BaggageMember;
 use crate::context::TraceContext;
