@@ -4,7 +4,11 @@
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build test test-rust lint bench fuzz demo clean
+# Each binding directory has its own Makefile with `test` and `bench`
+# targets; the root runs every one that exists.
+BINDINGS := $(patsubst %/Makefile,%,$(wildcard bindings-*/Makefile))
+
+.PHONY: all build test test-rust test-bindings lint bench bench-rust fuzz demo clean
 
 all: build
 
@@ -12,7 +16,10 @@ build:
 	$(CARGO) build --workspace --all-features
 
 ## test: every language's tests, including the shared vectors.
-test: test-rust
+test: test-rust test-bindings
+
+test-bindings:
+	@set -e; for b in $(BINDINGS); do echo "== $$b"; $(MAKE) -C $$b test; done
 
 test-rust:
 	$(CARGO) test --workspace --all-features
@@ -24,7 +31,10 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --all-features --no-deps
 
 ## bench: criterion benchmarks of the core, with opentelemetry_sdk side by side.
-bench:
+bench: bench-rust
+	@set -e; for b in $(BINDINGS); do echo "== $$b"; $(MAKE) -C $$b bench; done
+
+bench-rust:
 	$(CARGO) bench -p tracewire --all-features
 
 ## fuzz: every fuzz target for FUZZ_SECONDS each (needs the nightly toolchain).
