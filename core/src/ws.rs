@@ -38,7 +38,7 @@ use crate::envelope::json::JsonEnvelope;
 use crate::envelope::{Decoded, EnvelopeError, binary};
 use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
 use crate::model::{self, MessageType, Model, Role};
-use crate::otel::{SpanSources, start_span};
+use crate::otel::{PreparedSpan, SpanSources, start_span};
 use futures_util::{Sink, Stream};
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Status, TraceContextExt, TracerProvider};
@@ -153,7 +153,43 @@ pub struct TracedStream<S> {
     tracer: Arc<BoxedTracer>,
     /// Holds the connection span (already ended in the `message` model).
     connection_cx: Context,
+    /// Send and process spans for text and binary messages, converted once.
+    spans: MessageSpans,
     close_recorded: bool,
+}
+
+/// A connection's message span decisions, converted once; only the payload
+/// size changes from message to message.
+struct MessageSpans {
+    send: [PreparedSpan; 2],
+    receive: [PreparedSpan; 2],
+}
+
+impl MessageSpans {
+    fn new(connection: &model::Connection) -> Self {
+        let per_message = [model::keys::MESSAGING_BODY_SIZE];
+        let prepare = |d| PreparedSpan::new(d, &per_message);
+        MessageSpans {
+            send: [MessageType::Text, MessageType::Binary].map(|t| prepare(connection.send(t, 0))),
+            receive: [MessageType::Text, MessageType::Binary]
+                .map(|t| prepare(connection.receive(t, 0))),
+        }
+    }
+
+    fn start(
+        spans: &[PreparedSpan; 2],
+        tracer: &BoxedTracer,
+        message_type: MessageType,
+        size: usize,
+        sources: &SpanSources<'_>,
+    ) -> Context {
+        let prepared = &spans[usize::from(message_type == MessageType::Binary)];
+        let size = KeyValue::new(
+            model::keys::MESSAGING_BODY_SIZE,
+            i64::try_from(size).unwrap_or(i64::MAX),
+        );
+        prepared.start(tracer, [size], sources)
+    }
 }
 
 impl<S> std::fmt::Debug for TracedStream<S> {
@@ -295,6 +331,7 @@ impl<S> TracedStream<S> {
         }
         TracedStream {
             inner,
+            spans: MessageSpans::new(&connection),
             connection,
             envelopes,
             json: config.json.clone(),
@@ -342,20 +379,16 @@ impl<S> TracedStream<S> {
             remote: None,
             connection: Some(&self.connection_cx),
         };
-        let cx = start_span(
-            &*self.tracer,
-            self.connection.send(message_type, size),
-            &sources,
-        );
+        let cx = MessageSpans::start(&self.spans.send, &self.tracer, message_type, size, &sources);
         let ctx = TraceContext::from_otel_context(&cx);
         let out = match message {
             Message::Text(text) if self.envelopes.json => {
                 match self.json.inject(text.as_bytes(), &ctx) {
-                    Ok(frame) => match String::from_utf8(frame) {
-                        Ok(s) => Message::Text(Utf8Bytes::from(s)),
-                        // Injection only adds ASCII and copies the rest.
-                        Err(_) => Message::Text(text),
-                    },
+                    // SAFETY: injection copies the UTF-8 frame and inserts only
+                    // ASCII and copies of UTF-8 strings, so the result is UTF-8.
+                    Ok(frame) => Message::Text(Utf8Bytes::from(unsafe {
+                        String::from_utf8_unchecked(frame)
+                    })),
                     // Not a JSON object: it goes as it is, without context.
                     Err(_) => Message::Text(text),
                 }
@@ -381,9 +414,13 @@ impl<S> TracedStream<S> {
                     Decoded::Malformed(e, _) => (None, None, Some(e)),
                     Decoded::Plain(_) => (None, None, None),
                 };
-                let text = match payload.map(String::from_utf8) {
-                    Some(Ok(s)) => Utf8Bytes::from(s),
-                    _ => text,
+                let text = match payload {
+                    // SAFETY: stripping removes whole JSON members from a
+                    // UTF-8 frame, which leaves UTF-8.
+                    Some(stripped) => {
+                        Utf8Bytes::from(unsafe { String::from_utf8_unchecked(stripped) })
+                    }
+                    None => text,
                 };
                 (Message::Text(text), ctx, err)
             }
@@ -423,9 +460,11 @@ impl<S> TracedStream<S> {
             remote: remote.as_ref(),
             connection: Some(&self.connection_cx),
         };
-        let context = start_span(
-            &*self.tracer,
-            self.connection.receive(message_type, size),
+        let context = MessageSpans::start(
+            &self.spans.receive,
+            &self.tracer,
+            message_type,
+            size,
             &sources,
         );
         if let Some(e) = &envelope_error {

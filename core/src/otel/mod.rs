@@ -8,7 +8,7 @@
 pub mod export;
 mod spans;
 
-pub use spans::{SpanSources, start_span};
+pub use spans::{PreparedSpan, SpanSources, start_span};
 
 use crate::baggage::BaggageMember;
 use crate::context::TraceContext;
