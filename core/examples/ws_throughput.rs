@@ -97,7 +97,7 @@ async fn run(variant: Variant, config: Config, text: bool) -> Duration {
             }
             c.flush().await.expect("flush");
             let end = server.await.expect("server");
-            return end - start;
+            end - start
         }
         Variant::Traced => {
             let (mut c, _) = ws::connect(url.as_str(), &config).await.expect("connect");
