@@ -36,6 +36,7 @@ bench: bench-rust
 
 bench-rust:
 	$(CARGO) bench -p tracewire --all-features
+	$(CARGO) run --release -p tracewire --all-features --example ws_throughput
 
 ## fuzz: every fuzz target for FUZZ_SECONDS each (needs the nightly toolchain).
 fuzz:
