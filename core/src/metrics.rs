@@ -370,6 +370,24 @@ impl StreamMetrics {
         self.record_chunk_at(elapsed, bytes);
     }
 
+    /// Records one chunk of `bytes` bytes received (or sent) at `at`: for a
+    /// transport that already read the clock for the frame, which saves the
+    /// second clock read (the larger part of [`record_chunk`](Self::record_chunk)'s
+    /// cost). An `at` before the start counts as offset 0.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use tracewire::{StreamKind, StreamMetrics};
+    /// let m = StreamMetrics::new(StreamKind::Generic);
+    /// let received = Instant::now();
+    /// m.record_chunk_at_instant(received, 512);
+    /// assert_eq!(m.snapshot().bytes, 512);
+    /// ```
+    #[inline]
+    pub fn record_chunk_at_instant(&self, at: Instant, bytes: u64) {
+        self.record_chunk_at(at.saturating_duration_since(self.start), bytes);
+    }
+
     /// Records one chunk of `bytes` bytes at `elapsed` after the start: for
     /// replays and deterministic tests. Offsets need not be increasing; an
     /// interval that would be negative counts as 0.
