@@ -85,6 +85,6 @@ pub use baggage::{Baggage, BaggageError, BaggageMember};
 pub use context::{ExtractIssue, TraceContext};
 pub use envelope::{Decoded, EnvelopeError};
 pub use error::{ErrorCode, InvalidArgument};
-pub use metrics::{StreamKind, StreamMetrics, StreamSnapshot};
+pub use metrics::{MetricNames, StreamKind, StreamMetrics, StreamSnapshot};
 pub use traceparent::{SpanId, TraceFlags, TraceId, TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError};
