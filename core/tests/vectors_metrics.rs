@@ -1,11 +1,5 @@
 //! Runs `tests/vectors/metrics.json` through `record_chunk_at`.
 
-// A test reports a failed case by panicking, with the case name.
-#![allow(clippy::panic)]
-
-// The shared loader is written for several test crates; lints that only see
-// this crate's use of it would flag items other crates need.
-#[allow(unreachable_pub, clippy::manual_is_multiple_of)]
 mod common;
 
 use serde_json::Value as Json;
