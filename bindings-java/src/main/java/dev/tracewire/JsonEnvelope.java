@@ -1,0 +1,229 @@
+package dev.tracewire;
+
+import dev.tracewire.internal.Cleaners;
+import dev.tracewire.internal.Native;
+import dev.tracewire.internal.NativeHandle;
+import dev.tracewire.internal.Scratch;
+import io.opentelemetry.context.Context;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * The JSON envelope (docs/PROTOCOL.md section 4): {@code traceparent}, {@code tracestate} and
+ * {@code baggage} members in a JSON object text frame, at the top level or at a member path such
+ * as {@code params._meta} (JSON-RPC, MCP). Injection copies the rest of the frame byte for byte;
+ * extraction never fails (see {@link Decoded}).
+ *
+ * <p>Thread-safe. {@link #close()} frees the native configuration (idempotent; a {@link
+ * java.lang.ref.Cleaner} frees it if you forget).
+ *
+ * <pre>{@code
+ * try (JsonEnvelope env = JsonEnvelope.topLevel()) {
+ *   byte[] out = env.inject("{\"type\":\"chat\"}".getBytes(UTF_8), TraceContext.current());
+ *   Decoded in = env.extract(out);
+ * }
+ * }</pre>
+ */
+public final class JsonEnvelope implements AutoCloseable {
+  // Envelope members of a typical context: traceparent and a short tracestate/baggage.
+  private static final int SLACK = 256;
+
+  private final String path;
+  private final boolean strip;
+  private final NativeHandle handle;
+
+  /**
+   * An envelope at {@code path}.
+   *
+   * @param path a dot-separated member path ({@code ""}: the top-level object)
+   * @param stripOnExtract whether {@link #extract} removes the envelope members from the payload
+   * @throws TracewireException {@code invalid_argument} for a path with an empty component
+   */
+  public JsonEnvelope(String path, boolean stripOnExtract) {
+    this.path = path == null ? "" : path;
+    this.strip = stripOnExtract;
+    long h = Native.jsonNew(this.path, stripOnExtract);
+    this.handle = new NativeHandle(h, Native::jsonFree, "JsonEnvelope");
+    Cleaners.CLEANER.register(this, handle);
+  }
+
+  /** Members at the top level of the object, not stripped on extract. */
+  public static JsonEnvelope topLevel() {
+    return new JsonEnvelope("", false);
+  }
+
+  /** Members at {@code path} (e.g. {@code params._meta}), not stripped on extract. */
+  public static JsonEnvelope atPath(String path) {
+    return new JsonEnvelope(path, false);
+  }
+
+  /** The member path ({@code ""} for the top level). */
+  public String path() {
+    return path;
+  }
+
+  /** Whether extraction strips the envelope members from the payload. */
+  public boolean stripsOnExtract() {
+    return strip;
+  }
+
+  /**
+   * Adds {@code ctx} to {@code frame} (a JSON object): the envelope members become the first
+   * members of the target object, replacing leading envelope members of a forwarded frame. A
+   * context with nothing to propagate returns the frame unchanged (a copy).
+   *
+   * @throws TracewireException {@code not_json_object} when the frame or a member on the path
+   *     is not an object (send the frame as it is)
+   */
+  public byte[] inject(byte[] frame, TraceContext ctx) {
+    Objects.requireNonNull(frame, "frame");
+    long h = handle.acquire();
+    try (Scratch s = Scratch.get()) {
+      s.writeContext(ctx);
+      return injectWritten(h, s, frame, 0, frame.length);
+    } finally {
+      handle.release();
+    }
+  }
+
+  /** {@link #inject(byte[], TraceContext)} with the span context and baggage of {@code context}. */
+  public byte[] inject(byte[] frame, Context context) {
+    Objects.requireNonNull(frame, "frame");
+    long h = handle.acquire();
+    try (Scratch s = Scratch.get()) {
+      s.writeContext(context);
+      return injectWritten(h, s, frame, 0, frame.length);
+    } finally {
+      handle.release();
+    }
+  }
+
+  /** {@link #inject(byte[], TraceContext)} on text. */
+  public String inject(String text, TraceContext ctx) {
+    return new String(inject(text.getBytes(StandardCharsets.UTF_8), ctx), StandardCharsets.UTF_8);
+  }
+
+  /** {@link #inject(byte[], Context)} on text. */
+  public String inject(String text, Context context) {
+    return new String(
+        inject(text.getBytes(StandardCharsets.UTF_8), context), StandardCharsets.UTF_8);
+  }
+
+  private static byte[] injectWritten(long h, Scratch s, byte[] frame, int off, int len) {
+    int ctxLen = s.position();
+    s.bytesRaw(frame, off, len);
+    int outOff = s.outputOffset();
+    s.ensureCapacity((long) outOff + len + SLACK);
+    int n =
+        Native.jsonInject(
+            h, s.address(), ctxLen, s.address() + ctxLen, len, s.address() + outOff,
+            s.capacity() - outOff);
+    if (n < 0) {
+      s.ensureCapacity((long) outOff - n);
+      n =
+          Native.jsonInject(
+              h, s.address(), ctxLen, s.address() + ctxLen, len, s.address() + outOff,
+              s.capacity() - outOff);
+    }
+    s.readFrom(outOff, n);
+    return s.readRemaining();
+  }
+
+  /**
+   * Reads the envelope of a received text frame. Never throws for bad input: see {@link
+   * Decoded}. Without stripping, the payload is a view of {@code frame} (no copy).
+   */
+  public Decoded extract(byte[] frame) {
+    Objects.requireNonNull(frame, "frame");
+    long h = handle.acquire();
+    try (Scratch s = Scratch.get()) {
+      s.bytesRaw(frame, 0, frame.length);
+      int outOff = s.outputOffset();
+      int n =
+          Native.jsonExtract(
+              h, s.address(), frame.length, s.address() + outOff, s.capacity() - outOff);
+      if (n < 0) {
+        s.ensureCapacity((long) outOff - n);
+        n =
+            Native.jsonExtract(
+                h, s.address(), frame.length, s.address() + outOff, s.capacity() - outOff);
+      }
+      s.readFrom(outOff, n);
+      return read(s, ByteBuffer.wrap(frame));
+    } finally {
+      handle.release();
+    }
+  }
+
+  /**
+   * {@link #extract(byte[])} on a buffer's remaining bytes; a direct buffer is read in place
+   * (not copied), and without stripping the payload is a view of it.
+   */
+  public Decoded extract(ByteBuffer frame) {
+    if (!frame.isDirect()) {
+      if (frame.hasArray()) {
+        return extractHeap(frame);
+      }
+      byte[] b = new byte[frame.remaining()];
+      frame.duplicate().get(b);
+      return extract(b);
+    }
+    long h = handle.acquire();
+    try (Scratch s = Scratch.get()) {
+      long a = Native.address(frame) + frame.position();
+      int n = Native.jsonExtract(h, a, frame.remaining(), s.address(), s.capacity());
+      if (n < 0) {
+        s.ensureCapacity(-n);
+        n = Native.jsonExtract(h, a, frame.remaining(), s.address(), s.capacity());
+      }
+      s.readFrom(0, n);
+      return read(s, frame.slice());
+    } finally {
+      handle.release();
+    }
+  }
+
+  private Decoded extractHeap(ByteBuffer frame) {
+    byte[] copy = new byte[frame.remaining()];
+    frame.duplicate().get(copy);
+    Decoded d = extract(copy);
+    return d;
+  }
+
+  /** {@link #extract(byte[])} on text; {@link Decoded#payloadText()} gives the text back. */
+  public Decoded extract(String text) {
+    return extract(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static Decoded read(Scratch s, ByteBuffer frame) {
+    int kind = s.readU8();
+    TraceContext ctx = TraceContext.empty();
+    TracewireException err = null;
+    if (kind == 1) {
+      ctx = s.readContext();
+    } else if (kind == 2) {
+      err = new TracewireException(ErrorCode.of(s.readU32()), s.readStr());
+    }
+    ByteBuffer payload = frame;
+    if (s.readU8() == 1) {
+      payload = ByteBuffer.wrap(s.readBytes());
+    }
+    return new Decoded(
+        kind == 0 ? Decoded.Kind.PLAIN : kind == 1 ? Decoded.Kind.ENVELOPED : Decoded.Kind.MALFORMED,
+        ctx,
+        err,
+        payload);
+  }
+
+  /** Frees the native configuration; later calls throw {@link IllegalStateException}. */
+  @Override
+  public void close() {
+    handle.close();
+  }
+
+  @Override
+  public String toString() {
+    return "JsonEnvelope{path=" + path + ", strip=" + strip + "}";
+  }
+}

@@ -1,0 +1,149 @@
+package dev.tracewire;
+
+import dev.tracewire.internal.Native;
+import dev.tracewire.internal.Scratch;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
+import io.opentelemetry.context.propagation.TextMapPropagator;
+import io.opentelemetry.context.propagation.TextMapSetter;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * A {@link TextMapPropagator} for W3C {@code traceparent}, {@code tracestate} and {@code
+ * baggage}, parsed and formatted by the tracewire core (the same rules in every language).
+ * Replaces {@code W3CTraceContextPropagator} and {@code W3CBaggagePropagator} together:
+ *
+ * <pre>{@code
+ * OpenTelemetrySdk.builder()
+ *     .setPropagators(ContextPropagators.create(TracewirePropagator.getInstance()))
+ *     ...
+ * }</pre>
+ *
+ * <p>Multiple header lines (through {@link TextMapGetter#getAll}) are combined as W3C says.
+ * Extraction never fails: an invalid {@code traceparent} leaves the context without a span
+ * context, an invalid {@code tracestate} or {@code baggage} is dropped on its own.
+ */
+public final class TracewirePropagator implements TextMapPropagator {
+  private static final TracewirePropagator INSTANCE = new TracewirePropagator();
+  private static final List<String> FIELDS =
+      List.of(Headers.TRACEPARENT, Headers.TRACESTATE, Headers.BAGGAGE);
+
+  private TracewirePropagator() {}
+
+  /** The propagator (stateless, thread-safe). */
+  public static TracewirePropagator getInstance() {
+    return INSTANCE;
+  }
+
+  @Override
+  public Collection<String> fields() {
+    return FIELDS;
+  }
+
+  @Override
+  public <C> void inject(Context context, C carrier, TextMapSetter<C> setter) {
+    if (context == null || setter == null) {
+      return;
+    }
+    String v0;
+    String v1;
+    String v2;
+    int f0;
+    int f1;
+    int f2;
+    int n;
+    try (Scratch s = Scratch.get()) {
+      s.writeContext(context);
+      s.call(Native::inject);
+      n = s.readU32();
+      if (n == 0) {
+        return;
+      }
+      // At most three headers; the setter runs after the buffer is released.
+      f0 = s.readU8();
+      v0 = s.readStr();
+      f1 = n > 1 ? s.readU8() : 0;
+      v1 = n > 1 ? s.readStr() : null;
+      f2 = n > 2 ? s.readU8() : 0;
+      v2 = n > 2 ? s.readStr() : null;
+    }
+    setter.set(carrier, Headers.FIELDS[f0], v0);
+    if (n > 1) {
+      setter.set(carrier, Headers.FIELDS[f1], v1);
+    }
+    if (n > 2) {
+      setter.set(carrier, Headers.FIELDS[f2], v2);
+    }
+  }
+
+  @Override
+  public <C> Context extract(Context context, C carrier, TextMapGetter<C> getter) {
+    if (context == null) {
+      context = Context.root();
+    }
+    if (getter == null) {
+      return context;
+    }
+    // Values are read before the buffer is taken: a getter may run arbitrary code.
+    Iterator<String> tp = getter.getAll(carrier, Headers.TRACEPARENT);
+    Iterator<String> bg = getter.getAll(carrier, Headers.BAGGAGE);
+    boolean hasTp = tp != null && tp.hasNext();
+    boolean hasBg = bg != null && bg.hasNext();
+    if (!hasTp && !hasBg) {
+      return context;
+    }
+    String tp0 = hasTp ? tp.next() : null;
+    String tp1 = hasTp && tp.hasNext() ? tp.next() : null;
+    String ts0 = null;
+    Iterator<String> ts = null;
+    if (hasTp) {
+      ts = getter.getAll(carrier, Headers.TRACESTATE);
+      ts0 = ts != null && ts.hasNext() ? ts.next() : null;
+    }
+    String bg0 = hasBg ? bg.next() : null;
+    try (Scratch s = Scratch.get()) {
+      s.u8(0);
+      s.u32(0);
+      int countAt = s.position();
+      s.u32(0);
+      int count = 0;
+      if (tp0 != null) {
+        count += pair(s, Headers.TRACEPARENT, tp0);
+        if (tp1 != null) {
+          count += pair(s, Headers.TRACEPARENT, tp1);
+        }
+      }
+      if (ts0 != null) {
+        count += pair(s, Headers.TRACESTATE, ts0);
+        while (ts.hasNext()) {
+          count += pair(s, Headers.TRACESTATE, ts.next());
+        }
+      }
+      if (bg0 != null) {
+        count += pair(s, Headers.BAGGAGE, bg0);
+        while (bg.hasNext()) {
+          count += pair(s, Headers.BAGGAGE, bg.next());
+        }
+      }
+      s.patchU32(countAt, count);
+      s.call(Native::extract);
+      return s.readIntoContext(context);
+    }
+  }
+
+  private static int pair(Scratch s, String name, String value) {
+    if (value == null) {
+      return 0;
+    }
+    s.str(name);
+    s.str(value);
+    return 1;
+  }
+
+  @Override
+  public String toString() {
+    return "TracewirePropagator";
+  }
+}

@@ -1,0 +1,67 @@
+package dev.tracewire;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tracewire.internal.Native;
+import dev.tracewire.internal.NativeLoader;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The language boundary: loading, panics, error codes. */
+class BridgeTest {
+  @Test
+  void testsRunAgainstThePackagedJar() throws Exception {
+    String jar = System.getProperty("tracewire.jar");
+    assertNotNull(jar, "the build passes tracewire.jar");
+    Path codeSource =
+        Path.of(TraceContext.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    assertEquals(Path.of(jar).toRealPath(), codeSource.toRealPath(), "API classes come from the jar");
+  }
+
+  @Test
+  void nativeLibraryIsLoadedFromInsideTheJar() {
+    Native.ensureLoaded();
+    String from = NativeLoader.loadedFrom();
+    assertTrue(from.startsWith("jar:"), from);
+    assertTrue(from.contains("/native/" + NativeLoader.platform() + "/"), from);
+  }
+
+  @Test
+  void aPanicBecomesAnExceptionWithThePanicCode() {
+    TracewireException e = assertThrows(TracewireException.class, Native::testingPanic);
+    assertEquals(ErrorCode.PANIC, e.code());
+    assertTrue(e.getMessage().contains("deliberate test panic"), e.getMessage());
+    // The JVM and the library still work afterwards, repeatedly.
+    for (int i = 0; i < 100; i++) {
+      assertThrows(TracewireException.class, Native::testingPanic);
+    }
+    assertEquals("panic", ErrorCode.PANIC.coreName());
+  }
+
+  @ParameterizedTest
+  @EnumSource(ErrorCode.class)
+  void anErrorCarriesTheCoresCode(ErrorCode code) {
+    TracewireException e =
+        assertThrows(TracewireException.class, () -> Native.testingError(code.code()));
+    assertEquals(code, e.code());
+    assertTrue(e.getMessage().contains(code.coreName()), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @EnumSource(ErrorCode.class)
+  void javaCodesMatchTheCoresNames(ErrorCode code) {
+    assertEquals(code.name().toLowerCase(java.util.Locale.ROOT), code.coreName());
+  }
+
+  @Test
+  void anEmptyCallWorks() {
+    for (int i = 0; i < 1000; i++) {
+      Native.noop();
+    }
+  }
+}
