@@ -1,0 +1,213 @@
+package dev.tracewire;
+
+import dev.tracewire.internal.Native;
+import dev.tracewire.internal.Scratch;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.trace.SpanKind;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The facts about one connection that every span decision depends on, and the decisions
+ * themselves, made by the core's {@code model::Connection}: span names, kinds, parents, links
+ * and attribute keys all come from the core. {@link ConnectionTracer} applies them with
+ * opentelemetry-java. Immutable and thread-safe.
+ */
+public final class ConnectionModel {
+  private static final SpanKind[] KINDS = {
+    SpanKind.CLIENT, SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL
+  };
+  private static final SpanDecision.Source[] SOURCES = SpanDecision.Source.values();
+  private static final SpanDecision.Source[] LINKS = {SpanDecision.Source.CONNECTION};
+  private static final ConcurrentHashMap<String, AttributeKey<?>[]> KEYS = new ConcurrentHashMap<>();
+
+  /** This end of the connection. */
+  public enum Role {
+    /** The side that sent the upgrade request. */
+    CLIENT,
+    /** The side that accepted it. */
+    SERVER
+  }
+
+  private final TracingModel model;
+  private final Role role;
+  private final String sessionId;
+  private final String urlPath;
+  private final String serverAddress;
+  private final int serverPort;
+
+  /**
+   * A connection.
+   *
+   * @param model the tracing model
+   * @param role this end
+   * @param sessionId the session id both peers share
+   * @param urlPath the URL path ({@code /} when empty)
+   * @param serverAddress the URL host, or null when unknown
+   * @param serverPort the URL port, or -1 when unknown
+   */
+  public ConnectionModel(
+      TracingModel model,
+      Role role,
+      String sessionId,
+      String urlPath,
+      String serverAddress,
+      int serverPort) {
+    this.model = Objects.requireNonNull(model, "model");
+    this.role = Objects.requireNonNull(role, "role");
+    this.sessionId = Objects.requireNonNull(sessionId, "sessionId");
+    this.urlPath = urlPath == null ? "" : urlPath;
+    this.serverAddress = serverAddress;
+    this.serverPort = serverPort;
+  }
+
+  /** The tracing model. */
+  public TracingModel model() {
+    return model;
+  }
+
+  /** This end of the connection. */
+  public Role role() {
+    return role;
+  }
+
+  /** The session id. */
+  public String sessionId() {
+    return sessionId;
+  }
+
+  /** The connection span: {@code connect {path}} (client) or {@code accept {path}} (server). */
+  public SpanDecision open() {
+    try (Scratch s = Scratch.get()) {
+      call(s, 0, MessageType.TEXT, 0, null, null);
+      SpanDecision d = readSpan(s);
+      return d;
+    }
+  }
+
+  /** Whether the connection span ends when the upgrade completes (the {@code message} model). */
+  public boolean connectionSpanEndsAtUpgrade() {
+    try (Scratch s = Scratch.get()) {
+      call(s, 0, MessageType.TEXT, 0, null, null);
+      readSpan(s);
+      return s.readU8() != 0;
+    }
+  }
+
+  /** The span for sending one data message of {@code size} payload bytes. */
+  public SpanDecision send(MessageType type, long size) {
+    try (Scratch s = Scratch.get()) {
+      call(s, 1, type, size, null, null);
+      return readSpan(s);
+    }
+  }
+
+  /** The span for processing one received message of {@code size} payload bytes. */
+  public SpanDecision receive(MessageType type, long size) {
+    try (Scratch s = Scratch.get()) {
+      call(s, 2, type, size, null, null);
+      return readSpan(s);
+    }
+  }
+
+  /**
+   * What to record at close.
+   *
+   * @param code the close code, or null when the connection ended without a close frame
+   *     (recorded as 1006)
+   * @param reason the close reason (may be empty)
+   */
+  public CloseDecision close(Integer code, String reason) {
+    try (Scratch s = Scratch.get()) {
+      call(s, 3, MessageType.TEXT, 0, code, reason);
+      Attributes attrs = readAttributes(s);
+      boolean isError = s.readU8() != 0;
+      SpanDecision span = s.readU8() != 0 ? readSpan(s) : null;
+      return new CloseDecision(attrs, isError, span);
+    }
+  }
+
+  private void call(Scratch s, int event, MessageType type, long size, Integer code, String reason) {
+    s.u8(model == TracingModel.CONNECTION ? 0 : 1);
+    s.u8(role == Role.CLIENT ? 0 : 1);
+    s.str(sessionId);
+    s.str(urlPath);
+    s.u8(serverAddress != null ? 1 : 0);
+    s.str(serverAddress);
+    s.u32(serverPort);
+    s.u8(event);
+    s.u8(type == MessageType.TEXT ? 0 : 1);
+    s.i64(size);
+    s.u32(code == null ? -1 : code);
+    s.str(reason == null ? "" : reason);
+    s.call(Native::modelDecide);
+  }
+
+  private static SpanDecision readSpan(Scratch s) {
+    String name = s.readStr();
+    SpanKind kind = KINDS[s.readU8()];
+    int n = s.readU32();
+    List<SpanDecision.Source> parents = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      parents.add(SOURCES[s.readU8()]);
+    }
+    n = s.readU32();
+    List<SpanDecision.Source> links = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      links.add(LINKS[s.readU8()]);
+    }
+    return new SpanDecision(name, kind, parents, links, readAttributes(s));
+  }
+
+  @SuppressWarnings("unchecked")
+  static Attributes readAttributes(Scratch s) {
+    int n = s.readU32();
+    AttributesBuilder b = Attributes.builder();
+    for (int i = 0; i < n; i++) {
+      String key = s.readStr();
+      int type = s.readU8();
+      // Keys are few and fixed by the core: keep one AttributeKey per (key, type).
+      AttributeKey<?>[] keys = KEYS.computeIfAbsent(key, k -> new AttributeKey<?>[4]);
+      switch (type) {
+        case 0 -> {
+          AttributeKey<String> k = (AttributeKey<String>) keys[0];
+          if (k == null) {
+            keys[0] = k = AttributeKey.stringKey(key);
+          }
+          b.put(k, s.readStr());
+        }
+        case 1 -> {
+          AttributeKey<Long> k = (AttributeKey<Long>) keys[1];
+          if (k == null) {
+            keys[1] = k = AttributeKey.longKey(key);
+          }
+          b.put(k, s.readI64());
+        }
+        case 2 -> {
+          AttributeKey<Double> k = (AttributeKey<Double>) keys[2];
+          if (k == null) {
+            keys[2] = k = AttributeKey.doubleKey(key);
+          }
+          b.put(k, s.readF64());
+        }
+        default -> {
+          AttributeKey<Boolean> k = (AttributeKey<Boolean>) keys[3];
+          if (k == null) {
+            keys[3] = k = AttributeKey.booleanKey(key);
+          }
+          b.put(k, s.readU8() != 0);
+        }
+      }
+    }
+    return b.build();
+  }
+
+  @Override
+  public String toString() {
+    return "ConnectionModel{" + model + ", " + role + ", session=" + sessionId + ", path=" + urlPath + "}";
+  }
+}
