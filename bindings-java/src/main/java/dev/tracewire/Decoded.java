@@ -38,6 +38,14 @@ public final class Decoded {
     this.payload = payload;
   }
 
+  /**
+   * A frame that was not decoded (no envelope was negotiated for its type): {@link Kind#PLAIN},
+   * the payload is {@code frame} itself.
+   */
+  public static Decoded plain(ByteBuffer frame) {
+    return new Decoded(Kind.PLAIN, TraceContext.empty(), null, frame.slice());
+  }
+
   /** The outcome. */
   public Kind kind() {
     return kind;

@@ -1,0 +1,171 @@
+package dev.tracewire.websocket;
+
+import dev.tracewire.ConnectionModel;
+import dev.tracewire.ConnectionTracer;
+import dev.tracewire.Envelopes;
+import dev.tracewire.JsonEnvelope;
+import dev.tracewire.MessageCodec;
+import dev.tracewire.MessageType;
+import dev.tracewire.Received;
+import dev.tracewire.ServerHandshake;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
+import jakarta.websocket.CloseReason;
+import jakarta.websocket.Session;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The tracing state of one server-side Jakarta WebSocket session: the handshake read by {@link
+ * TracingConfigurator}, the connection span, and helpers for {@code @OnMessage}, sending and
+ * {@code @OnClose} that create spans as the core's tracing model decides and carry the context
+ * in the negotiated envelopes. Thread-safe (sends are serialised on the session).
+ */
+public final class TracedSession {
+  private static final String PROPERTY = TracedSession.class.getName();
+
+  private final Session session;
+  private final ServerHandshake handshake;
+  private final ConnectionTracer tracer;
+  private final JsonEnvelope json;
+  private final MessageCodec codec;
+
+  private TracedSession(Session session, ServerHandshake hs, TracingConfigurator conf) {
+    this.session = session;
+    this.handshake = hs;
+    URI uri = session.getRequestURI();
+    String path = uri == null || uri.getRawPath() == null ? "/" : uri.getRawPath();
+    String host = uri == null ? null : uri.getHost();
+    int port = uri == null ? -1 : uri.getPort();
+    ConnectionModel model =
+        new ConnectionModel(
+            conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), path, host, host == null ? -1 : port);
+    this.tracer = new ConnectionTracer(conf.tracer(), model);
+    this.json = new JsonEnvelope(conf.jsonPath(), false);
+    this.codec = new MessageCodec(hs.envelopes(), json);
+  }
+
+  /**
+   * Starts tracing a session in {@code @OnOpen}: the {@code accept} span under the client's
+   * handshake context (ended here in the {@code message} model).
+   *
+   * @throws IllegalStateException when the endpoint is not configured with {@link
+   *     TracingConfigurator}
+   */
+  public static TracedSession open(Session session) {
+    Object hs = session.getUserProperties().get(TracingConfigurator.HANDSHAKE_PROPERTY);
+    Object conf = session.getUserProperties().get(TracingConfigurator.CONFIGURATOR_PROPERTY);
+    if (!(hs instanceof ServerHandshake) || !(conf instanceof TracingConfigurator)) {
+      throw new IllegalStateException(
+          "tracewire: the endpoint must use TracingConfigurator (no handshake in the session)");
+    }
+    TracedSession t = new TracedSession(session, (ServerHandshake) hs, (TracingConfigurator) conf);
+    t.tracer.open(t.handshake.context());
+    t.tracer.upgraded();
+    session.getUserProperties().put(PROPERTY, t);
+    return t;
+  }
+
+  /** The tracing state of {@code session} (after {@link #open}). */
+  public static TracedSession of(Session session) {
+    Object t = session.getUserProperties().get(PROPERTY);
+    if (!(t instanceof TracedSession)) {
+      throw new IllegalStateException("tracewire: TracedSession.open was not called for this session");
+    }
+    return (TracedSession) t;
+  }
+
+  /** The handshake: the client's context, issues, envelopes and session id. */
+  public ServerHandshake handshake() {
+    return handshake;
+  }
+
+  /** The envelopes used on this connection. */
+  public Envelopes envelopes() {
+    return codec.envelopes();
+  }
+
+  /** The connection's tracer (for custom spans by the same decisions). */
+  public ConnectionTracer tracer() {
+    return tracer;
+  }
+
+  /** The connection span. */
+  public Span connectionSpan() {
+    return tracer.connectionSpan();
+  }
+
+  /** The Jakarta session. */
+  public Session session() {
+    return session;
+  }
+
+  /** Decodes a received text message and starts its process span (current until closed). */
+  public Received receiveText(String message) {
+    return Received.start(tracer, codec.decodeText(message), MessageType.TEXT);
+  }
+
+  /** Decodes a received binary message and starts its process span (current until closed). */
+  public Received receiveBinary(ByteBuffer message) {
+    return Received.start(tracer, codec.decodeBinary(message), MessageType.BINARY);
+  }
+
+  /** Sends a text message in a {@code send} span, with the JSON envelope when accepted. */
+  public void sendText(String text) throws IOException {
+    Span span = tracer.startSend(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    try (Scope ignored = span.makeCurrent()) {
+      String frame = codec.encodeText(text, Context.current());
+      synchronized (session) {
+        session.getBasicRemote().sendText(frame);
+      }
+    } catch (IOException | RuntimeException e) {
+      span.recordException(e);
+      span.setStatus(StatusCode.ERROR);
+      throw e;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Sends a binary message in a {@code send} span, with the binary envelope when accepted. */
+  public void sendBinary(ByteBuffer data) throws IOException {
+    Span span = tracer.startSend(MessageType.BINARY, data.remaining());
+    try (Scope ignored = span.makeCurrent()) {
+      ByteBuffer frame = codec.encodeBinary(data, Context.current());
+      synchronized (session) {
+        session.getBasicRemote().sendBinary(frame);
+      }
+    } catch (IOException | RuntimeException e) {
+      span.recordException(e);
+      span.setStatus(StatusCode.ERROR);
+      throw e;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Records the close in {@code @OnClose} (null reason: no close frame, recorded as 1006). */
+  public void close(CloseReason reason) {
+    try {
+      if (reason == null) {
+        tracer.close(null, "");
+      } else {
+        tracer.close(reason.getCloseCode().getCode(), reason.getReasonPhrase());
+      }
+    } finally {
+      json.close();
+    }
+  }
+
+  /** Records an error in {@code @OnError} on the connection span (if still open). */
+  public void error(Throwable error) {
+    Span s = tracer.connectionSpan();
+    if (s != null && s.isRecording()) {
+      s.recordException(error);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+package dev.tracewire.websocket;
+
+import dev.tracewire.ConnectionTracer;
+import dev.tracewire.Envelopes;
+import dev.tracewire.ServerHandshake;
+import dev.tracewire.TracingModel;
+import io.opentelemetry.api.trace.Tracer;
+import jakarta.websocket.HandshakeResponse;
+import jakarta.websocket.server.HandshakeRequest;
+import jakarta.websocket.server.ServerEndpointConfig;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Jakarta WebSocket configurator that reads the trace context, the envelope offer and the
+ * session id from the upgrade request (headers, else query parameters: browsers cannot set
+ * headers), answers the accepted envelopes in the {@code 101} response, and hands the result to
+ * the endpoint through the session's user properties (Jakarta WebSocket 2.1+, where they are
+ * per connection). Use with {@link TracedSession#open} in {@code @OnOpen}:
+ *
+ * <pre>{@code
+ * @ServerEndpoint(value = "/chat", configurator = TracingConfigurator.class)
+ * public class Chat {
+ *   @OnOpen public void open(Session s) { TracedSession.open(s); }
+ *   @OnMessage public void text(Session s, String msg) throws IOException {
+ *     TracedSession t = TracedSession.of(s);
+ *     try (Received r = t.receiveText(msg)) { t.sendText(reply(r.text())); }
+ *   }
+ *   @OnClose public void close(Session s, CloseReason r) { TracedSession.of(s).close(r); }
+ * }
+ * }</pre>
+ *
+ * <p>The no-argument constructor (for annotations) uses the global tracer, the model named by
+ * the system property {@code tracewire.model} or the environment variable {@code
+ * TRACEWIRE_MODEL} (default {@code connection}), both envelopes, and top-level JSON members.
+ * Subclass and override the accessors, or use the other constructor with programmatic endpoint
+ * configuration.
+ */
+public class TracingConfigurator extends ServerEndpointConfig.Configurator {
+  /** User property holding the {@link ServerHandshake} of the connection. */
+  public static final String HANDSHAKE_PROPERTY = "dev.tracewire.handshake";
+  /** User property holding the configurator (for the settings). */
+  public static final String CONFIGURATOR_PROPERTY = "dev.tracewire.configurator";
+
+  private final Tracer tracer;
+  private final TracingModel model;
+  private final Envelopes supported;
+  private final String jsonPath;
+
+  /** Defaults (see the class docs). */
+  public TracingConfigurator() {
+    this(null, null, Envelopes.ALL, "");
+  }
+
+  /**
+   * Explicit settings.
+   *
+   * @param tracer the tracer for spans (null: the global tracer, looked up per connection)
+   * @param model the tracing model (null: from {@code tracewire.model} / {@code TRACEWIRE_MODEL})
+   * @param supported the envelopes this server supports
+   * @param jsonPath the JSON envelope's member path ({@code ""}: top level)
+   */
+  public TracingConfigurator(Tracer tracer, TracingModel model, Envelopes supported, String jsonPath) {
+    this.tracer = tracer;
+    this.model = model;
+    this.supported = supported;
+    this.jsonPath = jsonPath == null ? "" : jsonPath;
+  }
+
+  /** The tracer for this server's spans. */
+  public Tracer tracer() {
+    return tracer != null ? tracer : ConnectionTracer.globalTracer();
+  }
+
+  /** The tracing model. */
+  public TracingModel model() {
+    if (model != null) {
+      return model;
+    }
+    String m = System.getProperty("tracewire.model");
+    if (m == null) {
+      m = System.getenv("TRACEWIRE_MODEL");
+    }
+    return m == null || m.isBlank() ? TracingModel.CONNECTION : TracingModel.parse(m);
+  }
+
+  /** The envelopes this server supports. */
+  public Envelopes supportedEnvelopes() {
+    return supported;
+  }
+
+  /** The JSON envelope's member path. */
+  public String jsonPath() {
+    return jsonPath;
+  }
+
+  @Override
+  public void modifyHandshake(
+      ServerEndpointConfig sec, HandshakeRequest request, HandshakeResponse response) {
+    super.modifyHandshake(sec, request, response);
+    ServerHandshake hs =
+        ServerHandshake.fromRequest(request.getHeaders(), request.getQueryString(), supportedEnvelopes());
+    Map<String, List<String>> out = response.getHeaders();
+    hs.responseHeaders().forEach((k, v) -> out.put(k, List.of(v)));
+    sec.getUserProperties().put(HANDSHAKE_PROPERTY, hs);
+    sec.getUserProperties().put(CONFIGURATOR_PROPERTY, this);
+  }
+}

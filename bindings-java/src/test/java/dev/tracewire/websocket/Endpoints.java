@@ -1,0 +1,145 @@
+package dev.tracewire.websocket;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tracewire.Envelopes;
+import dev.tracewire.Received;
+import dev.tracewire.TracingModel;
+import jakarta.websocket.CloseReason;
+import jakarta.websocket.OnClose;
+import jakarta.websocket.OnError;
+import jakarta.websocket.OnMessage;
+import jakarta.websocket.OnOpen;
+import jakarta.websocket.Session;
+import jakarta.websocket.server.ServerEndpoint;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** Test endpoints: traced echo in both models, and a plain (uninstrumented) echo. */
+final class Endpoints {
+  static final ObjectMapper JSON = new ObjectMapper();
+  /** Text payloads the plain server received, exactly. */
+  static final List<String> PLAIN_RECEIVED = new CopyOnWriteArrayList<>();
+  /** Binary payloads the traced servers handed to the application. */
+  static final List<byte[]> TRACED_BINARY = new CopyOnWriteArrayList<>();
+  /** Text payloads the traced servers handed to the application. */
+  static final List<String> TRACED_TEXT = new CopyOnWriteArrayList<>();
+
+  private Endpoints() {}
+
+  /** Connection model, test tracer. */
+  public static final class ConnectionConfigurator extends TracingConfigurator {
+    public ConnectionConfigurator() {
+      super(Otel.TRACER, TracingModel.CONNECTION, Envelopes.ALL, "");
+    }
+  }
+
+  /** Message model, test tracer. */
+  public static final class MessageConfigurator extends TracingConfigurator {
+    public MessageConfigurator() {
+      super(Otel.TRACER, TracingModel.MESSAGE, Envelopes.ALL, "");
+    }
+  }
+
+  static String reply(String got) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("echo", got);
+    return o.toString();
+  }
+
+  /** The traced echo logic shared by both models (Jakarta annotations are not inherited). */
+  static void open(Session s) {
+    TracedSession.open(s);
+  }
+
+  static void text(Session s, String message) throws IOException {
+    TracedSession t = TracedSession.of(s);
+    try (Received r = t.receiveText(message)) {
+      TRACED_TEXT.add(r.text());
+      t.sendText(reply(r.text()));
+    }
+  }
+
+  static void binary(Session s, ByteBuffer message) throws IOException {
+    TracedSession t = TracedSession.of(s);
+    try (Received r = t.receiveBinary(message)) {
+      byte[] b = new byte[r.data().remaining()];
+      r.data().get(b);
+      TRACED_BINARY.add(b);
+      t.sendBinary(ByteBuffer.wrap(b));
+    }
+  }
+
+  @ServerEndpoint(value = "/conn", configurator = ConnectionConfigurator.class)
+  public static final class ConnectionEcho {
+    @OnOpen
+    public void onOpen(Session s) {
+      open(s);
+    }
+
+    @OnMessage
+    public void onText(Session s, String message) throws IOException {
+      text(s, message);
+    }
+
+    @OnMessage
+    public void onBinary(Session s, ByteBuffer message) throws IOException {
+      binary(s, message);
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
+    }
+
+    @OnError
+    public void onError(Session s, Throwable t) {
+      TracedSession.of(s).error(t);
+    }
+  }
+
+  @ServerEndpoint(value = "/msg", configurator = MessageConfigurator.class)
+  public static final class MessageEcho {
+    @OnOpen
+    public void onOpen(Session s) {
+      open(s);
+    }
+
+    @OnMessage
+    public void onText(Session s, String message) throws IOException {
+      text(s, message);
+    }
+
+    @OnMessage
+    public void onBinary(Session s, ByteBuffer message) throws IOException {
+      binary(s, message);
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
+    }
+
+    @OnError
+    public void onError(Session s, Throwable t) {
+      TracedSession.of(s).error(t);
+    }
+  }
+
+  /** An uninstrumented server. */
+  @ServerEndpoint("/plain")
+  public static final class PlainEcho {
+    @OnMessage
+    public String text(String message) {
+      PLAIN_RECEIVED.add(message);
+      return reply(message);
+    }
+
+    @OnMessage
+    public ByteBuffer binary(ByteBuffer message) {
+      return message;
+    }
+  }
+}

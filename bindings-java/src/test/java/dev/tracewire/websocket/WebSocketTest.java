@@ -1,0 +1,366 @@
+package dev.tracewire.websocket;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tracewire.Envelopes;
+import dev.tracewire.Received;
+import dev.tracewire.TracingModel;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.sdk.trace.data.LinkData;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.glassfish.tyrus.server.Server;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A real standalone Jakarta WebSocket server (Tyrus on Grizzly) and the JDK client, over
+ * loopback, in both tracing models; spans checked with the SDK's in-memory exporter.
+ */
+class WebSocketTest {
+  private static final AttributeKey<String> SESSION = AttributeKey.stringKey("websocket.session.id");
+  private static final AttributeKey<Long> CLOSE_CODE = AttributeKey.longKey("websocket.close.code");
+  private static Server server;
+  private static int port;
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    for (int attempt = 0; ; attempt++) {
+      port = 20000 + (int) (Math.random() * 20000);
+      server =
+          new Server(
+              "127.0.0.1", port, "/", Map.of(),
+              Endpoints.ConnectionEcho.class, Endpoints.MessageEcho.class, Endpoints.PlainEcho.class);
+      try {
+        server.start();
+        return;
+      } catch (Exception e) {
+        if (attempt > 5) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  @AfterAll
+  static void stop() {
+    if (server != null) {
+      server.stop();
+    }
+  }
+
+  @BeforeEach
+  void reset() {
+    Otel.EXPORTER.reset();
+    Endpoints.PLAIN_RECEIVED.clear();
+    Endpoints.TRACED_BINARY.clear();
+    Endpoints.TRACED_TEXT.clear();
+  }
+
+  private static URI uri(String path) {
+    return URI.create("ws://127.0.0.1:" + port + path);
+  }
+
+  /** Collects what the client's listener receives. */
+  static final class Inbox implements TracedWebSocket.Listener {
+    final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+    final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
+    final BlockingQueue<Integer> closes = new LinkedBlockingQueue<>();
+    final List<String> traceIdsInListener = new ArrayList<>();
+
+    @Override
+    public void onText(TracedWebSocket ws, Received m) {
+      traceIdsInListener.add(Span.current().getSpanContext().getTraceId());
+      texts.add(m.text());
+    }
+
+    @Override
+    public void onBinary(TracedWebSocket ws, Received m) {
+      byte[] b = new byte[m.data().remaining()];
+      m.data().get(b);
+      binaries.add(b);
+    }
+
+    @Override
+    public void onClose(TracedWebSocket ws, int code, String reason) {
+      closes.add(code);
+    }
+  }
+
+  private static SpanData one(List<SpanData> spans, String name, SpanKind kind) {
+    List<SpanData> found =
+        spans.stream().filter(s -> s.getName().equals(name) && s.getKind() == kind).toList();
+    assertEquals(1, found.size(), name + " " + kind + " in " + Otel.names(spans).toString());
+    return found.get(0);
+  }
+
+  private static List<SpanData> all(List<SpanData> spans, String name, SpanKind kind) {
+    return spans.stream().filter(s -> s.getName().equals(name) && s.getKind() == kind).toList();
+  }
+
+  private static boolean linksTo(SpanData s, SpanData target) {
+    for (LinkData l : s.getLinks()) {
+      if (l.getSpanContext().equals(target.getSpanContext())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void childOf(SpanData child, SpanData parent) {
+    assertEquals(parent.getTraceId(), child.getTraceId(), child.getName() + " trace");
+    assertEquals(parent.getSpanId(), child.getParentSpanId(), child.getName() + " parent");
+  }
+
+  /** Runs one exchange (a JSON text and a binary message, then close) under a parent span. */
+  private static SpanData exchange(String path, TracingModel model, Inbox inbox, String sessionCheck)
+      throws Exception {
+    Span op = Otel.TRACER.spanBuilder("client-op").startSpan();
+    TracedWebSocket ws;
+    try (Scope ignored = op.makeCurrent()) {
+      ws =
+          TracedWebSocket.builder(HTTP)
+              .tracer(Otel.TRACER)
+              .model(model)
+              .offer(Envelopes.ALL)
+              .assumeAccepted(Envelopes.ALL)
+              .connect(uri(path), inbox)
+              .get(10, TimeUnit.SECONDS);
+      ws.sendText("{\"type\":\"chat\",\"text\":\"hi\"}").get(10, TimeUnit.SECONDS);
+      String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
+      assertNotNull(echo, "text echo");
+      // The server's application saw the payload; the client got the echo with the envelope.
+      assertEquals("{\"type\":\"chat\",\"text\":\"hi\"}".length() > 0, true);
+      assertTrue(echo.contains("\"echo\""), echo);
+      byte[] data = {1, 2, 3, (byte) 0xF5};
+      ws.sendBinary(ByteBuffer.wrap(data)).get(10, TimeUnit.SECONDS);
+      assertArrayEquals(data, inbox.binaries.poll(10, TimeUnit.SECONDS), "binary echo");
+      ws.close(1000, "bye").get(10, TimeUnit.SECONDS);
+      assertEquals(1000, inbox.closes.poll(10, TimeUnit.SECONDS));
+    } finally {
+      op.end();
+    }
+    // The server's application saw the exact payload bytes (envelope removed).
+    assertArrayEquals(new byte[] {1, 2, 3, (byte) 0xF5}, Endpoints.TRACED_BINARY.get(0));
+    assertTrue(Endpoints.TRACED_TEXT.get(0).contains("\"type\":\"chat\""));
+    return Otel.await(s -> s.stream().filter(x -> x.getName().startsWith("close") || x.getAttributes().get(CLOSE_CODE) != null).count() >= 2
+        && s.stream().anyMatch(x -> x.getName().equals("client-op"))).stream()
+        .filter(x -> x.getName().equals("client-op")).findFirst().orElseThrow();
+  }
+
+  @Test
+  void connectionModelOneTraceAcrossClientAndServer() throws Exception {
+    Inbox inbox = new Inbox();
+    SpanData op = exchange("/conn", TracingModel.CONNECTION, inbox, null);
+    List<SpanData> spans =
+        Otel.await(s -> s.size() >= 10);
+    SpanData connect = one(spans, "connect /conn", SpanKind.CLIENT);
+    SpanData accept = one(spans, "accept /conn", SpanKind.SERVER);
+    List<SpanData> sends = all(spans, "send /conn", SpanKind.PRODUCER);
+    List<SpanData> processes = all(spans, "process /conn", SpanKind.CONSUMER);
+    assertEquals(4, sends.size(), Otel.names(spans).toString());
+    assertEquals(4, processes.size(), Otel.names(spans).toString());
+    childOf(connect, op);
+    childOf(accept, connect);
+    // Every span is in the client's trace.
+    for (SpanData s : spans) {
+      assertEquals(op.getTraceId(), s.getTraceId(), s.getName());
+    }
+    // Each process span is the child of the matching send span on the other side.
+    for (SpanData p : processes) {
+      SpanData parent =
+          sends.stream().filter(s -> s.getSpanId().equals(p.getParentSpanId())).findFirst().orElse(null);
+      assertNotNull(parent, "process span's parent is a send span: " + p);
+      assertEquals(p.getAttributes().get(AttributeKey.stringKey("websocket.message.type")),
+          parent.getAttributes().get(AttributeKey.stringKey("websocket.message.type")));
+    }
+    // Both sides record the same session id on every span.
+    String session = connect.getAttributes().get(SESSION);
+    assertNotNull(session);
+    for (SpanData s : spans) {
+      if (!s.getName().equals("client-op")) {
+        assertEquals(session, s.getAttributes().get(SESSION), s.getName());
+      }
+    }
+    // Close recorded on both connection spans.
+    assertEquals(1000L, accept.getAttributes().get(CLOSE_CODE));
+    assertEquals(1000L, connect.getAttributes().get(CLOSE_CODE));
+    assertEquals(StatusCode.UNSET, connect.getStatus().getStatusCode());
+    // The client's listener ran inside its process span.
+    assertEquals(op.getTraceId(), inbox.traceIdsInListener.get(0));
+  }
+
+  @Test
+  void messageModelLinksToTheConnectionSpan() throws Exception {
+    Inbox inbox = new Inbox();
+    SpanData op = exchange("/msg", TracingModel.MESSAGE, inbox, null);
+    List<SpanData> spans = Otel.await(s -> s.size() >= 12);
+    SpanData connect = one(spans, "connect /msg", SpanKind.CLIENT);
+    SpanData accept = one(spans, "accept /msg", SpanKind.SERVER);
+    childOf(connect, op);
+    childOf(accept, connect);
+    // The connection spans ended at the upgrade: before any message span.
+    List<SpanData> sends = all(spans, "send /msg", SpanKind.PRODUCER);
+    List<SpanData> processes = all(spans, "process /msg", SpanKind.CONSUMER);
+    assertEquals(4, sends.size(), Otel.names(spans).toString());
+    assertEquals(4, processes.size(), Otel.names(spans).toString());
+    for (SpanData s : sends) {
+      assertTrue(s.getStartEpochNanos() >= accept.getEndEpochNanos() || s.getStartEpochNanos() >= connect.getEndEpochNanos());
+      assertTrue(linksTo(s, connect) || linksTo(s, accept), "send links to its connection span");
+    }
+    for (SpanData p : processes) {
+      assertTrue(linksTo(p, connect) || linksTo(p, accept), "process links to its connection span");
+      SpanData parent =
+          sends.stream().filter(s -> s.getSpanId().equals(p.getParentSpanId())).findFirst().orElse(null);
+      assertNotNull(parent, "process span's parent is the message's send span");
+    }
+    // Close spans on both sides, linked, with the code.
+    List<SpanData> closes = all(spans, "close /msg", SpanKind.INTERNAL);
+    assertEquals(2, closes.size(), Otel.names(spans).toString());
+    for (SpanData c : closes) {
+      assertEquals(1000L, c.getAttributes().get(CLOSE_CODE));
+      assertTrue(linksTo(c, connect) || linksTo(c, accept));
+    }
+    assertEquals(connect.getAttributes().get(SESSION), accept.getAttributes().get(SESSION));
+    assertEquals("message", accept.getAttributes().get(AttributeKey.stringKey("tracewire.model")));
+  }
+
+  @Test
+  void tracedClientAgainstAPlainServer() throws Exception {
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/plain"), inbox).get(10, TimeUnit.SECONDS);
+    String msg = "{\"type\":\"chat\"}";
+    ws.sendText(msg).get(10, TimeUnit.SECONDS);
+    String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
+    assertNotNull(echo);
+    // Nothing was negotiated: the plain server got the frame unchanged.
+    assertEquals(List.of(msg), Endpoints.PLAIN_RECEIVED);
+    assertEquals(Endpoints.reply(msg), echo);
+    byte[] data = {(byte) 0xF5, 0x54, 0x57, 1, 9};
+    ws.sendBinary(ByteBuffer.wrap(data)).get(10, TimeUnit.SECONDS);
+    assertArrayEquals(data, inbox.binaries.poll(10, TimeUnit.SECONDS), "not enveloped, not stripped");
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    List<SpanData> spans = Otel.await(s -> s.stream().anyMatch(x -> x.getName().equals("connect /plain")));
+    SpanData connect = one(spans, "connect /plain", SpanKind.CLIENT);
+    for (SpanData p : all(spans, "process /plain", SpanKind.CONSUMER)) {
+      childOf(p, connect); // no context in the message: the connection span is the parent
+    }
+  }
+
+  @Test
+  void plainClientAgainstATracedServerWithQueryContext() throws Exception {
+    String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    String tp = "00-" + traceId + "-00f067aa0ba902b7-01";
+    BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+    BlockingQueue<byte[]> bins = new LinkedBlockingQueue<>();
+    WebSocket ws =
+        HTTP.newWebSocketBuilder()
+            .buildAsync(
+                uri("/conn?traceparent=" + tp),
+                new WebSocket.Listener() {
+                  @Override
+                  public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                    texts.add(data.toString());
+                    w.request(1);
+                    return null;
+                  }
+
+                  @Override
+                  public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
+                    byte[] b = new byte[data.remaining()];
+                    data.get(b);
+                    bins.add(b);
+                    w.request(1);
+                    return null;
+                  }
+                })
+            .get(10, TimeUnit.SECONDS);
+    // A text that looks enveloped, and a binary frame with the magic: no envelope was
+    // negotiated, so the server delivers both unchanged and replies without envelopes.
+    String msg = "{\"traceparent\":\"00-11111111111111111111111111111111-2222222222222222-01\",\"x\":1}";
+    ws.sendText(msg, true).get(10, TimeUnit.SECONDS);
+    String echo = texts.poll(10, TimeUnit.SECONDS);
+    assertEquals(Endpoints.reply(msg), echo, "plain reply, no envelope members");
+    byte[] magic = {(byte) 0xF5, 0x54, 0x57, 1, 0};
+    ws.sendBinary(ByteBuffer.wrap(magic), true).get(10, TimeUnit.SECONDS);
+    assertArrayEquals(magic, bins.poll(10, TimeUnit.SECONDS));
+    assertArrayEquals(magic, Endpoints.TRACED_BINARY.get(0));
+    ws.sendClose(1001, "going").get(10, TimeUnit.SECONDS);
+    List<SpanData> spans =
+        Otel.await(s -> s.stream().anyMatch(x -> x.getName().equals("accept /conn")));
+    SpanData accept = one(spans, "accept /conn", SpanKind.SERVER);
+    // The handshake context came from the query string (browsers cannot set headers).
+    assertEquals(traceId, accept.getTraceId());
+    assertEquals("00f067aa0ba902b7", accept.getParentSpanId());
+    assertEquals(1001L, accept.getAttributes().get(CLOSE_CODE));
+    for (SpanData p : all(spans, "process /conn", SpanKind.CONSUMER)) {
+      childOf(p, accept);
+    }
+  }
+
+  @Test
+  void concurrentHandshakesKeepTheirOwnContext() throws Exception {
+    int n = 6;
+    List<Span> ops = new ArrayList<>();
+    List<CompletableFuture<TracedWebSocket>> conns = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Span op = Otel.TRACER.spanBuilder("op-" + i).startSpan();
+      ops.add(op);
+      try (Scope ignored = op.makeCurrent()) {
+        conns.add(TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/conn"), new Inbox()));
+      }
+    }
+    for (CompletableFuture<TracedWebSocket> c : conns) {
+      c.get(10, TimeUnit.SECONDS).close(1000, "").get(10, TimeUnit.SECONDS);
+    }
+    ops.forEach(Span::end);
+    List<SpanData> spans =
+        Otel.await(s -> s.stream().filter(x -> x.getName().equals("accept /conn")).count() == n);
+    for (SpanData accept : all(spans, "accept /conn", SpanKind.SERVER)) {
+      SpanData connect =
+          spans.stream()
+              .filter(x -> x.getName().equals("connect /conn") && x.getSpanId().equals(accept.getParentSpanId()))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError("accept without its connect span"));
+      assertEquals(connect.getAttributes().get(SESSION), accept.getAttributes().get(SESSION));
+    }
+    assertFalse(spans.isEmpty());
+  }
+
+  @Test
+  void textThatIsNotJsonIsSentUnchanged() throws Exception {
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).assumeAccepted(Envelopes.ALL)
+            .connect(uri("/conn"), inbox).get(10, TimeUnit.SECONDS);
+    ws.sendText("not json").get(10, TimeUnit.SECONDS);
+    assertNotNull(inbox.texts.poll(10, TimeUnit.SECONDS));
+    assertEquals("not json", Endpoints.TRACED_TEXT.get(0));
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    assertEquals(StandardCharsets.UTF_8.name(), "UTF-8");
+  }
+}
