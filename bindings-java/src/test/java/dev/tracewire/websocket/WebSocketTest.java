@@ -339,7 +339,9 @@ class WebSocketTest {
     }
     ops.forEach(Span::end);
     List<SpanData> spans =
-        Otel.await(s -> s.stream().filter(x -> x.getName().equals("accept /conn")).count() == n);
+        Otel.await(
+            s -> s.stream().filter(x -> x.getName().equals("accept /conn")).count() == n
+                && s.stream().filter(x -> x.getName().equals("connect /conn")).count() == n);
     for (SpanData accept : all(spans, "accept /conn", SpanKind.SERVER)) {
       SpanData connect =
           spans.stream()
