@@ -178,6 +178,26 @@ fn guarded<'local, T: Default>(
     env.with_env(f).resolve::<Throw>()
 }
 
+/// Runs an entry point's body that needs no JNI call (the hot paths): catches
+/// a panic itself, and only on failure goes through [`EnvUnowned::with_env`]
+/// and [`Throw`] to throw. This saves the attach-guard bookkeeping that
+/// `with_env` costs on every call.
+fn fast<'local, T: Default>(
+    env: &mut EnvUnowned<'local>,
+    f: impl FnOnce() -> Result<T, Fail>,
+) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => env
+            .with_env(|_| -> Result<T, Fail> { Err(e) })
+            .resolve::<Throw>(),
+        // Re-raised inside `with_env`, whose own guard catches it for `Throw`.
+        Err(payload) => env
+            .with_env(|_| -> Result<T, Fail> { std::panic::resume_unwind(payload) })
+            .resolve::<Throw>(),
+    }
+}
+
 fn issues(w: &mut Writer, issues: &[ExtractIssue]) {
     w.u32(issues.len() as u32);
     for i in issues {
@@ -221,6 +241,35 @@ impl handshake::HeaderSink for IndexedSink {
         let i = field_index(name);
         self.0.retain(|(k, _)| *k != i);
         self.0.push((i, value.to_owned()));
+    }
+}
+
+/// Writes header sets straight into the output: `u32 n` (patched at the
+/// end), then `n x (u8 field, str value)`. For the hot inject path.
+struct DirectSink {
+    w: Writer,
+    n: u32,
+}
+
+impl DirectSink {
+    fn new() -> Self {
+        let mut w = Writer::new();
+        w.u32(0);
+        DirectSink { w, n: 0 }
+    }
+
+    fn finish(mut self) -> Writer {
+        let n = self.n.to_be_bytes();
+        self.w.out[..4].copy_from_slice(&n);
+        std::mem::replace(&mut self.w, Writer { out: Vec::new() })
+    }
+}
+
+impl handshake::HeaderSink for DirectSink {
+    fn set(&mut self, name: &'static str, value: &str) {
+        self.w.u8(field_index(name));
+        self.w.str(value);
+        self.n += 1;
     }
 }
 
@@ -381,7 +430,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_noop<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
 ) {
-    guarded(&mut env, |_| Ok(()))
+    fast(&mut env, || Ok(()))
 }
 
 /// Test only: panics, to show that a panic becomes an exception.
@@ -390,7 +439,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_testingPanic<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
 ) -> jint {
-    guarded(&mut env, |_| -> Result<jint, Fail> {
+    fast(&mut env, || -> Result<jint, Fail> {
         // Deliberate: the guard must turn this into a Java exception.
         #[allow(clippy::panic)]
         {
@@ -406,7 +455,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_testingError<'local>(
     _class: JClass<'local>,
     code: jint,
 ) -> jint {
-    guarded(&mut env, |_| -> Result<jint, Fail> {
+    fast(&mut env, || -> Result<jint, Fail> {
         let c = match code {
             1 => ErrorCode::InvalidTraceParent,
             2 => ErrorCode::InvalidTraceState,
@@ -436,8 +485,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_extract<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
-        let mut w = Writer::default();
+    fast(&mut env, || {
+        let mut w = Writer::new();
         {
             // SAFETY: Native's contract (crate docs).
             let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
@@ -463,13 +512,13 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_inject<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Native's contract.
         let ctx = Reader::new(unsafe { input(input_addr, input_len)? }).context()?;
-        let mut sink = IndexedSink::default();
+        // The core writes each header at most once: straight into the output.
+        let mut sink = DirectSink::new();
         handshake::inject(&ctx, &mut sink);
-        let mut w = Writer::default();
-        write_sink(&mut w, &sink);
+        let w = sink.finish();
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }
     })
@@ -488,8 +537,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_serverHandshake<'local
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
-        let mut w = Writer::default();
+    fast(&mut env, || {
+        let mut w = Writer::new();
         {
             // SAFETY: Native's contract.
             let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
@@ -524,7 +573,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_clientRequest<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         let mut sink = IndexedSink::default();
         {
             // SAFETY: Native's contract.
@@ -538,7 +587,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_clientRequest<'local>(
             }
             .request_headers(&ctx, &mut sink);
         }
-        let mut w = Writer::default();
+        let mut w = Writer::new();
         write_sink(&mut w, &sink);
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }
@@ -556,7 +605,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_clientAccepted<'local>
     input_addr: jlong,
     input_len: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Native's contract.
         let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
         let n = r.u32()?;
@@ -611,7 +660,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonFree<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         if handle != 0 {
             // SAFETY: made by jsonNew; Java frees each handle once.
             drop(unsafe { Box::from_raw(handle as *mut JsonEnvelope) });
@@ -644,12 +693,12 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonInject<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Native's contract.
         let envelope = unsafe { json(handle)? };
         let ctx = Reader::new(unsafe { input(ctx_addr, ctx_len)? }).context()?;
         let frame = unsafe { input(frame_addr, frame_len)? };
-        let mut w = Writer::default();
+        let mut w = Writer::new();
         envelope
             .inject_into(frame, &ctx, &mut w.out)
             .map_err(|e| Fail::Code(e.code(), e.to_string()))?;
@@ -672,8 +721,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
-        let mut w = Writer::default();
+    fast(&mut env, || {
+        let mut w = Writer::new();
         {
             // SAFETY: Native's contract.
             let envelope = unsafe { json(handle)? };
@@ -705,11 +754,11 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_binaryEncode<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Native's contract.
         let ctx = Reader::new(unsafe { input(ctx_addr, ctx_len)? }).context()?;
         let payload = unsafe { input(payload_addr, payload_len)? };
-        let mut w = Writer::default();
+        let mut w = Writer::new();
         binary::encode_header_into(&ctx, &mut w.out);
         w.out.extend_from_slice(payload);
         // SAFETY: Native's contract.
@@ -728,8 +777,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_binaryDecode<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
-        let mut w = Writer::default();
+    fast(&mut env, || {
+        let mut w = Writer::new();
         {
             // SAFETY: Native's contract.
             let frame = unsafe { input(frame_addr, frame_len)? };
@@ -754,12 +803,12 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_fromCarrier<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Native's contract.
         let carrier = unsafe { input(addr, len)? };
         let ctx = tracewire::TraceContext::from_carrier(carrier)
             .map_err(|e| Fail::Code(e.code(), e.to_string()))?;
-        let mut w = Writer::default();
+        let mut w = Writer::new();
         w.context(&ctx);
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }
@@ -776,7 +825,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_toCarrier<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Native's contract.
         let ctx = Reader::new(unsafe { input(addr, len)? }).context()?;
         let w = Writer {
@@ -828,8 +877,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
-        let mut w = Writer::default();
+    fast(&mut env, || {
+        let mut w = Writer::new();
         {
             // SAFETY: Native's contract.
             let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
@@ -898,7 +947,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsNew<'local>(
     _class: JClass<'local>,
     kind: jint,
 ) -> jlong {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         let m = StreamMetrics::new(stream_kind(kind)?);
         Ok(Box::into_raw(Box::new(m)) as jlong)
     })
@@ -911,7 +960,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsFree<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         if handle != 0 {
             // SAFETY: made by metricsNew; Java frees it once, after its last use.
             drop(unsafe { Box::from_raw(handle as *mut StreamMetrics) });
@@ -938,7 +987,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsRecord<'local>(
     handle: jlong,
     bytes: jlong,
 ) {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Java keeps the handle alive during the call.
         unsafe { metrics(handle)? }.record_chunk(u64::try_from(bytes).unwrap_or(0));
         Ok(())
@@ -954,7 +1003,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsRecordAt<'local
     nanos: jlong,
     bytes: jlong,
 ) {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         let elapsed = Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
         // SAFETY: Java keeps the handle alive during the call.
         unsafe { metrics(handle)? }.record_chunk_at(elapsed, u64::try_from(bytes).unwrap_or(0));
@@ -975,7 +1024,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsSnapshot<'local
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         // SAFETY: Java keeps the handle alive during the call.
         let m = unsafe { metrics(handle)? };
         let (s, intervals) = if with_intervals {
@@ -983,7 +1032,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsSnapshot<'local
         } else {
             (m.snapshot(), Vec::new())
         };
-        let mut w = Writer::default();
+        let mut w = Writer::new();
         w.i64(i64::try_from(s.chunk_count).unwrap_or(i64::MAX));
         w.i64(i64::try_from(s.bytes).unwrap_or(i64::MAX));
         for v in [
@@ -1018,9 +1067,9 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsNames<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    guarded(&mut env, |_| {
+    fast(&mut env, || {
         let names = stream_kind(kind)?.metric_names();
-        let mut w = Writer::default();
+        let mut w = Writer::new();
         for h in [
             names.time_to_first_chunk,
             names.time_to_last_chunk,
@@ -1101,8 +1150,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_w3c<'local>(
     fn code<E: std::fmt::Display>(c: ErrorCode) -> impl FnOnce(E) -> Fail {
         move |e| Fail::Code(c, e.to_string())
     }
-    guarded(&mut env, |_| {
-        let mut w = Writer::default();
+    fast(&mut env, || {
+        let mut w = Writer::new();
         {
             // SAFETY: Native's contract.
             let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
@@ -1149,6 +1198,33 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_w3c<'local>(
                 }
                 _ => return Err(Fail::argument("unknown W3C operation")),
             }
+        }
+        // SAFETY: Native's contract.
+        unsafe { emit(&w, out, cap) }
+    })
+}
+
+/// The propagator's extract: the core's `TraceContext::from_header_values`
+/// on the lines of the three headers. In: for `traceparent`, `tracestate` and
+/// `baggage` in that order, `u32 n, n x str`. Out: a context record (what was
+/// ignored is not reported: a propagator has nowhere to report it).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_extractFields<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input_addr: jlong,
+    input_len: jint,
+    out: jlong,
+    cap: jint,
+) -> jint {
+    fast(&mut env, || {
+        let mut w = Writer::new();
+        {
+            // SAFETY: Native's contract.
+            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
+            let (tp, ts, bg) = (lines(&mut r)?, lines(&mut r)?, lines(&mut r)?);
+            let (ctx, _) = tracewire::TraceContext::from_header_values(&tp, &ts, &bg);
+            w.context(&ctx);
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }

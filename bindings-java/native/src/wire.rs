@@ -186,13 +186,34 @@ fn metadata_of(member: &BaggageMember) -> String {
         .unwrap_or_default()
 }
 
-/// Builds the outputs Java reads.
-#[derive(Default)]
+/// Builds the outputs Java reads. Reuses one buffer per thread, so the hot
+/// paths allocate nothing for their output.
 pub(crate) struct Writer {
     pub(crate) out: Vec<u8>,
 }
 
+thread_local! {
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let mut v = std::mem::take(&mut self.out);
+        if v.capacity() <= 64 << 10 {
+            v.clear();
+            let _ = SPARE.try_with(|s| s.set(v));
+        }
+    }
+}
+
 impl Writer {
+    /// An empty writer (with this thread's spare buffer, if any).
+    pub(crate) fn new() -> Self {
+        let mut out = SPARE.try_with(|s| s.take()).unwrap_or_default();
+        out.clear();
+        Writer { out }
+    }
+
     pub(crate) fn u8(&mut self, v: u8) {
         self.out.push(v);
     }

@@ -104,42 +104,40 @@ public final class TracewirePropagator implements TextMapPropagator {
     }
     String bg0 = hasBg ? bg.next() : null;
     try (Scratch s = Scratch.get()) {
-      s.u8(0);
-      s.u32(0);
-      int countAt = s.position();
-      s.u32(0);
-      int count = 0;
-      if (tp0 != null) {
-        count += pair(s, Headers.TRACEPARENT, tp0);
+      if (tp0 == null) {
+        s.u32(0);
+      } else {
+        s.u32(tp1 == null ? 1 : 2);
+        s.str(tp0);
         if (tp1 != null) {
-          count += pair(s, Headers.TRACEPARENT, tp1);
+          s.str(tp1);
         }
       }
-      if (ts0 != null) {
-        count += pair(s, Headers.TRACESTATE, ts0);
-        while (ts.hasNext()) {
-          count += pair(s, Headers.TRACESTATE, ts.next());
-        }
-      }
-      if (bg0 != null) {
-        count += pair(s, Headers.BAGGAGE, bg0);
-        while (bg.hasNext()) {
-          count += pair(s, Headers.BAGGAGE, bg.next());
-        }
-      }
-      s.patchU32(countAt, count);
-      s.call(Native::extract);
+      lines(s, ts0, ts);
+      lines(s, bg0, bg);
+      s.call(Native::extractFields);
       return s.readIntoContext(context);
     }
   }
 
-  private static int pair(Scratch s, String name, String value) {
-    if (value == null) {
-      return 0;
+  /** Writes {@code first} and the rest of {@code more} as a counted list of lines. */
+  private static void lines(Scratch s, String first, Iterator<String> more) {
+    if (first == null) {
+      s.u32(0);
+      return;
     }
-    s.str(name);
-    s.str(value);
-    return 1;
+    int countAt = s.position();
+    s.u32(0);
+    int n = 1;
+    s.str(first);
+    while (more.hasNext()) {
+      String v = more.next();
+      if (v != null) {
+        s.str(v);
+        n++;
+      }
+    }
+    s.patchU32(countAt, n);
   }
 
   @Override

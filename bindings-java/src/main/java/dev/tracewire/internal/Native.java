@@ -36,6 +36,8 @@ public final class Native {
 
   public static native int extract(long in, int inLen, long out, int cap);
 
+  public static native int extractFields(long in, int inLen, long out, int cap);
+
   public static native int inject(long in, int inLen, long out, int cap);
 
   public static native int serverHandshake(long in, int inLen, long out, int cap);

@@ -162,28 +162,28 @@ public final class Scratch implements AutoCloseable {
       return;
     }
     int n = s.length();
-    need(4 + n);
-    int start = pos + 4;
     for (int i = 0; i < n; i++) {
-      char c = s.charAt(i);
-      if (c >= 0x80) {
+      if (s.charAt(i) >= 0x80) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         u32(b.length);
         bytesRaw(b, 0, b.length);
         return;
       }
-      buf.put(start + i, (byte) c);
     }
-    INT.set(buf, pos, n);
-    pos = start + n;
+    u32(n);
+    ascii(s, n);
   }
 
-  /** {@code s}'s characters as bytes, no prefix (for hex ids, which are ASCII). */
+  /** The first {@code n} characters of {@code s}, which are ASCII, as bytes (no prefix). */
+  @SuppressWarnings("deprecation")
   public void ascii(String s, int n) {
     need(n);
-    for (int i = 0; i < n; i++) {
-      buf.put(pos + i, (byte) s.charAt(i));
+    if (tmp.length < n) {
+      tmp = new byte[Math.max(n, tmp.length * 2)];
     }
+    // Latin-1 copy without allocation; the caller guarantees ASCII.
+    s.getBytes(0, n, tmp, 0);
+    buf.put(pos, tmp, 0, n);
     pos += n;
   }
 
@@ -207,7 +207,7 @@ public final class Scratch implements AutoCloseable {
   }
 
   private void writeIds(String traceId, String spanId, byte flags) {
-    if (traceId.length() != 32 || spanId.length() != 16) {
+    if (traceId.length() != 32 || spanId.length() != 16 || !isAscii(traceId) || !isAscii(spanId)) {
       // Not an id: write zeros, which the core reads as "no span context".
       ascii("00000000000000000000000000000000", 32);
       ascii("0000000000000000", 16);
@@ -216,6 +216,15 @@ public final class Scratch implements AutoCloseable {
       ascii(spanId, 16);
     }
     u8(flags);
+  }
+
+  private static boolean isAscii(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      if (s.charAt(i) >= 0x80) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A baggage member with decoded properties. */
