@@ -12,9 +12,9 @@
 //!   borrows them for its duration and never keeps a pointer.
 //! - A function producing bytes writes them at `out` and returns their length,
 //!   or, when they do not fit in `cap`, returns minus the length needed (the
-//!   caller grows its buffer and calls again). The layouts are in [`wire`].
-//! - Every entry point runs inside [`EnvUnowned::with_env`], which catches
-//!   panics; [`Throw`] turns an error or a panic into a
+//!   caller grows its buffer and calls again). The layouts are in `wire.rs`.
+//! - Every entry point runs inside `EnvUnowned::with_env`, which catches
+//!   panics; `Throw` turns an error or a panic into a
 //!   `dev.tracewire.TracewireException` carrying the core's error code
 //!   (`panic` = 100), unless a Java exception is already pending, which then
 //!   wins (no exception is ever thrown over another).
@@ -90,7 +90,10 @@ fn throw(env: &mut Env<'_>, code: ErrorCode, msg: &str) {
     })();
     if result.is_err() && !env.exception_check() {
         // The exception class could not be made; still never return silently.
-        let _ = env.throw_new(jni_str!("java/lang/IllegalStateException"), jni_str!("tracewire: could not throw TracewireException"));
+        let _ = env.throw_new(
+            jni_str!("java/lang/IllegalStateException"),
+            jni_str!("tracewire: could not throw TracewireException"),
+        );
     }
 }
 
@@ -128,7 +131,11 @@ impl<T: Default> ErrorPolicy<T, Fail> for Throw {
         // Dropping a payload can itself panic; leak it rather than risk that.
         std::mem::forget(payload);
         if !env.exception_check() {
-            throw(env, ErrorCode::Panic, &format!("panic in tracewire native code: {msg}"));
+            throw(
+                env,
+                ErrorCode::Panic,
+                &format!("panic in tracewire native code: {msg}"),
+            );
         }
         Ok(T::default())
     }
@@ -380,7 +387,10 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_address<'local>(
     buffer: JByteBuffer<'local>,
 ) -> jlong {
     guarded(&mut env, |env| {
-        Ok(env.get_direct_buffer_address(&buffer).map(|p| p as jlong).unwrap_or(0))
+        Ok(env
+            .get_direct_buffer_address(&buffer)
+            .map(|p| p as jlong)
+            .unwrap_or(0))
     })
 }
 
@@ -392,9 +402,11 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_fieldName<'local>(
     _class: JClass<'local>,
     i: jint,
 ) -> JObject<'local> {
-    guarded(&mut env, |env| match usize::try_from(i).ok().and_then(|i| FIELDS.get(i)) {
-        Some(name) => Ok(env.new_string(name)?.into()),
-        None => Ok(JObject::null()),
+    guarded(&mut env, |env| {
+        match usize::try_from(i).ok().and_then(|i| FIELDS.get(i)) {
+            Some(name) => Ok(env.new_string(name)?.into()),
+            None => Ok(JObject::null()),
+        }
     })
 }
 
@@ -627,7 +639,9 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_newSessionId<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
 ) -> JObject<'local> {
-    guarded(&mut env, |env| Ok(env.new_string(handshake::new_session_id())?.into()))
+    guarded(&mut env, |env| {
+        Ok(env.new_string(handshake::new_session_id())?.into())
+    })
 }
 
 // ---------------------------------------------------------------- envelopes
@@ -1174,7 +1188,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_w3c<'local>(
                 2 => {
                     let mut ts = tracestate_in(&mut r)?;
                     let (k, v) = (r.str()?, r.str()?);
-                    ts.insert(k, v).map_err(code(ErrorCode::InvalidTraceState))?;
+                    ts.insert(k, v)
+                        .map_err(code(ErrorCode::InvalidTraceState))?;
                     tracestate_out(&mut w, &ts);
                 }
                 3 => {
