@@ -1245,3 +1245,38 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_extractFields<'local>(
         unsafe { emit(&w, out, cap) }
     })
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn inject_body() {
+        let ctx = tracewire::TraceContext::new(
+            tracewire::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            tracewire::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            tracewire::TraceFlags::SAMPLED,
+        );
+        let mut w = Writer::new();
+        w.context(&ctx);
+        let input = w.out.clone();
+        let n = 1_000_000;
+        let t = std::time::Instant::now();
+        let mut total = 0usize;
+        for _ in 0..n {
+            let ctx = Reader::new(&input).context().ok().unwrap();
+            let mut sink = DirectSink::new();
+            handshake::inject(&ctx, &mut sink);
+            let w = sink.finish();
+            total += w.out.len();
+        }
+        eprintln!("inject body: {:?}/op ({total})", t.elapsed() / n);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let ctx = Reader::new(&input).context().ok().unwrap();
+            total += ctx.baggage.len();
+        }
+        eprintln!("read context: {:?}/op ({total})", t.elapsed() / n);
+    }
+}
