@@ -110,6 +110,29 @@ public final class JsonEnvelope implements AutoCloseable {
         inject(text.getBytes(StandardCharsets.UTF_8), context), StandardCharsets.UTF_8);
   }
 
+  /**
+   * {@link #inject(byte[], Context)} on a buffer's remaining bytes; a direct buffer is read in
+   * place (not copied in). Returns a new heap buffer with the frame to send.
+   */
+  public ByteBuffer inject(ByteBuffer frame, Context context) {
+    if (!frame.isDirect()) {
+      byte[] b = new byte[frame.remaining()];
+      frame.duplicate().get(b);
+      return ByteBuffer.wrap(inject(b, context));
+    }
+    long h = handle.acquire();
+    try (Scratch s = Scratch.get()) {
+      s.writeContext(context);
+      int ctxLen = s.position();
+      long f = Native.address(frame) + frame.position();
+      int len = frame.remaining();
+      s.call((in, inLen, out, cap) -> Native.jsonInject(h, in, ctxLen, f, len, out, cap));
+      return ByteBuffer.wrap(s.readRemaining());
+    } finally {
+      handle.release();
+    }
+  }
+
   private static byte[] injectWritten(long h, Scratch s, byte[] frame, int off, int len) {
     int ctxLen = s.position();
     s.bytesRaw(frame, off, len);

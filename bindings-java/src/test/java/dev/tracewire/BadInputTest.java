@@ -145,6 +145,9 @@ class BadInputTest {
       assertEquals(text.length() + 72, out.length());
       Decoded d = env.extract(out);
       assertEquals(CTX.traceId(), d.context().traceId());
+      ByteBuffer direct = ByteBuffer.allocateDirect(text.length()).put(text.getBytes(StandardCharsets.US_ASCII)).flip();
+      ByteBuffer viaDirect = env.inject(direct, CTX.storeIn(io.opentelemetry.context.Context.root()));
+      assertEquals(out.length(), viaDirect.remaining());
       assertEquals(out.length(), d.payloadSize());
     }
     byte[] frame = BinaryEnvelope.encode(CTX, big);

@@ -354,6 +354,32 @@ class WebSocketTest {
   }
 
   @Test
+  void theServerAnswersTheAcceptedEnvelopesInThe101() throws Exception {
+    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", port)) {
+      String req =
+          "GET /conn HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\n"
+              + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              + "Sec-WebSocket-Version: 13\r\ntracewire-envelope: JSON, future-format\r\n"
+              + "tracewire-session: my-session\r\n\r\n";
+      sock.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
+      sock.setSoTimeout(10_000);
+      java.io.BufferedReader in =
+          new java.io.BufferedReader(new java.io.InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII));
+      String status = in.readLine();
+      assertTrue(status.startsWith("HTTP/1.1 101"), status);
+      Map<String, String> headers = new java.util.HashMap<>();
+      for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+        int i = line.indexOf(':');
+        headers.put(line.substring(0, i).trim().toLowerCase(java.util.Locale.ROOT), line.substring(i + 1).trim());
+      }
+      // The offer is case-insensitive; unknown tokens are ignored.
+      assertEquals("json", headers.get("tracewire-envelope"), headers.toString());
+    }
+    List<SpanData> spans = Otel.await(s -> s.stream().anyMatch(x -> x.getName().equals("accept /conn")));
+    assertEquals("my-session", one(spans, "accept /conn", SpanKind.SERVER).getAttributes().get(SESSION));
+  }
+
+  @Test
   void textThatIsNotJsonIsSentUnchanged() throws Exception {
     Inbox inbox = new Inbox();
     TracedWebSocket ws =
