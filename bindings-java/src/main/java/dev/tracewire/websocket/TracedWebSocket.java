@@ -307,7 +307,8 @@ public final class TracedWebSocket {
 
     @Override
     public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-      recordClose(statusCode == WebSocket.NORMAL_CLOSURE || statusCode > 0 ? statusCode : null, reason);
+      // The JDK reports a close frame without a status as 1005, which is recorded as such.
+      recordClose(statusCode, reason);
       listener.onClose(TracedWebSocket.this, statusCode, reason);
       return null;
     }
