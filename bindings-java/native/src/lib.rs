@@ -1246,6 +1246,86 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_extractFields<'local>(
     })
 }
 
+/// The propagator's inject when there is only a span context (no tracestate,
+/// no baggage: the common case). In: 32 + 16 hex characters and the flags
+/// byte at `input`. Out: the `traceparent` value (55 bytes), formatted by the
+/// core. Returns 55, or 0 when the ids are not a valid span context (nothing
+/// to inject, as `handshake::inject` would write nothing).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_injectTraceParent<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input_addr: jlong,
+    out: jlong,
+    cap: jint,
+) -> jint {
+    fast(&mut env, || {
+        // SAFETY: Native's contract: 49 readable bytes.
+        let b = unsafe { input(input_addr, 49)? };
+        let (Ok(t), Ok(s)) = (
+            std::str::from_utf8(&b[..32]),
+            std::str::from_utf8(&b[32..48]),
+        ) else {
+            return Ok(0);
+        };
+        let (Ok(trace_id), Ok(span_id)) = (
+            tracewire::TraceId::from_hex(t),
+            tracewire::SpanId::from_hex(s),
+        ) else {
+            return Ok(0);
+        };
+        let tp = tracewire::TraceParent {
+            trace_id,
+            span_id,
+            flags: tracewire::TraceFlags(b[48]),
+        };
+        let encoded = tp.encode();
+        let n = encoded.len() as jint;
+        if n > cap || out == 0 {
+            return Ok(-n);
+        }
+        // SAFETY: Native's contract; `n <= cap`.
+        unsafe { std::ptr::copy_nonoverlapping(encoded.as_ptr(), out as *mut u8, encoded.len()) };
+        Ok(n)
+    })
+}
+
+/// The propagator's extract when there is one `traceparent` line and no
+/// `tracestate` or `baggage` (the common case). In: the value. Out: 32 + 16
+/// hex characters and the flags byte of the core's parse. Returns 49, or 0
+/// when the value is invalid (no span context).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_extractTraceParent<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input_addr: jlong,
+    input_len: jint,
+    out: jlong,
+    cap: jint,
+) -> jint {
+    fast(&mut env, || {
+        // SAFETY: Native's contract.
+        let b = unsafe { input(input_addr, input_len)? };
+        let Ok(value) = std::str::from_utf8(b) else {
+            return Ok(0);
+        };
+        let Ok(tp) = tracewire::TraceParent::parse(value) else {
+            return Ok(0);
+        };
+        if cap < 49 || out == 0 {
+            return Ok(-49);
+        }
+        let encoded = tp.encode();
+        let mut o = [0u8; 49];
+        o[..32].copy_from_slice(&encoded[3..35]);
+        o[32..48].copy_from_slice(&encoded[36..52]);
+        o[48] = tp.flags.0;
+        // SAFETY: Native's contract; 49 <= cap.
+        unsafe { std::ptr::copy_nonoverlapping(o.as_ptr(), out as *mut u8, 49) };
+        Ok(49)
+    })
+}
+
 #[cfg(test)]
 mod timing {
     use super::*;

@@ -2,6 +2,9 @@ package dev.tracewire;
 
 import dev.tracewire.internal.Native;
 import dev.tracewire.internal.Scratch;
+import io.opentelemetry.api.baggage.Baggage;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
@@ -45,6 +48,18 @@ public final class TracewirePropagator implements TextMapPropagator {
   @Override
   public <C> void inject(Context context, C carrier, TextMapSetter<C> setter) {
     if (context == null || setter == null) {
+      return;
+    }
+    SpanContext sc = Span.fromContext(context).getSpanContext();
+    if (sc.isValid() && sc.getTraceState().isEmpty() && Baggage.fromContext(context).isEmpty()) {
+      // The common case, a span context alone: one small call.
+      String tp;
+      try (Scratch s = Scratch.get()) {
+        tp = s.injectTraceParent(sc);
+      }
+      if (tp != null) {
+        setter.set(carrier, Headers.TRACEPARENT, tp);
+      }
       return;
     }
     String v0;
@@ -103,6 +118,15 @@ public final class TracewirePropagator implements TextMapPropagator {
       ts0 = ts != null && ts.hasNext() ? ts.next() : null;
     }
     String bg0 = hasBg ? bg.next() : null;
+    if (tp0 != null && tp1 == null && ts0 == null && bg0 == null) {
+      // The common case, one traceparent alone: one small call.
+      try (Scratch s = Scratch.get()) {
+        Context c = s.extractTraceParent(tp0, context);
+        if (c != null) {
+          return c;
+        }
+      }
+    }
     try (Scratch s = Scratch.get()) {
       if (tp0 == null) {
         s.u32(0);

@@ -64,6 +64,18 @@ class VectorsTest {
             assertEquals(c.get("flags").asInt(), ctx.traceFlags() & 0xff);
             assertEquals(Vectors.str(c, "output"), ctx.traceParentHeader());
             assertTrue(ctx.isRemote());
+            // The propagator's single-traceparent fast paths agree.
+            io.opentelemetry.context.Context got =
+                TracewirePropagator.getInstance()
+                    .extract(io.opentelemetry.context.Context.root(), Map.of("traceparent", input), InteropTest.GETTER);
+            io.opentelemetry.api.trace.SpanContext sc =
+                io.opentelemetry.api.trace.Span.fromContext(got).getSpanContext();
+            assertEquals(ctx.traceId(), sc.getTraceId());
+            assertEquals(ctx.spanId(), sc.getSpanId());
+            assertEquals(ctx.traceFlags(), sc.getTraceFlags().asByte());
+            Map<String, String> out = new LinkedHashMap<>();
+            TracewirePropagator.getInstance().inject(got, out, Map::put);
+            assertEquals(Map.of("traceparent", Vectors.str(c, "output")), out);
           } else {
             TracewireException e =
                 assertThrows(TracewireException.class, () -> W3C.parseTraceParent(input));
@@ -72,6 +84,10 @@ class VectorsTest {
             Extracted x = Headers.extract(Map.of("traceparent", List.of(input)));
             assertFalse(x.context().hasSpanContext());
             assertEquals(ErrorCode.INVALID_TRACEPARENT, x.issues().get(0).code());
+            io.opentelemetry.context.Context got =
+                TracewirePropagator.getInstance()
+                    .extract(io.opentelemetry.context.Context.root(), Map.of("traceparent", input), InteropTest.GETTER);
+            assertFalse(io.opentelemetry.api.trace.Span.fromContext(got).getSpanContext().isValid());
           }
         });
   }

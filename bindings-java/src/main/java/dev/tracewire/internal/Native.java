@@ -38,6 +38,10 @@ public final class Native {
 
   public static native int extractFields(long in, int inLen, long out, int cap);
 
+  public static native int injectTraceParent(long in, long out, int cap);
+
+  public static native int extractTraceParent(long in, int inLen, long out, int cap);
+
   public static native int inject(long in, int inLen, long out, int cap);
 
   public static native int serverHandshake(long in, int inLen, long out, int cap);

@@ -240,6 +240,54 @@ public final class Scratch implements AutoCloseable {
     }
   }
 
+  /**
+   * The propagator's inject for a span context alone (no tracestate, no baggage): the core
+   * validates the ids and formats the {@code traceparent}. Returns null when there is nothing to
+   * inject.
+   */
+  public String injectTraceParent(SpanContext sc) {
+    String traceId = sc.getTraceId();
+    String spanId = sc.getSpanId();
+    if (traceId.length() != 32 || spanId.length() != 16 || !isAscii(traceId) || !isAscii(spanId)) {
+      return null;
+    }
+    ascii(traceId, 32);
+    ascii(spanId, 16);
+    u8(sc.getTraceFlags().asByte());
+    int n = Native.injectTraceParent(addr, addr + 64, buf.capacity() - 64);
+    if (n <= 0) {
+      return null;
+    }
+    buf.get(64, tmp, 0, n);
+    return new String(tmp, 0, n, StandardCharsets.ISO_8859_1);
+  }
+
+  /**
+   * The propagator's extract for one {@code traceparent} line alone: the core parses it.
+   * Returns {@code parent} with the remote span context, {@code parent} itself when invalid, or
+   * null when the value is not short ASCII (the caller then takes the general path).
+   */
+  public Context extractTraceParent(String value, Context parent) {
+    int n = value.length();
+    if (n > 1024 || !isAscii(value)) {
+      return null;
+    }
+    ascii(value, n);
+    int out = (n + 7) & ~7;
+    int r = Native.extractTraceParent(addr, n, addr + out, buf.capacity() - out);
+    if (r <= 0) {
+      return parent;
+    }
+    rp = out;
+    rend = out + r;
+    String traceId = readAscii(32);
+    String spanId = readAscii(16);
+    TraceFlags tf = TraceFlags.fromByte((byte) readU8());
+    SpanContext sc =
+        SpanContext.createFromRemoteParent(traceId, spanId, tf, TraceState.getDefault());
+    return sc.isValid() ? parent.with(Span.wrap(sc)) : parent;
+  }
+
   /** A context record from an OpenTelemetry context (the propagator's fast path). */
   public void writeContext(Context context) {
     SpanContext sc = Span.fromContext(context).getSpanContext();
