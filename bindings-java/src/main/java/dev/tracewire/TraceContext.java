@@ -187,15 +187,19 @@ public final class TraceContext {
     if (traceId == null) {
       return SpanContext.getInvalid();
     }
-    TraceStateBuilder b = TraceState.builder();
-    // The builder puts each new key in front: add from the back to keep the order.
-    for (int i = traceState.size() - 1; i >= 0; i--) {
-      b.put(traceState.get(i).key(), traceState.get(i).value());
+    TraceState ts = TraceState.getDefault();
+    if (!traceState.isEmpty()) {
+      TraceStateBuilder b = TraceState.builder();
+      // The builder puts each new key in front: add from the back to keep the order.
+      for (int i = traceState.size() - 1; i >= 0; i--) {
+        b.put(traceState.get(i).key(), traceState.get(i).value());
+      }
+      ts = b.build();
     }
     TraceFlags tf = TraceFlags.fromByte(flags);
     return remote
-        ? SpanContext.createFromRemoteParent(traceId, spanId, tf, b.build())
-        : SpanContext.create(traceId, spanId, tf, b.build());
+        ? SpanContext.createFromRemoteParent(traceId, spanId, tf, ts)
+        : SpanContext.create(traceId, spanId, tf, ts);
   }
 
   /** The baggage as OpenTelemetry {@link Baggage} (properties become header-form metadata). */
