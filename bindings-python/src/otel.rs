@@ -1,0 +1,281 @@
+//! Conversions between the core's `TraceContext` and opentelemetry-python's
+//! `Context`, and the native half of `tracewire.W3CPropagator`.
+//!
+//! The OpenTelemetry objects are built by calling opentelemetry-python's own
+//! public classes (`SpanContext`, `TraceFlags`, `TraceState`,
+//! `NonRecordingSpan`, `Context`); only the two context keys under which the
+//! API stores the current span and the baggage are read from its modules,
+//! so that a context is built with one copy instead of one per value.
+
+use crate::guard;
+use crate::handshake::PairSink;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyType};
+use tracewire::TraceState;
+use tracewire::handshake::{self, BAGGAGE, TRACEPARENT, TRACESTATE};
+use tracewire::{Baggage, BaggageMember, SpanId, TraceContext, TraceFlags, TraceId, TraceParent};
+
+struct Otel {
+    context_cls: Py<PyType>,
+    get_current: Py<PyAny>,
+    span_context_cls: Py<PyAny>,
+    trace_flags_cls: Py<PyAny>,
+    trace_state_cls: Py<PyAny>,
+    non_recording_span_cls: Py<PyAny>,
+    span_key: Py<PyAny>,
+    baggage_key: Py<PyAny>,
+    default_getter: Py<PyAny>,
+    default_setter: Py<PyAny>,
+}
+
+/// The opentelemetry-python objects, imported once.
+fn otel(py: Python<'_>) -> PyResult<&'static Otel> {
+    static OTEL: PyOnceLock<Otel> = PyOnceLock::new();
+    OTEL.get_or_try_init(py, || {
+        let context = py.import("opentelemetry.context")?;
+        let trace = py.import("opentelemetry.trace")?;
+        let span = py.import("opentelemetry.trace.span")?;
+        let propagation = py.import("opentelemetry.trace.propagation")?;
+        let baggage = py.import("opentelemetry.baggage")?;
+        let textmap = py.import("opentelemetry.propagators.textmap")?;
+        Ok::<_, PyErr>(Otel {
+            context_cls: context.getattr("Context")?.cast_into::<PyType>()?.unbind(),
+            get_current: context.getattr("get_current")?.unbind(),
+            span_context_cls: trace.getattr("SpanContext")?.unbind(),
+            trace_flags_cls: trace.getattr("TraceFlags")?.unbind(),
+            trace_state_cls: span.getattr("TraceState")?.unbind(),
+            non_recording_span_cls: trace.getattr("NonRecordingSpan")?.unbind(),
+            span_key: propagation.getattr("_SPAN_KEY")?.unbind(),
+            baggage_key: baggage.getattr("_BAGGAGE_KEY")?.unbind(),
+            default_getter: textmap.getattr("default_getter")?.unbind(),
+            default_setter: textmap.getattr("default_setter")?.unbind(),
+        })
+    })
+}
+
+/// `parent` (or an empty context) with `tc`'s span context as a
+/// non-recording span and its baggage merged over the parent's.
+pub(crate) fn core_to_otel<'py>(
+    py: Python<'py>,
+    tc: &TraceContext,
+    parent: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let o = otel(py)?;
+    let parent = parent.filter(|p| !p.is_none());
+    if tc.is_empty()
+        && let Some(p) = parent
+    {
+        return Ok(p.clone());
+    }
+    let values = match parent {
+        Some(p) => p.cast::<PyDict>()?.copy()?,
+        None => PyDict::new(py),
+    };
+    if let Some(tp) = tc.traceparent {
+        let trace_state = if tc.tracestate.is_empty() {
+            py.None().into_bound(py)
+        } else {
+            let entries: Vec<(&str, &str)> = tc.tracestate.iter().collect();
+            o.trace_state_cls.bind(py).call1((entries,))?
+        };
+        let flags = o.trace_flags_cls.bind(py).call1((tp.flags.0,))?;
+        let sc = o.span_context_cls.bind(py).call1((
+            u128::from_be_bytes(tp.trace_id.0),
+            u64::from_be_bytes(tp.span_id.0),
+            tc.remote,
+            flags,
+            trace_state,
+        ))?;
+        let span = o.non_recording_span_cls.bind(py).call1((sc,))?;
+        values.set_item(o.span_key.bind(py), span)?;
+    }
+    if !tc.baggage.is_empty() {
+        let key = o.baggage_key.bind(py);
+        let bag = match values.get_item(key)? {
+            Some(existing) => match existing.cast::<PyDict>() {
+                Ok(d) => d.copy()?,
+                Err(_) => PyDict::new(py),
+            },
+            None => PyDict::new(py),
+        };
+        // opentelemetry-python keeps a plain value per key; it has no
+        // baggage properties, so those stay behind.
+        for m in tc.baggage.iter() {
+            bag.set_item(&m.key, &m.value)?;
+        }
+        values.set_item(key, bag)?;
+    }
+    o.context_cls.bind(py).call1((values,))
+}
+
+/// The span context and baggage of an OpenTelemetry context (`None`: the
+/// current one), as the core's context to send on.
+pub(crate) fn otel_to_core(
+    py: Python<'_>,
+    cx: Option<&Bound<'_, PyAny>>,
+) -> PyResult<TraceContext> {
+    let o = otel(py)?;
+    let current;
+    let cx = match cx.filter(|c| !c.is_none()) {
+        Some(c) => c,
+        None => {
+            current = o.get_current.bind(py).call0()?;
+            &current
+        }
+    };
+    let cx = cx.cast::<PyDict>()?;
+    let mut tc = TraceContext::default();
+    if let Some(span) = cx.get_item(o.span_key.bind(py))?
+        && !span.is_none()
+    {
+        let sc = span.call_method0("get_span_context")?;
+        if sc.getattr("is_valid")?.is_truthy()? {
+            let trace_id: u128 = sc.getattr("trace_id")?.extract()?;
+            let span_id: u64 = sc.getattr("span_id")?.extract()?;
+            let flags: u8 = sc.getattr("trace_flags")?.extract()?;
+            tc.traceparent = Some(TraceParent {
+                trace_id: TraceId(trace_id.to_be_bytes()),
+                span_id: SpanId(span_id.to_be_bytes()),
+                flags: TraceFlags(flags),
+            });
+            tc.remote = sc.getattr("is_remote")?.is_truthy()?;
+            let ts = sc.getattr("trace_state")?;
+            if ts.len()? > 0 {
+                let entries: Vec<(String, String)> = ts
+                    .call_method0("items")?
+                    .try_iter()?
+                    .map(|i| i.and_then(|i| i.extract()))
+                    .collect::<PyResult<_>>()?;
+                let mut state = TraceState::new();
+                // Insertion puts a key in front, so insert the last one first.
+                // Entries the core finds invalid are left out, as a
+                // receiver would drop them.
+                for (k, v) in entries.iter().rev() {
+                    let _ = state.insert(k, v);
+                }
+                tc.tracestate = state;
+            }
+        }
+    }
+    if let Some(bag) = cx.get_item(o.baggage_key.bind(py))?
+        && let Ok(bag) = bag.cast::<PyDict>()
+        && !bag.is_empty()
+    {
+        let mut baggage = Baggage::new();
+        for (k, v) in bag.iter() {
+            let key: String = k.str()?.to_cow()?.into_owned();
+            let value: String = match v.cast::<PyString>() {
+                Ok(s) => s.to_cow()?.into_owned(),
+                Err(_) => v.str()?.to_cow()?.into_owned(),
+            };
+            // Keys that are not tokens cannot be sent; they are skipped.
+            let _ = baggage.insert_member(BaggageMember::new(key, value));
+        }
+        tc.baggage = baggage;
+    }
+    Ok(tc)
+}
+
+/// A context argument: a `TraceContext`, an OpenTelemetry `Context`, or
+/// `None` for the current OpenTelemetry context.
+pub(crate) fn context_arg(py: Python<'_>, cx: Option<&Bound<'_, PyAny>>) -> PyResult<TraceContext> {
+    if let Some(c) = cx
+        && let Ok(tc) = c.cast::<crate::context::PyTraceContext>()
+    {
+        return Ok(tc.get().0.clone());
+    }
+    otel_to_core(py, cx)
+}
+
+/// Values of one field from a getter's answer (`None`, a string, or a list).
+fn values_of(v: Option<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(Vec::new());
+    };
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(vec![s.to_cow()?.into_owned()]);
+    }
+    let mut out = Vec::new();
+    for item in v.try_iter()? {
+        out.push(item?.extract::<String>()?);
+    }
+    Ok(out)
+}
+
+/// `TextMapPropagator.extract` for `traceparent`, `tracestate` and `baggage`.
+#[pyfunction]
+#[pyo3(signature = (carrier, context = None, getter = None))]
+fn propagator_extract<'py>(
+    py: Python<'py>,
+    carrier: &Bound<'py, PyAny>,
+    context: Option<&Bound<'py, PyAny>>,
+    getter: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guard(py, || {
+        let o = otel(py)?;
+        let getter = getter.filter(|g| !g.is_none() && !g.is(o.default_getter.bind(py)));
+        let fetch = |name: &str| -> PyResult<Vec<String>> {
+            match (getter, carrier.cast::<PyDict>()) {
+                (None, Ok(d)) => values_of(d.get_item(name)?),
+                (None, Err(_)) => values_of(
+                    o.default_getter
+                        .bind(py)
+                        .call_method1("get", (carrier, name))
+                        .map(Some)?,
+                ),
+                (Some(g), _) => values_of(Some(g.call_method1("get", (carrier, name))?)),
+            }
+        };
+        let (tp, ts, bg) = (fetch(TRACEPARENT)?, fetch(TRACESTATE)?, fetch(BAGGAGE)?);
+        let (tc, _issues) = TraceContext::from_header_values(&tp, &ts, &bg);
+        match context.filter(|c| !c.is_none()) {
+            Some(c) => core_to_otel(py, &tc, Some(c)),
+            None => {
+                if tc.is_empty() {
+                    o.context_cls.bind(py).call0()
+                } else {
+                    core_to_otel(py, &tc, None)
+                }
+            }
+        }
+    })
+}
+
+/// `TextMapPropagator.inject` for `traceparent`, `tracestate` and `baggage`.
+#[pyfunction]
+#[pyo3(signature = (carrier, context = None, setter = None))]
+fn propagator_inject(
+    py: Python<'_>,
+    carrier: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+    setter: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    guard(py, || {
+        let o = otel(py)?;
+        let tc = otel_to_core(py, context)?;
+        let mut sink = PairSink::default();
+        handshake::inject(&tc, &mut sink);
+        let setter = setter.filter(|s| !s.is_none() && !s.is(o.default_setter.bind(py)));
+        match (setter, carrier.cast::<PyDict>()) {
+            (None, Ok(d)) => {
+                for (k, v) in &sink.0 {
+                    d.set_item(*k, v)?;
+                }
+            }
+            (setter, _) => {
+                let setter = setter.unwrap_or(o.default_setter.bind(py));
+                for (k, v) in &sink.0 {
+                    setter.call_method1("set", (carrier, *k, v))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(propagator_extract, m)?)?;
+    m.add_function(wrap_pyfunction!(propagator_inject, m)?)?;
+    Ok(())
+}
