@@ -154,22 +154,33 @@ impl PyDecoded {
     }
 }
 
+/// The bytes of a frame: borrowed from a `bytes`, from the UTF-8 encoding
+/// of a `str` (one copy, made by Python), or copied from another buffer.
+enum FrameBytes<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Owned(Vec<u8>),
+}
+
+impl FrameBytes<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            FrameBytes::Bytes(b) => b.as_bytes(),
+            FrameBytes::Owned(v) => v,
+        }
+    }
+}
+
 /// A frame given as `str` (text) or bytes-like (binary): its bytes and
 /// whether it is text.
-fn frame_bytes<'a>(frame: &'a Bound<'_, PyAny>) -> PyResult<(std::borrow::Cow<'a, [u8]>, bool)> {
+fn frame_bytes<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(FrameBytes<'py>, bool)> {
     if let Ok(s) = frame.cast::<PyString>() {
-        let cow = s.to_cow()?;
-        let bytes = match cow {
-            std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(b.as_bytes()),
-            std::borrow::Cow::Owned(o) => std::borrow::Cow::Owned(o.into_bytes()),
-        };
-        return Ok((bytes, true));
+        return Ok((FrameBytes::Bytes(s.encode_utf8()?), true));
     }
     if let Ok(b) = frame.cast::<PyBytes>() {
-        return Ok((std::borrow::Cow::Borrowed(b.as_bytes()), false));
+        return Ok((FrameBytes::Bytes(b.clone()), false));
     }
     let v: Vec<u8> = frame.extract()?;
-    Ok((std::borrow::Cow::Owned(v), false))
+    Ok((FrameBytes::Owned(v), false))
 }
 
 /// Where the JSON envelope members live (`path`, dot-separated; empty: the
@@ -226,7 +237,7 @@ impl PyJsonEnvelope {
             let (bytes, text) = frame_bytes(frame)?;
             let out = self
                 .inner
-                .inject(&bytes, &ctx)
+                .inject(bytes.as_slice(), &ctx)
                 .map_err(|e| raise(py, e.code(), e))?;
             if text {
                 // The core copies the frame and adds ASCII members, so a
@@ -246,8 +257,9 @@ impl PyJsonEnvelope {
     fn extract(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<PyDecoded> {
         guard(py, || {
             let (bytes, text) = frame_bytes(frame)?;
-            let decoded = self.inner.extract(&bytes);
-            PyDecoded::from_core(py, decoded, frame, &bytes, text)
+            let bytes = bytes.as_slice();
+            let decoded = self.inner.extract(bytes);
+            PyDecoded::from_core(py, decoded, frame, bytes, text)
         })
     }
 
@@ -272,7 +284,7 @@ fn encode_binary<'py>(
         let (payload, _) = frame_bytes(payload)?;
         let mut header = Vec::with_capacity(64);
         binary::encode_header_into(&ctx, &mut header);
-        bytes_of(py, &[&header, &payload])
+        bytes_of(py, &[&header, payload.as_slice()])
     })
 }
 
@@ -282,8 +294,9 @@ fn encode_binary<'py>(
 fn decode_binary(py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<PyDecoded> {
     guard(py, || {
         let (bytes, _) = frame_bytes(frame)?;
-        let decoded = binary::decode(&bytes);
-        PyDecoded::from_core(py, decoded, frame, &bytes, false)
+        let bytes = bytes.as_slice();
+        let decoded = binary::decode(bytes);
+        PyDecoded::from_core(py, decoded, frame, bytes, false)
     })
 }
 

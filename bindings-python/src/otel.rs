@@ -9,9 +9,12 @@
 
 use crate::guard;
 use crate::handshake::PairSink;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use tracewire::TraceState;
 use tracewire::handshake::{self, BAGGAGE, TRACEPARENT, TRACESTATE};
 use tracewire::{Baggage, BaggageMember, SpanId, TraceContext, TraceFlags, TraceId, TraceParent};
@@ -54,6 +57,118 @@ fn otel(py: Python<'_>) -> PyResult<&'static Otel> {
     })
 }
 
+/// opentelemetry-python `TraceState` objects already converted: by header
+/// value (core to OpenTelemetry) and by object address (OpenTelemetry to
+/// core). Tracestate values repeat from message to message and every span
+/// of a trace shares its parent's object, while opentelemetry-python
+/// validates each entry with regular expressions when it builds one; its
+/// `TraceState` is immutable, so one object can be shared. The cache holds a
+/// reference to every object it maps, so an address cannot be reused by
+/// another object while it is in the map.
+#[derive(Default)]
+struct TraceStateCache {
+    by_header: HashMap<String, Py<PyAny>>,
+    by_address: HashMap<usize, (Py<PyAny>, TraceState)>,
+}
+
+impl TraceStateCache {
+    fn make_room(&mut self) {
+        if self.by_header.len() >= TRACESTATE_CACHE_MAX
+            || self.by_address.len() >= TRACESTATE_CACHE_MAX
+        {
+            self.by_header.clear();
+            self.by_address.clear();
+        }
+    }
+}
+
+/// Entries kept before the cache starts over.
+const TRACESTATE_CACHE_MAX: usize = 512;
+
+fn tracestate_cache() -> &'static Mutex<TraceStateCache> {
+    static CACHE: OnceLock<Mutex<TraceStateCache>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
+}
+
+/// The opentelemetry-python `TraceState` for a non-empty core tracestate.
+fn otel_trace_state<'py>(
+    py: Python<'py>,
+    o: &Otel,
+    ts: &TraceState,
+) -> PyResult<Bound<'py, PyAny>> {
+    let header = ts.to_header();
+    // The lock is never held across a call into Python (which could switch
+    // threads and deadlock).
+    if let Ok(cache) = tracestate_cache().lock()
+        && let Some(obj) = cache.by_header.get(&header)
+    {
+        return Ok(obj.bind(py).clone());
+    }
+    let entries: Vec<(&str, &str)> = ts.iter().collect();
+    let obj = o.trace_state_cls.bind(py).call1((entries,))?;
+    if let Ok(mut cache) = tracestate_cache().lock() {
+        cache.make_room();
+        cache
+            .by_address
+            .insert(obj.as_ptr() as usize, (obj.clone().unbind(), ts.clone()));
+        cache.by_header.insert(header, obj.clone().unbind());
+    }
+    Ok(obj)
+}
+
+/// The core tracestate for an opentelemetry-python `TraceState`.
+fn core_trace_state(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<TraceState> {
+    if let Ok(cache) = tracestate_cache().lock()
+        && let Some((_, state)) = cache.by_address.get(&(ts.as_ptr() as usize))
+    {
+        return Ok(state.clone());
+    }
+    if ts.len()? == 0 {
+        return Ok(TraceState::new());
+    }
+    let state = parse_otel_trace_state(py, ts)?;
+    if let Ok(mut cache) = tracestate_cache().lock() {
+        cache.make_room();
+        cache
+            .by_address
+            .insert(ts.as_ptr() as usize, (ts.clone().unbind(), state.clone()));
+    }
+    Ok(state)
+}
+
+fn parse_otel_trace_state(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<TraceState> {
+    // Its header form parses in one go; an entry the core's grammar rejects
+    // makes the parse fail, and then entries are taken one by one.
+    let header: String = ts.call_method0(intern!(py, "to_header"))?.extract()?;
+    if let Ok(state) = TraceState::parse(&header) {
+        return Ok(state);
+    }
+    let entries: Vec<(String, String)> = ts
+        .call_method0(intern!(py, "items"))?
+        .try_iter()?
+        .map(|i| i.and_then(|i| i.extract()))
+        .collect::<PyResult<_>>()?;
+    let mut state = TraceState::new();
+    // Insertion puts a key in front, so insert the last one first. Entries
+    // the core finds invalid are left out, as a receiver would drop them.
+    for (k, v) in entries.iter().rev() {
+        let _ = state.insert(k, v);
+    }
+    Ok(state)
+}
+
+/// opentelemetry-python's `TraceFlags(byte)`, built once per value (it is an
+/// immutable `int`).
+fn trace_flags<'py>(py: Python<'py>, o: &Otel, byte: u8) -> PyResult<Bound<'py, PyAny>> {
+    static FLAGS: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
+    let all = FLAGS.get_or_try_init(py, || {
+        (0..=u8::MAX)
+            .map(|b| o.trace_flags_cls.bind(py).call1((b,)).map(Bound::unbind))
+            .collect::<PyResult<Vec<_>>>()
+    })?;
+    Ok(all[usize::from(byte)].bind(py).clone())
+}
+
 /// `parent` (or an empty context) with `tc`'s span context as a
 /// non-recording span and its baggage merged over the parent's.
 pub(crate) fn core_to_otel<'py>(
@@ -76,10 +191,9 @@ pub(crate) fn core_to_otel<'py>(
         let trace_state = if tc.tracestate.is_empty() {
             py.None().into_bound(py)
         } else {
-            let entries: Vec<(&str, &str)> = tc.tracestate.iter().collect();
-            o.trace_state_cls.bind(py).call1((entries,))?
+            otel_trace_state(py, o, &tc.tracestate)?
         };
-        let flags = o.trace_flags_cls.bind(py).call1((tp.flags.0,))?;
+        let flags = trace_flags(py, o, tp.flags.0)?;
         let sc = o.span_context_cls.bind(py).call1((
             u128::from_be_bytes(tp.trace_id.0),
             u64::from_be_bytes(tp.span_id.0),
@@ -129,32 +243,42 @@ pub(crate) fn otel_to_core(
     if let Some(span) = cx.get_item(o.span_key.bind(py))?
         && !span.is_none()
     {
-        let sc = span.call_method0("get_span_context")?;
-        if sc.getattr("is_valid")?.is_truthy()? {
-            let trace_id: u128 = sc.getattr("trace_id")?.extract()?;
-            let span_id: u64 = sc.getattr("span_id")?.extract()?;
-            let flags: u8 = sc.getattr("trace_flags")?.extract()?;
+        let sc = span.call_method0(intern!(py, "get_span_context"))?;
+        // `SpanContext` is a `tuple` of (trace_id, span_id, is_remote,
+        // trace_flags, trace_state, is_valid) by its public type; reading
+        // the items skips six Python property calls. Anything else is read
+        // through the attributes.
+        let fields = match sc.cast::<PyTuple>() {
+            Ok(t) if t.len() == 6 => (
+                t.get_item(0)?,
+                t.get_item(1)?,
+                t.get_item(2)?,
+                t.get_item(3)?,
+                t.get_item(4)?,
+                t.get_item(5)?,
+            ),
+            _ => (
+                sc.getattr(intern!(py, "trace_id"))?,
+                sc.getattr(intern!(py, "span_id"))?,
+                sc.getattr(intern!(py, "is_remote"))?,
+                sc.getattr(intern!(py, "trace_flags"))?,
+                sc.getattr(intern!(py, "trace_state"))?,
+                sc.getattr(intern!(py, "is_valid"))?,
+            ),
+        };
+        let (trace_id, span_id, is_remote, flags, ts, is_valid) = fields;
+        if is_valid.is_truthy()? {
+            let trace_id: u128 = trace_id.extract()?;
+            let span_id: u64 = span_id.extract()?;
+            let flags: u8 = flags.extract()?;
             tc.traceparent = Some(TraceParent {
                 trace_id: TraceId(trace_id.to_be_bytes()),
                 span_id: SpanId(span_id.to_be_bytes()),
                 flags: TraceFlags(flags),
             });
-            tc.remote = sc.getattr("is_remote")?.is_truthy()?;
-            let ts = sc.getattr("trace_state")?;
-            if ts.len()? > 0 {
-                let entries: Vec<(String, String)> = ts
-                    .call_method0("items")?
-                    .try_iter()?
-                    .map(|i| i.and_then(|i| i.extract()))
-                    .collect::<PyResult<_>>()?;
-                let mut state = TraceState::new();
-                // Insertion puts a key in front, so insert the last one first.
-                // Entries the core finds invalid are left out, as a
-                // receiver would drop them.
-                for (k, v) in entries.iter().rev() {
-                    let _ = state.insert(k, v);
-                }
-                tc.tracestate = state;
+            tc.remote = is_remote.is_truthy()?;
+            if !ts.is_none() {
+                tc.tracestate = core_trace_state(py, &ts)?;
             }
         }
     }
@@ -215,19 +339,25 @@ fn propagator_extract<'py>(
     guard(py, || {
         let o = otel(py)?;
         let getter = getter.filter(|g| !g.is_none() && !g.is(o.default_getter.bind(py)));
-        let fetch = |name: &str| -> PyResult<Vec<String>> {
+        let fetch = |name: &Bound<'py, PyString>| -> PyResult<Vec<String>> {
             match (getter, carrier.cast::<PyDict>()) {
                 (None, Ok(d)) => values_of(d.get_item(name)?),
                 (None, Err(_)) => values_of(
                     o.default_getter
                         .bind(py)
-                        .call_method1("get", (carrier, name))
+                        .call_method1(intern!(py, "get"), (carrier, name))
                         .map(Some)?,
                 ),
-                (Some(g), _) => values_of(Some(g.call_method1("get", (carrier, name))?)),
+                (Some(g), _) => {
+                    values_of(Some(g.call_method1(intern!(py, "get"), (carrier, name))?))
+                }
             }
         };
-        let (tp, ts, bg) = (fetch(TRACEPARENT)?, fetch(TRACESTATE)?, fetch(BAGGAGE)?);
+        let (tp, ts, bg) = (
+            fetch(intern!(py, TRACEPARENT))?,
+            fetch(intern!(py, TRACESTATE))?,
+            fetch(intern!(py, BAGGAGE))?,
+        );
         let (tc, _issues) = TraceContext::from_header_values(&tp, &ts, &bg);
         match context.filter(|c| !c.is_none()) {
             Some(c) => core_to_otel(py, &tc, Some(c)),
@@ -240,6 +370,16 @@ fn propagator_extract<'py>(
             }
         }
     })
+}
+
+/// The interned Python string for a header name the core writes.
+fn field_name<'py>(py: Python<'py>, name: &'static str) -> Bound<'py, PyString> {
+    match name {
+        TRACEPARENT => intern!(py, TRACEPARENT).clone(),
+        TRACESTATE => intern!(py, TRACESTATE).clone(),
+        BAGGAGE => intern!(py, BAGGAGE).clone(),
+        other => PyString::new(py, other),
+    }
 }
 
 /// `TextMapPropagator.inject` for `traceparent`, `tracestate` and `baggage`.
@@ -260,13 +400,13 @@ fn propagator_inject(
         match (setter, carrier.cast::<PyDict>()) {
             (None, Ok(d)) => {
                 for (k, v) in &sink.0 {
-                    d.set_item(*k, v)?;
+                    d.set_item(field_name(py, k), v)?;
                 }
             }
             (setter, _) => {
                 let setter = setter.unwrap_or(o.default_setter.bind(py));
                 for (k, v) in &sink.0 {
-                    setter.call_method1("set", (carrier, *k, v))?;
+                    setter.call_method1(intern!(py, "set"), (carrier, *k, v))?;
                 }
             }
         }

@@ -1,0 +1,105 @@
+"""Benchmarks of the Python binding, side by side with opentelemetry-python.
+
+- extract (headers -> OpenTelemetry ``Context``) and inject (``Context`` ->
+  headers): ``tracewire.W3CPropagator`` vs opentelemetry-python's default
+  ``tracecontext,baggage`` pair (``TraceContextTextMapPropagator`` +
+  ``W3CBaggagePropagator`` in a ``CompositePropagator``), without and with
+  tracestate;
+- one JSON message sent and received with its context: ``JsonEnvelope``
+  vs the hand-written way (the propagator's header dict merged into the
+  message with ``json.dumps``, read back with ``json.loads`` + ``extract``).
+
+Run: ``make -C bindings-python bench``. Prints microseconds per operation
+(best of several repeats) and the speed-up (theirs / ours).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import timeit
+from typing import Callable, Dict, List, Tuple
+
+from opentelemetry import baggage, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+import tracewire as tw
+
+OURS = tw.W3CPropagator()
+THEIRS = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACESTATE = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,vendor3=abc123"
+
+
+def per_op_us(fn: Callable[[], object], repeat: int = 5) -> float:
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    number = max(number, 2000)
+    return min(timer.repeat(repeat, number)) / number * 1e6
+
+
+def context(with_tracestate: bool) -> Context:
+    ts = TraceState(list(p.split("=") for p in TRACESTATE.split(","))) if with_tracestate else None  # type: ignore[misc]
+    sc = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, False, TraceFlags(1), ts)
+    ctx = trace.set_span_in_context(NonRecordingSpan(sc), Context())
+    return baggage.set_baggage("userId", "alice", ctx)
+
+
+def headers(with_tracestate: bool) -> Dict[str, str]:
+    h = {"traceparent": TRACEPARENT, "baggage": "userId=alice"}
+    if with_tracestate:
+        h["tracestate"] = TRACESTATE
+    return h
+
+
+def main() -> int:
+    rows: List[Tuple[str, float, float]] = []
+    for with_ts in (False, True):
+        label = "with tracestate" if with_ts else "no tracestate"
+        h = headers(with_ts)
+        assert trace.get_current_span(OURS.extract(h)).get_span_context() == trace.get_current_span(THEIRS.extract(h)).get_span_context()
+        rows.append((f"extract ({label})", per_op_us(lambda: OURS.extract(h)), per_op_us(lambda: THEIRS.extract(h))))
+        ctx = context(with_ts)
+        a: Dict[str, str] = {}
+        b: Dict[str, str] = {}
+        OURS.inject(a, ctx)
+        THEIRS.inject(b, ctx)
+        assert a == b, (a, b)
+        rows.append((f"inject ({label})", per_op_us(lambda: OURS.inject({}, ctx)), per_op_us(lambda: THEIRS.inject({}, ctx))))
+
+    message = {"type": "chat", "text": "hello, how is the weather today?", "seq": 42}
+    env = tw.JsonEnvelope()
+    for with_ts in (False, True):
+        label = "with tracestate" if with_ts else "no tracestate"
+        ctx = context(with_ts)
+
+        def ours() -> object:
+            frame = env.inject(json.dumps(message), ctx)
+            decoded = env.extract(frame)
+            return decoded.otel_context(), json.loads(decoded.payload)
+
+        def theirs() -> object:
+            carrier: Dict[str, str] = {}
+            THEIRS.inject(carrier, ctx)
+            frame = json.dumps({**carrier, **message})
+            received = json.loads(frame)
+            return THEIRS.extract(received), received
+
+        o_ctx, _ = ours()  # type: ignore[misc]
+        t_ctx, _ = theirs()  # type: ignore[misc]
+        assert trace.get_current_span(o_ctx).get_span_context() == trace.get_current_span(t_ctx).get_span_context()
+        rows.append((f"JSON envelope send+receive ({label})", per_op_us(ours), per_op_us(theirs)))
+
+    print(f"tracewire {tw.__version__} on Python {sys.version.split()[0]}; microseconds per operation, best of 5")
+    print(f"{'operation':<46} {'tracewire':>10} {'otel-python':>12} {'speed-up':>9}")
+    for name, ours_us, theirs_us in rows:
+        print(f"{name:<46} {ours_us:>10.2f} {theirs_us:>12.2f} {theirs_us / ours_us:>8.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
