@@ -288,3 +288,35 @@ def test_model(case: Dict[str, Any]) -> None:
     else:
         raise AssertionError(f"unknown event {event}")
     assert got == case["expected"]
+
+
+# -- stream metrics -----------------------------------------------------------
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(b, float) or isinstance(a, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("case", vector_params("metrics"))
+def test_metrics(case: Dict[str, Any]) -> None:
+    m = tw.StreamMetrics(case["kind"])
+    assert m.kind == case["kind"]
+    for elapsed_ns, size in case["chunks"]:
+        m.record_chunk_at(elapsed_ns, size)
+    snap, intervals = m.snapshot_and_intervals()
+    exp = case["expected"]
+    for field in ("chunk_count", "bytes", "time_to_first_chunk", "time_to_last_chunk", "interval_mean", "interval_p50", "interval_p95", "interval_max"):
+        assert _close(getattr(snap, field), exp[field]), field
+    assert len(intervals) == len(exp["intervals"])
+    assert all(_close(a, b) for a, b in zip(intervals, exp["intervals"]))
+    attrs = list(snap.attributes().items())
+    want = [(k, v) for k, v in case["expected_attributes"]]
+    assert [k for k, _ in attrs] == [k for k, _ in want]
+    for (_, got), (key, value) in zip(attrs, want):
+        assert type(got) is type(value) or (isinstance(value, float) and isinstance(got, float)), key
+        assert _close(got, value), key
+    assert _close(m.snapshot().chunk_count, exp["chunk_count"])

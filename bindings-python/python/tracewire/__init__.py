@@ -12,6 +12,8 @@ package converts types and applies those decisions with opentelemetry-python.
 - Envelopes: :class:`JsonEnvelope`, :func:`encode_binary`,
   :func:`decode_binary`, :class:`Decoded` (nothing lost on bad input).
 - Tracing models: :class:`Connection` (span decisions).
+- Streams: :class:`StreamMetrics` (lock-free), :class:`StreamSpan`,
+  :class:`StreamInstruments` (span attributes and histograms).
 - OpenTelemetry: :class:`W3CPropagator`, :func:`to_otel_context`,
   :func:`from_otel_context`.
 - Async hops: :func:`capture`, :func:`restore`, :func:`restored`, :func:`bind`.
@@ -47,6 +49,8 @@ from ._native import (
     JsonEnvelope,
     ServerHandshake,
     SpanDecision,
+    StreamMetrics,
+    StreamSnapshot,
     TraceContext,
     TraceParent,
     TraceState,
@@ -54,9 +58,11 @@ from ._native import (
     encode_binary,
     extract,
     inject,
+    metric_names,
     new_session_id,
 )
 from ._otel import W3CPropagator, from_otel_context, to_otel_context
+from ._streams import StreamInstruments, StreamSpan
 
 __version__: str = _native.__version__
 
@@ -84,6 +90,12 @@ __all__ = [
     "Connection",
     "SpanDecision",
     "CloseDecision",
+    # stream metrics
+    "StreamMetrics",
+    "StreamSnapshot",
+    "StreamInstruments",
+    "StreamSpan",
+    "metric_names",
     # OpenTelemetry
     "W3CPropagator",
     "to_otel_context",
