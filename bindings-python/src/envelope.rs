@@ -12,8 +12,9 @@ use tracewire::envelope::json::JsonEnvelope;
 use tracewire::envelope::{Decoded, binary};
 use tracewire::{ErrorCode, TraceContext};
 
-/// Frames at least this large are copied with the interpreter released, so
-/// other Python threads keep running.
+/// Frames at least this large are scanned and copied with the interpreter
+/// released, so other Python threads keep running. (The frame's `bytes`
+/// object is immutable and kept alive by the caller meanwhile.)
 const DETACH_AT: usize = 64 * 1024;
 
 /// Builds a `bytes` of `parts` concatenated, copying once (without holding
@@ -235,10 +236,14 @@ impl PyJsonEnvelope {
         guard(py, || {
             let ctx = crate::otel::context_arg(py, context)?;
             let (bytes, text) = frame_bytes(frame)?;
-            let out = self
-                .inner
-                .inject(bytes.as_slice(), &ctx)
-                .map_err(|e| raise(py, e.code(), e))?;
+            let frame = bytes.as_slice();
+            let inject = || self.inner.inject(frame, &ctx);
+            let out = if frame.len() >= DETACH_AT {
+                py.detach(inject)
+            } else {
+                inject()
+            }
+            .map_err(|e| raise(py, e.code(), e))?;
             if text {
                 // The core copies the frame and adds ASCII members, so a
                 // `str` frame gives valid UTF-8 back.
@@ -258,7 +263,11 @@ impl PyJsonEnvelope {
         guard(py, || {
             let (bytes, text) = frame_bytes(frame)?;
             let bytes = bytes.as_slice();
-            let decoded = self.inner.extract(bytes);
+            let decoded = if bytes.len() >= DETACH_AT {
+                py.detach(|| self.inner.extract(bytes))
+            } else {
+                self.inner.extract(bytes)
+            };
             PyDecoded::from_core(py, decoded, frame, bytes, text)
         })
     }

@@ -147,3 +147,15 @@ def test_large_frames_round_trip() -> None:
     assert len(frame) == len(payload) + 30
     d = tw.decode_binary(frame)
     assert d.payload == payload and d.context == tw.TraceContext(ctx.traceparent, remote=True)
+
+
+def test_large_json_frames_round_trip() -> None:
+    import json
+
+    big = json.dumps({"text": "x" * 200_000, "n": list(range(1000))})
+    ctx = tw.TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", baggage="k=v")
+    env = tw.JsonEnvelope("", strip=True)
+    frame = env.inject(big, ctx)
+    d = env.extract(frame)
+    assert d.is_enveloped and d.payload == big
+    assert d.context is not None and d.context.baggage.get("k") == "v"
