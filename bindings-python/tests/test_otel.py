@@ -144,7 +144,11 @@ def test_custom_getter_and_setter() -> None:
 def test_entry_point_is_registered() -> None:
     from importlib.metadata import entry_points
 
-    eps = entry_points(group="opentelemetry_propagator")
+    all_eps = entry_points()
+    if hasattr(all_eps, "select"):
+        eps = list(all_eps.select(group="opentelemetry_propagator"))
+    else:  # Python 3.9
+        eps = list(all_eps.get("opentelemetry_propagator", []))  # type: ignore[attr-defined]
     assert any(ep.name == "tracewire" and ep.load() is tw.W3CPropagator for ep in eps)
 
 

@@ -159,3 +159,21 @@ def test_large_json_frames_round_trip() -> None:
     d = env.extract(frame)
     assert d.is_enveloped and d.payload == big
     assert d.context is not None and d.context.baggage.get("k") == "v"
+
+
+def test_inject_replaces_existing_lines_in_every_carrier() -> None:
+    from websockets.datastructures import Headers
+
+    ctx = tw.TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", baggage="k=v")
+    old = "00-11111111111111111111111111111111-2222222222222222-01"
+    h = Headers([("traceparent", old), ("traceparent", old), ("Host", "x")])
+    tw.inject(ctx, h)
+    assert h.get_all("traceparent") == [str(ctx.traceparent)] and h["baggage"] == "k=v" and h["host"] == "x"
+    pairs = [("TraceParent", old), ("other", "1")]
+    tw.inject(ctx, pairs)
+    assert pairs == [("other", "1"), ("traceparent", str(ctx.traceparent)), ("baggage", "k=v")]
+    d = {"traceparent": old}
+    tw.inject(ctx, d)
+    assert d["traceparent"] == str(ctx.traceparent)
+    # and extraction reads every shape, multi-line values included
+    assert tw.extract({"tracestate": ["a=1", "b=2"], "traceparent": old})[0].tracestate.items() == [("a", "1"), ("b", "2")]

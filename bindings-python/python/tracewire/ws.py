@@ -238,7 +238,9 @@ class TracedConnection:
         self._record_close()
 
     def _record_close(self) -> None:
-        self._spans.close(self.ws.close_code, self.ws.close_reason or "")
+        # websockets 13 has these on the protocol object only.
+        state = getattr(self.ws, "protocol", self.ws)
+        self._spans.close(state.close_code, state.close_reason or "")
 
     async def __aenter__(self) -> "TracedConnection":
         return self
