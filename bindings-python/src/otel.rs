@@ -25,6 +25,7 @@ struct Otel {
     span_context_cls: Py<PyAny>,
     trace_flags_cls: Py<PyAny>,
     trace_state_cls: Py<PyAny>,
+    default_trace_state: Py<PyAny>,
     non_recording_span_cls: Py<PyAny>,
     span_key: Py<PyAny>,
     baggage_key: Py<PyAny>,
@@ -48,6 +49,7 @@ fn otel(py: Python<'_>) -> PyResult<&'static Otel> {
             span_context_cls: trace.getattr("SpanContext")?.unbind(),
             trace_flags_cls: trace.getattr("TraceFlags")?.unbind(),
             trace_state_cls: span.getattr("TraceState")?.unbind(),
+            default_trace_state: span.getattr("DEFAULT_TRACE_STATE")?.unbind(),
             non_recording_span_cls: trace.getattr("NonRecordingSpan")?.unbind(),
             span_key: propagation.getattr("_SPAN_KEY")?.unbind(),
             baggage_key: baggage.getattr("_BAGGAGE_KEY")?.unbind(),
@@ -277,7 +279,8 @@ pub(crate) fn otel_to_core(
                 flags: TraceFlags(flags),
             });
             tc.remote = is_remote.is_truthy()?;
-            if !ts.is_none() {
+            // The shared empty default needs no look at all.
+            if !ts.is_none() && !ts.is(o.default_trace_state.bind(py)) {
                 tc.tracestate = core_trace_state(py, &ts)?;
             }
         }
