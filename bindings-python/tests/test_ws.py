@@ -266,3 +266,23 @@ def test_connect_failure_ends_the_span_with_an_error(provider: TracerProvider, e
     run(main())
     (connect,) = exporter.get_finished_spans()
     assert connect.status.status_code == StatusCode.ERROR
+
+
+def test_failing_handler_closes_with_1011(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    async def handler(conn: tws.TracedConnection) -> None:
+        await conn.recv()
+        raise ValueError("handler bug")
+
+    async def main() -> None:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/f", tracer_provider=provider) as conn:
+                await conn.send("x")
+                with pytest.raises(Exception):
+                    await conn.recv()
+            await wait_for_spans(exporter, "accept /f")
+
+    run(main())
+    (accept,) = by_kind(exporter.get_finished_spans(), SpanKind.SERVER)
+    assert accept.status.status_code == StatusCode.ERROR
+    assert accept.attributes["websocket.close.code"] == 1011  # type: ignore[index]
+    assert any(e.name == "exception" for e in accept.events)

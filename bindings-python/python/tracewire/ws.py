@@ -428,9 +428,11 @@ def serve(
             raise RuntimeError("tracewire: connection without handshake state")
         conn = TracedConnection(ws, spans=state.spans, envelopes=state.envelopes, json_envelope=json_envelope)
         token = otel_context.attach(Context())
+        failed = False
         try:
             await handler(conn)
         except BaseException as exc:
+            failed = True
             span = state.spans.connection_span
             if span is not None and state.spans.connection_open:
                 span.record_exception(exc)
@@ -438,7 +440,8 @@ def serve(
         finally:
             otel_context.detach(token)
             try:
-                await ws.close()
+                # As websockets does for a failed handler: 1011, internal error.
+                await ws.close(1011 if failed else 1000)
             finally:
                 conn._record_close()
 
