@@ -11,7 +11,8 @@ package converts types and applies those decisions with opentelemetry-python.
   :class:`ServerHandshake`, :class:`Envelopes`.
 - Envelopes: :class:`JsonEnvelope`, :func:`encode_binary`,
   :func:`decode_binary`, :class:`Decoded` (nothing lost on bad input).
-- Tracing models: :class:`Connection` (span decisions).
+- Tracing models: :class:`Connection` (span decisions), applied with
+  :func:`start_span`.
 - Streams: :class:`StreamMetrics` (lock-free), :class:`StreamSpan`,
   :class:`StreamInstruments` (span attributes and histograms).
 - OpenTelemetry: :class:`W3CPropagator`, :func:`to_otel_context`,
@@ -62,6 +63,7 @@ from ._native import (
     new_session_id,
 )
 from ._otel import W3CPropagator, from_otel_context, to_otel_context
+from ._spans import start_span
 from ._streams import StreamInstruments, StreamSpan
 
 __version__: str = _native.__version__
@@ -90,6 +92,7 @@ __all__ = [
     "Connection",
     "SpanDecision",
     "CloseDecision",
+    "start_span",
     # stream metrics
     "StreamMetrics",
     "StreamSnapshot",

@@ -152,16 +152,17 @@ class TracedConnection:
         text = isinstance(message, str)
         size = len(message.encode()) if isinstance(message, str) else len(message)
         decision = self._conn.send("text" if text else "binary", size)
-        span = self._spans.start(decision, ambient=ambient)
+        span_context = self._spans.start(decision, ambient=ambient)
+        span = trace.get_current_span(span_context)
         try:
             frame: Data = message
             if text and self._envelopes.json:
                 try:
-                    frame = self._json.inject(message, trace.set_span_in_context(span, ambient))
+                    frame = self._json.inject(message, span_context)
                 except NotJsonObjectError:
                     frame = message  # not a JSON object: sent as it is
             elif not text and self._envelopes.binary:
-                frame = encode_binary(message, trace.set_span_in_context(span, ambient))
+                frame = encode_binary(message, span_context)
             await self.ws.send(frame)
         except BaseException as exc:
             span.record_exception(exc)
@@ -180,14 +181,13 @@ class TracedConnection:
         data: Data = frame if decoded is None else decoded.payload
         remote_tc = None if decoded is None else decoded.context
         error = None if decoded is None else decoded.error
-        remote = None if remote_tc is None else remote_tc.to_otel()
         text = isinstance(data, str)
         size = len(data.encode()) if isinstance(data, str) else len(data)
         decision = self._conn.receive("text" if text else "binary", size)
-        span = self._spans.start(decision, remote=remote, ambient=otel_context.get_current())
+        ctx = self._spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
+        span = trace.get_current_span(ctx)
         if error is not None:
             span.record_exception(error)
-        ctx = trace.set_span_in_context(span, remote if remote is not None else otel_context.get_current())
         return Message(data, ctx, remote_tc, error, span)
 
     async def recv(self) -> Message:
@@ -300,8 +300,8 @@ class connect:
         conn = Connection(self._model, "client", handshake.session_id, url.path, url.hostname, port)
         spans = SpanApplier(conn, self._provider)
         ambient = otel_context.get_current() if self._context is None else self._context
-        span = spans.open(ambient=ambient)
-        request = handshake.request_headers(TraceContext.from_otel(trace.set_span_in_context(span, ambient)))
+        span_context = spans.open(ambient=ambient)
+        request = handshake.request_headers(TraceContext.from_otel(span_context))
         kwargs = dict(self._kwargs)
         extra = kwargs.pop("additional_headers", None)
         headers: List[Tuple[str, str]] = []
@@ -397,7 +397,7 @@ def serve(
         address, server_port = _host_port(request.headers.get("Host"))
         conn = Connection(model, "server", hs.session_id, url.path, address, server_port)
         spans = SpanApplier(conn, tracer_provider)
-        spans.open(remote=hs.context.to_otel(), ambient=Context())
+        spans.open(remote=hs.context, ambient=Context())
         states[ws] = _ServerState(spans, hs.envelopes, hs.response_headers())
         return None
 
