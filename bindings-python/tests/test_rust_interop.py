@@ -1,9 +1,11 @@
 """Cross-language: the Python traced client against the Rust core's traced
-echo server (``core/examples/echo_server.rs``), in both models.
+echo server (``core/examples/echo_server.rs``) and the Rust echo client
+(``core/examples/echo_client.rs``) against the Python traced server, in both
+models.
 
-The server binary is the one ``cargo test`` (the root ``make test-rust``)
-builds; set ``TRACEWIRE_ECHO_SERVER`` to point elsewhere. Without it the
-test is skipped.
+The binaries are the ones ``cargo test`` (the root ``make test-rust``)
+builds; ``TRACEWIRE_ECHO_SERVER`` / ``TRACEWIRE_ECHO_CLIENT`` point
+elsewhere. Without them the tests are skipped.
 """
 
 from __future__ import annotations
@@ -27,19 +29,25 @@ from tracewire import ws as tws
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _echo_server() -> Optional[Path]:
-    if os.environ.get("TRACEWIRE_ECHO_SERVER"):
-        return Path(os.environ["TRACEWIRE_ECHO_SERVER"])
+def _example(name: str) -> Optional[Path]:
+    override = os.environ.get(f"TRACEWIRE_{name.upper()}")
+    if override:
+        return Path(override)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     for profile in ("debug", "release"):
-        p = target / profile / "examples" / "echo_server"
+        p = target / profile / "examples" / name
         if p.exists():
             return p
     return None
 
 
-SERVER = _echo_server()
-pytestmark = pytest.mark.skipif(SERVER is None, reason="the Rust echo_server example is not built")
+SERVER = _example("echo_server")
+CLIENT = _example("echo_client")
+RUST_ENV = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",  # nothing listens: export fails fast
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "100",
+    "RUST_BACKTRACE": "0",
+}
 
 
 def _free_port() -> int:
@@ -49,15 +57,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(params=["connection", "message"])
+def model(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["connection", "message"])
 def rust_server(request: pytest.FixtureRequest) -> Iterator[tuple]:  # type: ignore[type-arg]
     port = _free_port()
     env = dict(os.environ)
-    env.update(
-        MODEL=request.param,
-        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1",  # nothing listens: export fails fast
-        OTEL_EXPORTER_OTLP_TIMEOUT="100",
-        RUST_BACKTRACE="0",
-    )
+    env.update(RUST_ENV, MODEL=request.param)
     proc = subprocess.Popen(
         [str(SERVER), f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
     )
@@ -71,6 +79,7 @@ def rust_server(request: pytest.FixtureRequest) -> Iterator[tuple]:  # type: ign
         proc.wait(timeout=10)
 
 
+@pytest.mark.skipif(SERVER is None, reason="the Rust echo_server example is not built")
 def test_python_client_against_rust_server(
     rust_server: tuple, provider: TracerProvider, exporter: InMemorySpanExporter  # type: ignore[type-arg]
 ) -> None:
@@ -104,3 +113,49 @@ def test_python_client_against_rust_server(
     out = proc.stdout.read() if proc.stdout else ""
     for send in sends:
         assert format(send.context.trace_id, "032x") in out
+
+
+@pytest.mark.skipif(CLIENT is None, reason="the Rust echo_client example is not built")
+def test_rust_client_against_python_server(model: str, provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+
+    async def handler(conn: tws.TracedConnection) -> None:
+        async def on_message(msg: tws.Message) -> None:
+            received.append(msg)
+            await conn.send(msg.data)
+
+        await conn.handle(on_message)
+
+    async def main() -> str:
+        async with tws.serve(handler, "127.0.0.1", 0, model=model, tracer_provider=provider) as server:
+            port = server.sockets[0].getsockname()[1]
+            env = dict(os.environ)
+            env.update(RUST_ENV, MODEL=model)
+            proc = await asyncio.create_subprocess_exec(
+                str(CLIENT), f"ws://127.0.0.1:{port}/echo", stdout=asyncio.subprocess.PIPE, env=env
+            )
+            out, _ = await proc.communicate()
+            assert proc.returncode == 0
+            for _ in range(200):  # the server records the close after the client left
+                if any(s.name == ("accept /echo" if model == "connection" else "close /echo") for s in exporter.get_finished_spans()):
+                    break
+                await asyncio.sleep(0.01)
+            return out.decode()
+
+    out = asyncio.run(asyncio.wait_for(main(), 30))
+    trace_id = out.strip().splitlines()[-1].split()[-1]
+    assert out.startswith("connected, envelopes Envelopes { json: true, binary: true }")
+    assert json.loads(received[0].data)["text"] == "hello"  # envelope members kept (no strip)
+    assert received[1].data == b"\x01\x02\x03 audio"  # binary envelope removed
+    for m in received:
+        assert m.remote_context is not None and m.remote_context.trace_id == trace_id
+    spans = exporter.get_finished_spans()
+    processes = [s for s in spans if s.kind == SpanKind.CONSUMER]
+    sends = [s for s in spans if s.kind == SpanKind.PRODUCER]
+    assert len(processes) == 2 and len(sends) == 2
+    for s in processes + sends:
+        assert format(s.context.trace_id, "032x") == trace_id, s.name
+    # the echoes the Rust client received were in the same trace
+    assert out.count(f"in trace {trace_id}") == 2
+    accept = [s for s in spans if s.kind == SpanKind.SERVER]
+    assert len(accept) == 1 and format(accept[0].context.trace_id, "032x") == trace_id
