@@ -5,6 +5,8 @@
   ``tracecontext,baggage`` pair (``TraceContextTextMapPropagator`` +
   ``W3CBaggagePropagator`` in a ``CompositePropagator``), without and with
   tracestate;
+- the same with a different tracestate on every call (no reuse of the
+  converted ``TraceState`` objects between calls);
 - one JSON message sent and received with its context: ``JsonEnvelope``
   vs the hand-written way (the propagator's header dict merged into the
   message with ``json.dumps``, read back with ``json.loads`` + ``extract``).
@@ -15,6 +17,7 @@ Run: ``make -C bindings-python bench``. Prints microseconds per operation
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import timeit
@@ -78,6 +81,23 @@ def main() -> int:
         THEIRS.inject(b, ctx)
         assert a == b, (a, b)
         rows.append((f"inject ({label})", *side_by_side(lambda: OURS.inject({}, ctx), lambda: THEIRS.inject({}, ctx))))
+
+    # A different tracestate on every call, so nothing is reused between calls.
+    fresh = [dict(headers(True), tracestate=f"{TRACESTATE},n={i}") for i in range(5000)]
+    fresh_ctx = [THEIRS.extract(h) for h in fresh]
+    nxt = [itertools.cycle(fresh), itertools.cycle(fresh), itertools.cycle(fresh_ctx), itertools.cycle(fresh_ctx)]
+    rows.append(
+        (
+            "extract (a new tracestate each call)",
+            *side_by_side(lambda: OURS.extract(next(nxt[0])), lambda: THEIRS.extract(next(nxt[1]))),
+        )
+    )
+    rows.append(
+        (
+            "inject (a new tracestate each call)",
+            *side_by_side(lambda: OURS.inject({}, next(nxt[2])), lambda: THEIRS.inject({}, next(nxt[3]))),
+        )
+    )
 
     message = {"type": "chat", "text": "hello, how is the weather today?", "seq": 42}
     env = tw.JsonEnvelope()

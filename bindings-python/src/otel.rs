@@ -31,6 +31,8 @@ struct Otel {
     baggage_key: Py<PyAny>,
     default_getter: Py<PyAny>,
     default_setter: Py<PyAny>,
+    /// Whether a `TraceState` can be filled directly (see `fill_trace_state`).
+    fill_trace_state: bool,
 }
 
 /// The opentelemetry-python objects, imported once.
@@ -55,8 +57,49 @@ fn otel(py: Python<'_>) -> PyResult<&'static Otel> {
             baggage_key: baggage.getattr("_BAGGAGE_KEY")?.unbind(),
             default_getter: textmap.getattr("default_getter")?.unbind(),
             default_setter: textmap.getattr("default_setter")?.unbind(),
+            fill_trace_state: false,
+        })
+        .map(|mut o| {
+            o.fill_trace_state = can_fill_trace_state(py, &o);
+            o
         })
     })
+}
+
+/// Whether this opentelemetry-python keeps a `TraceState`'s entries in an
+/// insertion-ordered `dict` named `_dict`, as every release since 1.0 does:
+/// checked once, by comparing a filled object with one built the public way.
+fn can_fill_trace_state(py: Python<'_>, o: &Otel) -> bool {
+    let check =
+        || -> PyResult<bool> {
+            let entries = vec![("a", "1"), ("b@c", "2")];
+            let public = o.trace_state_cls.bind(py).call1((entries.clone(),))?;
+            let filled = fill_trace_state(py, o, &entries)?;
+            let same_items = public.call_method0("items")?.str()?.to_cow()?.into_owned()
+                == filled.call_method0("items")?.str()?.to_cow()?.into_owned();
+            Ok(same_items
+                && public.getattr("_dict")?.cast::<PyDict>().is_ok()
+                && public.eq(&filled)?)
+        };
+    check().unwrap_or(false)
+}
+
+/// A `TraceState` holding `entries` without opentelemetry-python's
+/// per-entry regular-expression validation: the core has already validated
+/// them (W3C Level 2 grammar, limits).
+fn fill_trace_state<'py>(
+    py: Python<'py>,
+    o: &Otel,
+    entries: &[(&str, &str)],
+) -> PyResult<Bound<'py, PyAny>> {
+    let cls = o.trace_state_cls.bind(py);
+    let obj = cls.call_method1(intern!(py, "__new__"), (cls,))?;
+    let dict = PyDict::new(py);
+    for (k, v) in entries {
+        dict.set_item(*k, *v)?;
+    }
+    obj.setattr(intern!(py, "_dict"), dict)?;
+    Ok(obj)
 }
 
 /// opentelemetry-python `TraceState` objects already converted: by header
@@ -107,7 +150,11 @@ fn otel_trace_state<'py>(
         return Ok(obj.bind(py).clone());
     }
     let entries: Vec<(&str, &str)> = ts.iter().collect();
-    let obj = o.trace_state_cls.bind(py).call1((entries,))?;
+    let obj = if o.fill_trace_state {
+        fill_trace_state(py, o, &entries)?
+    } else {
+        o.trace_state_cls.bind(py).call1((entries,))?
+    };
     if let Ok(mut cache) = tracestate_cache().lock() {
         cache.make_room();
         cache
@@ -119,16 +166,27 @@ fn otel_trace_state<'py>(
 }
 
 /// The core tracestate for an opentelemetry-python `TraceState`.
-fn core_trace_state(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<TraceState> {
+fn core_trace_state(py: Python<'_>, o: &Otel, ts: &Bound<'_, PyAny>) -> PyResult<TraceState> {
     if let Ok(cache) = tracestate_cache().lock()
         && let Some((_, state)) = cache.by_address.get(&(ts.as_ptr() as usize))
     {
         return Ok(state.clone());
     }
-    if ts.len()? == 0 {
+    let entries = otel_trace_state_entries(py, o, ts)?;
+    if entries.is_empty() {
         return Ok(TraceState::new());
     }
-    let state = parse_otel_trace_state(py, ts)?;
+    let state = TraceState::from_entries(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .unwrap_or_else(|_| {
+            // Some entry is invalid by the core's rules: keep the others,
+            // as a receiver would. Insertion puts a key in front, so insert
+            // the last one first.
+            let mut state = TraceState::new();
+            for (k, v) in entries.iter().rev() {
+                let _ = state.insert(k, v);
+            }
+            state
+        });
     if let Ok(mut cache) = tracestate_cache().lock() {
         cache.make_room();
         cache
@@ -138,25 +196,27 @@ fn core_trace_state(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<TraceStat
     Ok(state)
 }
 
-fn parse_otel_trace_state(py: Python<'_>, ts: &Bound<'_, PyAny>) -> PyResult<TraceState> {
-    // Its header form parses in one go; an entry the core's grammar rejects
-    // makes the parse fail, and then entries are taken one by one.
-    let header: String = ts.call_method0(intern!(py, "to_header"))?.extract()?;
-    if let Ok(state) = TraceState::parse(&header) {
-        return Ok(state);
+/// The entries of an opentelemetry-python `TraceState`, in order: read from
+/// its `dict` directly when [`can_fill_trace_state`] found the layout, else
+/// through `items()`.
+fn otel_trace_state_entries(
+    py: Python<'_>,
+    o: &Otel,
+    ts: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(String, String)>> {
+    if o.fill_trace_state
+        && let Ok(dict) = ts.getattr(intern!(py, "_dict"))?.cast_into::<PyDict>()
+    {
+        let mut out = Vec::with_capacity(dict.len());
+        for (k, v) in dict.iter() {
+            out.push((k.extract()?, v.extract()?));
+        }
+        return Ok(out);
     }
-    let entries: Vec<(String, String)> = ts
-        .call_method0(intern!(py, "items"))?
+    ts.call_method0(intern!(py, "items"))?
         .try_iter()?
         .map(|i| i.and_then(|i| i.extract()))
-        .collect::<PyResult<_>>()?;
-    let mut state = TraceState::new();
-    // Insertion puts a key in front, so insert the last one first. Entries
-    // the core finds invalid are left out, as a receiver would drop them.
-    for (k, v) in entries.iter().rev() {
-        let _ = state.insert(k, v);
-    }
-    Ok(state)
+        .collect()
 }
 
 /// opentelemetry-python's `TraceFlags(byte)`, built once per value (it is an
@@ -281,7 +341,7 @@ pub(crate) fn otel_to_core(
             tc.remote = is_remote.is_truthy()?;
             // The shared empty default needs no look at all.
             if !ts.is_none() && !ts.is(o.default_trace_state.bind(py)) {
-                tc.tracestate = core_trace_state(py, &ts)?;
+                tc.tracestate = core_trace_state(py, o, &ts)?;
             }
         }
     }
