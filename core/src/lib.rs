@@ -24,6 +24,8 @@ pub mod model;
 pub mod otel;
 pub mod traceparent;
 pub mod tracestate;
+#[cfg(feature = "tokio-tungstenite")]
+pub mod ws;
 
 pub use attributes::{KeyValue, Value};
 pub use baggage::{Baggage, BaggageError, BaggageMember};

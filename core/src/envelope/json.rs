@@ -502,20 +502,22 @@ impl<'a> Scanner<'a> {
     }
 
     /// From just inside a string, the index of its closing quote and whether
-    /// it contains escapes.
+    /// it contains escapes. Control characters inside are not rejected: the
+    /// scanner checks structure, not every rule of the grammar.
     fn string_end(&self) -> Result<(usize, bool), Invalid> {
         let mut i = self.pos;
         let mut escaped = false;
-        while let Some(&c) = self.b.get(i) {
-            match c {
-                b'"' => return Ok((i, escaped)),
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                0x00..=0x1f => return Err(Invalid),
-                _ => i += 1,
+        while let Some(found) = self
+            .b
+            .get(i..)
+            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+        {
+            i += found;
+            if self.b[i] == b'"' {
+                return Ok((i, escaped));
             }
+            escaped = true;
+            i += 2;
         }
         Err(Invalid)
     }

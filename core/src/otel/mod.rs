@@ -6,6 +6,9 @@
 
 #[cfg(feature = "otlp")]
 pub mod export;
+mod spans;
+
+pub use spans::{PreparedSpan, SpanSources, start_span};
 
 use crate::baggage::BaggageMember;
 use crate::context::TraceContext;
