@@ -7,6 +7,14 @@ package tracewire
 /*
 #cgo CFLAGS: -I${SRCDIR}/capi/include
 #cgo LDFLAGS: ${SRCDIR}/../target/release/libtracewire_capi.a -lm -ldl -lpthread -lrt -lutil -lgcc_s
+#cgo noescape tw_abi_version
+#cgo nocallback tw_abi_version
+#cgo noescape tw_error_code
+#cgo nocallback tw_error_code
+#cgo noescape tw_error_free
+#cgo nocallback tw_error_free
+#cgo noescape tw_error_message
+#cgo nocallback tw_error_message
 #include "tracewire.h"
 */
 import "C"

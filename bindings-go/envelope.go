@@ -1,6 +1,26 @@
 package tracewire
 
-// #include "tracewire.h"
+/*
+#cgo noescape tw_binary_decode
+#cgo nocallback tw_binary_decode
+#cgo noescape tw_binary_encode
+#cgo nocallback tw_binary_encode
+#cgo noescape tw_bytes_free
+#cgo nocallback tw_bytes_free
+#cgo noescape tw_carrier_decode
+#cgo nocallback tw_carrier_decode
+#cgo noescape tw_carrier_encode
+#cgo nocallback tw_carrier_encode
+#cgo noescape tw_json_envelope_free
+#cgo nocallback tw_json_envelope_free
+#cgo noescape tw_json_envelope_new
+#cgo nocallback tw_json_envelope_new
+#cgo noescape tw_json_extract
+#cgo nocallback tw_json_extract
+#cgo noescape tw_json_inject
+#cgo nocallback tw_json_inject
+#include "tracewire.h"
+*/
 import "C"
 
 import (

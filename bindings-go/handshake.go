@@ -1,6 +1,22 @@
 package tracewire
 
-// #include "tracewire.h"
+/*
+#cgo noescape tw_bytes_free
+#cgo nocallback tw_bytes_free
+#cgo noescape tw_client_accepted
+#cgo nocallback tw_client_accepted
+#cgo noescape tw_client_request_headers
+#cgo nocallback tw_client_request_headers
+#cgo noescape tw_envelopes_parse
+#cgo nocallback tw_envelopes_parse
+#cgo noescape tw_new_session_id
+#cgo nocallback tw_new_session_id
+#cgo noescape tw_server_handshake
+#cgo nocallback tw_server_handshake
+#cgo noescape tw_server_handshake_free
+#cgo nocallback tw_server_handshake_free
+#include "tracewire.h"
+*/
 import "C"
 
 import (
@@ -183,5 +199,14 @@ func (c *ClientHandshake) Accepted(response http.Header) Envelopes {
 // only when there is something to write), replacing earlier values.
 func InjectContext(tc TraceContext, h http.Header) {
 	w := tc.wire()
-	injectWire(&w, func(name, value string) { h[name] = []string{value} }, true)
+	tp, ts, bg := injectWire(&w)
+	if tp != "" {
+		h[canonTraceParent] = []string{tp}
+	}
+	if ts != "" {
+		h[canonTraceState] = []string{ts}
+	}
+	if bg != "" {
+		h[canonBaggage] = []string{bg}
+	}
 }

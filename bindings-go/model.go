@@ -1,6 +1,26 @@
 package tracewire
 
-// #include "tracewire.h"
+/*
+#cgo noescape tw_close_decision_free
+#cgo nocallback tw_close_decision_free
+#cgo noescape tw_connection_close
+#cgo nocallback tw_connection_close
+#cgo noescape tw_connection_ends_at_upgrade
+#cgo nocallback tw_connection_ends_at_upgrade
+#cgo noescape tw_connection_free
+#cgo nocallback tw_connection_free
+#cgo noescape tw_connection_message
+#cgo nocallback tw_connection_message
+#cgo noescape tw_connection_new
+#cgo nocallback tw_connection_new
+#cgo noescape tw_connection_open
+#cgo nocallback tw_connection_open
+#cgo noescape tw_model_parse
+#cgo nocallback tw_model_parse
+#cgo noescape tw_span_decision_free
+#cgo nocallback tw_span_decision_free
+#include "tracewire.h"
+*/
 import "C"
 
 import (

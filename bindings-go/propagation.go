@@ -1,6 +1,18 @@
 package tracewire
 
-// #include "tracewire.h"
+/*
+#cgo noescape tw_extract
+#cgo nocallback tw_extract
+#cgo noescape tw_extract_values
+#cgo nocallback tw_extract_values
+#cgo noescape tw_header_names
+#cgo nocallback tw_header_names
+#cgo noescape tw_inject_headers
+#cgo nocallback tw_inject_headers
+#cgo noescape tw_injected_free
+#cgo nocallback tw_injected_free
+#include "tracewire.h"
+*/
 import "C"
 
 import (
@@ -39,40 +51,84 @@ func cName(p *C.char) string { return C.GoString(p) }
 // something to write), replacing earlier values.
 func Inject(ctx context.Context, h http.Header) {
 	w := wireFrom(ctx)
-	injectWire(&w, func(name, value string) { h[name] = []string{value} }, true)
+	tp, ts, bg := injectWire(&w)
+	if tp != "" {
+		h[canonTraceParent] = []string{tp}
+	}
+	if ts != "" {
+		h[canonTraceState] = []string{ts}
+	}
+	if bg != "" {
+		h[canonBaggage] = []string{bg}
+	}
 }
 
-// injectWire computes the header values in the core and hands each to set
-// (with canonical names when canonical is true, else lowercase).
-func injectWire(w *wire, set func(name, value string), canonical bool) {
+// The core's header forms of otel-go's tracestate and baggage strings,
+// remembered so that a context seen before is not parsed again.
+var (
+	canonTraceStates memo[string]
+	canonBaggages    memo[string]
+)
+
+// injectWire returns the header values the core writes for w ("" for a
+// header not to write).
+func injectWire(w *wire) (traceparent, tracestate, bg string) {
 	if !w.span.valid && w.baggage == "" {
-		return
+		return "", "", ""
 	}
 	var out C.TwInjected
+	cts, okT := w.tracestate, w.tracestate == ""
+	if !okT {
+		cts, okT = canonTraceStates.get(unsafe.Slice(unsafe.StringData(w.tracestate), len(w.tracestate)))
+	}
+	cbg, okB := w.baggage, w.baggage == ""
+	if !okB {
+		cbg, okB = canonBaggages.get(unsafe.Slice(unsafe.StringData(w.baggage), len(w.baggage)))
+	}
+	if okT && okB {
+		// Fast path: both values are in the core's header form already.
+		tp, tn := cString(cts)
+		bp, bn := cString(cbg)
+		err := C.tw_inject_headers(&w.span, tp, tn, bp, bn, true, &out)
+		runtime.KeepAlive(w)
+		runtime.KeepAlive(cts)
+		runtime.KeepAlive(cbg)
+		if err != nil {
+			_ = takeError(err) // only an all-zero id, which otel-go never marks valid
+			return "", "", ""
+		}
+		if out.has_traceparent {
+			traceparent = C.GoStringN((*C.char)(unsafe.Pointer(&out.traceparent.text[0])), C.int(len(out.traceparent.text)))
+		}
+		if out.tracestate_given {
+			tracestate = cts
+		}
+		if out.baggage_given {
+			bg = cbg
+		}
+		return traceparent, tracestate, bg
+	}
 	tp, tn := cString(w.tracestate)
 	bp, bn := cString(w.baggage)
-	err := C.tw_inject_headers(&w.span, tp, tn, bp, bn, &out)
+	err := C.tw_inject_headers(&w.span, tp, tn, bp, bn, false, &out)
 	runtime.KeepAlive(w)
 	if err != nil {
-		_ = takeError(err) // only a NULL pointer, which cannot happen here
-		return
-	}
-	names := [3]string{HeaderTraceParent, HeaderTraceState, HeaderBaggage}
-	if canonical {
-		names = [3]string{canonTraceParent, canonTraceState, canonBaggage}
+		_ = takeError(err)
+		return "", "", ""
 	}
 	if out.has_traceparent {
-		set(names[0], C.GoStringN((*C.char)(unsafe.Pointer(&out.traceparent.text[0])), C.int(len(out.traceparent.text))))
-	}
-	if out.tracestate.len > 0 || out.baggage.len > 0 {
-		if out.tracestate.len > 0 {
-			set(names[1], goString(out.tracestate))
+		traceparent = C.GoStringN((*C.char)(unsafe.Pointer(&out.traceparent.text[0])), C.int(len(out.traceparent.text)))
+		tracestate = goString(out.tracestate)
+		if w.tracestate != "" {
+			canonTraceStates.put(w.tracestate, tracestate)
 		}
-		if out.baggage.len > 0 {
-			set(names[2], goString(out.baggage))
-		}
-		C.tw_injected_free(&out)
 	}
+	bg = goString(out.baggage)
+	if w.baggage != "" {
+		canonBaggages.put(w.baggage, bg)
+	}
+	C.tw_injected_free(&out)
+	return traceparent, tracestate, bg
 }
 
 // Extract returns ctx with the remote span context and baggage read from
@@ -199,7 +255,16 @@ func (Propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier
 		return
 	}
 	w := wireFrom(ctx)
-	injectWire(&w, carrier.Set, false)
+	tp, ts, bg := injectWire(&w)
+	if tp != "" {
+		carrier.Set(HeaderTraceParent, tp)
+	}
+	if ts != "" {
+		carrier.Set(HeaderTraceState, ts)
+	}
+	if bg != "" {
+		carrier.Set(HeaderBaggage, bg)
+	}
 }
 
 // Extract implements propagation.TextMapPropagator. Carriers that implement

@@ -1,6 +1,14 @@
 package tracewire
 
-// #include "tracewire.h"
+/*
+#cgo noescape tw_abi_version
+#cgo nocallback tw_abi_version
+#cgo noescape tw_testing_error
+#cgo nocallback tw_testing_error
+#cgo noescape tw_testing_panic
+#cgo nocallback tw_testing_panic
+#include "tracewire.h"
+*/
 import "C"
 
 // Test-only entry points of the C ABI, so the tests can check how a panic in

@@ -1,6 +1,26 @@
 package tracewire
 
-// #include "tracewire.h"
+/*
+#cgo noescape tw_baggage_build
+#cgo nocallback tw_baggage_build
+#cgo noescape tw_baggage_free
+#cgo nocallback tw_baggage_free
+#cgo noescape tw_baggage_parse
+#cgo nocallback tw_baggage_parse
+#cgo noescape tw_context_free
+#cgo nocallback tw_context_free
+#cgo noescape tw_traceparent_format
+#cgo nocallback tw_traceparent_format
+#cgo noescape tw_traceparent_parse
+#cgo nocallback tw_traceparent_parse
+#cgo noescape tw_tracestate_free
+#cgo nocallback tw_tracestate_free
+#cgo noescape tw_tracestate_parse
+#cgo nocallback tw_tracestate_parse
+#cgo noescape tw_tracestate_update
+#cgo nocallback tw_tracestate_update
+#include "tracewire.h"
+*/
 import "C"
 
 import (
@@ -471,14 +491,16 @@ func contextFromC(parent context.Context, c *C.TwContext) context.Context {
 			Remote:     bool(c.remote),
 		}
 		if c.tracestate.len > 0 {
-			cfg.TraceState = otelTraceState(string(view(c.tracestate)))
+			cfg.TraceState = otelTraceStateOf(view(c.tracestate))
 		}
 		ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(cfg))
 	}
 	if c.baggage.len > 0 {
-		ctx = baggage.ContextWithBaggage(ctx, otelBaggage(string(view(c.baggage))))
+		ctx = baggage.ContextWithBaggage(ctx, otelBaggageOf(view(c.baggage)))
 	}
-	C.tw_context_free(c)
+	if c.tracestate.ptr != nil || c.baggage.ptr != nil {
+		C.tw_context_free(c) // one C call saved when there is nothing to free
+	}
 	return ctx
 }
 

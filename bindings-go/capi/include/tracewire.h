@@ -190,6 +190,10 @@ typedef struct TwInjected {
   struct TwBytes tracestate;
   // The `baggage` value (empty: do not write).
   struct TwBytes baggage;
+  // With `canonical` input: write the `tracestate` value that was passed in.
+  bool tracestate_given;
+  // With `canonical` input: write the `baggage` value that was passed in.
+  bool baggage_given;
 } TwInjected;
 
 // What extraction ignored: up to 4 error codes, in order (`invalid_traceparent`,
@@ -431,6 +435,13 @@ void tw_injected_free(struct TwInjected *inj);
 // plus `tracestate` and `baggage` header values; an invalid `tracestate` or
 // `baggage` value (or one that is not UTF-8) is dropped, as a receiver would.
 //
+// With `canonical` false, the values are parsed and re-serialised and the
+// results are in `out->tracestate` and `out->baggage`. With `canonical`
+// true, the caller vouches that the values are ones this function returned
+// before (so parsing them again would give them back): nothing is parsed or
+// copied, and `out->tracestate_given` / `out->baggage_given` say whether to
+// write the values passed in. Callers cache the canonical forms this way.
+//
 // Errors: `invalid_argument` for NULL pointers. Free `*out` with
 // [`tw_injected_free`]. Thread safety: any thread.
 //
@@ -441,6 +452,7 @@ struct TwError *tw_inject_headers(const struct TwSpanContext *span,
                                   size_t tracestate_len,
                                   const uint8_t *baggage,
                                   size_t baggage_len,
+                                  bool canonical,
                                   struct TwInjected *out);
 
 // Extracts a context from the three W3C header values, as a receiver does:

@@ -761,6 +761,10 @@ pub struct TwInjected {
     pub tracestate: TwBytes,
     /// The `baggage` value (empty: do not write).
     pub baggage: TwBytes,
+    /// With `canonical` input: write the `tracestate` value that was passed in.
+    pub tracestate_given: bool,
+    /// With `canonical` input: write the `baggage` value that was passed in.
+    pub baggage_given: bool,
 }
 
 /// Frees the buffers of `*inj` and zeroes them (idempotent). NULL is a no-op.
@@ -801,6 +805,13 @@ impl handshake::HeaderSink for InjectedSink<'_> {
 /// plus `tracestate` and `baggage` header values; an invalid `tracestate` or
 /// `baggage` value (or one that is not UTF-8) is dropped, as a receiver would.
 ///
+/// With `canonical` false, the values are parsed and re-serialised and the
+/// results are in `out->tracestate` and `out->baggage`. With `canonical`
+/// true, the caller vouches that the values are ones this function returned
+/// before (so parsing them again would give them back): nothing is parsed or
+/// copied, and `out->tracestate_given` / `out->baggage_given` say whether to
+/// write the values passed in. Callers cache the canonical forms this way.
+///
 /// Errors: `invalid_argument` for NULL pointers. Free `*out` with
 /// [`tw_injected_free`]. Thread safety: any thread.
 ///
@@ -813,14 +824,33 @@ pub unsafe extern "C" fn tw_inject_headers(
     tracestate_len: usize,
     baggage: *const u8,
     baggage_len: usize,
+    canonical: bool,
     out: *mut TwInjected,
 ) -> *mut TwError {
     // SAFETY: `out` is NULL or writable.
     unsafe { zero(out) };
     guard(|| {
+        let mut inj = TwInjected::default();
+        if canonical {
+            // The rules of `handshake::inject`, on values already in their
+            // header form; the handshake vectors and the Go interop tests
+            // check both paths give the same headers.
+            // SAFETY: caller guarantees.
+            let tp = match unsafe { span.as_ref() } {
+                Some(s) => convert::span_in(s)?,
+                None => None,
+            };
+            if let Some(tp) = tp {
+                inj.has_traceparent = true;
+                inj.traceparent.text = tp.encode();
+                inj.tracestate_given = tracestate_len > 0;
+            }
+            inj.baggage_given = baggage_len > 0;
+            // SAFETY: caller guarantee.
+            return unsafe { put(out, inj) };
+        }
         // SAFETY: caller guarantees.
         let ctx = unsafe { context_in(span, tracestate, tracestate_len, baggage, baggage_len) }?;
-        let mut inj = TwInjected::default();
         handshake::inject(&ctx, &mut InjectedSink(&mut inj));
         // SAFETY: caller guarantee.
         unsafe { put(out, inj) }
