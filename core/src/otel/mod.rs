@@ -7,8 +7,10 @@
 #[cfg(feature = "otlp")]
 pub mod export;
 mod spans;
+mod stream;
 
 pub use spans::{PreparedSpan, SpanSources, start_span};
+pub use stream::{StreamInstruments, StreamSpan};
 
 use crate::baggage::BaggageMember;
 use crate::context::TraceContext;
