@@ -276,15 +276,73 @@ typedef struct TwCloseDecision {
   struct TwSpanDecision span;
 } TwCloseDecision;
 
-// A snapshot of stream metrics: the chunk count and the attributes to put on
-// the stream's span (format of [`TwSpanDecision::attributes`]).
-// Free with [`tw_stream_snapshot_free`].
+// An optional number: `value` is meaningful only when `has` is true.
+typedef struct TwOptF64 {
+  // Whether there is a value.
+  bool has;
+  // The value.
+  double value;
+} TwOptF64;
+
+// What a stream recorded up to one moment (durations in seconds; see the
+// core's `metrics` module for the definitions), the span attributes for it
+// (format of [`TwSpanDecision::attributes`], names decided by the core) and,
+// when asked for, every inter-chunk interval in recording order (`intervals`:
+// little-endian IEEE doubles, 8 bytes each). Free with [`tw_stream_snapshot_free`].
 typedef struct TwStreamSnapshot {
   // Chunks recorded.
   uint64_t chunk_count;
-  // Span attributes describing the stream (names decided by core).
+  // Sum of the chunk sizes, in bytes.
+  uint64_t bytes;
+  // Earliest chunk offset from the start.
+  struct TwOptF64 time_to_first_chunk;
+  // Latest chunk offset from the start.
+  struct TwOptF64 time_to_last_chunk;
+  // Mean inter-chunk interval.
+  struct TwOptF64 interval_mean;
+  // Median inter-chunk interval (nearest rank).
+  struct TwOptF64 interval_p50;
+  // 95th percentile inter-chunk interval (nearest rank).
+  struct TwOptF64 interval_p95;
+  // Largest inter-chunk interval.
+  struct TwOptF64 interval_max;
+  // The span attributes for this snapshot.
   struct TwBytes attributes;
+  // The intervals (only when requested).
+  struct TwBytes intervals;
 } TwStreamSnapshot;
+
+// A static string: `len` bytes of UTF-8 at `ptr`, never freed.
+typedef struct TwStr {
+  // The first byte.
+  const uint8_t *ptr;
+  // The number of bytes.
+  size_t len;
+} TwStr;
+
+// The name, unit and description of one histogram (static strings).
+typedef struct TwHistogram {
+  // The instrument name.
+  struct TwStr name;
+  // The UCUM unit.
+  struct TwStr unit;
+  // A one-sentence description.
+  struct TwStr description;
+} TwHistogram;
+
+// The histograms a stream kind is recorded into (static strings; nothing to free).
+typedef struct TwMetricNames {
+  // Time to first chunk (seconds, double).
+  struct TwHistogram time_to_first_chunk;
+  // Time to last chunk (seconds, double).
+  struct TwHistogram time_to_last_chunk;
+  // Every inter-chunk interval (seconds, double).
+  struct TwHistogram chunk_interval;
+  // Chunks per stream (integer).
+  struct TwHistogram chunk_count;
+  // Bytes per stream (integer).
+  struct TwHistogram bytes;
+} TwMetricNames;
 
 #ifdef __cplusplus
 extern "C" {
@@ -807,7 +865,8 @@ struct TwError *tw_stream_metrics_record(const struct TwStreamMetrics *m,
 // `s` NULL or pointing to a `TwStreamSnapshot` written by this library (or zeroed).
 void tw_stream_snapshot_free(struct TwStreamSnapshot *s);
 
-// A consistent view of what was recorded so far.
+// A consistent view of what was recorded so far; with `with_intervals`,
+// also every inter-chunk interval (the values of the chunk-interval histogram).
 // Errors: `invalid_argument` for NULL pointers. Free `*out` with
 // [`tw_stream_snapshot_free`]. Thread safety: any thread, concurrently with
 // recording.
@@ -815,7 +874,16 @@ void tw_stream_snapshot_free(struct TwStreamSnapshot *s);
 // # Safety
 // `m` a live handle; `out` writable.
 struct TwError *tw_stream_metrics_snapshot(const struct TwStreamMetrics *m,
+                                           bool with_intervals,
                                            struct TwStreamSnapshot *out);
+
+// The histogram names, units and descriptions for stream kind `kind`
+// (`TW_STREAM_*`). Errors: `invalid_argument` for an unknown kind or a NULL
+// `out`. Nothing to free. Thread safety: any thread.
+//
+// # Safety
+// `out` writable.
+struct TwError *tw_stream_metric_names(uint32_t kind, struct TwMetricNames *out);
 
 // Test only: panics inside the guard, so bindings can check that a panic
 // becomes an error with code 100 (`panic`) and does not cross the ABI.
