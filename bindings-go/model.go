@@ -400,3 +400,42 @@ func (d CloseDecision) Apply(ctx context.Context, tracer trace.Tracer, connectio
 	}
 	span.End()
 }
+
+// String is "remote", "ambient", "ambient_in_connection_trace" or "connection".
+func (p ParentSource) String() string {
+	switch p {
+	case ParentRemote:
+		return "remote"
+	case ParentAmbient:
+		return "ambient"
+	case ParentAmbientInConnectionTrace:
+		return "ambient_in_connection_trace"
+	case ParentConnection:
+		return "connection"
+	}
+	return "unknown"
+}
+
+// String is "connection".
+func (l LinkSource) String() string {
+	if l == LinkConnection {
+		return "connection"
+	}
+	return "unknown"
+}
+
+// String is "text" or "binary".
+func (t MessageType) String() string {
+	if t == Binary {
+		return "binary"
+	}
+	return "text"
+}
+
+// String is "client" or "server".
+func (r Role) String() string {
+	if r == RoleServer {
+		return "server"
+	}
+	return "client"
+}

@@ -58,7 +58,12 @@ pub(crate) unsafe fn context_in(
         None => None,
     };
     // SAFETY: caller guarantees.
-    let (ts, bg) = unsafe { (bytes(tracestate, tracestate_len)?, bytes(baggage, baggage_len)?) };
+    let (ts, bg) = unsafe {
+        (
+            bytes(tracestate, tracestate_len)?,
+            bytes(baggage, baggage_len)?,
+        )
+    };
     let tracestate = match (traceparent, std::str::from_utf8(ts)) {
         (Some(_), Ok(s)) if !s.is_empty() => TraceState::parse(s).unwrap_or_default(),
         _ => TraceState::new(),

@@ -396,9 +396,8 @@ pub unsafe extern "C" fn tw_traceparent_parse(
     guard(|| {
         // SAFETY: caller guarantee on `value`.
         let b = unsafe { bytes(value, len) }?;
-        let s = std::str::from_utf8(b).map_err(|_| {
-            TwError::new(ErrorCode::InvalidTraceParent, "traceparent is not UTF-8")
-        })?;
+        let s = std::str::from_utf8(b)
+            .map_err(|_| TwError::new(ErrorCode::InvalidTraceParent, "traceparent is not UTF-8"))?;
         let tp = TraceParent::parse(s).map_err(|e| TwError::new(e.code(), e.to_string()))?;
         // SAFETY: caller guarantee on `out`.
         unsafe { put(out, convert::span_out(Some(tp))) }
@@ -436,11 +435,10 @@ pub unsafe extern "C" fn tw_traceparent_format(
     unsafe { zero(out) };
     guard(|| {
         // SAFETY: caller guarantee.
-        let span = unsafe { span.as_ref() }
-            .ok_or_else(|| TwError::invalid_argument("span is NULL"))?;
-        let tp = convert::span_in(span)?.ok_or_else(|| {
-            TwError::new(ErrorCode::InvalidTraceParent, "no valid span context")
-        })?;
+        let span =
+            unsafe { span.as_ref() }.ok_or_else(|| TwError::invalid_argument("span is NULL"))?;
+        let tp = convert::span_in(span)?
+            .ok_or_else(|| TwError::new(ErrorCode::InvalidTraceParent, "no valid span context"))?;
         // SAFETY: caller guarantee.
         unsafe { put(out, TwTraceParentText { text: tp.encode() }) }
     })
@@ -493,7 +491,10 @@ fn tracestate_from_entries(entries: &[u8]) -> Result<TraceState> {
             "tracestate entries must be key/value pairs",
         ));
     }
-    let members: Vec<String> = items.chunks(2).map(|p| format!("{}={}", p[0], p[1])).collect();
+    let members: Vec<String> = items
+        .chunks(2)
+        .map(|p| format!("{}={}", p[0], p[1]))
+        .collect();
     TraceState::parse_lines(members.iter().map(String::as_str))
         .map_err(|e| TwError::new(e.code(), e.to_string()))
 }
@@ -523,7 +524,8 @@ pub unsafe extern "C" fn tw_tracestate_parse(
             .map(|l| std::str::from_utf8(l))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|_| TwError::new(ErrorCode::InvalidTraceState, "tracestate is not UTF-8"))?;
-        let ts = TraceState::parse_lines(lines).map_err(|e| TwError::new(e.code(), e.to_string()))?;
+        let ts =
+            TraceState::parse_lines(lines).map_err(|e| TwError::new(e.code(), e.to_string()))?;
         // SAFETY: caller guarantee.
         unsafe { put(out, tracestate_out(&ts)) }
     })
@@ -602,7 +604,11 @@ fn baggage_out(bag: &Baggage) -> TwBaggage {
     for m in bag.iter() {
         w.push(m.key.as_bytes());
         w.push(m.value.as_bytes());
-        w.push(&u32::try_from(m.properties.len()).unwrap_or(u32::MAX).to_le_bytes());
+        w.push(
+            &u32::try_from(m.properties.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         for (k, v) in &m.properties {
             w.push(k.as_bytes());
             w.push(&[u8::from(v.is_some())]);
@@ -785,11 +791,9 @@ struct InjectedSink<'a>(&'a mut TwInjected);
 impl handshake::HeaderSink for InjectedSink<'_> {
     fn set(&mut self, name: &'static str, value: &str) {
         match name {
-            handshake::TRACEPARENT => {
-                if value.len() == 55 {
-                    self.0.has_traceparent = true;
-                    self.0.traceparent.text.copy_from_slice(value.as_bytes());
-                }
+            handshake::TRACEPARENT if value.len() == 55 => {
+                self.0.has_traceparent = true;
+                self.0.traceparent.text.copy_from_slice(value.as_bytes());
             }
             handshake::TRACESTATE => {
                 self.0.tracestate = TwBytes::from_string(value.to_owned());
@@ -1519,8 +1523,8 @@ pub unsafe extern "C" fn tw_carrier_decode(
     guard(|| {
         // SAFETY: caller guarantee.
         let carrier = unsafe { bytes(carrier, len) }?;
-        let ctx =
-            TraceContext::from_carrier(carrier).map_err(|e| TwError::new(e.code(), e.to_string()))?;
+        let ctx = TraceContext::from_carrier(carrier)
+            .map_err(|e| TwError::new(e.code(), e.to_string()))?;
         // SAFETY: caller guarantee.
         unsafe { put(out, context_out(&ctx)) }
     })
@@ -1539,7 +1543,11 @@ pub struct TwConnection(Connection);
 /// # Safety
 /// `(name, len)` valid (or NULL with 0); `out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_model_parse(name: *const u8, len: usize, out: *mut u32) -> *mut TwError {
+pub unsafe extern "C" fn tw_model_parse(
+    name: *const u8,
+    len: usize,
+    out: *mut u32,
+) -> *mut TwError {
     // SAFETY: NULL or writable.
     unsafe { zero(out) };
     guard(|| {
@@ -1609,7 +1617,10 @@ pub unsafe extern "C" fn tw_connection_new(
             let port = if port < 0 {
                 None
             } else {
-                Some(u16::try_from(port).map_err(|_| TwError::invalid_argument("port over 65535"))?)
+                Some(
+                    u16::try_from(port)
+                        .map_err(|_| TwError::invalid_argument("port over 65535"))?,
+                )
             };
             conn = conn.with_server(addr, port);
         }
@@ -1850,7 +1861,10 @@ pub unsafe extern "C" fn tw_connection_close(
         let code = if code < 0 {
             None
         } else {
-            Some(u16::try_from(code).map_err(|_| TwError::invalid_argument("close code over 65535"))?)
+            Some(
+                u16::try_from(code)
+                    .map_err(|_| TwError::invalid_argument("close code over 65535"))?,
+            )
         };
         let CloseDecision {
             attributes,
@@ -1931,7 +1945,9 @@ pub unsafe extern "C" fn tw_stream_metrics_record(
         // SAFETY: caller guarantee.
         let m = unsafe { handle(m, "the stream metrics handle is NULL") }?;
         match u64::try_from(elapsed_ns) {
-            Ok(ns) => m.0.record_chunk_at(std::time::Duration::from_nanos(ns), bytes),
+            Ok(ns) => {
+                m.0.record_chunk_at(std::time::Duration::from_nanos(ns), bytes)
+            }
             Err(_) => m.0.record_chunk(bytes),
         }
         Ok(())
@@ -2095,7 +2111,10 @@ pub struct TwMetricNames {
 /// # Safety
 /// `out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_stream_metric_names(kind: u32, out: *mut TwMetricNames) -> *mut TwError {
+pub unsafe extern "C" fn tw_stream_metric_names(
+    kind: u32,
+    out: *mut TwMetricNames,
+) -> *mut TwError {
     guard(|| {
         let names = stream_kind(kind)?.metric_names();
         let h = |h: &tracewire::metrics::Histogram| TwHistogram {

@@ -14,7 +14,9 @@ fn take(err: *mut TwError) -> Option<(u32, String)> {
     }
     // SAFETY: a live error from the library.
     let out = unsafe {
-        let msg = CStr::from_ptr(tw_error_message(err)).to_string_lossy().into_owned();
+        let msg = CStr::from_ptr(tw_error_message(err))
+            .to_string_lossy()
+            .into_owned();
         (tw_error_code(err), msg)
     };
     // SAFETY: freed once.
@@ -124,7 +126,14 @@ fn null_pointers_are_invalid_argument_not_crashes() {
         assert_eq!(e.map(|e| e.0), Some(invalid));
         // A NULL span context is "no span context" where a context is taken.
         let mut out = TwBytes::default();
-        ok(tw_carrier_encode(ptr::null(), ptr::null(), 0, ptr::null(), 0, &mut out));
+        ok(tw_carrier_encode(
+            ptr::null(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut out,
+        ));
         assert_eq!(bytes_of(&out), &[0xF5, 0x54, 0x57, 1, 0]);
         tw_bytes_free(&mut out);
     }
@@ -141,7 +150,12 @@ fn invalid_utf8_is_a_typed_error_or_ignored_never_a_crash() {
         assert!(!sc.valid, "out left zeroed on error");
 
         let mut env = ptr::null_mut();
-        let e = take(tw_json_envelope_new(bad.as_ptr(), bad.len(), false, &mut env));
+        let e = take(tw_json_envelope_new(
+            bad.as_ptr(),
+            bad.len(),
+            false,
+            &mut env,
+        ));
         assert_eq!(e.map(|e| e.0), Some(8), "invalid_argument");
         assert!(env.is_null());
 
@@ -149,8 +163,15 @@ fn invalid_utf8_is_a_typed_error_or_ignored_never_a_crash() {
         let mut ctx = TwContext::default();
         let mut issues = TwIssues::default();
         ok(tw_extract_values(
-            bad.as_ptr(), bad.len(), 1, ptr::null(), 0, bad.as_ptr(), bad.len(),
-            &mut ctx, &mut issues,
+            bad.as_ptr(),
+            bad.len(),
+            1,
+            ptr::null(),
+            0,
+            bad.as_ptr(),
+            bad.len(),
+            &mut ctx,
+            &mut issues,
         ));
         assert!(!ctx.span.valid);
         assert_eq!(&issues.codes[..issues.count as usize], &[1, 3]);
@@ -168,7 +189,11 @@ fn invalid_utf8_is_a_typed_error_or_ignored_never_a_crash() {
 
         // Malformed records.
         let mut ts = TwTraceState::default();
-        let e = take(tw_tracestate_parse([9u8, 0, 0, 0, b'a'].as_ptr(), 5, &mut ts));
+        let e = take(tw_tracestate_parse(
+            [9u8, 0, 0, 0, b'a'].as_ptr(),
+            5,
+            &mut ts,
+        ));
         assert_eq!(e.map(|e| e.0), Some(8));
     }
 }
@@ -178,7 +203,12 @@ fn frees_are_idempotent_through_the_same_variable() {
     // SAFETY: each free receives the address of the variable it zeroes.
     unsafe {
         let mut env = ptr::null_mut();
-        ok(tw_json_envelope_new(b"params._meta".as_ptr(), 12, true, &mut env));
+        ok(tw_json_envelope_new(
+            b"params._meta".as_ptr(),
+            12,
+            true,
+            &mut env,
+        ));
         assert!(!env.is_null());
         tw_json_envelope_free(&mut env);
         assert!(env.is_null());
@@ -186,8 +216,16 @@ fn frees_are_idempotent_through_the_same_variable() {
 
         let mut conn = ptr::null_mut();
         ok(tw_connection_new(
-            TW_MODEL_MESSAGE, TW_ROLE_CLIENT, b"s".as_ptr(), 1, b"/chat".as_ptr(), 5,
-            ptr::null(), 0, -1, &mut conn,
+            TW_MODEL_MESSAGE,
+            TW_ROLE_CLIENT,
+            b"s".as_ptr(),
+            1,
+            b"/chat".as_ptr(),
+            5,
+            ptr::null(),
+            0,
+            -1,
+            &mut conn,
         ));
         tw_connection_free(&mut conn);
         tw_connection_free(&mut conn);
@@ -200,7 +238,16 @@ fn frees_are_idempotent_through_the_same_variable() {
 
         let sc = span();
         let mut b = TwBytes::default();
-        ok(tw_binary_encode(&sc, ptr::null(), 0, ptr::null(), 0, b"x".as_ptr(), 1, &mut b));
+        ok(tw_binary_encode(
+            &sc,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            b"x".as_ptr(),
+            1,
+            &mut b,
+        ));
         assert_eq!(b.len, 31);
         tw_bytes_free(&mut b);
         assert!(b.ptr.is_null());
@@ -228,7 +275,14 @@ fn json_round_trip_borrows_the_payload() {
         let mut framed = TwBytes::default();
         let frame = br#"{"text":"hi"}"#;
         ok(tw_json_inject(
-            env, frame.as_ptr(), frame.len(), &sc, ptr::null(), 0, bag.as_ptr(), bag.len(),
+            env,
+            frame.as_ptr(),
+            frame.len(),
+            &sc,
+            ptr::null(),
+            0,
+            bag.as_ptr(),
+            bag.len(),
             &mut framed,
         ));
         let got = bytes_of(&framed).to_vec();
@@ -244,7 +298,15 @@ fn json_round_trip_borrows_the_payload() {
         tw_bytes_free(&mut framed);
 
         let e = take(tw_json_inject(
-            env, b"[1]".as_ptr(), 3, &sc, ptr::null(), 0, ptr::null(), 0, &mut framed,
+            env,
+            b"[1]".as_ptr(),
+            3,
+            &sc,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut framed,
         ));
         assert_eq!(e.map(|e| e.0), Some(6), "not_json_object");
         assert!(framed.ptr.is_null());
@@ -259,7 +321,14 @@ fn carrier_round_trip_and_trailing_bytes() {
         let sc = span();
         let ts = "a=1";
         let mut c = TwBytes::default();
-        ok(tw_carrier_encode(&sc, ts.as_ptr(), ts.len(), ptr::null(), 0, &mut c));
+        ok(tw_carrier_encode(
+            &sc,
+            ts.as_ptr(),
+            ts.len(),
+            ptr::null(),
+            0,
+            &mut c,
+        ));
         let mut bytes = bytes_of(&c).to_vec();
         tw_bytes_free(&mut c);
         let mut ctx = TwContext::default();
