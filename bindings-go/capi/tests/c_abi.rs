@@ -372,3 +372,112 @@ fn handles_are_shareable_between_threads() {
     // SAFETY: no other users remain.
     unsafe { tw_json_envelope_free(&mut env) };
 }
+
+#[test]
+fn canonical_injection_matches_the_parsing_path() {
+    let sc = span();
+    for (ts, bg) in [
+        ("", ""),
+        ("a=1,b=2", ""),
+        ("", "k=v%20w"),
+        ("rojo=1", "k=v;p"),
+    ] {
+        // SAFETY: valid pointers; outputs freed below.
+        unsafe {
+            let mut slow = TwInjected::default();
+            ok(tw_inject_headers(
+                &sc,
+                ts.as_ptr(),
+                ts.len(),
+                bg.as_ptr(),
+                bg.len(),
+                false,
+                &mut slow,
+            ));
+            let (cts, cbg) = (
+                bytes_of(&slow.tracestate).to_vec(),
+                bytes_of(&slow.baggage).to_vec(),
+            );
+            let mut fast = TwInjected::default();
+            ok(tw_inject_headers(
+                &sc,
+                cts.as_ptr(),
+                cts.len(),
+                cbg.as_ptr(),
+                cbg.len(),
+                true,
+                &mut fast,
+            ));
+            assert!(
+                fast.tracestate.ptr.is_null() && fast.baggage.ptr.is_null(),
+                "no copies"
+            );
+            assert_eq!(slow.traceparent.text, fast.traceparent.text);
+            assert_eq!(fast.tracestate_given, !cts.is_empty());
+            assert_eq!(fast.baggage_given, !cbg.is_empty());
+            // Without a span context, a tracestate is never written.
+            let none = TwSpanContext::default();
+            ok(tw_inject_headers(
+                &none,
+                cts.as_ptr(),
+                cts.len(),
+                cbg.as_ptr(),
+                cbg.len(),
+                true,
+                &mut fast,
+            ));
+            assert!(!fast.has_traceparent && !fast.tracestate_given);
+            tw_injected_free(&mut slow);
+            tw_injected_free(&mut slow);
+        }
+    }
+}
+
+#[test]
+fn stream_metrics_through_the_abi() {
+    // SAFETY: valid handle and pointers; everything freed.
+    unsafe {
+        let mut m = ptr::null_mut();
+        let e = take(tw_stream_metrics_new(7, &mut m));
+        assert_eq!(e.map(|e| e.0), Some(8), "unknown kind");
+        ok(tw_stream_metrics_new(TW_STREAM_MODEL_OUTPUT, &mut m));
+        struct Shared(*mut TwStreamMetrics);
+        unsafe impl Send for Shared {}
+        unsafe impl Sync for Shared {}
+        let shared = Shared(m);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let sh = &shared;
+                    for i in 0..250i64 {
+                        ok(tw_stream_metrics_record(sh.0, i * 1_000_000, 2));
+                    }
+                });
+            }
+        });
+        let mut snap = TwStreamSnapshot::default();
+        ok(tw_stream_metrics_snapshot(m, true, &mut snap));
+        assert_eq!((snap.chunk_count, snap.bytes), (1000, 2000));
+        assert!(snap.time_to_first_chunk.has && snap.interval_max.has);
+        assert_eq!(snap.intervals.len, 999 * 8);
+        assert!(!snap.attributes.ptr.is_null());
+        tw_stream_snapshot_free(&mut snap);
+        tw_stream_snapshot_free(&mut snap);
+
+        let mut names = std::mem::MaybeUninit::<TwMetricNames>::uninit();
+        ok(tw_stream_metric_names(
+            TW_STREAM_MODEL_OUTPUT,
+            names.as_mut_ptr(),
+        ));
+        let names = names.assume_init();
+        let s = |t: TwStr| std::str::from_utf8(std::slice::from_raw_parts(t.ptr, t.len)).unwrap();
+        let core = tracewire::StreamKind::ModelOutput.metric_names();
+        assert_eq!(
+            s(names.time_to_first_chunk.name),
+            core.time_to_first_chunk.name
+        );
+        assert_eq!(s(names.chunk_interval.unit), core.chunk_interval.unit);
+        tw_stream_metrics_free(&mut m);
+        assert!(m.is_null());
+    }
+}
