@@ -366,6 +366,7 @@ uint32_t tw_error_code(const struct TwError *err);
 const char *tw_error_message(const struct TwError *err);
 
 // Frees an error. NULL is a no-op. Each error must be freed once.
+// Thread safety: any thread; not concurrently with another use of `err`.
 //
 // # Safety
 // `err` must be NULL or an error returned by this library and not yet freed.
@@ -383,9 +384,11 @@ void tw_bytes_free(struct TwBytes *bytes);
 // The ABI version ([`TW_ABI_VERSION`]). Never fails; the cheapest call in the
 // library, used to measure the raw cost of crossing the ABI.
 // Thread safety: any thread.
+// Takes no pointer; nothing to free.
 uint32_t tw_abi_version(void);
 
 // Frees the strings in `*ctx` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `ctx` must be NULL or point to a `TwContext` written by this library (or zeroed).
@@ -413,6 +416,7 @@ struct TwError *tw_traceparent_format(const struct TwSpanContext *span,
                                       struct TwTraceParentText *out);
 
 // Frees the buffers of `*ts` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `ts` must be NULL or point to a `TwTraceState` written by this library (or zeroed).
@@ -450,6 +454,7 @@ struct TwError *tw_tracestate_update(const uint8_t *entries,
                                      struct TwTraceState *out);
 
 // Frees the buffers of `*bag` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `bag` must be NULL or point to a `TwBaggage` written by this library (or zeroed).
@@ -480,9 +485,11 @@ struct TwError *tw_baggage_build(const uint8_t *members, size_t len, struct TwBa
 
 // The protocol's header names (static strings). Never fails.
 // Thread safety: any thread.
+// The pointers are never NULL; nothing to free.
 struct TwHeaderNames tw_header_names(void);
 
 // Frees the buffers of `*inj` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `inj` must be NULL or point to a `TwInjected` written by this library (or zeroed).
@@ -552,6 +559,7 @@ struct TwError *tw_extract(const uint8_t *headers,
                            struct TwIssues *issues);
 
 // Frees the buffers of `*hs` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `hs` must be NULL or point to a `TwServerHandshake` written by this library (or zeroed).
@@ -611,6 +619,7 @@ struct TwError *tw_client_accepted(uint32_t offered,
 // The envelope set a `tracewire-envelope` value names (`TW_ENVELOPE_*` bits;
 // unknown tokens ignored). Errors: `invalid_argument` for NULL pointers.
 // Thread safety: any thread.
+// Nothing to free.
 //
 // # Safety
 // `(value, len)` valid (or NULL with 0); `out` writable.
@@ -626,6 +635,7 @@ struct TwError *tw_new_session_id(struct TwBytes *out);
 
 // Frees everything `*d` owns (context strings, payload copy, error) and
 // zeroes it (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `d` must be NULL or point to a `TwDecoded` written by this library (or zeroed).
@@ -648,6 +658,7 @@ struct TwError *tw_json_envelope_new(const uint8_t *path,
 
 // Frees `*env` and sets it to NULL, so a second call is a no-op. NULL or
 // `*env` NULL: no-op. Not concurrently with other uses of the handle.
+// Thread safety: any thread, once no other call uses the handle.
 //
 // # Safety
 // `env` NULL or pointing to NULL or a handle from [`tw_json_envelope_new`].
@@ -745,6 +756,7 @@ struct TwError *tw_carrier_decode(const uint8_t *carrier, size_t len, struct TwC
 
 // Parses a model name (`connection` or `message`, case-insensitive) into a
 // `TW_MODEL_*` value. Errors: `invalid_argument`. Thread safety: any thread.
+// Nothing to free.
 //
 // # Safety
 // `(name, len)` valid (or NULL with 0); `out` writable.
@@ -773,12 +785,14 @@ struct TwError *tw_connection_new(uint32_t model,
 
 // Frees `*conn` and sets it to NULL, so a second call is a no-op. NULL or
 // `*conn` NULL: no-op. Not concurrently with other uses of the handle.
+// Thread safety: any thread, once no other call uses the handle.
 //
 // # Safety
 // `conn` NULL or pointing to NULL or a handle from [`tw_connection_new`].
 void tw_connection_free(struct TwConnection **conn);
 
 // Frees the buffers of `*d` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `d` NULL or pointing to a `TwSpanDecision` written by this library (or zeroed).
@@ -787,6 +801,7 @@ void tw_span_decision_free(struct TwSpanDecision *d);
 // Whether the connection span ends when the upgrade completes (the
 // `message` model) rather than at close. Errors: `invalid_argument` for
 // NULL pointers. Thread safety: any thread.
+// Nothing to free.
 //
 // # Safety
 // `conn` a live handle; `out` writable.
@@ -814,6 +829,7 @@ struct TwError *tw_connection_message(const struct TwConnection *conn,
                                       struct TwSpanDecision *out);
 
 // Frees the buffers of `*d` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `d` NULL or pointing to a `TwCloseDecision` written by this library (or zeroed).
@@ -843,6 +859,7 @@ struct TwError *tw_stream_metrics_new(uint32_t kind, struct TwStreamMetrics **ou
 
 // Frees `*m` and sets it to NULL, so a second call is a no-op. NULL or `*m`
 // NULL: no-op. Not concurrently with other uses of the handle.
+// Thread safety: any thread, once no other call uses the handle.
 //
 // # Safety
 // `m` NULL or pointing to NULL or a handle from [`tw_stream_metrics_new`].
@@ -860,6 +877,7 @@ struct TwError *tw_stream_metrics_record(const struct TwStreamMetrics *m,
                                          uint64_t bytes);
 
 // Frees the buffers of `*s` and zeroes them (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
 // `s` NULL or pointing to a `TwStreamSnapshot` written by this library (or zeroed).
@@ -888,11 +906,13 @@ struct TwError *tw_stream_metric_names(uint32_t kind, struct TwMetricNames *out)
 // Test only: panics inside the guard, so bindings can check that a panic
 // becomes an error with code 100 (`panic`) and does not cross the ABI.
 // Always returns an error; free it with [`tw_error_free`].
+// Takes no pointer (never returns NULL). Thread safety: any thread.
 struct TwError *tw_testing_panic(void);
 
 // Test only: returns an error with `code` (any value) and a fixed message,
 // so bindings can check their mapping of every code. Free it with
 // [`tw_error_free`].
+// Takes no pointer (never returns NULL). Thread safety: any thread.
 struct TwError *tw_testing_error(uint32_t code);
 
 #ifdef __cplusplus

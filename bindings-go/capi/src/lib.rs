@@ -231,6 +231,7 @@ pub unsafe extern "C" fn tw_error_message(err: *const TwError) -> *const c_char 
 }
 
 /// Frees an error. NULL is a no-op. Each error must be freed once.
+/// Thread safety: any thread; not concurrently with another use of `err`.
 ///
 /// # Safety
 /// `err` must be NULL or an error returned by this library and not yet freed.
@@ -308,6 +309,7 @@ pub unsafe extern "C" fn tw_bytes_free(bytes: *mut TwBytes) {
 /// The ABI version ([`TW_ABI_VERSION`]). Never fails; the cheapest call in the
 /// library, used to measure the raw cost of crossing the ABI.
 /// Thread safety: any thread.
+/// Takes no pointer; nothing to free.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_abi_version() -> u32 {
     TW_ABI_VERSION
@@ -355,6 +357,7 @@ impl TwContext {
 }
 
 /// Frees the strings in `*ctx` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `ctx` must be NULL or point to a `TwContext` written by this library (or zeroed).
@@ -460,6 +463,7 @@ pub struct TwTraceState {
 }
 
 /// Frees the buffers of `*ts` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `ts` must be NULL or point to a `TwTraceState` written by this library (or zeroed).
@@ -587,6 +591,7 @@ pub struct TwBaggage {
 }
 
 /// Frees the buffers of `*bag` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `bag` must be NULL or point to a `TwBaggage` written by this library (or zeroed).
@@ -738,6 +743,7 @@ pub struct TwHeaderNames {
 
 /// The protocol's header names (static strings). Never fails.
 /// Thread safety: any thread.
+/// The pointers are never NULL; nothing to free.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_header_names() -> TwHeaderNames {
     fn c(s: &'static std::ffi::CStr) -> *const c_char {
@@ -774,6 +780,7 @@ pub struct TwInjected {
 }
 
 /// Frees the buffers of `*inj` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `inj` must be NULL or point to a `TwInjected` written by this library (or zeroed).
@@ -1017,6 +1024,7 @@ pub struct TwServerHandshake {
 }
 
 /// Frees the buffers of `*hs` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `hs` must be NULL or point to a `TwServerHandshake` written by this library (or zeroed).
@@ -1163,6 +1171,7 @@ pub unsafe extern "C" fn tw_client_accepted(
 /// The envelope set a `tracewire-envelope` value names (`TW_ENVELOPE_*` bits;
 /// unknown tokens ignored). Errors: `invalid_argument` for NULL pointers.
 /// Thread safety: any thread.
+/// Nothing to free.
 ///
 /// # Safety
 /// `(value, len)` valid (or NULL with 0); `out` writable.
@@ -1238,6 +1247,7 @@ impl Default for TwDecoded {
 
 /// Frees everything `*d` owns (context strings, payload copy, error) and
 /// zeroes it (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `d` must be NULL or point to a `TwDecoded` written by this library (or zeroed).
@@ -1316,6 +1326,7 @@ pub unsafe extern "C" fn tw_json_envelope_new(
 
 /// Frees `*env` and sets it to NULL, so a second call is a no-op. NULL or
 /// `*env` NULL: no-op. Not concurrently with other uses of the handle.
+/// Thread safety: any thread, once no other call uses the handle.
 ///
 /// # Safety
 /// `env` NULL or pointing to NULL or a handle from [`tw_json_envelope_new`].
@@ -1539,6 +1550,7 @@ pub struct TwConnection(Connection);
 
 /// Parses a model name (`connection` or `message`, case-insensitive) into a
 /// `TW_MODEL_*` value. Errors: `invalid_argument`. Thread safety: any thread.
+/// Nothing to free.
 ///
 /// # Safety
 /// `(name, len)` valid (or NULL with 0); `out` writable.
@@ -1631,6 +1643,7 @@ pub unsafe extern "C" fn tw_connection_new(
 
 /// Frees `*conn` and sets it to NULL, so a second call is a no-op. NULL or
 /// `*conn` NULL: no-op. Not concurrently with other uses of the handle.
+/// Thread safety: any thread, once no other call uses the handle.
 ///
 /// # Safety
 /// `conn` NULL or pointing to NULL or a handle from [`tw_connection_new`].
@@ -1677,6 +1690,7 @@ impl TwSpanDecision {
 }
 
 /// Frees the buffers of `*d` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `d` NULL or pointing to a `TwSpanDecision` written by this library (or zeroed).
@@ -1722,6 +1736,7 @@ fn decision_out(d: &SpanDecision) -> TwSpanDecision {
 /// Whether the connection span ends when the upgrade completes (the
 /// `message` model) rather than at close. Errors: `invalid_argument` for
 /// NULL pointers. Thread safety: any thread.
+/// Nothing to free.
 ///
 /// # Safety
 /// `conn` a live handle; `out` writable.
@@ -1819,6 +1834,7 @@ pub struct TwCloseDecision {
 }
 
 /// Frees the buffers of `*d` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `d` NULL or pointing to a `TwCloseDecision` written by this library (or zeroed).
@@ -1913,6 +1929,7 @@ pub unsafe extern "C" fn tw_stream_metrics_new(
 
 /// Frees `*m` and sets it to NULL, so a second call is a no-op. NULL or `*m`
 /// NULL: no-op. Not concurrently with other uses of the handle.
+/// Thread safety: any thread, once no other call uses the handle.
 ///
 /// # Safety
 /// `m` NULL or pointing to NULL or a handle from [`tw_stream_metrics_new`].
@@ -2004,6 +2021,7 @@ pub struct TwStreamSnapshot {
 }
 
 /// Frees the buffers of `*s` and zeroes them (idempotent). NULL is a no-op.
+/// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety
 /// `s` NULL or pointing to a `TwStreamSnapshot` written by this library (or zeroed).
@@ -2148,6 +2166,7 @@ fn stream_kind(kind: u32) -> Result<StreamKind> {
 /// Test only: panics inside the guard, so bindings can check that a panic
 /// becomes an error with code 100 (`panic`) and does not cross the ABI.
 /// Always returns an error; free it with [`tw_error_free`].
+/// Takes no pointer (never returns NULL). Thread safety: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_testing_panic() -> *mut TwError {
     guard(|| {
@@ -2161,6 +2180,7 @@ pub extern "C" fn tw_testing_panic() -> *mut TwError {
 /// Test only: returns an error with `code` (any value) and a fixed message,
 /// so bindings can check their mapping of every code. Free it with
 /// [`tw_error_free`].
+/// Takes no pointer (never returns NULL). Thread safety: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn tw_testing_error(code: u32) -> *mut TwError {
     guard(|| {
