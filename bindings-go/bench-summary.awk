@@ -8,7 +8,7 @@
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
 END {
-	printf "\n%-58s %12s %12s %8s\n", "benchmark (fastest of the runs)", "ours ns/op", "ref ns/op", "ratio"
+	printf "\n%-66s %12s %12s %8s\n", "benchmark (fastest of the runs)", "ours ns/op", "ref ns/op", "ratio"
 	for (i = 1; i <= n; i++) {
 		name = order[i]
 		if (name !~ /\/ours$/) continue
@@ -16,8 +16,11 @@ END {
 		ref = ""
 		if ((base "/otel") in best) ref = base "/otel"
 		if ((base "/handwritten") in best) ref = base "/handwritten"
+		sub(/\/traced$/, "", base)
+		if ((base "/plain") in best) ref = base "/plain"
 		if (ref == "") continue
-		printf "%-58s %12.0f %12.0f %8.2f\n", base " (vs " substr(ref, length(base) + 2) ")", best[name], best[ref], best[name] / best[ref]
+		printf "%-66s %12.0f %12.0f %8.2f\n", base " (vs " substr(ref, length(base) + 2) ")", best[name], best[ref], best[name] / best[ref]
+		done[ref] = 1
 	}
-	for (i = 1; i <= n; i++) if (order[i] !~ /\/(ours|otel|handwritten)$/) printf "%-58s %12.1f\n", order[i], best[order[i]]
+	for (i = 1; i <= n; i++) if (order[i] !~ /\/(ours|otel|handwritten)$/ && !(order[i] in done)) printf "%-66s %12.1f\n", order[i], best[order[i]]
 }

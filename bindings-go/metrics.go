@@ -183,7 +183,7 @@ func (m *StreamMetrics) snapshot(intervals bool) (StreamSnapshot, []float64, err
 		IntervalP50:      optF64(out.interval_p50),
 		IntervalP95:      optF64(out.interval_p95),
 		IntervalMax:      optF64(out.interval_max),
-		Attributes:       attributesFromC(view(out.attributes)),
+		Attributes:       attrsOnly(view(out.attributes)),
 	}
 	var iv []float64
 	if raw := view(out.intervals); len(raw) > 0 {

@@ -128,6 +128,11 @@ type CloseDecision struct {
 	Span       *SpanDecision
 }
 
+func attrsOnly(b []byte) []attribute.KeyValue {
+	_, a := attributesFromC(b, nil)
+	return a
+}
+
 var spanKinds = map[C.uint32_t]trace.SpanKind{
 	C.TW_SPAN_KIND_CLIENT:   trace.SpanKindClient,
 	C.TW_SPAN_KIND_SERVER:   trace.SpanKindServer,
@@ -136,40 +141,104 @@ var spanKinds = map[C.uint32_t]trace.SpanKind{
 	C.TW_SPAN_KIND_INTERNAL: trace.SpanKindInternal,
 }
 
-// attributesFromC decodes the attribute records of the C ABI.
-func attributesFromC(b []byte) []attribute.KeyValue {
-	var out []attribute.KeyValue
-	for len(b) > 0 {
-		k, rest, ok := nextRecord(b)
-		if !ok {
-			break
-		}
-		v, rest, ok := nextRecord(rest)
-		if !ok || len(v) == 0 {
-			break
-		}
-		b = rest
-		key := attribute.Key(k)
-		switch val := v[1:]; v[0] {
-		case 's':
-			out = append(out, key.String(val))
-		case 'i':
-			out = append(out, key.Int64(int64(binary.LittleEndian.Uint64([]byte(val)))))
-		case 'f':
-			out = append(out, key.Float64(math.Float64frombits(binary.LittleEndian.Uint64([]byte(val)))))
-		case 'b':
-			out = append(out, key.Bool(val == "\x01"))
+// interned holds the strings of span decisions (names, attribute keys and
+// string values), which repeat on every message of a connection: decoding a
+// decision then allocates nothing but its slices. Bounded like memo.
+var interned struct {
+	sync.RWMutex
+	m map[string]string
+}
+
+// internAll returns the strings for items, with one lock for the lot.
+func internAll(items [][]byte) []string {
+	out := make([]string, len(items))
+	missing := false
+	interned.RLock()
+	for i, b := range items {
+		if s, ok := interned.m[string(b)]; ok {
+			out[i] = s
+		} else {
+			missing = true
 		}
 	}
+	interned.RUnlock()
+	if !missing {
+		return out
+	}
+	interned.Lock()
+	if interned.m == nil || len(interned.m) >= 4*memoMax {
+		interned.m = make(map[string]string, 64)
+	}
+	for i, b := range items {
+		if out[i] == "" && len(b) > 0 {
+			s := string(b)
+			interned.m[s] = s
+			out[i] = s
+		}
+	}
+	interned.Unlock()
 	return out
 }
 
-func decisionFromC(d *C.TwSpanDecision) SpanDecision {
-	out := SpanDecision{
-		Name:       goString(d.name),
-		Kind:       spanKinds[d.kind],
-		Attributes: attributesFromC(view(d.attributes)),
+// attributesFromC decodes the attribute records of the C ABI: key, then a
+// tag byte (s, i, f, b) and the value.
+func attributesFromC(b []byte, name []byte) (string, []attribute.KeyValue) {
+	type raw struct{ key, val []byte }
+	var items [24]raw
+	list := items[:0]
+	for len(b) >= 4 {
+		n := int(binary.LittleEndian.Uint32(b))
+		if n > len(b)-4 {
+			break
+		}
+		k := b[4 : 4+n]
+		b = b[4+n:]
+		if len(b) < 4 {
+			break
+		}
+		n = int(binary.LittleEndian.Uint32(b))
+		if n > len(b)-4 || n == 0 {
+			break
+		}
+		list = append(list, raw{k, b[4 : 4+n]})
+		b = b[4+n:]
 	}
+	strs := make([][]byte, 0, 2*len(list)+1)
+	strs = append(strs, name)
+	for _, r := range list {
+		strs = append(strs, r.key)
+		if r.val[0] == 's' {
+			strs = append(strs, r.val[1:])
+		}
+	}
+	is := internAll(strs)
+	out := make([]attribute.KeyValue, 0, len(list))
+	j := 1
+	for _, r := range list {
+		key := attribute.Key(is[j])
+		j++
+		switch v := r.val[1:]; r.val[0] {
+		case 's':
+			out = append(out, key.String(is[j]))
+			j++
+		case 'i':
+			if len(v) == 8 {
+				out = append(out, key.Int64(int64(binary.LittleEndian.Uint64(v))))
+			}
+		case 'f':
+			if len(v) == 8 {
+				out = append(out, key.Float64(math.Float64frombits(binary.LittleEndian.Uint64(v))))
+			}
+		case 'b':
+			out = append(out, key.Bool(len(v) == 1 && v[0] == 1))
+		}
+	}
+	return is[0], out
+}
+
+func decisionFromC(d *C.TwSpanDecision) SpanDecision {
+	name, attrs := attributesFromC(view(d.attributes), view(d.name))
+	out := SpanDecision{Name: name, Kind: spanKinds[d.kind], Attributes: attrs}
 	for _, p := range d.parents[:d.parent_count] {
 		out.Parents = append(out.Parents, ParentSource(p))
 	}
@@ -306,7 +375,7 @@ func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
 		return CloseDecision{}, err
 	}
 	d := CloseDecision{
-		Attributes: attributesFromC(view(out.attributes)),
+		Attributes: attrsOnly(view(out.attributes)),
 		IsError:    bool(out.is_error),
 	}
 	if out.has_span {
