@@ -74,6 +74,7 @@ var (
 // header not to write).
 func injectWire(w *wire) (traceparent, tracestate, bg string) {
 	if !w.span.valid && w.baggage == "" {
+		// Nothing to propagate: the core writes nothing.
 		return "", "", ""
 	}
 	var out C.TwInjected
@@ -149,6 +150,8 @@ func ExtractWithIssues(ctx context.Context, h http.Header) (context.Context, []e
 
 func extractValues(ctx context.Context, tp, ts, bg []string) (context.Context, []error) {
 	if len(tp) == 0 && len(bg) == 0 {
+		// Without either header the core finds nothing and reports nothing
+		// (a tracestate alone is never read): skip the C call.
 		return ctx, nil
 	}
 	var tpv string
