@@ -2,7 +2,6 @@ package tracewire
 
 import (
 	"context"
-	"runtime"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -17,5 +16,3 @@ func sampledContext(t testing.TB) context.Context {
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tp.TraceID, SpanID: tp.SpanID, TraceFlags: tp.Flags, Remote: true})
 	return trace.ContextWithSpanContext(context.Background(), sc)
 }
-
-func runtimeGC() { runtime.GC() }

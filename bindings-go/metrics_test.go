@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -131,17 +132,43 @@ func TestMetricsConcurrentRecordSnapshotClose(t *testing.T) {
 	}
 }
 
-func TestMetricsCleanupFallback(t *testing.T) {
-	// Forgotten Close: the runtime cleanup frees the handle; this must not crash.
+func TestCleanupFallbackRunsForForgottenObjects(t *testing.T) {
+	// A forgotten Close: nothing may keep the object reachable, so the
+	// runtime cleanup that frees its C handle runs. An observer cleanup on
+	// the same objects shows they are collected.
+	collected := make(chan struct{}, 300)
+	observe := func(p any) {
+		switch v := p.(type) {
+		case *StreamMetrics:
+			runtime.AddCleanup(v, func(struct{}) { collected <- struct{}{} }, struct{}{})
+		case *JSONEnvelope:
+			runtime.AddCleanup(v, func(struct{}) { collected <- struct{}{} }, struct{}{})
+		case *Connection:
+			runtime.AddCleanup(v, func(struct{}) { collected <- struct{}{} }, struct{}{})
+		}
+	}
 	for range 100 {
 		m, err := NewStreamMetrics(StreamGeneric)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.RecordChunk(1)
+		observe(m)
+		e, _ := NewJSONEnvelope("", false)
+		observe(e)
+		c, _ := NewConnection(ConnectionInfo{SessionID: "s"})
+		observe(c)
 	}
-	for range 3 {
-		runtimeGC()
+	deadline := time.After(10 * time.Second)
+	for n := 0; n < 300; {
+		runtime.GC()
+		select {
+		case <-collected:
+			n++
+		case <-deadline:
+			t.Fatalf("only %d of 300 objects were collected", n)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
