@@ -15,6 +15,8 @@ package tracewire
 #cgo nocallback tw_connection_new
 #cgo noescape tw_connection_open
 #cgo nocallback tw_connection_open
+#cgo noescape tw_message_size_key
+#cgo nocallback tw_message_size_key
 #cgo noescape tw_model_parse
 #cgo nocallback tw_model_parse
 #cgo noescape tw_span_decision_free
@@ -108,6 +110,23 @@ type LinkSource uint32
 
 // LinkConnection is the connection span.
 const LinkConnection LinkSource = C.TW_LINK_CONNECTION
+
+// messageSizeKey is the one message-span attribute that changes from message
+// to message (the payload size), as the core names it.
+var messageSizeKey = attribute.Key(staticString(C.tw_message_size_key()))
+
+// without returns the decision minus the attribute key (for a decision
+// prepared once and completed per span).
+func (d SpanDecision) without(key attribute.Key) SpanDecision {
+	attrs := make([]attribute.KeyValue, 0, len(d.Attributes))
+	for _, kv := range d.Attributes {
+		if kv.Key != key {
+			attrs = append(attrs, kv)
+		}
+	}
+	d.Attributes = attrs
+	return d
+}
 
 // SpanDecision is everything needed to start one span, as the core decides
 // it: name, kind, parent candidates, links and attributes.

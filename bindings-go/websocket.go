@@ -84,6 +84,10 @@ type Conn struct {
 	connSpan  trace.Span
 	connSC    trace.SpanContext
 	closeOnce sync.Once
+	// The core's send and receive decisions for text and binary messages,
+	// prepared once (as the core's own WebSocket layer does): only the
+	// payload size changes from message to message.
+	sendSpans, recvSpans [2]SpanDecision
 }
 
 // Dial opens a traced WebSocket connection to rawURL: it starts the
@@ -234,6 +238,17 @@ func Handler(opts *AcceptOptions, serve func(r *http.Request, c *Conn)) http.Han
 }
 
 func (c *Conn) setup(o *Options) error {
+	for i, t := range [2]MessageType{Text, Binary} {
+		send, err := c.conn.Send(t, 0)
+		if err != nil {
+			return err
+		}
+		recv, err := c.conn.Receive(t, 0)
+		if err != nil {
+			return err
+		}
+		c.sendSpans[i], c.recvSpans[i] = send.without(messageSizeKey), recv.without(messageSizeKey)
+	}
 	if c.envelopes.Has(EnvelopeJSON) {
 		env, err := NewJSONEnvelope(o.JSONPath, o.StripEnvelope)
 		if err != nil {
@@ -260,11 +275,12 @@ func (c *Conn) Envelopes() Envelopes { return c.envelopes }
 // SpanContext is the connection span's context.
 func (c *Conn) SpanContext() trace.SpanContext { return c.connSC }
 
-func messageType(t websocket.MessageType) MessageType {
+// index is the position of a frame type in the prepared decisions.
+func index(t websocket.MessageType) int {
 	if t == websocket.MessageBinary {
-		return Binary
+		return 1
 	}
-	return Text
+	return 0
 }
 
 // Write sends one message under a send span (parent and links per the
@@ -273,11 +289,8 @@ func messageType(t websocket.MessageType) MessageType {
 // (other text frames go as they are), the binary prefix on every binary
 // frame.
 func (c *Conn) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
-	dec, err := c.conn.Send(messageType(typ), len(p))
-	if err != nil {
-		return c.ws.Write(ctx, typ, p)
-	}
-	sctx, span := dec.Start(ctx, c.tracer, Sources{Connection: c.connSC})
+	sctx, span := c.sendSpans[index(typ)].Start(ctx, c.tracer, Sources{Connection: c.connSC},
+		trace.WithAttributes(messageSizeKey.Int(len(p))))
 	frame := p
 	switch {
 	case typ == websocket.MessageText && c.json != nil:
@@ -287,7 +300,7 @@ func (c *Conn) Write(ctx context.Context, typ websocket.MessageType, p []byte) e
 	case typ == websocket.MessageBinary && c.envelopes.Has(EnvelopeBinary):
 		frame = EncodeBinary(sctx, p)
 	}
-	err = c.ws.Write(ctx, typ, frame)
+	err := c.ws.Write(ctx, typ, frame)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -351,12 +364,8 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 			remote = rctx
 		}
 	}
-	dec, derr := c.conn.Receive(messageType(typ), len(m.Payload))
-	if derr != nil {
-		m.Context, m.span = ctx, trace.SpanFromContext(context.Background())
-		return m, nil
-	}
-	m.Context, m.span = dec.Start(ctx, c.tracer, Sources{Remote: remote, Connection: c.connSC})
+	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, Sources{Remote: remote, Connection: c.connSC},
+		trace.WithAttributes(messageSizeKey.Int(len(m.Payload))))
 	if m.EnvelopeErr != nil {
 		m.span.RecordError(m.EnvelopeErr)
 	}

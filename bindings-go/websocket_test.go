@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,6 +180,28 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 		if s.SpanContext.TraceID() != root.SpanContext().TraceID() {
 			t.Errorf("span %s is in another trace", s.Name)
 		}
+	}
+	// The spans carry exactly the core's decisions, the payload size included
+	// (both peers' binary sends have the same attributes here).
+	u, _ := neturl.Parse(url)
+	port, _ := strconv.Atoi(u.Port())
+	model, err := NewConnection(ConnectionInfo{Role: RoleClient, SessionID: c.SessionID(), URLPath: "/chat", ServerAddress: u.Hostname(), ServerPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	want, _ := model.Send(Binary, 3)
+	found := false
+	for _, s := range sends {
+		if v, _ := attr(s, "websocket.message.type"); v.AsString() == "binary" {
+			found = true
+			if got, w := attrMap(t, s.Attributes), attrMap(t, want.Attributes); !reflect.DeepEqual(got, w) {
+				t.Errorf("send span attributes %v, want %v", got, w)
+			}
+		}
+	}
+	if !found {
+		t.Error("no binary send span")
 	}
 	// Every enveloped process span is a child of a send span.
 	sendIDs := map[trace.SpanID]bool{}

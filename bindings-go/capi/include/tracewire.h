@@ -261,6 +261,14 @@ typedef struct TwSpanDecision {
   struct TwBytes attributes;
 } TwSpanDecision;
 
+// A static string: `len` bytes of UTF-8 at `ptr`, never freed.
+typedef struct TwStr {
+  // The first byte.
+  const uint8_t *ptr;
+  // The number of bytes.
+  size_t len;
+} TwStr;
+
 // What to record when a connection closes. With `has_span` false, set
 // `attributes` (format of [`TwSpanDecision::attributes`]) on the connection
 // span and end it; with `has_span` true, start and end `span`.
@@ -311,14 +319,6 @@ typedef struct TwStreamSnapshot {
   // The intervals (only when requested).
   struct TwBytes intervals;
 } TwStreamSnapshot;
-
-// A static string: `len` bytes of UTF-8 at `ptr`, never freed.
-typedef struct TwStr {
-  // The first byte.
-  const uint8_t *ptr;
-  // The number of bytes.
-  size_t len;
-} TwStr;
 
 // The name, unit and description of one histogram (static strings).
 typedef struct TwHistogram {
@@ -797,6 +797,13 @@ void tw_connection_free(struct TwConnection **conn);
 // # Safety
 // `d` NULL or pointing to a `TwSpanDecision` written by this library (or zeroed).
 void tw_span_decision_free(struct TwSpanDecision *d);
+
+// The key of the one message-span attribute that changes from message to
+// message (the payload size), so a binding can prepare a connection's send
+// and receive decisions once, as the core's own WebSocket layer does, and
+// set only this attribute per message. A static string; nothing to free.
+// Takes no pointer. Thread safety: any thread.
+struct TwStr tw_message_size_key(void);
 
 // Whether the connection span ends when the upgrade completes (the
 // `message` model) rather than at close. Errors: `invalid_argument` for

@@ -1733,6 +1733,16 @@ fn decision_out(d: &SpanDecision) -> TwSpanDecision {
     out
 }
 
+/// The key of the one message-span attribute that changes from message to
+/// message (the payload size), so a binding can prepare a connection's send
+/// and receive decisions once, as the core's own WebSocket layer does, and
+/// set only this attribute per message. A static string; nothing to free.
+/// Takes no pointer. Thread safety: any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn tw_message_size_key() -> TwStr {
+    TwStr::of(model::keys::MESSAGING_BODY_SIZE)
+}
+
 /// Whether the connection span ends when the upgrade completes (the
 /// `message` model) rather than at close. Errors: `invalid_argument` for
 /// NULL pointers. Thread safety: any thread.
