@@ -3,8 +3,8 @@ package tracewire
 /*
 #cgo noescape tw_binary_decode
 #cgo nocallback tw_binary_decode
-#cgo noescape tw_binary_encode
-#cgo nocallback tw_binary_encode
+#cgo noescape tw_binary_header
+#cgo nocallback tw_binary_header
 #cgo noescape tw_bytes_free
 #cgo nocallback tw_bytes_free
 #cgo noescape tw_carrier_decode
@@ -225,20 +225,23 @@ func EncodeBinaryContext(tc TraceContext, payload []byte) []byte {
 }
 
 func encodeBinary(w *wire, payload []byte) []byte {
+	// Only the envelope comes from the core; the payload is appended here,
+	// so it is copied once and never crosses into C.
 	var out C.TwBytes
-	pp, pn := cBytes(payload)
 	tp, tn := cString(w.tracestate)
 	bp, bn := cString(w.baggage)
-	err := takeError(C.tw_binary_encode(&w.span, tp, tn, bp, bn, pp, pn, &out))
-	runtime.KeepAlive(payload)
+	err := takeError(C.tw_binary_header(&w.span, tp, tn, bp, bn, &out))
 	runtime.KeepAlive(w)
 	if err != nil {
 		// Only a NULL pointer fails, which cannot happen here.
 		return payload
 	}
-	b := goBytes(out)
+	header := view(out)
+	frame := make([]byte, len(header)+len(payload))
+	copy(frame, header)
+	copy(frame[len(header):], payload)
 	C.tw_bytes_free(&out)
-	return b
+	return frame
 }
 
 // DecodeBinary reads the envelope of a received binary frame. It never

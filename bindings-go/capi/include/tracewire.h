@@ -719,6 +719,24 @@ struct TwError *tw_binary_encode(const struct TwSpanContext *span,
                                  size_t payload_len,
                                  struct TwBytes *out);
 
+// Returns in `*out` only the binary envelope for the context (the prefix
+// that goes before the payload, `docs/PROTOCOL.md` section 5), so a caller
+// can write header and payload without passing the payload through here.
+// The context is `*span` plus `tracestate` and `baggage` header values
+// (invalid ones dropped).
+//
+// Errors: `invalid_argument` for NULL pointers. Free `*out` with
+// [`tw_bytes_free`]. Thread safety: any thread.
+//
+// # Safety
+// Each `(ptr, len)` valid (or NULL with 0); `span` readable; `out` writable.
+struct TwError *tw_binary_header(const struct TwSpanContext *span,
+                                 const uint8_t *tracestate,
+                                 size_t tracestate_len,
+                                 const uint8_t *baggage,
+                                 size_t baggage_len,
+                                 struct TwBytes *out);
+
 // Decodes a received binary frame (`docs/PROTOCOL.md` section 5.3). Never
 // fails on bad frames; the payload is always a range of the input frame.
 //

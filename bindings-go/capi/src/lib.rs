@@ -1463,6 +1463,38 @@ pub unsafe extern "C" fn tw_binary_encode(
     })
 }
 
+/// Returns in `*out` only the binary envelope for the context (the prefix
+/// that goes before the payload, `docs/PROTOCOL.md` section 5), so a caller
+/// can write header and payload without passing the payload through here.
+/// The context is `*span` plus `tracestate` and `baggage` header values
+/// (invalid ones dropped).
+///
+/// Errors: `invalid_argument` for NULL pointers. Free `*out` with
+/// [`tw_bytes_free`]. Thread safety: any thread.
+///
+/// # Safety
+/// Each `(ptr, len)` valid (or NULL with 0); `span` readable; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_binary_header(
+    span: *const TwSpanContext,
+    tracestate: *const u8,
+    tracestate_len: usize,
+    baggage: *const u8,
+    baggage_len: usize,
+    out: *mut TwBytes,
+) -> *mut TwError {
+    // SAFETY: NULL or writable.
+    unsafe { zero(out) };
+    guard(|| {
+        // SAFETY: caller guarantees.
+        let ctx = unsafe { context_in(span, tracestate, tracestate_len, baggage, baggage_len) }?;
+        let mut header = Vec::with_capacity(32);
+        binary::encode_header_into(&ctx, &mut header);
+        // SAFETY: caller guarantee.
+        unsafe { put(out, TwBytes::from_vec(header)) }
+    })
+}
+
 /// Decodes a received binary frame (`docs/PROTOCOL.md` section 5.3). Never
 /// fails on bad frames; the payload is always a range of the input frame.
 ///
