@@ -88,14 +88,12 @@ impl TraceContext {
             span_id: sc.span_id().into(),
             flags: TraceFlags(sc.trace_flags().to_u8()),
         });
-        let mut tracestate = TraceState::new();
-        if traceparent.is_some() {
-            // Insert from the back so the first entry ends up in front.
-            let entries: Vec<(&str, &str)> = sc.trace_state().into_iter().collect();
-            for (k, v) in entries.into_iter().rev() {
-                let _ = tracestate.insert(k, v);
-            }
-        }
+        let tracestate = match traceparent {
+            // A state the SDK accepted but our parser would not is dropped,
+            // as a receiver would drop it.
+            Some(_) => TraceState::from_entries(sc.trace_state()).unwrap_or_default(),
+            None => TraceState::new(),
+        };
         let mut baggage = Baggage::new();
         for (key, (value, metadata)) in cx.baggage() {
             let _ = baggage.insert_member(BaggageMember {
