@@ -495,11 +495,7 @@ fn tracestate_from_entries(entries: &[u8]) -> Result<TraceState> {
             "tracestate entries must be key/value pairs",
         ));
     }
-    let members: Vec<String> = items
-        .chunks(2)
-        .map(|p| format!("{}={}", p[0], p[1]))
-        .collect();
-    TraceState::parse_lines(members.iter().map(String::as_str))
+    TraceState::from_entries(items.chunks(2).map(|p| (p[0], p[1])))
         .map_err(|e| TwError::new(e.code(), e.to_string()))
 }
 
