@@ -8,7 +8,7 @@
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
 END {
-	printf "\n%-66s %12s %12s %8s\n", "benchmark (fastest of the runs)", "ours ns/op", "ref ns/op", "ratio"
+	printf "\n%-66s %12s %12s %8s\n", "benchmark (fastest run of each)", "ours ns/op", "ref ns/op", "ratio"
 	for (i = 1; i <= n; i++) {
 		name = order[i]
 		if (name !~ /\/ours$/) continue

@@ -65,6 +65,13 @@ func goString(b C.TwBytes) string {
 	return C.GoStringN((*C.char)(unsafe.Pointer(b.ptr)), C.int(b.len))
 }
 
+// traceparentText copies the 55 characters of a traceparent written by C
+// into a Go string (without letting the struct escape to the heap, as a
+// call to C.GoStringN would).
+func traceparentText(t *C.TwTraceParentText) string {
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(&t.text[0])), len(t.text)))
+}
+
 // goBytes copies Rust-owned bytes into a Go slice (does not free them).
 func goBytes(b C.TwBytes) []byte {
 	if b.ptr == nil || b.len == 0 {

@@ -99,7 +99,7 @@ func injectWire(w *wire) (traceparent, tracestate, bg string) {
 			return "", "", ""
 		}
 		if out.has_traceparent {
-			traceparent = C.GoStringN((*C.char)(unsafe.Pointer(&out.traceparent.text[0])), C.int(len(out.traceparent.text)))
+			traceparent = traceparentText(&out.traceparent)
 		}
 		if out.tracestate_given {
 			tracestate = cts
@@ -118,7 +118,7 @@ func injectWire(w *wire) (traceparent, tracestate, bg string) {
 		return "", "", ""
 	}
 	if out.has_traceparent {
-		traceparent = C.GoStringN((*C.char)(unsafe.Pointer(&out.traceparent.text[0])), C.int(len(out.traceparent.text)))
+		traceparent = traceparentText(&out.traceparent)
 		tracestate = goString(out.tracestate)
 		if w.tracestate != "" {
 			canonTraceStates.put(w.tracestate, tracestate)

@@ -65,7 +65,7 @@ func (tp TraceParent) String() string {
 	if err := takeError(C.tw_traceparent_format(&in, &out)); err != nil {
 		return ""
 	}
-	return C.GoStringN((*C.char)(unsafe.Pointer(&out.text[0])), C.int(len(out.text)))
+	return traceparentText(&out)
 }
 
 // IsSampled reports whether the sampled flag (bit 0) is set.

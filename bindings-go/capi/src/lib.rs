@@ -902,16 +902,19 @@ pub unsafe extern "C" fn tw_extract_values(
             )
         };
         let tp = String::from_utf8_lossy(tp);
-        let tp_lines: Vec<&str> = match traceparent_lines {
-            0 => vec![],
-            1 => vec![&tp],
-            _ => vec![&tp, &tp],
+        // Only the number of lines matters beyond the first (two or more is
+        // invalid), so no list is allocated.
+        let lines = [tp.as_ref(), tp.as_ref()];
+        let tp_lines: &[&str] = match traceparent_lines {
+            0 => &[],
+            1 => &lines[..1],
+            _ => &lines,
         };
         let ts = String::from_utf8_lossy(ts);
         let bg = String::from_utf8_lossy(bg);
         let ts_lines: &[&str] = if ts.is_empty() { &[] } else { &[&ts] };
         let bg_lines: &[&str] = if bg.is_empty() { &[] } else { &[&bg] };
-        let (ctx, found) = TraceContext::from_header_values(&tp_lines, ts_lines, bg_lines);
+        let (ctx, found) = TraceContext::from_header_values(tp_lines, ts_lines, bg_lines);
         // SAFETY: caller guarantees.
         unsafe {
             put(issues, issues_out(&found))?;
