@@ -148,14 +148,10 @@ impl HeaderSink for InjectorSink<'_> {
 pub struct ExtractorSource<'a>(pub &'a dyn Extractor);
 
 impl HeaderSource for ExtractorSource<'_> {
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
-        match self.0.get_all(name) {
-            Some(values) => values.into_iter().for_each(f),
-            None => {
-                if let Some(v) = self.0.get(name) {
-                    f(v)
-                }
-            }
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str)) {
+        // `get_all` falls back to `get` for extractors that do not override it.
+        if let Some(values) = self.0.get_all(name) {
+            values.into_iter().for_each(f);
         }
     }
 }
