@@ -38,11 +38,17 @@ func init() {
 
 // cBytes borrows b for the duration of one C call.
 func cBytes(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
 	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b))
 }
 
 // cString borrows s for the duration of one C call, without copying.
 func cString(s string) (*C.uint8_t, C.size_t) {
+	if s == "" {
+		return nil, 0 // NULL with length 0 is the empty input (and skips cgo's pointer check)
+	}
 	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
 }
 
