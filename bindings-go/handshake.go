@@ -32,9 +32,9 @@ type Envelopes uint32
 
 const (
 	// EnvelopeJSON is the JSON envelope on text frames (token "json").
-	EnvelopeJSON Envelopes = C.TW_ENVELOPE_JSON
+	EnvelopeJSON Envelopes = 1
 	// EnvelopeBinary is the binary envelope on binary frames (token "binary").
-	EnvelopeBinary Envelopes = C.TW_ENVELOPE_BINARY
+	EnvelopeBinary Envelopes = 2
 	// AllEnvelopes is both formats.
 	AllEnvelopes = EnvelopeJSON | EnvelopeBinary
 	// NoEnvelopes: context travels only in the handshake.
@@ -210,3 +210,12 @@ func InjectContext(tc TraceContext, h http.Header) {
 		h[canonBaggage] = []string{bg}
 	}
 }
+
+// The constants above are the C ABI's values; these lines stop compiling
+// (constant overflow) if the two ever differ.
+const (
+	_ = EnvelopeJSON - C.TW_ENVELOPE_JSON
+	_ = C.TW_ENVELOPE_JSON - EnvelopeJSON
+	_ = EnvelopeBinary - C.TW_ENVELOPE_BINARY
+	_ = C.TW_ENVELOPE_BINARY - EnvelopeBinary
+)

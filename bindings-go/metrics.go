@@ -37,10 +37,10 @@ type StreamKind uint32
 
 const (
 	// StreamGeneric is any stream of chunks (tracewire.stream.* names).
-	StreamGeneric StreamKind = C.TW_STREAM_GENERIC
+	StreamGeneric StreamKind = 0
 	// StreamModelOutput is a model's output (tokens, synthesized audio):
 	// the OpenTelemetry GenAI names where they exist.
-	StreamModelOutput StreamKind = C.TW_STREAM_MODEL_OUTPUT
+	StreamModelOutput StreamKind = 1
 )
 
 // Histogram is the name, unit and description of one histogram.
@@ -274,3 +274,12 @@ func (in *StreamInstruments) Record(ctx context.Context, m *StreamMetrics, attrs
 	in.bytes.Record(ctx, int64(min(s.Bytes, math.MaxInt64)), opt)
 	return nil
 }
+
+// The constants above are the C ABI's values; these lines stop compiling
+// (constant overflow) if the two ever differ.
+const (
+	_ = StreamGeneric - C.TW_STREAM_GENERIC
+	_ = C.TW_STREAM_GENERIC - StreamGeneric
+	_ = StreamModelOutput - C.TW_STREAM_MODEL_OUTPUT
+	_ = C.TW_STREAM_MODEL_OUTPUT - StreamModelOutput
+)

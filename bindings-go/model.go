@@ -44,10 +44,10 @@ type Model uint32
 const (
 	// ModelConnection: one trace per connection; the connection span is the
 	// ancestor of every message span. Suits short sessions.
-	ModelConnection Model = C.TW_MODEL_CONNECTION
+	ModelConnection Model = 0
 	// ModelMessage: one trace per request or stream, linked to the
 	// connection span and tagged with the session id. Suits long-lived sockets.
-	ModelMessage Model = C.TW_MODEL_MESSAGE
+	ModelMessage Model = 1
 )
 
 // ParseModel parses "connection" or "message" (case-insensitive). The error
@@ -73,9 +73,9 @@ type Role uint32
 
 const (
 	// RoleClient is the side that sent the upgrade request.
-	RoleClient Role = C.TW_ROLE_CLIENT
+	RoleClient Role = 0
 	// RoleServer is the side that accepted it.
-	RoleServer Role = C.TW_ROLE_SERVER
+	RoleServer Role = 1
 )
 
 // MessageType is the type of a data frame.
@@ -83,9 +83,9 @@ type MessageType uint32
 
 const (
 	// Text is a UTF-8 text frame.
-	Text MessageType = C.TW_MESSAGE_TEXT
+	Text MessageType = 0
 	// Binary is a binary frame.
-	Binary MessageType = C.TW_MESSAGE_BINARY
+	Binary MessageType = 1
 )
 
 // ParentSource is where a span's parent comes from. A decision lists
@@ -95,21 +95,21 @@ type ParentSource uint32
 
 const (
 	// ParentRemote is the context received with the handshake or the message.
-	ParentRemote ParentSource = C.TW_PARENT_REMOTE
+	ParentRemote ParentSource = 0
 	// ParentAmbient is the caller's current span.
-	ParentAmbient ParentSource = C.TW_PARENT_AMBIENT
+	ParentAmbient ParentSource = 1
 	// ParentAmbientInConnectionTrace is the caller's current span, if it is
 	// in the connection span's trace.
-	ParentAmbientInConnectionTrace ParentSource = C.TW_PARENT_AMBIENT_IN_CONNECTION_TRACE
+	ParentAmbientInConnectionTrace ParentSource = 2
 	// ParentConnection is the connection span.
-	ParentConnection ParentSource = C.TW_PARENT_CONNECTION
+	ParentConnection ParentSource = 3
 )
 
 // LinkSource is a span to link to, added when available and not the parent.
 type LinkSource uint32
 
 // LinkConnection is the connection span.
-const LinkConnection LinkSource = C.TW_LINK_CONNECTION
+const LinkConnection LinkSource = 0
 
 // messageSizeKey is the one message-span attribute that changes from message
 // to message (the payload size), as the core names it.
@@ -527,3 +527,30 @@ func (r Role) String() string {
 	}
 	return "client"
 }
+
+// The constants above are the C ABI's values; these lines stop compiling
+// (constant overflow) if the two ever differ.
+const (
+	_ = ModelConnection - C.TW_MODEL_CONNECTION
+	_ = C.TW_MODEL_CONNECTION - ModelConnection
+	_ = ModelMessage - C.TW_MODEL_MESSAGE
+	_ = C.TW_MODEL_MESSAGE - ModelMessage
+	_ = RoleClient - C.TW_ROLE_CLIENT
+	_ = C.TW_ROLE_CLIENT - RoleClient
+	_ = RoleServer - C.TW_ROLE_SERVER
+	_ = C.TW_ROLE_SERVER - RoleServer
+	_ = Text - C.TW_MESSAGE_TEXT
+	_ = C.TW_MESSAGE_TEXT - Text
+	_ = Binary - C.TW_MESSAGE_BINARY
+	_ = C.TW_MESSAGE_BINARY - Binary
+	_ = ParentRemote - C.TW_PARENT_REMOTE
+	_ = C.TW_PARENT_REMOTE - ParentRemote
+	_ = ParentAmbient - C.TW_PARENT_AMBIENT
+	_ = C.TW_PARENT_AMBIENT - ParentAmbient
+	_ = ParentAmbientInConnectionTrace - C.TW_PARENT_AMBIENT_IN_CONNECTION_TRACE
+	_ = C.TW_PARENT_AMBIENT_IN_CONNECTION_TRACE - ParentAmbientInConnectionTrace
+	_ = ParentConnection - C.TW_PARENT_CONNECTION
+	_ = C.TW_PARENT_CONNECTION - ParentConnection
+	_ = LinkConnection - C.TW_LINK_CONNECTION
+	_ = C.TW_LINK_CONNECTION - LinkConnection
+)
