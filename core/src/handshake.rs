@@ -20,6 +20,7 @@
 //! ```
 
 use crate::context::{ExtractIssue, TraceContext};
+use std::borrow::Cow;
 
 /// The W3C Trace Context header carrying the sending span.
 pub const TRACEPARENT: &str = "traceparent";
@@ -35,7 +36,7 @@ pub const SESSION_HEADER: &str = "tracewire-session";
 /// Read access to a set of headers (names compared case-insensitively).
 pub trait HeaderSource {
     /// Calls `f` with each value of header `name`, in order.
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str));
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str));
 }
 
 /// Write access to a set of headers.
@@ -45,7 +46,7 @@ pub trait HeaderSink {
 }
 
 impl HeaderSource for http::HeaderMap {
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str)) {
         for v in self.get_all(name) {
             // Values that are not visible ASCII cannot hold a valid context.
             if let Ok(v) = v.to_str() {
@@ -66,7 +67,7 @@ impl HeaderSink for http::HeaderMap {
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderSource for [(K, V)] {
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str)) {
         for (k, v) in self {
             if k.as_ref().eq_ignore_ascii_case(name) {
                 f(v.as_ref());
@@ -76,7 +77,7 @@ impl<K: AsRef<str>, V: AsRef<str>> HeaderSource for [(K, V)] {
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderSource for Vec<(K, V)> {
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str)) {
         self.as_slice().for_each_value(name, f)
     }
 }
@@ -113,11 +114,15 @@ pub fn extract(
     query: Option<&str>,
 ) -> (TraceContext, Vec<ExtractIssue>) {
     let h = |name| {
-        let mut values = Vec::new();
-        headers.for_each_value(name, &mut |v| values.push(v.to_owned()));
+        let mut values: Vec<Cow<'_, str>> = Vec::new();
+        headers.for_each_value(name, &mut |v| values.push(Cow::Borrowed(v)));
         values
     };
-    let q = |name| query.map(|q| query_values(q, name)).unwrap_or_default();
+    let q = |name| {
+        query
+            .map(|q| query_values(q, name).into_iter().map(Cow::Owned).collect())
+            .unwrap_or_default()
+    };
     let (mut traceparent, mut tracestate) = (h(TRACEPARENT), h(TRACESTATE));
     if traceparent.is_empty() {
         (traceparent, tracestate) = (q(TRACEPARENT), q(TRACESTATE));

@@ -116,9 +116,28 @@ impl TraceStateError {
 ///
 /// Every key is unique and valid, every value valid, and there are at most
 /// [`MAX_MEMBERS`] entries: the constructors and mutators keep it so.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct TraceState {
-    entries: Vec<(String, String)>,
+    /// The entries as `key=value` joined by `,`, most recent first: one
+    /// allocation however many entries, and already the header when short.
+    buf: String,
+    /// Where each entry lies in `buf`.
+    entries: Vec<Entry>,
+}
+
+/// One entry of a [`TraceState`]: `buf[start..eq]` is the key and
+/// `buf[eq + 1..end]` the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    start: usize,
+    eq: usize,
+    end: usize,
+}
+
+impl fmt::Debug for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 impl TraceState {
@@ -145,9 +164,10 @@ impl TraceState {
     pub fn parse_lines<'a, I: IntoIterator<Item = &'a str>>(
         lines: I,
     ) -> Result<TraceState, TraceStateError> {
-        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut ts = TraceState::new();
         let mut members = 0usize;
         for line in lines {
+            ts.buf.reserve(line.len());
             for raw in line.split(',') {
                 // Trimming the member also strips the value's trailing OWS,
                 // while spaces after '=' stay part of the value.
@@ -163,20 +183,91 @@ impl TraceState {
                 validate_key(key)?;
                 validate_value(value)?;
                 // Leftmost is the most recent update, so a later duplicate loses.
-                if !entries.iter().any(|(k, _)| k == key) {
-                    entries.push((key.to_owned(), value.to_owned()));
+                if ts.position(key).is_none() {
+                    ts.push(key, value);
                 }
             }
         }
-        Ok(TraceState { entries })
+        Ok(ts)
+    }
+
+    /// Builds a tracestate from entries in order (most recent first), with
+    /// the same rules as parsing: keys and values are validated, a later
+    /// duplicate is dropped, and more than [`MAX_MEMBERS`] is an error.
+    pub fn from_entries<'a, I>(entries: I) -> Result<TraceState, TraceStateError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut ts = TraceState::new();
+        for (n, (key, value)) in entries.into_iter().enumerate() {
+            if n == MAX_MEMBERS {
+                return Err(TraceStateError::TooManyMembers);
+            }
+            validate_key(key)?;
+            validate_value(value)?;
+            if ts.position(key).is_none() {
+                ts.push(key, value);
+            }
+        }
+        Ok(ts)
+    }
+
+    /// Appends an entry known to be valid and new.
+    fn push(&mut self, key: &str, value: &str) {
+        if !self.buf.is_empty() {
+            self.buf.push(',');
+        }
+        let start = self.buf.len();
+        self.buf.push_str(key);
+        let eq = self.buf.len();
+        self.buf.push('=');
+        self.buf.push_str(value);
+        self.entries.push(Entry {
+            start,
+            eq,
+            end: self.buf.len(),
+        });
+    }
+
+    fn key(&self, e: &Entry) -> &str {
+        &self.buf[e.start..e.eq]
+    }
+
+    fn value(&self, e: &Entry) -> &str {
+        &self.buf[e.eq + 1..e.end]
+    }
+
+    fn member(&self, e: &Entry) -> &str {
+        &self.buf[e.start..e.end]
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|e| self.key(e) == key)
+    }
+
+    /// Rebuilds the list from `first` (if any) followed by the entries that
+    /// `keep` selects, at most [`MAX_MEMBERS`] in all.
+    fn rebuild(&mut self, first: Option<(&str, &str)>, keep: impl Fn(usize) -> bool) {
+        let mut out = TraceState::new();
+        out.buf
+            .reserve(self.buf.len() + first.map_or(0, |(k, v)| k.len() + v.len() + 2));
+        if let Some((k, v)) = first {
+            out.push(k, v);
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            if out.entries.len() == MAX_MEMBERS {
+                break;
+            }
+            if keep(i) {
+                out.push(self.key(e), self.value(e));
+            }
+        }
+        *self = out;
     }
 
     /// The value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.position(key).map(|i| self.value(&self.entries[i]))
     }
 
     /// Sets `key` to `value` and moves the entry to the front, as an update
@@ -197,21 +288,22 @@ impl TraceState {
     pub fn insert(&mut self, key: &str, value: &str) -> Result<(), TraceStateError> {
         validate_key(key)?;
         validate_value(value)?;
-        self.entries.retain(|(k, _)| k != key);
-        self.entries.insert(0, (key.to_owned(), value.to_owned()));
-        self.entries.truncate(MAX_MEMBERS);
+        let old = self.position(key);
+        self.rebuild(Some((key, value)), |i| Some(i) != old);
         Ok(())
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let i = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(i).1)
+        let i = self.position(key)?;
+        let value = self.value(&self.entries[i]).to_owned();
+        self.rebuild(None, |j| j != i);
+        Some(value)
     }
 
     /// The entries in order, most recently updated first.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries.iter().map(|e| (self.key(e), self.value(e)))
     }
 
     /// The number of entries.
@@ -239,11 +331,10 @@ impl TraceState {
     /// assert!(!ts.to_header().contains("big="));
     /// ```
     pub fn to_header(&self) -> String {
-        let lens: Vec<usize> = self
-            .entries
-            .iter()
-            .map(|(k, v)| k.len() + 1 + v.len())
-            .collect();
+        if self.buf.len() <= MAX_HEADER_LEN {
+            return self.buf.clone();
+        }
+        let lens: Vec<usize> = self.entries.iter().map(|e| e.end - e.start).collect();
         let mut keep = vec![true; lens.len()];
         let mut sum: usize = lens.iter().sum();
         let mut count = lens.len();
@@ -264,13 +355,11 @@ impl TraceState {
         }
 
         let mut out = String::with_capacity(header_len(sum, count));
-        for ((k, v), _) in self.entries.iter().zip(&keep).filter(|(_, k)| **k) {
+        for (e, _) in self.entries.iter().zip(&keep).filter(|(_, k)| **k) {
             if !out.is_empty() {
                 out.push(',');
             }
-            out.push_str(k);
-            out.push('=');
-            out.push_str(v);
+            out.push_str(self.member(e));
         }
         out
     }

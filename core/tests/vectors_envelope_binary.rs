@@ -2,23 +2,8 @@
 
 mod common;
 
-use serde_json::Value;
+use tracewire::TraceContext;
 use tracewire::envelope::{Decoded, binary};
-use tracewire::{Baggage, TraceContext, TraceParent, TraceState};
-
-fn context(v: &Value) -> TraceContext {
-    TraceContext {
-        traceparent: common::opt_str(v, "traceparent")
-            .map(|s| TraceParent::parse(s).expect("traceparent")),
-        tracestate: common::opt_str(v, "tracestate")
-            .map(|s| TraceState::parse(s).expect("tracestate"))
-            .unwrap_or_default(),
-        baggage: common::opt_str(v, "baggage")
-            .map(|s| Baggage::parse(s).expect("baggage"))
-            .unwrap_or_default(),
-        remote: true,
-    }
-}
 
 #[test]
 fn binary_envelope_vectors() {
@@ -28,7 +13,7 @@ fn binary_envelope_vectors() {
         let payload = common::hex(case["payload"].as_str().expect("payload"));
         match case["op"].as_str().expect("op") {
             "encode" => {
-                let got = binary::encode(&context(&case["context"]), &payload);
+                let got = binary::encode(&common::context(&case["context"], true), &payload);
                 assert_eq!(common::to_hex(&got), common::to_hex(&frame), "{name}");
             }
             "decode" => {
@@ -41,9 +26,21 @@ fn binary_envelope_vectors() {
                             matches!(p, std::borrow::Cow::Borrowed(_)),
                             "{name}: payload was copied"
                         );
-                        assert_eq!(ctx, &context(&case["context"]), "{name}");
+                        assert_eq!(ctx, &common::context(&case["context"], true), "{name}");
+                        // With no payload, the same bytes are a queue carrier.
+                        let carrier = TraceContext::from_carrier(&frame);
+                        if payload.is_empty() {
+                            assert_eq!(carrier.as_ref(), Ok(ctx), "{name}: carrier");
+                        } else {
+                            assert!(
+                                carrier.is_err(),
+                                "{name}: carrier with trailing bytes accepted"
+                            );
+                        }
                     }
                     ("malformed", Decoded::Malformed(e, _)) => {
+                        let carrier = TraceContext::from_carrier(&frame);
+                        assert_eq!(carrier.as_ref().err(), Some(e), "{name}: carrier");
                         assert_eq!(
                             e.code().name(),
                             case["error_code"].as_str().expect("code"),

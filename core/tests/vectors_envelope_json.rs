@@ -2,32 +2,7 @@
 
 mod common;
 
-use serde_json::Value;
 use tracewire::envelope::{Decoded, json::JsonEnvelope};
-use tracewire::{Baggage, TraceContext, TraceParent, TraceState};
-
-/// A context from the vector's header strings.
-fn context(v: &Value) -> TraceContext {
-    TraceContext {
-        traceparent: common::opt_str(v, "traceparent")
-            .map(|s| TraceParent::parse(s).expect("traceparent")),
-        tracestate: common::opt_str(v, "tracestate")
-            .map(|s| TraceState::parse(s).expect("tracestate"))
-            .unwrap_or_default(),
-        baggage: common::opt_str(v, "baggage")
-            .map(|s| Baggage::parse(s).expect("baggage"))
-            .unwrap_or_default(),
-        remote: false,
-    }
-}
-
-fn headers(ctx: &TraceContext) -> (Option<String>, Option<String>, Option<String>) {
-    (
-        ctx.traceparent.map(|t| t.to_string()),
-        (!ctx.tracestate.is_empty()).then(|| ctx.tracestate.to_header()),
-        (!ctx.baggage.is_empty()).then(|| ctx.baggage.to_header()),
-    )
-}
 
 #[test]
 fn json_envelope_vectors() {
@@ -39,7 +14,7 @@ fn json_envelope_vectors() {
         let frame = case["frame"].as_str().expect("frame").as_bytes();
         match case["op"].as_str().expect("op") {
             "inject" => {
-                let got = env.inject(frame, &context(&case["context"]));
+                let got = env.inject(frame, &common::context(&case["context"], false));
                 if case["valid"].as_bool().expect("valid") {
                     let got = got.unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert_eq!(
@@ -68,8 +43,12 @@ fn json_envelope_vectors() {
                     ("plain", Decoded::Plain(_)) => {}
                     ("enveloped", Decoded::Enveloped(ctx, _)) => {
                         assert!(ctx.remote, "{name}");
-                        let want = context(&case["context"]);
-                        assert_eq!(headers(ctx), headers(&want), "{name}");
+                        let want = common::context(&case["context"], false);
+                        assert_eq!(
+                            common::header_strings(ctx),
+                            common::header_strings(&want),
+                            "{name}"
+                        );
                     }
                     ("malformed", Decoded::Malformed(e, _)) => {
                         assert_eq!(

@@ -4,7 +4,6 @@ mod common;
 
 use serde_json::Value;
 use tracewire::handshake::{self, Envelopes, ServerHandshake};
-use tracewire::{Baggage, TraceContext, TraceParent, TraceState};
 
 fn pairs(v: &Value) -> Vec<(String, String)> {
     v.as_array()
@@ -17,14 +16,6 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn header_strings(ctx: &TraceContext) -> Value {
-    serde_json::json!({
-        "traceparent": ctx.traceparent.map(|t| t.to_string()),
-        "tracestate": (!ctx.tracestate.is_empty()).then(|| ctx.tracestate.to_header()),
-        "baggage": (!ctx.baggage.is_empty()).then(|| ctx.baggage.to_header()),
-    })
 }
 
 fn envelopes(v: &Value) -> Envelopes {
@@ -49,7 +40,7 @@ fn handshake_vectors() {
             "extract" => {
                 let (ctx, issues) = handshake::extract(&pairs(&case["headers"]), query);
                 assert!(ctx.remote, "{name}");
-                assert_eq!(header_strings(&ctx), case["context"], "{name}");
+                assert_eq!(common::header_strings(&ctx), case["context"], "{name}");
                 let codes: Vec<&str> = issues.iter().map(|i| i.code().name()).collect();
                 let want: Vec<&str> = case["issues"]
                     .as_array()
@@ -60,18 +51,7 @@ fn handshake_vectors() {
                 assert_eq!(codes, want, "{name}");
             }
             "inject" => {
-                let c = &case["context"];
-                let ctx = TraceContext {
-                    traceparent: common::opt_str(c, "traceparent")
-                        .map(|s| TraceParent::parse(s).expect("tp")),
-                    tracestate: common::opt_str(c, "tracestate")
-                        .map(|s| TraceState::parse(s).expect("ts"))
-                        .unwrap_or_default(),
-                    baggage: common::opt_str(c, "baggage")
-                        .map(|s| Baggage::parse(s).expect("bg"))
-                        .unwrap_or_default(),
-                    remote: false,
-                };
+                let ctx = common::context(&case["context"], false);
                 let mut out: Vec<(String, String)> = Vec::new();
                 handshake::inject(&ctx, &mut out);
                 assert_eq!(out, pairs(&case["headers"]), "{name}");

@@ -88,14 +88,12 @@ impl TraceContext {
             span_id: sc.span_id().into(),
             flags: TraceFlags(sc.trace_flags().to_u8()),
         });
-        let mut tracestate = TraceState::new();
-        if traceparent.is_some() {
-            // Insert from the back so the first entry ends up in front.
-            let entries: Vec<(&str, &str)> = sc.trace_state().into_iter().collect();
-            for (k, v) in entries.into_iter().rev() {
-                let _ = tracestate.insert(k, v);
-            }
-        }
+        let tracestate = match traceparent {
+            // A state the SDK accepted but our parser would not is dropped,
+            // as a receiver would drop it.
+            Some(_) => TraceState::from_entries(sc.trace_state()).unwrap_or_default(),
+            None => TraceState::new(),
+        };
         let mut baggage = Baggage::new();
         for (key, (value, metadata)) in cx.baggage() {
             let _ = baggage.insert_member(BaggageMember {
@@ -150,14 +148,10 @@ impl HeaderSink for InjectorSink<'_> {
 pub struct ExtractorSource<'a>(pub &'a dyn Extractor);
 
 impl HeaderSource for ExtractorSource<'_> {
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str)) {
-        match self.0.get_all(name) {
-            Some(values) => values.into_iter().for_each(f),
-            None => {
-                if let Some(v) = self.0.get(name) {
-                    f(v)
-                }
-            }
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a str)) {
+        // `get_all` falls back to `get` for extractors that do not override it.
+        if let Some(values) = self.0.get_all(name) {
+            values.into_iter().for_each(f);
         }
     }
 }

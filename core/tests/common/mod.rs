@@ -74,3 +74,28 @@ pub fn run_cases(file: &str, check: impl Fn(&Value)) {
         failed.join("\n")
     );
 }
+
+/// A context from a vector's header strings (`traceparent`, `tracestate`,
+/// `baggage`; null or absent = none), marked `remote` as given.
+pub fn context(v: &Value, remote: bool) -> tracewire::TraceContext {
+    use tracewire::{Baggage, TraceParent, TraceState};
+    tracewire::TraceContext {
+        traceparent: opt_str(v, "traceparent").map(|s| TraceParent::parse(s).expect("traceparent")),
+        tracestate: opt_str(v, "tracestate")
+            .map(|s| TraceState::parse(s).expect("tracestate"))
+            .unwrap_or_default(),
+        baggage: opt_str(v, "baggage")
+            .map(|s| Baggage::parse(s).expect("baggage"))
+            .unwrap_or_default(),
+        remote,
+    }
+}
+
+/// A context's header strings as a vector file writes them (null = absent).
+pub fn header_strings(ctx: &tracewire::TraceContext) -> Value {
+    serde_json::json!({
+        "traceparent": ctx.traceparent.map(|t| t.to_string()),
+        "tracestate": (!ctx.tracestate.is_empty()).then(|| ctx.tracestate.to_header()),
+        "baggage": (!ctx.baggage.is_empty()).then(|| ctx.baggage.to_header()),
+    })
+}

@@ -1,0 +1,182 @@
+//! Conversions between the C structs and the core's types.
+
+use crate::records;
+use crate::{Result, TwBytes, TwContext, TwError, TwIssues, TwSpanContext, bytes};
+use tracewire::{Baggage, ExtractIssue, KeyValue, SpanId, TraceContext, TraceFlags, TraceId};
+use tracewire::{TraceParent, TraceState, Value};
+
+/// The last few values parsed from header strings on this thread, most
+/// recent first. A sender passes the same tracestate and baggage for every
+/// message of a request or a stream, and parsing them (percent-decoding,
+/// validation) costs far more than cloning the result. Per thread, so no lock.
+struct Recent<T> {
+    entries: Vec<(String, T)>,
+}
+
+/// How many values each thread keeps.
+const RECENT: usize = 8;
+
+impl<T: Clone> Recent<T> {
+    const fn new() -> Self {
+        Recent {
+            entries: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, key: &str, parse: impl FnOnce(&str) -> T) -> T {
+        if let Some(i) = self.entries.iter().position(|(k, _)| k == key) {
+            let hit = self.entries.remove(i);
+            let value = hit.1.clone();
+            self.entries.insert(0, hit);
+            return value;
+        }
+        let value = parse(key);
+        self.entries.truncate(RECENT - 1);
+        self.entries.insert(0, (key.to_owned(), value.clone()));
+        value
+    }
+}
+
+thread_local! {
+    static TRACESTATES: std::cell::RefCell<Recent<TraceState>> = const { std::cell::RefCell::new(Recent::new()) };
+    static BAGGAGES: std::cell::RefCell<Recent<Baggage>> = const { std::cell::RefCell::new(Recent::new()) };
+}
+
+/// A span context struct from a parsed `traceparent` (or none).
+pub(crate) fn span_out(tp: Option<TraceParent>) -> TwSpanContext {
+    match tp {
+        Some(tp) => TwSpanContext {
+            trace_id: tp.trace_id.0,
+            span_id: tp.span_id.0,
+            flags: tp.flags.0,
+            valid: true,
+        },
+        None => TwSpanContext::default(),
+    }
+}
+
+/// The `traceparent` a span context struct describes: `None` when not
+/// `valid`; an error when valid but an id is all zeros.
+pub(crate) fn span_in(s: &TwSpanContext) -> Result<Option<TraceParent>> {
+    if !s.valid {
+        return Ok(None);
+    }
+    let (trace_id, span_id) = (TraceId(s.trace_id), SpanId(s.span_id));
+    if trace_id.is_zero() || span_id.is_zero() {
+        return Err(TwError::new(
+            tracewire::ErrorCode::InvalidTraceParent,
+            "a span context has an all-zero trace id or span id",
+        ));
+    }
+    Ok(Some(TraceParent {
+        trace_id,
+        span_id,
+        flags: TraceFlags(s.flags),
+    }))
+}
+
+/// A core context from the C inputs: the span context and the `tracestate` and
+/// `baggage` header values. Invalid (or non-UTF-8) header values are dropped,
+/// as a receiver drops them; a span of NULL means none.
+///
+/// # Safety
+/// `span` NULL or readable; each `(ptr, len)` valid (or NULL with 0).
+pub(crate) unsafe fn context_in(
+    span: *const TwSpanContext,
+    tracestate: *const u8,
+    tracestate_len: usize,
+    baggage: *const u8,
+    baggage_len: usize,
+) -> Result<TraceContext> {
+    // SAFETY: caller guarantees.
+    let span = unsafe { span.as_ref() };
+    let traceparent = match span {
+        Some(s) => span_in(s)?,
+        None => None,
+    };
+    // SAFETY: caller guarantees.
+    let (ts, bg) = unsafe {
+        (
+            bytes(tracestate, tracestate_len)?,
+            bytes(baggage, baggage_len)?,
+        )
+    };
+    let tracestate = match (traceparent, std::str::from_utf8(ts)) {
+        (Some(_), Ok(s)) if !s.is_empty() => TRACESTATES.with(|c| {
+            c.borrow_mut()
+                .get(s, |s| TraceState::parse(s).unwrap_or_default())
+        }),
+        _ => TraceState::new(),
+    };
+    let baggage = match std::str::from_utf8(bg) {
+        Ok(s) if !s.is_empty() => BAGGAGES.with(|c| {
+            c.borrow_mut()
+                .get(s, |s| Baggage::parse(s).unwrap_or_default())
+        }),
+        _ => Baggage::new(),
+    };
+    Ok(TraceContext {
+        traceparent,
+        tracestate,
+        baggage,
+        remote: false,
+    })
+}
+
+/// The C struct for a core context (allocates the header strings).
+pub(crate) fn context_out(ctx: &TraceContext) -> TwContext {
+    TwContext {
+        span: span_out(ctx.traceparent),
+        remote: ctx.remote,
+        tracestate: if ctx.tracestate.is_empty() || ctx.traceparent.is_none() {
+            TwBytes::default()
+        } else {
+            TwBytes::from_string(ctx.tracestate.to_header())
+        },
+        baggage: if ctx.baggage.is_empty() {
+            TwBytes::default()
+        } else {
+            TwBytes::from_string(ctx.baggage.to_header())
+        },
+    }
+}
+
+/// The codes of what extraction ignored (at most four are kept).
+pub(crate) fn issues_out(issues: &[ExtractIssue]) -> TwIssues {
+    let mut out = TwIssues::default();
+    for (slot, i) in out.codes.iter_mut().zip(issues) {
+        *slot = i.code().as_u32();
+        out.count += 1;
+    }
+    out
+}
+
+/// Attributes as records: key, then a tag byte and the value.
+pub(crate) fn attributes_out(attrs: &[KeyValue]) -> TwBytes {
+    let mut w = records::Writer::default();
+    let mut v = Vec::with_capacity(16);
+    for kv in attrs {
+        w.push(kv.key.as_bytes());
+        v.clear();
+        match &kv.value {
+            Value::String(s) => {
+                v.push(b's');
+                v.extend_from_slice(s.as_bytes());
+            }
+            Value::Int(i) => {
+                v.push(b'i');
+                v.extend_from_slice(&i.to_le_bytes());
+            }
+            Value::Float(f) => {
+                v.push(b'f');
+                v.extend_from_slice(&f.to_le_bytes());
+            }
+            Value::Bool(b) => {
+                v.push(b'b');
+                v.push(u8::from(*b));
+            }
+        }
+        w.push(&v);
+    }
+    TwBytes::from_vec(w.finish())
+}

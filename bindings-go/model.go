@@ -1,0 +1,556 @@
+package tracewire
+
+/*
+#cgo noescape tw_close_decision_free
+#cgo nocallback tw_close_decision_free
+#cgo noescape tw_connection_close
+#cgo nocallback tw_connection_close
+#cgo noescape tw_connection_ends_at_upgrade
+#cgo nocallback tw_connection_ends_at_upgrade
+#cgo noescape tw_connection_free
+#cgo nocallback tw_connection_free
+#cgo noescape tw_connection_message
+#cgo nocallback tw_connection_message
+#cgo noescape tw_connection_new
+#cgo nocallback tw_connection_new
+#cgo noescape tw_connection_open
+#cgo nocallback tw_connection_open
+#cgo noescape tw_message_size_key
+#cgo nocallback tw_message_size_key
+#cgo noescape tw_model_parse
+#cgo nocallback tw_model_parse
+#cgo noescape tw_span_decision_free
+#cgo nocallback tw_span_decision_free
+#include "tracewire.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"runtime"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Model is how spans on a connection relate to each other
+// (docs/PROTOCOL.md section 7).
+type Model uint32
+
+const (
+	// ModelConnection: one trace per connection; the connection span is the
+	// ancestor of every message span. Suits short sessions.
+	ModelConnection Model = 0
+	// ModelMessage: one trace per request or stream, linked to the
+	// connection span and tagged with the session id. Suits long-lived sockets.
+	ModelMessage Model = 1
+)
+
+// ParseModel parses "connection" or "message" (case-insensitive). The error
+// unwraps to ErrInvalidArgument.
+func ParseModel(name string) (Model, error) {
+	var out C.uint32_t
+	p, n := cString(name)
+	err := takeError(C.tw_model_parse(p, n, &out))
+	runtime.KeepAlive(name)
+	return Model(out), err
+}
+
+// String is "connection" or "message".
+func (m Model) String() string {
+	if m == ModelMessage {
+		return "message"
+	}
+	return "connection"
+}
+
+// Role is which end of the connection this is.
+type Role uint32
+
+const (
+	// RoleClient is the side that sent the upgrade request.
+	RoleClient Role = 0
+	// RoleServer is the side that accepted it.
+	RoleServer Role = 1
+)
+
+// MessageType is the type of a data frame.
+type MessageType uint32
+
+const (
+	// Text is a UTF-8 text frame.
+	Text MessageType = 0
+	// Binary is a binary frame.
+	Binary MessageType = 1
+)
+
+// ParentSource is where a span's parent comes from. A decision lists
+// candidates in order; the first available is the parent, and if none is,
+// the span starts a new trace.
+type ParentSource uint32
+
+const (
+	// ParentRemote is the context received with the handshake or the message.
+	ParentRemote ParentSource = 0
+	// ParentAmbient is the caller's current span.
+	ParentAmbient ParentSource = 1
+	// ParentAmbientInConnectionTrace is the caller's current span, if it is
+	// in the connection span's trace.
+	ParentAmbientInConnectionTrace ParentSource = 2
+	// ParentConnection is the connection span.
+	ParentConnection ParentSource = 3
+)
+
+// LinkSource is a span to link to, added when available and not the parent.
+type LinkSource uint32
+
+// LinkConnection is the connection span.
+const LinkConnection LinkSource = 0
+
+// messageSizeKey is the one message-span attribute that changes from message
+// to message (the payload size), as the core names it.
+var messageSizeKey = attribute.Key(staticString(C.tw_message_size_key()))
+
+// without returns the decision minus the attribute key (for a decision
+// prepared once and completed per span).
+func (d SpanDecision) without(key attribute.Key) SpanDecision {
+	attrs := make([]attribute.KeyValue, 0, len(d.Attributes))
+	for _, kv := range d.Attributes {
+		if kv.Key != key {
+			attrs = append(attrs, kv)
+		}
+	}
+	d.Attributes = attrs
+	return d
+}
+
+// SpanDecision is everything needed to start one span, as the core decides
+// it: name, kind, parent candidates, links and attributes.
+type SpanDecision struct {
+	Name       string
+	Kind       trace.SpanKind
+	Parents    []ParentSource
+	Links      []LinkSource
+	Attributes []attribute.KeyValue
+}
+
+// CloseDecision is what to record when a connection closes. With Span nil,
+// set Attributes on the connection span and end it; otherwise start and end
+// Span (the message model, whose connection span ended at the upgrade).
+type CloseDecision struct {
+	Attributes []attribute.KeyValue
+	IsError    bool
+	Span       *SpanDecision
+}
+
+func attrsOnly(b []byte) []attribute.KeyValue {
+	_, a := attributesFromC(b, nil)
+	return a
+}
+
+var spanKinds = map[C.uint32_t]trace.SpanKind{
+	C.TW_SPAN_KIND_CLIENT:   trace.SpanKindClient,
+	C.TW_SPAN_KIND_SERVER:   trace.SpanKindServer,
+	C.TW_SPAN_KIND_PRODUCER: trace.SpanKindProducer,
+	C.TW_SPAN_KIND_CONSUMER: trace.SpanKindConsumer,
+	C.TW_SPAN_KIND_INTERNAL: trace.SpanKindInternal,
+}
+
+// interned holds the strings of span decisions (names, attribute keys and
+// string values), which repeat on every message of a connection: decoding a
+// decision then allocates nothing but its slices. Bounded like memo.
+var interned struct {
+	sync.RWMutex
+	m map[string]string
+}
+
+// internAll returns the strings for items, with one lock for the lot.
+func internAll(items [][]byte) []string {
+	out := make([]string, len(items))
+	missing := false
+	interned.RLock()
+	for i, b := range items {
+		if s, ok := interned.m[string(b)]; ok {
+			out[i] = s
+		} else {
+			missing = true
+		}
+	}
+	interned.RUnlock()
+	if !missing {
+		return out
+	}
+	interned.Lock()
+	if interned.m == nil || len(interned.m) >= 4*memoMax {
+		interned.m = make(map[string]string, 64)
+	}
+	for i, b := range items {
+		if out[i] == "" && len(b) > 0 {
+			s := string(b)
+			interned.m[s] = s
+			out[i] = s
+		}
+	}
+	interned.Unlock()
+	return out
+}
+
+// attributesFromC decodes the attribute records of the C ABI: key, then a
+// tag byte (s, i, f, b) and the value.
+func attributesFromC(b []byte, name []byte) (string, []attribute.KeyValue) {
+	type raw struct{ key, val []byte }
+	var items [24]raw
+	list := items[:0]
+	for len(b) >= 4 {
+		n := int(binary.LittleEndian.Uint32(b))
+		if n > len(b)-4 {
+			break
+		}
+		k := b[4 : 4+n]
+		b = b[4+n:]
+		if len(b) < 4 {
+			break
+		}
+		n = int(binary.LittleEndian.Uint32(b))
+		if n > len(b)-4 || n == 0 {
+			break
+		}
+		list = append(list, raw{k, b[4 : 4+n]})
+		b = b[4+n:]
+	}
+	strs := make([][]byte, 0, 2*len(list)+1)
+	strs = append(strs, name)
+	for _, r := range list {
+		strs = append(strs, r.key)
+		if r.val[0] == 's' {
+			strs = append(strs, r.val[1:])
+		}
+	}
+	is := internAll(strs)
+	out := make([]attribute.KeyValue, 0, len(list))
+	j := 1
+	for _, r := range list {
+		key := attribute.Key(is[j])
+		j++
+		switch v := r.val[1:]; r.val[0] {
+		case 's':
+			out = append(out, key.String(is[j]))
+			j++
+		case 'i':
+			if len(v) == 8 {
+				out = append(out, key.Int64(int64(binary.LittleEndian.Uint64(v))))
+			}
+		case 'f':
+			if len(v) == 8 {
+				out = append(out, key.Float64(math.Float64frombits(binary.LittleEndian.Uint64(v))))
+			}
+		case 'b':
+			out = append(out, key.Bool(len(v) == 1 && v[0] == 1))
+		}
+	}
+	return is[0], out
+}
+
+func decisionFromC(d *C.TwSpanDecision) SpanDecision {
+	name, attrs := attributesFromC(view(d.attributes), view(d.name))
+	out := SpanDecision{Name: name, Kind: spanKinds[d.kind], Attributes: attrs}
+	for _, p := range d.parents[:d.parent_count] {
+		out.Parents = append(out.Parents, ParentSource(p))
+	}
+	for _, l := range d.links[:d.link_count] {
+		out.Links = append(out.Links, LinkSource(l))
+	}
+	C.tw_span_decision_free(d)
+	return out
+}
+
+// ConnectionInfo describes one connection for the tracing model.
+type ConnectionInfo struct {
+	Model     Model
+	Role      Role
+	SessionID string
+	// URLPath is the path of the WebSocket URL ("" is "/").
+	URLPath string
+	// ServerAddress is the host of the URL ("" when unknown).
+	ServerAddress string
+	// ServerPort is the port of the URL (0 when unknown).
+	ServerPort int
+}
+
+// Connection holds the facts about one connection that every span
+// decision depends on. It is safe for concurrent use; Close frees it
+// (idempotent), and it is also freed when garbage collected.
+type Connection struct {
+	mu      sync.RWMutex
+	h       *C.TwConnection
+	cleanup runtime.Cleanup
+}
+
+// NewConnection describes a connection. The error unwraps to
+// ErrInvalidArgument for an unknown model or role or a port over 65535.
+func NewConnection(info ConnectionInfo) (*Connection, error) {
+	c := &Connection{}
+	sp, sn := cString(info.SessionID)
+	pp, pn := cString(info.URLPath)
+	var ap *C.uint8_t
+	var an C.size_t
+	port := C.int32_t(-1)
+	if info.ServerAddress != "" {
+		ap, an = cString(info.ServerAddress)
+		if info.ServerPort > 0 {
+			port = C.int32_t(min(info.ServerPort, math.MaxInt32))
+		}
+	}
+	err := takeError(C.tw_connection_new(C.uint32_t(info.Model), C.uint32_t(info.Role), sp, sn, pp, pn, ap, an, port, &c.h))
+	runtime.KeepAlive(info)
+	if err != nil {
+		return nil, err
+	}
+	c.cleanup = runtime.AddCleanup(c, func(h *C.TwConnection) { C.tw_connection_free(&h) }, c.h)
+	return c, nil
+}
+
+// Close frees the connection description. Idempotent.
+func (c *Connection) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.h != nil {
+		c.cleanup.Stop()
+		C.tw_connection_free(&c.h)
+	}
+	return nil
+}
+
+// EndsAtUpgrade reports whether the connection span ends when the upgrade
+// completes (the message model) rather than at close.
+func (c *Connection) EndsAtUpgrade() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out C.bool
+	if c.h == nil || C.tw_connection_ends_at_upgrade(c.h, &out) != nil {
+		return false
+	}
+	return bool(out)
+}
+
+// Open is the connection span: "connect {path}" (client) or "accept {path}" (server).
+func (c *Connection) Open() (SpanDecision, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.h == nil {
+		return SpanDecision{}, errClosed
+	}
+	var out C.TwSpanDecision
+	if err := takeError(C.tw_connection_open(c.h, &out)); err != nil {
+		return SpanDecision{}, err
+	}
+	return decisionFromC(&out), nil
+}
+
+// Send is the span for sending one data message of size payload bytes.
+func (c *Connection) Send(t MessageType, size int) (SpanDecision, error) {
+	return c.message(false, t, size)
+}
+
+// Receive is the span for processing one received data message of size
+// payload bytes (without the envelope).
+func (c *Connection) Receive(t MessageType, size int) (SpanDecision, error) {
+	return c.message(true, t, size)
+}
+
+func (c *Connection) message(receive bool, t MessageType, size int) (SpanDecision, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.h == nil {
+		return SpanDecision{}, errClosed
+	}
+	var out C.TwSpanDecision
+	if err := takeError(C.tw_connection_message(c.h, C.bool(receive), C.uint32_t(t), C.uint64_t(size), &out)); err != nil {
+		return SpanDecision{}, err
+	}
+	return decisionFromC(&out), nil
+}
+
+// Closed is what to record when the connection closes with code (negative:
+// it ended without a close frame, recorded as 1006) and reason.
+func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.h == nil {
+		return CloseDecision{}, errClosed
+	}
+	if code > math.MaxInt32 {
+		code = math.MaxInt32
+	}
+	var out C.TwCloseDecision
+	rp, rn := cString(reason)
+	err := takeError(C.tw_connection_close(c.h, C.int32_t(code), rp, rn, &out))
+	runtime.KeepAlive(reason)
+	if err != nil {
+		return CloseDecision{}, err
+	}
+	d := CloseDecision{
+		Attributes: attrsOnly(view(out.attributes)),
+		IsError:    bool(out.is_error),
+	}
+	if out.has_span {
+		s := decisionFromC(&out.span)
+		d.Span = &s
+	}
+	C.tw_close_decision_free(&out)
+	return d, nil
+}
+
+// Sources are the spans and contexts a decision's parents and links may
+// refer to. Each is used only when it holds a valid span context.
+type Sources struct {
+	// Remote is the context received with the handshake or the message.
+	Remote context.Context
+	// Connection is the connection span's context.
+	Connection trace.SpanContext
+}
+
+// Start starts the span the decision describes with tracer: the first
+// available parent candidate is the parent (none: a new trace), links are
+// added when available and not the parent. ctx is the ambient context; the
+// returned context holds the new span (and, with a remote parent, the
+// remote baggage).
+func (d SpanDecision) Start(ctx context.Context, tracer trace.Tracer, src Sources, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	ambient := trace.SpanContextFromContext(ctx)
+	parentCtx := ctx
+	var parent trace.SpanContext
+	found := false
+	for _, p := range d.Parents {
+		switch p {
+		case ParentRemote:
+			if src.Remote != nil {
+				if sc := trace.SpanContextFromContext(src.Remote); sc.IsValid() {
+					parentCtx, parent, found = src.Remote, sc, true
+				}
+			}
+		case ParentAmbient:
+			if ambient.IsValid() {
+				parent, found = ambient, true
+			}
+		case ParentAmbientInConnectionTrace:
+			if ambient.IsValid() && src.Connection.IsValid() && ambient.TraceID() == src.Connection.TraceID() {
+				parent, found = ambient, true
+			}
+		case ParentConnection:
+			if src.Connection.IsValid() {
+				parentCtx, parent, found = trace.ContextWithSpanContext(ctx, src.Connection), src.Connection, true
+			}
+		}
+		if found {
+			break
+		}
+	}
+	all := make([]trace.SpanStartOption, 0, 4+len(opts))
+	all = append(all, trace.WithSpanKind(d.Kind), trace.WithAttributes(d.Attributes...))
+	if !found {
+		all = append(all, trace.WithNewRoot())
+	}
+	for _, l := range d.Links {
+		if l == LinkConnection && src.Connection.IsValid() && !(found && src.Connection.Equal(parent)) {
+			all = append(all, trace.WithLinks(trace.Link{SpanContext: src.Connection}))
+		}
+	}
+	all = append(all, opts...)
+	return tracer.Start(parentCtx, d.Name, all...)
+}
+
+// Apply records the decision on span (the connection span, when Span is
+// nil) or, in the message model, starts and ends the close span with
+// tracer under ctx, linked to the connection span.
+func (d CloseDecision) Apply(ctx context.Context, tracer trace.Tracer, connectionSpan trace.Span) {
+	if d.Span == nil {
+		if connectionSpan == nil {
+			return
+		}
+		connectionSpan.SetAttributes(d.Attributes...)
+		if d.IsError {
+			connectionSpan.SetStatus(codes.Error, "")
+		}
+		connectionSpan.End()
+		return
+	}
+	var conn trace.SpanContext
+	if connectionSpan != nil {
+		conn = connectionSpan.SpanContext()
+	}
+	_, span := d.Span.Start(ctx, tracer, Sources{Connection: conn})
+	if d.IsError {
+		span.SetStatus(codes.Error, "")
+	}
+	span.End()
+}
+
+// String is "remote", "ambient", "ambient_in_connection_trace" or "connection".
+func (p ParentSource) String() string {
+	switch p {
+	case ParentRemote:
+		return "remote"
+	case ParentAmbient:
+		return "ambient"
+	case ParentAmbientInConnectionTrace:
+		return "ambient_in_connection_trace"
+	case ParentConnection:
+		return "connection"
+	}
+	return "unknown"
+}
+
+// String is "connection".
+func (l LinkSource) String() string {
+	if l == LinkConnection {
+		return "connection"
+	}
+	return "unknown"
+}
+
+// String is "text" or "binary".
+func (t MessageType) String() string {
+	if t == Binary {
+		return "binary"
+	}
+	return "text"
+}
+
+// String is "client" or "server".
+func (r Role) String() string {
+	if r == RoleServer {
+		return "server"
+	}
+	return "client"
+}
+
+// The constants above are the C ABI's values; these lines stop compiling
+// (constant overflow) if the two ever differ.
+const (
+	_ = ModelConnection - C.TW_MODEL_CONNECTION
+	_ = C.TW_MODEL_CONNECTION - ModelConnection
+	_ = ModelMessage - C.TW_MODEL_MESSAGE
+	_ = C.TW_MODEL_MESSAGE - ModelMessage
+	_ = RoleClient - C.TW_ROLE_CLIENT
+	_ = C.TW_ROLE_CLIENT - RoleClient
+	_ = RoleServer - C.TW_ROLE_SERVER
+	_ = C.TW_ROLE_SERVER - RoleServer
+	_ = Text - C.TW_MESSAGE_TEXT
+	_ = C.TW_MESSAGE_TEXT - Text
+	_ = Binary - C.TW_MESSAGE_BINARY
+	_ = C.TW_MESSAGE_BINARY - Binary
+	_ = ParentRemote - C.TW_PARENT_REMOTE
+	_ = C.TW_PARENT_REMOTE - ParentRemote
+	_ = ParentAmbient - C.TW_PARENT_AMBIENT
+	_ = C.TW_PARENT_AMBIENT - ParentAmbient
+	_ = ParentAmbientInConnectionTrace - C.TW_PARENT_AMBIENT_IN_CONNECTION_TRACE
+	_ = C.TW_PARENT_AMBIENT_IN_CONNECTION_TRACE - ParentAmbientInConnectionTrace
+	_ = ParentConnection - C.TW_PARENT_CONNECTION
+	_ = C.TW_PARENT_CONNECTION - ParentConnection
+	_ = LinkConnection - C.TW_LINK_CONNECTION
+	_ = C.TW_LINK_CONNECTION - LinkConnection
+)

@@ -1,0 +1,427 @@
+package tracewire
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// instrumentationName names the tracer this package uses.
+const instrumentationName = "tracewire.dev/go"
+
+// Options configure tracing on one connection.
+type Options struct {
+	// TracerProvider creates the spans (nil: otel.GetTracerProvider()).
+	TracerProvider trace.TracerProvider
+	// Model is the tracing model (zero: ModelConnection).
+	Model Model
+	// Envelopes are the formats offered (client) or supported (server);
+	// zero means AllEnvelopes. Set HandshakeOnly to use none.
+	Envelopes Envelopes
+	// HandshakeOnly propagates context in the handshake only, never in messages.
+	HandshakeOnly bool
+	// JSONPath is the member path of the JSON envelope ("" top level,
+	// "params._meta" for JSON-RPC and MCP). Both peers must agree.
+	JSONPath string
+	// StripEnvelope removes the JSON envelope members from received payloads.
+	StripEnvelope bool
+}
+
+func (o *Options) envelopes() Envelopes {
+	switch {
+	case o.HandshakeOnly:
+		return NoEnvelopes
+	case o.Envelopes == 0:
+		return AllEnvelopes
+	}
+	return o.Envelopes
+}
+
+func (o *Options) tracer() trace.Tracer {
+	tp := o.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	return tp.Tracer(instrumentationName)
+}
+
+// DialOptions configure Dial.
+type DialOptions struct {
+	Options
+	// SessionID is sent as the session id ("" generates one).
+	SessionID string
+	// WebSocket are the options passed to websocket.Dial (may be nil). Its
+	// HTTPHeader is copied, never modified.
+	WebSocket *websocket.DialOptions
+}
+
+// AcceptOptions configure Accept.
+type AcceptOptions struct {
+	Options
+	// WebSocket are the options passed to websocket.Accept (may be nil).
+	WebSocket *websocket.AcceptOptions
+}
+
+// Conn is a traced WebSocket connection: every Write starts a send span
+// and carries its context in the negotiated envelope; every Read starts a
+// process span under the message's context. It wraps a *websocket.Conn.
+type Conn struct {
+	ws        *websocket.Conn
+	tracer    trace.Tracer
+	conn      *Connection
+	json      *JSONEnvelope
+	envelopes Envelopes
+	sessionID string
+	connSpan  trace.Span
+	connSC    trace.SpanContext
+	closeOnce sync.Once
+	// The core's send and receive decisions for text and binary messages,
+	// prepared once (as the core's own WebSocket layer does): only the
+	// payload size changes from message to message.
+	sendSpans, recvSpans [2]SpanDecision
+}
+
+// Dial opens a traced WebSocket connection to rawURL: it starts the
+// connection span ("connect {path}", parent: the span in ctx), sends its
+// context, the envelope offer and a session id in the upgrade request, and
+// uses the envelopes the server accepted (none with a server that does not
+// know tracewire, which then sees an ordinary WebSocket client).
+func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := &ClientHandshake{Offered: opts.envelopes(), SessionID: opts.SessionID}
+	if hs.SessionID == "" {
+		hs.SessionID = NewSessionID()
+	}
+	info := ConnectionInfo{Model: opts.Model, Role: RoleClient, SessionID: hs.SessionID, URLPath: u.Path, ServerAddress: u.Hostname()}
+	info.ServerPort, _ = strconv.Atoi(u.Port())
+	if info.ServerPort == 0 {
+		switch u.Scheme {
+		case "ws", "http":
+			info.ServerPort = 80
+		case "wss", "https":
+			info.ServerPort = 443
+		}
+	}
+	conn, err := NewConnection(info)
+	if err != nil {
+		return nil, nil, err
+	}
+	tracer := opts.tracer()
+	open, err := conn.Open()
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	spanCtx, span := open.Start(ctx, tracer, Sources{})
+	fail := func(err error) error {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
+		conn.Close()
+		return err
+	}
+	header, err := hs.RequestHeader(spanCtx)
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	var wsOpts websocket.DialOptions
+	if opts.WebSocket != nil {
+		wsOpts = *opts.WebSocket
+	}
+	merged := wsOpts.HTTPHeader.Clone()
+	if merged == nil {
+		merged = http.Header{}
+	}
+	for k, vs := range header {
+		merged[k] = vs
+	}
+	wsOpts.HTTPHeader = merged
+	ws, resp, err := websocket.Dial(ctx, rawURL, &wsOpts)
+	if err != nil {
+		return nil, resp, fail(err)
+	}
+	c := &Conn{
+		ws: ws, tracer: tracer, conn: conn, sessionID: hs.SessionID,
+		envelopes: hs.Accepted(resp.Header), connSpan: span, connSC: span.SpanContext(),
+	}
+	if err := c.setup(&opts.Options); err != nil {
+		ws.CloseNow()
+		return nil, resp, fail(err)
+	}
+	return c, resp, nil
+}
+
+// Accept upgrades an HTTP request to a traced WebSocket connection: it
+// reads the client's context (headers, else query parameters), envelope
+// offer and session id, starts the connection span ("accept {path}",
+// parent: the client's context), answers with the accepted envelopes and
+// upgrades with websocket.Accept. A plain client (no tracewire headers) gets
+// no envelopes and ordinary frames.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	hs, err := ReadHandshake(r, opts.envelopes())
+	if err != nil {
+		return nil, err
+	}
+	info := ConnectionInfo{Model: opts.Model, Role: RoleServer, SessionID: hs.SessionID, URLPath: r.URL.Path}
+	if host, port, err := net.SplitHostPort(r.Host); err == nil {
+		info.ServerAddress = host
+		info.ServerPort, _ = strconv.Atoi(port)
+	} else {
+		info.ServerAddress = r.Host
+	}
+	conn, err := NewConnection(info)
+	if err != nil {
+		return nil, err
+	}
+	tracer := opts.tracer()
+	open, err := conn.Open()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	remote := hs.Context.Context(r.Context())
+	_, span := open.Start(r.Context(), tracer, Sources{Remote: remote})
+	for k, vs := range hs.ResponseHeader {
+		w.Header()[k] = vs
+	}
+	ws, err := websocket.Accept(w, r, opts.WebSocket)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
+		conn.Close()
+		return nil, err
+	}
+	c := &Conn{
+		ws: ws, tracer: tracer, conn: conn, sessionID: hs.SessionID,
+		envelopes: hs.Envelopes, connSpan: span, connSC: span.SpanContext(),
+	}
+	if err := c.setup(&opts.Options); err != nil {
+		ws.CloseNow()
+		span.End()
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Handler returns an http.Handler that accepts each request with opts and
+// calls serve with the traced connection. The connection is closed (status
+// 1000) when serve returns, unless serve closed it.
+func Handler(opts *AcceptOptions, serve func(r *http.Request, c *Conn)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, opts)
+		if err != nil {
+			return // websocket.Accept has written the HTTP error
+		}
+		defer c.Close(websocket.StatusNormalClosure, "")
+		serve(r, c)
+	})
+}
+
+func (c *Conn) setup(o *Options) error {
+	for i, t := range [2]MessageType{Text, Binary} {
+		send, err := c.conn.Send(t, 0)
+		if err != nil {
+			return err
+		}
+		recv, err := c.conn.Receive(t, 0)
+		if err != nil {
+			return err
+		}
+		c.sendSpans[i], c.recvSpans[i] = send.without(messageSizeKey), recv.without(messageSizeKey)
+	}
+	if c.envelopes.Has(EnvelopeJSON) {
+		env, err := NewJSONEnvelope(o.JSONPath, o.StripEnvelope)
+		if err != nil {
+			return err
+		}
+		c.json = env
+	}
+	if c.conn.EndsAtUpgrade() {
+		c.connSpan.End()
+	}
+	return nil
+}
+
+// WebSocket returns the underlying connection (for Ping, SetReadLimit...).
+// Frames written or read through it directly are not traced.
+func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
+
+// SessionID is the session id both peers record.
+func (c *Conn) SessionID() string { return c.sessionID }
+
+// Envelopes are the envelope formats in use on this connection.
+func (c *Conn) Envelopes() Envelopes { return c.envelopes }
+
+// SpanContext is the connection span's context.
+func (c *Conn) SpanContext() trace.SpanContext { return c.connSC }
+
+// index is the position of a frame type in the prepared decisions.
+func index(t websocket.MessageType) int {
+	if t == websocket.MessageBinary {
+		return 1
+	}
+	return 0
+}
+
+// Write sends one message under a send span (parent and links per the
+// model, starting from the span in ctx). The span's context travels in the
+// negotiated envelope: JSON members on a text frame holding a JSON object
+// (other text frames go as they are), the binary prefix on every binary
+// frame.
+func (c *Conn) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
+	sctx, span := c.sendSpans[index(typ)].Start(ctx, c.tracer, Sources{Connection: c.connSC},
+		trace.WithAttributes(messageSizeKey.Int(len(p))))
+	frame := p
+	switch {
+	case typ == websocket.MessageText && c.json != nil:
+		if f, err := c.json.Inject(sctx, p); err == nil {
+			frame = f
+		}
+	case typ == websocket.MessageBinary && c.envelopes.Has(EnvelopeBinary):
+		frame = EncodeBinary(sctx, p)
+	}
+	err := c.ws.Write(ctx, typ, frame)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return err
+}
+
+// Message is one received data message, handed to the application with
+// its context.
+type Message struct {
+	// Context holds the process span, whose parent is the message's context
+	// (per the model), and the message's baggage.
+	Context context.Context
+	// Type is the frame type.
+	Type websocket.MessageType
+	// Payload is what the application should see: the frame without its
+	// envelope, or the whole frame when it carried none or a malformed one.
+	Payload []byte
+	// EnvelopeErr is why the frame's envelope was malformed (nil otherwise);
+	// it unwraps to ErrInvalidEnvelope, ErrInvalidTraceParent or
+	// ErrUnsupportedEnvelopeVersion. The payload is still delivered.
+	EnvelopeErr error
+	span        trace.Span
+}
+
+// Span is the process span.
+func (m *Message) Span() trace.Span { return m.span }
+
+// End ends the process span: call it when the message has been processed.
+func (m *Message) End() { m.span.End() }
+
+// Read waits for the next data message and starts its process span. End
+// the span with Message.End once processed (Serve does it for you). When
+// the connection ends, Read records the close (code and reason, or 1006)
+// and returns the error of websocket.Conn.Read.
+func (c *Conn) Read(ctx context.Context) (*Message, error) {
+	typ, frame, err := c.ws.Read(ctx)
+	if err != nil {
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			c.finish(int(ce.Code), ce.Reason)
+		} else {
+			c.finish(-1, "")
+		}
+		return nil, err
+	}
+	m := &Message{Type: typ, Payload: frame}
+	var remote context.Context
+	switch {
+	case typ == websocket.MessageText && c.json != nil:
+		var rctx context.Context
+		rctx, m.Payload, m.EnvelopeErr = c.json.Extract(ctx, frame)
+		if rctx != ctx {
+			remote = rctx
+		}
+	case typ == websocket.MessageBinary && c.envelopes.Has(EnvelopeBinary):
+		var rctx context.Context
+		rctx, m.Payload, m.EnvelopeErr = ExtractBinary(ctx, frame)
+		if rctx != ctx {
+			remote = rctx
+		}
+	}
+	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, Sources{Remote: remote, Connection: c.connSC},
+		trace.WithAttributes(messageSizeKey.Int(len(m.Payload))))
+	if m.EnvelopeErr != nil {
+		m.span.RecordError(m.EnvelopeErr)
+	}
+	return m, nil
+}
+
+// Serve reads messages until the connection ends, calling handle for each
+// with its context (holding the process span, ended when handle returns).
+// It returns nil when the peer closed normally (1000 or 1001), the error of
+// handle if it fails, or the read error.
+func (c *Conn) Serve(ctx context.Context, handle func(ctx context.Context, typ websocket.MessageType, payload []byte) error) error {
+	for {
+		m, err := c.Read(ctx)
+		if err != nil {
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+				return nil
+			}
+			return err
+		}
+		herr := handle(m.Context, m.Type, m.Payload)
+		if herr != nil {
+			m.span.RecordError(herr)
+			m.span.SetStatus(codes.Error, herr.Error())
+		}
+		m.End()
+		if herr != nil {
+			return herr
+		}
+	}
+}
+
+// Close records the close (on the connection span, or as a close span in
+// the message model) and performs the WebSocket close handshake.
+func (c *Conn) Close(code websocket.StatusCode, reason string) error {
+	c.finish(int(code), reason)
+	return c.ws.Close(code, reason)
+}
+
+// CloseNow closes the connection without a close handshake (recorded as 1006).
+func (c *Conn) CloseNow() error {
+	c.finish(-1, "")
+	return c.ws.CloseNow()
+}
+
+// finish records the end of the connection once and frees the C objects.
+func (c *Conn) finish(code int, reason string) {
+	c.closeOnce.Do(func() {
+		if d, err := c.conn.Closed(code, reason); err == nil {
+			d.Apply(context.Background(), c.tracer, c.connSpan)
+		} else {
+			c.connSpan.End()
+		}
+		c.conn.Close()
+		if c.json != nil {
+			c.json.Close()
+		}
+	})
+}

@@ -1,0 +1,123 @@
+"""tracewire: end-to-end OpenTelemetry trace context over WebSocket.
+
+The Python binding of the tracewire Rust core. Everything on the wire (W3C
+``traceparent`` / ``tracestate`` / ``baggage``, the handshake headers, the
+JSON and binary envelopes, the tracing models) is decided by the core; this
+package converts types and applies those decisions with opentelemetry-python.
+
+- Values: :class:`TraceParent`, :class:`TraceState`, :class:`Baggage`,
+  :class:`TraceContext`.
+- Handshake: :func:`inject`, :func:`extract`, :class:`ClientHandshake`,
+  :class:`ServerHandshake`, :class:`Envelopes`.
+- Envelopes: :class:`JsonEnvelope`, :func:`encode_binary`,
+  :func:`decode_binary`, :class:`Decoded` (nothing lost on bad input).
+- Tracing models: :class:`Connection` (span decisions), applied with
+  :func:`start_span`.
+- Streams: :class:`StreamMetrics` (lock-free), :class:`StreamSpan`,
+  :class:`StreamInstruments` (span attributes and histograms).
+- OpenTelemetry: :class:`W3CPropagator`, :func:`to_otel_context`,
+  :func:`from_otel_context`.
+- Async hops: :func:`capture`, :func:`restore`, :func:`restored`, :func:`bind`.
+- WebSockets: :mod:`tracewire.ws` (``connect``, ``serve``).
+- Errors: :class:`Error` and its subclasses, each with an :class:`ErrorCode`.
+"""
+
+from __future__ import annotations
+
+from . import _native
+from ._carrier import bind, capture, restore, restored
+from ._errors import (
+    Error,
+    ErrorCode,
+    InternalError,
+    InvalidArgumentError,
+    InvalidBaggageError,
+    InvalidCarrierError,
+    InvalidEnvelopeError,
+    InvalidTraceParentError,
+    InvalidTraceStateError,
+    NotJsonObjectError,
+    UnsupportedEnvelopeVersionError,
+)
+from ._native import (
+    Baggage,
+    BaggageMember,
+    ClientHandshake,
+    CloseDecision,
+    Connection,
+    Decoded,
+    Envelopes,
+    JsonEnvelope,
+    ServerHandshake,
+    SpanDecision,
+    StreamMetrics,
+    StreamSnapshot,
+    TraceContext,
+    TraceParent,
+    TraceState,
+    decode_binary,
+    encode_binary,
+    extract,
+    inject,
+    metric_names,
+    new_session_id,
+)
+from ._otel import W3CPropagator, from_otel_context, to_otel_context
+from ._spans import start_span
+from ._streams import StreamInstruments, StreamSpan
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "__version__",
+    # values
+    "TraceParent",
+    "TraceState",
+    "Baggage",
+    "BaggageMember",
+    "TraceContext",
+    # handshake
+    "inject",
+    "extract",
+    "new_session_id",
+    "Envelopes",
+    "ClientHandshake",
+    "ServerHandshake",
+    # envelopes
+    "JsonEnvelope",
+    "encode_binary",
+    "decode_binary",
+    "Decoded",
+    # tracing models
+    "Connection",
+    "SpanDecision",
+    "CloseDecision",
+    "start_span",
+    # stream metrics
+    "StreamMetrics",
+    "StreamSnapshot",
+    "StreamInstruments",
+    "StreamSpan",
+    "metric_names",
+    # OpenTelemetry
+    "W3CPropagator",
+    "to_otel_context",
+    "from_otel_context",
+    # async hops
+    "capture",
+    "restore",
+    "restored",
+    "bind",
+    # errors
+    "Error",
+    "ErrorCode",
+    "InvalidTraceParentError",
+    "InvalidTraceStateError",
+    "InvalidBaggageError",
+    "InvalidEnvelopeError",
+    "UnsupportedEnvelopeVersionError",
+    "NotJsonObjectError",
+    "InvalidCarrierError",
+    "InvalidArgumentError",
+    "InternalError",
+]

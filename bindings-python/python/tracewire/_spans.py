@@ -1,0 +1,176 @@
+"""Applies the core's span decisions with opentelemetry-python.
+
+The core decides name, kind, parent candidates, links and attributes
+(``tracewire::model``); this module only resolves the candidates against the
+contexts at hand and calls the tracer, the same way the Rust core's
+``otel::start_span`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from ._native import CloseDecision, Connection, SpanDecision, TraceContext
+
+__all__ = ["start_span"]
+
+
+def _has_span(ctx: Context) -> bool:
+    return bool(trace.get_current_span(ctx).get_span_context().is_valid)
+
+
+def _parent(
+    decision: SpanDecision,
+    ambient: Context,
+    remote: Optional[TraceContext],
+    connection: Optional[Context],
+) -> Context:
+    for source in decision.parent:
+        if source == "remote":
+            if remote is not None and remote.traceparent is not None:
+                return remote.to_otel()
+        elif source == "ambient":
+            if _has_span(ambient):
+                return ambient
+        elif source == "ambient_in_connection_trace":
+            if (
+                connection is not None
+                and _has_span(ambient)
+                and trace.get_current_span(ambient).get_span_context().trace_id
+                == trace.get_current_span(connection).get_span_context().trace_id
+            ):
+                return ambient
+        elif source == "connection":
+            if connection is not None and _has_span(connection):
+                return connection
+    # A new trace keeps the remote baggage if a message brought any.
+    return Context() if remote is None else remote.to_otel()
+
+
+def start_span(
+    tracer: trace.Tracer,
+    decision: SpanDecision,
+    *,
+    ambient: Optional[Context] = None,
+    remote: Optional[TraceContext] = None,
+    connection: Optional[Context] = None,
+    attributes: Optional[Mapping[str, Any]] = None,
+) -> Context:
+    """Starts the span a core :class:`SpanDecision` describes and returns its
+    context: the chosen parent's context (with its baggage) holding the new
+    span (``trace.get_current_span(ctx)`` gives the span; it is not made
+    current).
+
+    Args:
+        tracer: the tracer to start the span with.
+        decision: from :class:`Connection` ``open``/``send``/``receive``/``close``.
+        ambient: the caller's context (default: the current one).
+        remote: the context received with the handshake or the message.
+        connection: the context holding the connection span, once there is one.
+        attributes: attributes added to the decision's.
+    """
+    ambient = otel_context.get_current() if ambient is None else ambient
+    parent = _parent(decision, ambient, remote, connection)
+    parent_span_id = trace.get_current_span(parent).get_span_context().span_id
+    links: List[Link] = []
+    for source in decision.links:
+        if source == "connection" and connection is not None:
+            sc = trace.get_current_span(connection).get_span_context()
+            if sc.is_valid and sc.span_id != parent_span_id:
+                links.append(Link(sc))
+    attrs = decision.attributes
+    if attributes:
+        attrs.update(attributes)
+    span = tracer.start_span(
+        decision.name,
+        context=parent,
+        kind=SpanKind[decision.kind.upper()],
+        links=links,
+        attributes=attrs,
+    )
+    return trace.set_span_in_context(span, parent)
+
+
+class SpanApplier:
+    """The spans of one connection: the connection span, and every other
+    decision started relative to it."""
+
+    def __init__(self, connection: Connection, tracer_provider: Optional[trace.TracerProvider]) -> None:
+        from . import __version__
+
+        self.connection = connection
+        self.tracer = trace.get_tracer("tracewire", __version__, tracer_provider)
+        self.connection_context: Optional[Context] = None
+        self.connection_open = False
+        self.closed = False
+
+    @property
+    def connection_span(self) -> Optional[Span]:
+        if self.connection_context is None:
+            return None
+        return trace.get_current_span(self.connection_context)
+
+    def start(
+        self,
+        decision: SpanDecision,
+        *,
+        remote: Optional[TraceContext] = None,
+        ambient: Optional[Context] = None,
+    ) -> Context:
+        """Starts ``decision``'s span; returns the context holding it."""
+        return start_span(
+            self.tracer, decision, ambient=ambient, remote=remote, connection=self.connection_context
+        )
+
+    def open(self, *, remote: Optional[TraceContext] = None, ambient: Optional[Context] = None) -> Context:
+        """Starts the connection span (``connect`` or ``accept``)."""
+        ctx = self.start(self.connection.open(), remote=remote, ambient=ambient)
+        self.connection_context = ctx
+        self.connection_open = True
+        return ctx
+
+    def upgraded(self) -> None:
+        """The upgrade completed: in the ``message`` model the connection span ends."""
+        if self.connection.connection_span_ends_at_upgrade:
+            self.end_connection_span()
+
+    def end_connection_span(self) -> None:
+        span = self.connection_span
+        if self.connection_open and span is not None:
+            self.connection_open = False
+            span.end()
+
+    def fail(self, exc: BaseException) -> None:
+        """The connection failed before or during the upgrade."""
+        span = self.connection_span
+        if span is not None and self.connection_open:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            self.end_connection_span()
+        self.closed = True
+
+    def close(self, code: Optional[int], reason: str, ambient: Optional[Context] = None) -> None:
+        """Records the close as the core decides (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        decision: CloseDecision = self.connection.close(code, reason or "")
+        status = Status(StatusCode.ERROR) if decision.is_error else None
+        span_decision = decision.span
+        if span_decision is None:
+            span = self.connection_span
+            if span is not None and self.connection_open:
+                span.set_attributes(decision.attributes)
+                if status is not None:
+                    span.set_status(status)
+        else:
+            close_span = trace.get_current_span(self.start(span_decision, ambient=ambient))
+            if status is not None:
+                close_span.set_status(status)
+            close_span.end()
+        self.end_connection_span()

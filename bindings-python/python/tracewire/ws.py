@@ -1,0 +1,448 @@
+"""Traced WebSocket connections over the asyncio API of ``websockets`` (>= 13).
+
+``connect(...)`` and ``serve(...)`` wrap ``websockets.asyncio.client.connect``
+and ``websockets.asyncio.server.serve``:
+
+- the handshake carries the caller's context, the envelope offer and the
+  session id (client), which the server extracts and answers;
+- each message sent gets a send span whose context rides in the negotiated
+  envelope; each message received gets a process span whose parent is the
+  message's context;
+- spans follow the tracing model chosen per connection (``"connection"`` or
+  ``"message"``), as the core decides them;
+- a peer that does not speak tracewire negotiates no envelope, so it sees
+  plain frames, and its frames are delivered untouched.
+
+Example::
+
+    async with tracewire.ws.connect("ws://127.0.0.1:8765/chat") as conn:
+        await conn.send('{"text": "hi"}')
+        message = await conn.recv()
+        print(message.data)
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    Generator,
+    List,
+    Optional,
+    Tuple,
+    Union,
+)
+from urllib.parse import urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+
+from ._errors import Error, NotJsonObjectError
+from ._native import (
+    ClientHandshake,
+    Connection,
+    Decoded,
+    Envelopes,
+    JsonEnvelope,
+    ServerHandshake,
+    TraceContext,
+    decode_binary,
+    encode_binary,
+)
+from ._spans import SpanApplier
+
+__all__ = ["Message", "TracedConnection", "connect", "serve"]
+
+Data = Union[str, bytes]
+
+
+class Message:
+    """One received message and what came with it.
+
+    Attributes:
+        data: the payload for the application (``str`` for text frames,
+            ``bytes`` for binary), without the binary envelope.
+        context: an OpenTelemetry context whose current span is this
+            message's process span; start work spans under it.
+        remote_context: the context the message carried, or ``None``.
+        error: why the message's envelope was malformed (the frame is then
+            delivered as it came), or ``None``.
+        span: the process span.
+    """
+
+    __slots__ = ("data", "context", "remote_context", "error", "span")
+
+    def __init__(
+        self,
+        data: Data,
+        context: Context,
+        remote_context: Optional[TraceContext],
+        error: Optional[Error],
+        span: Span,
+    ) -> None:
+        self.data = data
+        self.context = context
+        self.remote_context = remote_context
+        self.error = error
+        self.span = span
+
+    def __repr__(self) -> str:
+        return f"Message(data={self.data!r}, enveloped={self.remote_context is not None})"
+
+
+class TracedConnection:
+    """A WebSocket connection whose messages are traced.
+
+    Wraps a ``websockets`` connection (``.ws``); use :meth:`send`,
+    :meth:`recv`, ``async for message in conn``, :meth:`handle` and
+    :meth:`close` instead of the wrapped object's methods to get spans and
+    envelopes.
+    """
+
+    def __init__(
+        self,
+        ws: Any,
+        *,
+        spans: SpanApplier,
+        envelopes: Envelopes,
+        json_envelope: JsonEnvelope,
+    ) -> None:
+        self.ws = ws
+        self._spans = spans
+        self._conn = spans.connection
+        self._envelopes = envelopes
+        self._json = json_envelope
+
+    @property
+    def session_id(self) -> str:
+        """The session id both peers record as ``websocket.session.id``."""
+        return self._conn.session_id
+
+    @property
+    def envelopes(self) -> Envelopes:
+        """The envelopes negotiated on this connection."""
+        return self._envelopes
+
+    @property
+    def model(self) -> str:
+        """The tracing model, ``"connection"`` or ``"message"``."""
+        return self._conn.model
+
+    @property
+    def connection_span(self) -> Optional[Span]:
+        """The ``connect`` / ``accept`` span."""
+        return self._spans.connection_span
+
+    async def send(self, message: Data, *, context: Optional[Context] = None) -> None:
+        """Sends one message inside a send span.
+
+        A text frame holding a JSON object carries the span's context in the
+        JSON envelope, a binary frame in the binary envelope, when the peer
+        accepted them; anything else is sent as it is. ``context`` is the
+        ambient context (default: the current one).
+        """
+        ambient = otel_context.get_current() if context is None else context
+        text = isinstance(message, str)
+        size = len(message.encode()) if isinstance(message, str) else len(message)
+        decision = self._conn.send("text" if text else "binary", size)
+        span_context = self._spans.start(decision, ambient=ambient)
+        span = trace.get_current_span(span_context)
+        try:
+            frame: Data = message
+            if text and self._envelopes.json:
+                try:
+                    frame = self._json.inject(message, span_context)
+                except NotJsonObjectError:
+                    frame = message  # not a JSON object: sent as it is
+            elif not text and self._envelopes.binary:
+                frame = encode_binary(message, span_context)
+            await self.ws.send(frame)
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            raise
+        finally:
+            span.end()
+
+    def _decode(self, frame: Data) -> Optional[Decoded]:
+        if isinstance(frame, str):
+            return self._json.extract(frame) if self._envelopes.json else None
+        return decode_binary(frame) if self._envelopes.binary else None
+
+    def _receive(self, frame: Data) -> Message:
+        decoded = self._decode(frame)
+        data: Data = frame if decoded is None else decoded.payload
+        remote_tc = None if decoded is None else decoded.context
+        error = None if decoded is None else decoded.error
+        text = isinstance(data, str)
+        size = len(data.encode()) if isinstance(data, str) else len(data)
+        decision = self._conn.receive("text" if text else "binary", size)
+        ctx = self._spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
+        span = trace.get_current_span(ctx)
+        if error is not None:
+            span.record_exception(error)
+        return Message(data, ctx, remote_tc, error, span)
+
+    async def recv(self) -> Message:
+        """Receives one message. Its process span covers the receipt and is
+        ended; use :meth:`handle` for spans that cover the processing."""
+        frame = await self.ws.recv()
+        msg = self._receive(frame)
+        msg.span.end()
+        return msg
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        from websockets.exceptions import ConnectionClosedOK
+
+        while True:
+            try:
+                yield await self.recv()
+            except ConnectionClosedOK:
+                return
+
+    async def handle(self, handler: Callable[[Message], Awaitable[None]]) -> None:
+        """Calls ``handler`` for each message until the peer closes normally,
+        with the message's process span current and covering the call."""
+        from websockets.exceptions import ConnectionClosedOK
+
+        while True:
+            try:
+                frame = await self.ws.recv()
+            except ConnectionClosedOK:
+                return
+            msg = self._receive(frame)
+            token = otel_context.attach(msg.context)
+            try:
+                await handler(msg)
+            except BaseException as exc:
+                msg.span.record_exception(exc)
+                msg.span.set_status(Status(StatusCode.ERROR, str(exc)))
+                raise
+            finally:
+                otel_context.detach(token)
+                msg.span.end()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Closes the connection and records the close as the model says."""
+        await self.ws.close(code, reason)
+        self._record_close()
+
+    def _record_close(self) -> None:
+        # websockets 13 has these on the protocol object only.
+        state = getattr(self.ws, "protocol", self.ws)
+        self._spans.close(state.close_code, state.close_reason or "")
+
+    async def __aenter__(self) -> "TracedConnection":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+def _offer(envelopes: Union[Envelopes, None]) -> Envelopes:
+    return Envelopes.ALL if envelopes is None else envelopes
+
+
+class connect:
+    """Opens a traced WebSocket connection (``await connect(...)`` or
+    ``async with connect(...) as conn``).
+
+    Args:
+        uri: the ``ws://`` or ``wss://`` URI.
+        model: ``"connection"`` (one trace per connection) or ``"message"``
+            (one trace per message or stream, linked to the connection).
+        envelopes: what to offer (default: JSON and binary).
+        json_path: where JSON envelope members live (e.g. ``"params._meta"``).
+        strip: remove the JSON envelope members from received payloads.
+        tracer_provider: default: the global one.
+        context: the ambient context for the ``connect`` span (default: current).
+        **kwargs: passed to ``websockets.asyncio.client.connect``
+            (``additional_headers`` are merged).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        model: str = "connection",
+        envelopes: Optional[Envelopes] = None,
+        json_path: str = "",
+        strip: bool = False,
+        tracer_provider: Optional[trace.TracerProvider] = None,
+        context: Optional[Context] = None,
+        **kwargs: Any,
+    ) -> None:
+        self._uri = uri
+        self._model = model
+        self._offer = _offer(envelopes)
+        self._json = JsonEnvelope(json_path, strip=strip)
+        self._provider = tracer_provider
+        self._context = context
+        self._kwargs = kwargs
+        self._conn: Optional[TracedConnection] = None
+
+    async def _connect(self) -> TracedConnection:
+        from websockets.asyncio.client import connect as ws_connect
+
+        url = urlsplit(self._uri)
+        port = url.port or (443 if url.scheme == "wss" else 80)
+        handshake = ClientHandshake(self._offer)
+        conn = Connection(self._model, "client", handshake.session_id, url.path, url.hostname, port)
+        spans = SpanApplier(conn, self._provider)
+        ambient = otel_context.get_current() if self._context is None else self._context
+        span_context = spans.open(ambient=ambient)
+        request = handshake.request_headers(TraceContext.from_otel(span_context))
+        kwargs = dict(self._kwargs)
+        extra = kwargs.pop("additional_headers", None)
+        headers: List[Tuple[str, str]] = []
+        if extra is not None:
+            items = extra.items() if hasattr(extra, "items") else extra
+            headers.extend((str(k), str(v)) for k, v in items)
+        headers.extend(request)
+        try:
+            ws = await ws_connect(self._uri, additional_headers=headers, **kwargs)
+        except BaseException as exc:
+            spans.fail(exc)
+            raise
+        accepted = handshake.accepted(ws.response.headers) if ws.response is not None else Envelopes.NONE
+        spans.upgraded()
+        return TracedConnection(ws, spans=spans, envelopes=accepted, json_envelope=self._json)
+
+    def __await__(self) -> Generator[Any, None, TracedConnection]:
+        return self._connect().__await__()
+
+    async def __aenter__(self) -> TracedConnection:
+        self._conn = await self._connect()
+        return self._conn
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+
+class _ServerState:
+    __slots__ = ("spans", "envelopes", "response_headers")
+
+    def __init__(
+        self, spans: SpanApplier, envelopes: Envelopes, response_headers: List[Tuple[str, str]]
+    ) -> None:
+        self.spans = spans
+        self.envelopes = envelopes
+        self.response_headers = response_headers
+
+
+def _host_port(host_header: Optional[str]) -> Tuple[Optional[str], Optional[int]]:
+    if not host_header:
+        return None, None
+    url = urlsplit("//" + host_header)
+    try:
+        return url.hostname, url.port
+    except ValueError:
+        return url.hostname, None
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def serve(
+    handler: Callable[[TracedConnection], Awaitable[None]],
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    *,
+    model: str = "connection",
+    envelopes: Optional[Envelopes] = None,
+    json_path: str = "",
+    strip: bool = False,
+    tracer_provider: Optional[trace.TracerProvider] = None,
+    process_request: Optional[Callable[..., Any]] = None,
+    process_response: Optional[Callable[..., Any]] = None,
+    **kwargs: Any,
+) -> Any:
+    """Starts a traced WebSocket server (``websockets.asyncio.server.serve``;
+    use ``async with serve(...) as server``).
+
+    ``handler`` receives a :class:`TracedConnection` per client. The server
+    extracts the client's context from the handshake (headers, else query
+    parameters), starts the ``accept`` span under it, answers the envelope
+    offer with what it supports (``envelopes``, default both) and records the
+    close when the handler returns. Your own ``process_request`` and
+    ``process_response`` hooks run first.
+    """
+    from websockets.asyncio.server import serve as ws_serve
+
+    supported = _offer(envelopes)
+    json_envelope = JsonEnvelope(json_path, strip=strip)
+    states: "weakref.WeakKeyDictionary[Any, _ServerState]" = weakref.WeakKeyDictionary()
+
+    async def on_request(ws: Any, request: Any) -> Any:
+        if process_request is not None:
+            response = await _maybe_await(process_request(ws, request))
+            if response is not None:
+                return response
+        url = urlsplit(request.path)
+        hs = ServerHandshake(request.headers, url.query or None, supported)
+        address, server_port = _host_port(request.headers.get("Host"))
+        conn = Connection(model, "server", hs.session_id, url.path, address, server_port)
+        spans = SpanApplier(conn, tracer_provider)
+        spans.open(remote=hs.context, ambient=Context())
+        states[ws] = _ServerState(spans, hs.envelopes, hs.response_headers())
+        return None
+
+    async def on_response(ws: Any, request: Any, response: Any) -> Any:
+        if process_response is not None:
+            replaced = await _maybe_await(process_response(ws, request, response))
+            if replaced is not None:
+                response = replaced
+        state = states.get(ws)
+        if state is None:
+            return response
+        if response.status_code == 101:
+            for name, value in state.response_headers:
+                response.headers[name] = value
+            state.spans.upgraded()
+        else:
+            if state.spans.connection_span is not None:
+                state.spans.connection_span.set_status(
+                    Status(StatusCode.ERROR, f"HTTP {response.status_code}")
+                )
+            state.spans.end_connection_span()
+            states.pop(ws, None)
+        return response
+
+    async def on_connection(ws: Any) -> None:
+        state = states.pop(ws, None)
+        if state is None:  # not traced (should not happen): plain handling
+            raise RuntimeError("tracewire: connection without handshake state")
+        conn = TracedConnection(ws, spans=state.spans, envelopes=state.envelopes, json_envelope=json_envelope)
+        token = otel_context.attach(Context())
+        failed = False
+        try:
+            await handler(conn)
+        except BaseException as exc:
+            failed = True
+            span = state.spans.connection_span
+            if span is not None and state.spans.connection_open:
+                span.record_exception(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+            try:
+                # As websockets does for a failed handler: 1011, internal error.
+                await ws.close(1011 if failed else 1000)
+            finally:
+                conn._record_close()
+
+    return ws_serve(on_connection, host, port, process_request=on_request, process_response=on_response, **kwargs)

@@ -1,0 +1,379 @@
+//! The opening handshake: header carriers, envelope negotiation, session id.
+//!
+//! Python header collections come in several shapes: a `dict` (values a
+//! string or a list of lines), a `websockets` `Headers` (multi-valued), any
+//! other mapping, or a list of `(name, value)` pairs. They are read into
+//! pairs once and handed to the core, which does all the interpreting.
+
+use crate::context::{PyTraceContext, raise};
+use crate::guard;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use tracewire::ExtractIssue;
+use tracewire::handshake::{
+    self, BAGGAGE, ClientHandshake, ENVELOPE_HEADER, Envelopes, HeaderSink, SESSION_HEADER,
+    ServerHandshake, TRACEPARENT, TRACESTATE,
+};
+
+/// Collects what the core writes as `(name, value)` pairs, replacing earlier
+/// values of the same name.
+#[derive(Default)]
+pub(crate) struct PairSink(pub(crate) Vec<(&'static str, String)>);
+
+impl HeaderSink for PairSink {
+    fn set(&mut self, name: &'static str, value: &str) {
+        self.0.retain(|(k, _)| *k != name);
+        self.0.push((name, value.to_owned()));
+    }
+}
+
+/// Appends `value` (a string, or an iterable of strings) under `name`.
+fn push_values(
+    out: &mut Vec<(String, String)>,
+    name: String,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    if let Ok(s) = value.cast::<PyString>() {
+        out.push((name, s.to_cow()?.into_owned()));
+        return Ok(());
+    }
+    for v in value.try_iter()? {
+        out.push((name.clone(), v?.extract::<String>()?));
+    }
+    Ok(())
+}
+
+/// Reads any supported header collection into `(name, value)` pairs.
+pub(crate) fn read_headers(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let Some(headers) = headers else {
+        return Ok(out);
+    };
+    if headers.is_none() {
+        return Ok(out);
+    }
+    if let Ok(d) = headers.cast::<PyDict>() {
+        for (k, v) in d.iter() {
+            push_values(&mut out, k.extract()?, &v)?;
+        }
+        return Ok(out);
+    }
+    // websockets' Headers keeps every line; `raw_items()` yields them all.
+    if headers.hasattr("raw_items")? {
+        for pair in headers.call_method0("raw_items")?.try_iter()? {
+            out.push(pair?.extract()?);
+        }
+        return Ok(out);
+    }
+    if headers.hasattr("items")? {
+        for pair in headers.call_method0("items")?.try_iter()? {
+            let pair = pair?;
+            let (k, v): (String, Bound<'_, PyAny>) = pair.extract()?;
+            push_values(&mut out, k, &v)?;
+        }
+        return Ok(out);
+    }
+    for pair in headers.try_iter()? {
+        out.push(pair?.extract()?);
+    }
+    Ok(out)
+}
+
+/// Writes header values into a Python carrier: a `list` gets `(name, value)`
+/// tuples (earlier ones of that name removed), a `dict` gets items, any
+/// other mutable mapping has the name deleted first (so multi-valued
+/// collections such as `websockets` `Headers` end with one line).
+pub(crate) fn write_headers(
+    carrier: &Bound<'_, PyAny>,
+    pairs: &[(&'static str, String)],
+) -> PyResult<()> {
+    if let Ok(list) = carrier.cast::<PyList>() {
+        for (name, value) in pairs {
+            let mut i = 0;
+            while i < list.len() {
+                let item = list.get_item(i)?;
+                let same = item
+                    .cast::<PyTuple>()
+                    .ok()
+                    .and_then(|t| t.get_item(0).ok())
+                    .and_then(|k| k.extract::<String>().ok())
+                    .is_some_and(|k| k.eq_ignore_ascii_case(name));
+                if same {
+                    list.del_item(i)?;
+                } else {
+                    i += 1;
+                }
+            }
+            list.append((*name, value.as_str()))?;
+        }
+        return Ok(());
+    }
+    if let Ok(d) = carrier.cast::<PyDict>() {
+        for (name, value) in pairs {
+            d.set_item(*name, value)?;
+        }
+        return Ok(());
+    }
+    for (name, value) in pairs {
+        if carrier.contains(*name)? {
+            carrier.del_item(*name)?;
+        }
+        carrier.set_item(*name, value)?;
+    }
+    Ok(())
+}
+
+/// Writes `context` as `traceparent` / `tracestate` / `baggage` into `carrier`
+/// (each only when there is something to write).
+#[pyfunction]
+fn inject(py: Python<'_>, context: &PyTraceContext, carrier: &Bound<'_, PyAny>) -> PyResult<()> {
+    guard(py, || {
+        let mut sink = PairSink::default();
+        handshake::inject(&context.0, &mut sink);
+        write_headers(carrier, &sink.0)
+    })
+}
+
+/// The exception instance describing something extraction ignored.
+fn issue_to_py(py: Python<'_>, issue: &ExtractIssue) -> Py<PyAny> {
+    raise(py, issue.code(), issue).into_value(py).into_any()
+}
+
+/// Reads a context from request headers, then the query string. Never
+/// fails: returns the context and a list of exceptions describing what was
+/// ignored.
+#[pyfunction]
+#[pyo3(signature = (headers, query = None))]
+fn extract(
+    py: Python<'_>,
+    headers: Option<&Bound<'_, PyAny>>,
+    query: Option<&str>,
+) -> PyResult<(PyTraceContext, Vec<Py<PyAny>>)> {
+    guard(py, || {
+        let pairs = read_headers(headers)?;
+        let (ctx, issues) = handshake::extract(&pairs, query);
+        let issues = issues.iter().map(|i| issue_to_py(py, i)).collect();
+        Ok((PyTraceContext(ctx), issues))
+    })
+}
+
+/// A new random session id (32 lowercase hex characters).
+#[pyfunction]
+fn new_session_id(py: Python<'_>) -> PyResult<String> {
+    guard(py, || Ok(handshake::new_session_id()))
+}
+
+/// A set of envelope formats: `json` (text frames) and `binary`.
+#[pyclass(
+    frozen,
+    eq,
+    hash,
+    from_py_object,
+    module = "tracewire._native",
+    name = "Envelopes"
+)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PyEnvelopes(pub(crate) Envelopes);
+
+#[pymethods]
+impl PyEnvelopes {
+    #[new]
+    #[pyo3(signature = (*, json = false, binary = false))]
+    fn new(json: bool, binary: bool) -> Self {
+        PyEnvelopes(Envelopes { json, binary })
+    }
+
+    /// Parses a `tracewire-envelope` value (case-insensitive tokens; unknown
+    /// ones ignored).
+    #[staticmethod]
+    fn parse(py: Python<'_>, value: &str) -> PyResult<Self> {
+        guard(py, || Ok(PyEnvelopes(Envelopes::parse(value))))
+    }
+
+    /// Both formats.
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn ALL() -> Self {
+        PyEnvelopes(Envelopes::ALL)
+    }
+
+    /// No envelopes: context travels only in the handshake.
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn NONE() -> Self {
+        PyEnvelopes(Envelopes::NONE)
+    }
+
+    /// Whether the JSON envelope is in the set.
+    #[getter]
+    fn json(&self) -> bool {
+        self.0.json
+    }
+
+    /// Whether the binary envelope is in the set.
+    #[getter]
+    fn binary(&self) -> bool {
+        self.0.binary
+    }
+
+    /// The header value (`"json, binary"`), or `None` for the empty set.
+    #[allow(clippy::wrong_self_convention)] // pyo3 methods borrow self
+    fn to_header(&self) -> Option<String> {
+        self.0.to_header()
+    }
+
+    fn __and__(&self, other: &PyEnvelopes) -> PyEnvelopes {
+        PyEnvelopes(self.0.intersect(other.0))
+    }
+
+    fn __or__(&self, other: &PyEnvelopes) -> PyEnvelopes {
+        PyEnvelopes(self.0.union(other.0))
+    }
+
+    fn __bool__(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    fn __repr__(&self) -> String {
+        let b = |v: bool| if v { "True" } else { "False" };
+        format!(
+            "Envelopes(json={}, binary={})",
+            b(self.0.json),
+            b(self.0.binary)
+        )
+    }
+}
+
+/// What a server learns from an upgrade request, and what it answers.
+#[pyclass(frozen, module = "tracewire._native", name = "ServerHandshake")]
+pub(crate) struct PyServerHandshake {
+    inner: ServerHandshake,
+    issues: Vec<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyServerHandshake {
+    /// Reads an upgrade request's headers and query string; `supported` is
+    /// what this server can use (default: both formats).
+    #[new]
+    #[pyo3(signature = (headers, query = None, supported = None))]
+    fn new(
+        py: Python<'_>,
+        headers: Option<&Bound<'_, PyAny>>,
+        query: Option<&str>,
+        supported: Option<PyEnvelopes>,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let pairs = read_headers(headers)?;
+            let supported = supported.map_or(Envelopes::ALL, |s| s.0);
+            let inner = ServerHandshake::from_request(&pairs, query, supported);
+            let issues = inner.issues.iter().map(|i| issue_to_py(py, i)).collect();
+            Ok(PyServerHandshake { inner, issues })
+        })
+    }
+
+    /// The client's context (empty when none was sent or it was invalid).
+    #[getter]
+    fn context(&self) -> PyTraceContext {
+        PyTraceContext(self.inner.context.clone())
+    }
+
+    /// What was ignored while extracting, as `tracewire.Error` instances.
+    #[getter]
+    fn issues(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.issues.iter().map(|i| i.clone_ref(py)).collect()
+    }
+
+    /// The envelopes both sides will use.
+    #[getter]
+    fn envelopes(&self) -> PyEnvelopes {
+        PyEnvelopes(self.inner.envelopes)
+    }
+
+    /// The client's session id, or a new one.
+    #[getter]
+    fn session_id(&self) -> String {
+        self.inner.session_id.clone()
+    }
+
+    /// Headers for the `101 Switching Protocols` response, as pairs.
+    fn response_headers(&self, py: Python<'_>) -> PyResult<Vec<(&'static str, String)>> {
+        guard(py, || Ok(self.inner.response_headers()))
+    }
+}
+
+/// What a client sends in its upgrade request.
+#[pyclass(frozen, module = "tracewire._native", name = "ClientHandshake")]
+pub(crate) struct PyClientHandshake(ClientHandshake);
+
+#[pymethods]
+impl PyClientHandshake {
+    /// A handshake offering `offered` (default: both formats) with
+    /// `session_id` (default: a new one).
+    #[new]
+    #[pyo3(signature = (offered = None, session_id = None))]
+    fn new(
+        py: Python<'_>,
+        offered: Option<PyEnvelopes>,
+        session_id: Option<String>,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let mut hs = ClientHandshake::new(offered.map_or(Envelopes::ALL, |o| o.0));
+            if let Some(id) = session_id {
+                hs.session_id = id;
+            }
+            Ok(PyClientHandshake(hs))
+        })
+    }
+
+    /// The envelopes offered.
+    #[getter]
+    fn offered(&self) -> PyEnvelopes {
+        PyEnvelopes(self.0.offered)
+    }
+
+    /// The session id sent to the server.
+    #[getter]
+    fn session_id(&self) -> String {
+        self.0.session_id.clone()
+    }
+
+    /// The request headers carrying `context`, the offer and the session id,
+    /// as `(name, value)` pairs.
+    fn request_headers(
+        &self,
+        py: Python<'_>,
+        context: &PyTraceContext,
+    ) -> PyResult<Vec<(&'static str, String)>> {
+        guard(py, || {
+            let mut sink = PairSink::default();
+            self.0.request_headers(&context.0, &mut sink);
+            Ok(sink.0)
+        })
+    }
+
+    /// The envelopes to use, from the server's response headers.
+    fn accepted(
+        &self,
+        py: Python<'_>,
+        response_headers: &Bound<'_, PyAny>,
+    ) -> PyResult<PyEnvelopes> {
+        guard(py, || {
+            let pairs = read_headers(Some(response_headers))?;
+            Ok(PyEnvelopes(self.0.accepted(&pairs)))
+        })
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(inject, m)?)?;
+    m.add_function(wrap_pyfunction!(extract, m)?)?;
+    m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
+    m.add_class::<PyEnvelopes>()?;
+    m.add_class::<PyServerHandshake>()?;
+    m.add_class::<PyClientHandshake>()?;
+    m.add("PROPAGATION_FIELDS", (TRACEPARENT, TRACESTATE, BAGGAGE))?;
+    m.add("ENVELOPE_HEADER", ENVELOPE_HEADER)?;
+    m.add("SESSION_HEADER", SESSION_HEADER)?;
+    Ok(())
+}

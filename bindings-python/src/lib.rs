@@ -1,0 +1,36 @@
+//! The native half of the Python binding: `tracewire._native`.
+//!
+//! This module is private. The public Python API lives in the `tracewire`
+//! package (`python/tracewire/`), which re-exports these classes and adds the
+//! opentelemetry-python and `websockets` integrations on top.
+//!
+//! Every entry point runs inside `errors::guard`, so a Rust panic surfaces as
+//! `tracewire.InternalError` (code `panic`) rather than pyo3's
+//! `PanicException`, and every core error becomes the `tracewire.Error`
+//! subclass for its `tracewire::ErrorCode`.
+
+mod context;
+mod envelope;
+mod errors;
+mod handshake;
+mod metrics;
+mod model;
+mod otel;
+
+use pyo3::prelude::*;
+
+pub(crate) use errors::{guard, py_error};
+
+/// The module initialiser Python calls on `import tracewire._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    context::register(m)?;
+    handshake::register(m)?;
+    envelope::register(m)?;
+    model::register(m)?;
+    metrics::register(m)?;
+    otel::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,322 @@
+"""Every shared vector file in ``tests/vectors/``, through the Python API."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+import tracewire as tw
+from conftest import VECTORS, vector_cases, vector_params
+
+
+def test_every_vector_file_is_covered() -> None:
+    covered = {"traceparent", "tracestate", "baggage", "envelope_json", "envelope_binary", "handshake", "model", "metrics"}
+    files = {p.stem for p in VECTORS.glob("*.json")}
+    assert files, f"no vector files in {VECTORS}"
+    assert files <= covered, f"vector files without a Python runner: {files - covered}"
+
+
+# -- traceparent --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", vector_params("traceparent"))
+def test_traceparent(case: Dict[str, Any]) -> None:
+    if case["valid"]:
+        tp = tw.TraceParent.parse(case["input"])
+        assert tp.trace_id == case["trace_id"]
+        assert tp.span_id == case["span_id"]
+        assert tp.flags == case["flags"]
+        assert str(tp) == case["output"] == tp.to_header()
+    else:
+        with pytest.raises(tw.InvalidTraceParentError) as e:
+            tw.TraceParent.parse(case["input"])
+        assert e.value.code == tw.ErrorCode.INVALID_TRACEPARENT
+        assert isinstance(e.value, ValueError)
+
+
+# -- tracestate ---------------------------------------------------------------
+
+
+def _apply_ops(ts: tw.TraceState, ops: List[List[str]]) -> None:
+    for op in ops:
+        if op[0] == "insert":
+            ts.insert(op[1], op[2])
+        elif op[0] == "insert_fails":
+            before = ts.items()
+            with pytest.raises(tw.InvalidTraceStateError):
+                ts.insert(op[1], op[2])
+            assert ts.items() == before, "a failed insert changed the state"
+        elif op[0] == "remove":
+            ts.remove(op[1])
+        else:
+            raise AssertionError(f"unknown op {op}")
+
+
+@pytest.mark.parametrize("case", vector_params("tracestate"))
+def test_tracestate(case: Dict[str, Any]) -> None:
+    if not case["valid"]:
+        with pytest.raises(tw.InvalidTraceStateError) as e:
+            tw.TraceState.parse(case["input"])
+        assert e.value.code == tw.ErrorCode.INVALID_TRACESTATE
+        return
+    ts = tw.TraceState.parse(case["input"])
+    _apply_ops(ts, case.get("ops", []))
+    expected = [tuple(e) for e in case["entries"]]
+    assert ts.items() == expected
+    assert len(ts) == len(expected)
+    assert bool(ts) == bool(expected)
+    for k, v in expected:
+        assert ts.get(k) == v and ts[k] == v and k in ts
+    assert ts.to_header() == case["output"] == str(ts)
+    assert len(ts.to_header()) <= 512
+    if len(case["input"]) == 1:
+        assert tw.TraceState.parse(case["input"][0]) == tw.TraceState.parse(case["input"])
+
+
+# -- baggage ------------------------------------------------------------------
+
+
+def _member(m: Dict[str, Any]) -> tw.BaggageMember:
+    return tw.BaggageMember(m["key"], m["value"], [(p[0], p[1]) for p in m["properties"]])
+
+
+@pytest.mark.parametrize("case", vector_params("baggage"))
+def test_baggage(case: Dict[str, Any]) -> None:
+    def build() -> tw.Baggage:
+        if "build" in case:
+            return tw.Baggage([_member(m) for m in case["build"]])
+        return tw.Baggage.parse(case["input"])
+
+    if not case["valid"]:
+        with pytest.raises(tw.InvalidBaggageError) as e:
+            build()
+        assert e.value.code == tw.ErrorCode.INVALID_BAGGAGE
+        return
+    bag = build()
+    expected = [_member(m) for m in case["members"]]
+    assert bag.members() == expected
+    assert len(bag) == len(expected)
+    for m in expected:
+        assert bag.get(m.key) == m.value
+    assert bag.to_header() == case["output"]
+    reparsed = tw.Baggage.parse(case["output"])
+    assert reparsed.to_header() == case["output"]
+
+
+# -- envelopes ----------------------------------------------------------------
+
+
+def _context(c: Dict[str, Any], remote: bool = False) -> tw.TraceContext:
+    return tw.TraceContext(c.get("traceparent"), c.get("tracestate"), c.get("baggage"), remote=remote)
+
+
+def _header_strings(ctx: tw.TraceContext) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    tp = ctx.traceparent
+    return (
+        None if tp is None else str(tp),
+        ctx.tracestate.to_header() or None,
+        ctx.baggage.to_header() or None,
+    )
+
+
+@pytest.mark.parametrize("case", vector_params("envelope_json"))
+def test_envelope_json(case: Dict[str, Any]) -> None:
+    env = tw.JsonEnvelope(case["path"], strip=case.get("strip", False))
+    frame = case["frame"]
+    if case["op"] == "inject":
+        ctx = _context(case["context"])
+        if case["valid"]:
+            assert env.inject(frame, ctx) == case["expected_frame"]
+            # bytes in, bytes out, same content
+            assert env.inject(frame.encode(), ctx) == case["expected_frame"].encode()
+        else:
+            with pytest.raises(tw.Error) as e:
+                env.inject(frame, ctx)
+            assert e.value.code.code_name == case["error_code"]
+        return
+    for given in (frame, frame.encode()):
+        decoded = env.extract(given)
+        payload = decoded.payload
+        assert type(payload) is type(given)
+        want = case["payload"] if isinstance(given, str) else case["payload"].encode()
+        assert payload == want, "the payload is always delivered"
+        assert decoded.status == case["result"]
+        if case["result"] == "enveloped":
+            assert decoded.context is not None and decoded.context.remote
+            assert decoded.is_enveloped and decoded.error is None
+            assert _header_strings(decoded.context) == _header_strings(_context(case["context"]))
+        elif case["result"] == "malformed":
+            assert isinstance(decoded.error, tw.Error)
+            assert decoded.error.code.code_name == case["error_code"]
+            assert decoded.context is None and decoded.is_malformed
+            assert decoded.payload == given, "a malformed frame is delivered as it came"
+        else:
+            assert decoded.context is None and decoded.error is None
+            assert decoded.payload is given
+
+
+@pytest.mark.parametrize("case", vector_params("envelope_binary"))
+def test_envelope_binary(case: Dict[str, Any]) -> None:
+    frame = bytes.fromhex(case["frame"])
+    payload = bytes.fromhex(case["payload"])
+    if case["op"] == "encode":
+        assert tw.encode_binary(payload, _context(case["context"])) == frame
+        assert tw.encode_binary(bytearray(payload), _context(case["context"])) == frame
+        return
+    decoded = tw.decode_binary(frame)
+    assert decoded.payload == payload
+    assert decoded.status == case["result"]
+    if case["result"] == "enveloped":
+        assert decoded.context == _context(case["context"], remote=True)
+    elif case["result"] == "malformed":
+        assert isinstance(decoded.error, tw.InvalidEnvelopeError) or isinstance(decoded.error, tw.Error)
+        assert decoded.error is not None and decoded.error.code.code_name == case["error_code"]
+    else:
+        assert decoded.error is None and decoded.context is None
+
+
+# -- handshake ----------------------------------------------------------------
+
+
+def _envelopes(names: List[str]) -> tw.Envelopes:
+    return tw.Envelopes(json="json" in names, binary="binary" in names)
+
+
+def _header_carriers(pairs: List[Tuple[str, str]]) -> List[Any]:
+    """The same headers as a list of pairs, and as websockets' Headers."""
+    from websockets.datastructures import Headers
+
+    carriers: List[Any] = [pairs, Headers(pairs)]
+    names = [k.lower() for k, _ in pairs]
+    if len(set(names)) == len(names):  # a dict cannot hold repeated lines
+        carriers.append(dict(pairs))
+    return carriers
+
+
+@pytest.mark.parametrize("case", vector_params("handshake"))
+def test_handshake(case: Dict[str, Any]) -> None:
+    pairs = [(h[0], h[1]) for h in case["headers"]]
+    query = case.get("query")
+    op = case["op"]
+    if op == "extract":
+        for carrier in _header_carriers(pairs):
+            ctx, issues = tw.extract(carrier, query)
+            assert ctx.remote
+            c = case["context"]
+            assert _header_strings(ctx) == (c["traceparent"], c["tracestate"], c["baggage"])
+            assert [i.code.code_name for i in issues] == case["issues"]
+            assert all(isinstance(i, tw.Error) for i in issues)
+    elif op == "inject":
+        ctx = _context(case["context"])
+        out: List[Tuple[str, str]] = []
+        tw.inject(ctx, out)
+        assert out == pairs
+        d: Dict[str, str] = {}
+        tw.inject(ctx, d)
+        assert list(d.items()) == pairs
+        assert ctx.headers() == pairs
+        assert tw.extract(d)[0].traceparent == ctx.traceparent
+    elif op == "negotiate":
+        hs = tw.ServerHandshake(pairs, query, _envelopes(case["supported"]))
+        want = _envelopes(case["accepted"])
+        assert hs.envelopes == want
+        offered = tw.Envelopes.NONE
+        for k, v in pairs:
+            if k.lower() == "tracewire-envelope":
+                offered = offered | tw.Envelopes.parse(v)
+        if not any(k.lower() == "tracewire-envelope" for k, _ in pairs) and query:
+            offered = tw.ServerHandshake([], query, tw.Envelopes.ALL).envelopes
+        client = tw.ClientHandshake(offered, "s")
+        assert client.accepted(hs.response_headers()) == want
+    elif op == "session":
+        hs = tw.ServerHandshake(pairs, query)
+        if case["session_id"] is not None:
+            assert hs.session_id == case["session_id"]
+        else:
+            assert len(hs.session_id) == 32
+            assert all(ch in "0123456789abcdef" for ch in hs.session_id)
+    else:
+        raise AssertionError(f"unknown op {op}")
+
+
+def test_generated_session_ids_differ() -> None:
+    assert len({tw.new_session_id() for _ in range(1000)}) == 1000
+
+
+# -- tracing models -----------------------------------------------------------
+
+
+def _span(d: tw.SpanDecision) -> Dict[str, Any]:
+    return {
+        "name": d.name,
+        "kind": d.kind,
+        "parent": list(d.parent),
+        "links": list(d.links),
+        "attributes": d.attributes,
+    }
+
+
+@pytest.mark.parametrize("case", vector_params("model"))
+def test_model(case: Dict[str, Any]) -> None:
+    conn = tw.Connection(
+        case["model"],
+        case["role"],
+        case["session_id"],
+        case["url_path"],
+        case.get("server_address"),
+        case.get("server_port"),
+    )
+    event = case["event"]
+    mt = case.get("message_type") or "text"
+    size = case.get("size") or 0
+    if event == "open":
+        got = _span(conn.open())
+        got["ends_at_upgrade"] = conn.connection_span_ends_at_upgrade
+    elif event == "send":
+        got = _span(conn.send(mt, size))
+    elif event == "receive":
+        got = _span(conn.receive(mt, size))
+    elif event == "close":
+        d = conn.close(case.get("close_code"), case.get("close_reason") or "")
+        got = {
+            "attributes": d.attributes,
+            "is_error": d.is_error,
+            "span": None if d.span is None else _span(d.span),
+        }
+    else:
+        raise AssertionError(f"unknown event {event}")
+    assert got == case["expected"]
+
+
+# -- stream metrics -----------------------------------------------------------
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(b, float) or isinstance(a, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("case", vector_params("metrics"))
+def test_metrics(case: Dict[str, Any]) -> None:
+    m = tw.StreamMetrics(case["kind"])
+    assert m.kind == case["kind"]
+    for elapsed_ns, size in case["chunks"]:
+        m.record_chunk_at(elapsed_ns, size)
+    snap, intervals = m.snapshot_and_intervals()
+    exp = case["expected"]
+    for field in ("chunk_count", "bytes", "time_to_first_chunk", "time_to_last_chunk", "interval_mean", "interval_p50", "interval_p95", "interval_max"):
+        assert _close(getattr(snap, field), exp[field]), field
+    assert len(intervals) == len(exp["intervals"])
+    assert all(_close(a, b) for a, b in zip(intervals, exp["intervals"]))
+    attrs = list(snap.attributes().items())
+    want = [(k, v) for k, v in case["expected_attributes"]]
+    assert [k for k, _ in attrs] == [k for k, _ in want]
+    for (_, got), (key, value) in zip(attrs, want):
+        assert type(got) is type(value) or (isinstance(value, float) and isinstance(got, float)), key
+        assert _close(got, value), key
+    assert _close(m.snapshot().chunk_count, exp["chunk_count"])

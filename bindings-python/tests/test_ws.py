@@ -1,0 +1,288 @@
+"""Traced websockets client and server over loopback (127.0.0.1), in both
+tracing models, with spans checked through the SDK's in-memory exporter;
+and each side against a plain ``websockets`` peer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from websockets.asyncio.client import connect as plain_connect
+from websockets.asyncio.server import serve as plain_serve
+
+import tracewire as tw
+from tracewire import ws as tws
+
+TIMEOUT = 10.0
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, TIMEOUT))  # type: ignore[arg-type]
+
+
+async def wait_for_spans(exporter: InMemorySpanExporter, name: str, count: int = 1) -> None:
+    for _ in range(200):
+        if sum(1 for s in exporter.get_finished_spans() if s.name == name) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"span {name!r} not finished: {[s.name for s in exporter.get_finished_spans()]}")
+
+
+def by_kind(spans: List[ReadableSpan], kind: SpanKind, name: Optional[str] = None) -> List[ReadableSpan]:
+    return [s for s in spans if s.kind == kind and (name is None or s.name == name)]
+
+
+def echo_handler(received: List[tws.Message]) -> Callable[[tws.TracedConnection], Awaitable[None]]:
+    async def handler(conn: tws.TracedConnection) -> None:
+        async def on_message(msg: tws.Message) -> None:
+            received.append(msg)
+            await conn.send(msg.data)
+
+        await conn.handle(on_message)
+
+    return handler
+
+
+def port_of(server: Any) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
+@pytest.mark.parametrize("path", ["/chat", ""])
+def test_connection_model(provider: TracerProvider, exporter: InMemorySpanExporter, path: str) -> None:
+    received: List[tws.Message] = []
+
+    async def main() -> List[tws.Message]:
+        async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}{path}"
+            replies = []
+            async with tws.connect(uri, tracer_provider=provider) as conn:
+                assert conn.envelopes == tw.Envelopes.ALL
+                await conn.send(json.dumps({"text": "hi"}))
+                replies.append(await conn.recv())
+                await conn.send(b"\x01\x02audio")
+                replies.append(await conn.recv())
+                await conn.send("not json")
+                replies.append(await conn.recv())
+            await wait_for_spans(exporter, "accept /" if not path else f"accept {path}")
+            return replies
+
+    replies = run(main())
+    p = path or "/"
+    assert json.loads(replies[0].data)["text"] == "hi"
+    assert replies[1].data == b"\x01\x02audio"
+    assert replies[2].data == "not json" and replies[2].remote_context is None
+    assert [m.data for m in received][1:] == [b"\x01\x02audio", "not json"]
+    assert received[0].remote_context is not None and received[1].remote_context is not None
+
+    spans = exporter.get_finished_spans()
+    (connect,) = by_kind(spans, SpanKind.CLIENT, f"connect {p}")
+    (accept,) = by_kind(spans, SpanKind.SERVER, f"accept {p}")
+    trace_id = connect.context.trace_id
+    assert all(s.context.trace_id == trace_id for s in spans), "one trace per connection"
+    assert accept.parent is not None and accept.parent.span_id == connect.context.span_id
+    sends = by_kind(spans, SpanKind.PRODUCER, f"send {p}")
+    processes = by_kind(spans, SpanKind.CONSUMER, f"process {p}")
+    assert len(sends) == 6 and len(processes) == 6
+    client_sends = [s for s in sends if s.parent and s.parent.span_id == connect.context.span_id]
+    assert len(client_sends) == 3
+    # every enveloped process span is the child of the send span that sent it
+    send_ids = {s.context.span_id for s in sends}
+    enveloped = [s for s in processes if s.parent and s.parent.span_id in send_ids]
+    assert len(enveloped) == 4  # JSON and binary, both directions
+    plain = [s for s in processes if s not in enveloped]
+    for s in plain:  # "not json": parent is the connection span
+        assert s.parent is not None and s.parent.span_id in (connect.context.span_id, accept.context.span_id)
+    for s in processes:
+        assert s.attributes is not None
+        assert s.attributes["messaging.operation.type"] == "process"
+        assert s.attributes["websocket.session.id"] == connect.attributes["websocket.session.id"]  # type: ignore[index]
+    assert {s.attributes["websocket.message.type"] for s in sends} == {"text", "binary"}  # type: ignore[index]
+    for s in (connect, accept):
+        assert s.attributes["websocket.close.code"] == 1000  # type: ignore[index]
+        assert s.attributes["tracewire.model"] == "connection"  # type: ignore[index]
+        assert s.status.status_code != StatusCode.ERROR
+    assert connect.attributes["server.address"] == "127.0.0.1"  # type: ignore[index]
+    # server spans end after the client's close; client spans live in connect
+    assert connect.end_time is not None and accept.end_time is not None
+
+
+def test_message_model(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    tracer = provider.get_tracer("app")
+    received: List[tws.Message] = []
+
+    async def main() -> Dict[str, int]:
+        async with tws.serve(echo_handler(received), "127.0.0.1", 0, model="message", tracer_provider=provider) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/voice"
+            ids = {}
+            conn = await tws.connect(uri, model="message", tracer_provider=provider)
+            for i in range(2):
+                with tracer.start_as_current_span(f"request {i}") as req:
+                    ids[f"request {i}"] = req.get_span_context().trace_id
+                    await conn.send(json.dumps({"n": i}))
+                    await conn.recv()
+            await conn.close(1001, "bye")
+            await wait_for_spans(exporter, "close /voice", 2)
+            return ids
+
+    ids = run(main())
+    spans = exporter.get_finished_spans()
+    (connect,) = by_kind(spans, SpanKind.CLIENT, "connect /voice")
+    (accept,) = by_kind(spans, SpanKind.SERVER, "accept /voice")
+    assert accept.parent is not None and accept.parent.span_id == connect.context.span_id
+    # the connection spans end at the upgrade, before any message
+    sends = by_kind(spans, SpanKind.PRODUCER)
+    assert connect.end_time is not None and all(connect.end_time <= s.start_time for s in sends)  # type: ignore[operator]
+    for i in range(2):
+        in_request = [s for s in spans if s.context.trace_id == ids[f"request {i}"]]
+        names = sorted(s.name for s in in_request)
+        assert names == ["process /voice", "process /voice", f"request {i}", "send /voice", "send /voice"]
+        for s in in_request:
+            if s.kind in (SpanKind.PRODUCER, SpanKind.CONSUMER):
+                assert s.attributes["tracewire.model"] == "message"  # type: ignore[index]
+                linked = {link.context.span_id for link in s.links}
+                assert linked & {connect.context.span_id, accept.context.span_id}, s.name
+    closes = [s for s in spans if s.name == "close /voice"]
+    assert len(closes) == 2
+    for c in closes:
+        assert c.kind == SpanKind.INTERNAL
+        assert c.attributes["websocket.close.code"] == 1001  # type: ignore[index]
+        assert c.status.status_code != StatusCode.ERROR
+    assert any(c.attributes.get("websocket.close.reason") == "bye" for c in closes)  # type: ignore[union-attr]
+    assert len(received) == 2
+
+
+def test_plain_client_against_traced_server(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+
+    async def main() -> List[Any]:
+        async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
+            async with plain_connect(f"ws://127.0.0.1:{port_of(server)}/plain") as ws:
+                assert ws.response is not None and "tracewire-envelope" not in ws.response.headers
+                frame = '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","x":1}'
+                await ws.send(frame)
+                back1 = await ws.recv()
+                await ws.send(b"\xf5TW\x01\x00raw")  # looks enveloped: untouched, not negotiated
+                back2 = await ws.recv()
+            await wait_for_spans(exporter, "accept /plain")
+            return [frame, back1, back2]
+
+    frame, back1, back2 = run(main())
+    assert back1 == frame, "no envelope was negotiated: frames pass untouched"
+    assert back2 == b"\xf5TW\x01\x00raw"
+    assert [m.data for m in received] == [frame, b"\xf5TW\x01\x00raw"]
+    assert all(m.remote_context is None for m in received)
+    spans = exporter.get_finished_spans()
+    (accept,) = by_kind(spans, SpanKind.SERVER)
+    assert accept.parent is None, "no context in the handshake: a new trace"
+    for s in by_kind(spans, SpanKind.CONSUMER):
+        assert s.parent is not None and s.parent.span_id == accept.context.span_id
+
+
+def test_traced_client_against_plain_server(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    seen: Dict[str, Any] = {}
+
+    async def handler(ws: Any) -> None:
+        seen["headers"] = dict(ws.request.headers.raw_items())
+        async for frame in ws:
+            seen.setdefault("frames", []).append(frame)
+            await ws.send(frame)
+
+    async def main() -> List[tws.Message]:
+        async with plain_serve(handler, "127.0.0.1", 0) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/p", tracer_provider=provider) as conn:
+                assert conn.envelopes == tw.Envelopes.NONE
+                await conn.send('{"a":1}')
+                await conn.send(b"bin")
+                return [await conn.recv(), await conn.recv()]
+
+    replies = run(main())
+    assert seen["frames"] == ['{"a":1}', b"bin"], "a plain server gets plain frames"
+    assert [m.data for m in replies] == ['{"a":1}', b"bin"]
+    (connect,) = by_kind(exporter.get_finished_spans(), SpanKind.CLIENT)
+    tp = tw.TraceParent.parse(seen["headers"]["traceparent"])
+    assert int(tp.span_id, 16) == connect.context.span_id
+    assert seen["headers"]["tracewire-envelope"] == "json, binary"
+    assert seen["headers"]["tracewire-session"] == connect.attributes["websocket.session.id"]  # type: ignore[index]
+
+
+def test_browser_style_query_context_and_bad_envelope(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    async def main() -> Any:
+        async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/b?traceparent={tp}&tracewire-envelope=json&tracewire-session=browser-1"
+            async with plain_connect(uri) as ws:
+                assert ws.response is not None and ws.response.headers["tracewire-envelope"] == "json"
+                bad = '{"traceparent":"00-bad","x":1}'
+                await ws.send(bad)
+                await ws.recv()
+                await ws.send(b"\xf5TW\x01\x00not negotiated")
+                await ws.recv()
+            await wait_for_spans(exporter, "accept /b")
+            return bad
+
+    bad = run(main())
+    assert received[0].data == bad and isinstance(received[0].error, tw.InvalidTraceParentError)
+    assert received[1].data == b"\xf5TW\x01\x00not negotiated" and received[1].error is None
+    (accept,) = by_kind(exporter.get_finished_spans(), SpanKind.SERVER)
+    assert format(accept.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert accept.attributes["websocket.session.id"] == "browser-1"  # type: ignore[index]
+
+
+def test_abnormal_close_is_an_error(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    async def handler(conn: tws.TracedConnection) -> None:
+        await conn.close(4000, "app error")
+
+    async def main() -> None:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/", tracer_provider=provider) as conn:
+                with pytest.raises(Exception):
+                    await conn.recv()
+            await wait_for_spans(exporter, "accept /")
+
+    run(main())
+    spans = exporter.get_finished_spans()
+    (accept,) = by_kind(spans, SpanKind.SERVER)
+    assert accept.status.status_code == StatusCode.ERROR
+    (connect,) = by_kind(spans, SpanKind.CLIENT)
+    assert connect.attributes["websocket.close.code"] == 4000  # type: ignore[index]
+    assert connect.status.status_code == StatusCode.ERROR
+
+
+def test_connect_failure_ends_the_span_with_an_error(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    async def main() -> None:
+        async with plain_serve(lambda ws: ws.close(), "127.0.0.1", 0) as server:
+            port = port_of(server)
+        with pytest.raises(OSError):
+            await tws.connect(f"ws://127.0.0.1:{port}/gone", tracer_provider=provider, open_timeout=2)
+
+    run(main())
+    (connect,) = exporter.get_finished_spans()
+    assert connect.status.status_code == StatusCode.ERROR
+
+
+def test_failing_handler_closes_with_1011(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    async def handler(conn: tws.TracedConnection) -> None:
+        await conn.recv()
+        raise ValueError("handler bug")
+
+    async def main() -> None:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/f", tracer_provider=provider) as conn:
+                await conn.send("x")
+                with pytest.raises(Exception):
+                    await conn.recv()
+            await wait_for_spans(exporter, "accept /f")
+
+    run(main())
+    (accept,) = by_kind(exporter.get_finished_spans(), SpanKind.SERVER)
+    assert accept.status.status_code == StatusCode.ERROR
+    assert accept.attributes["websocket.close.code"] == 1011  # type: ignore[index]
+    assert any(e.name == "exception" for e in accept.events)
