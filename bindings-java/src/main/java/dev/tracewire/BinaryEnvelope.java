@@ -119,7 +119,7 @@ public final class BinaryEnvelope {
     if (kind == 1) {
       ctx = s.readContext();
     } else if (kind == 2) {
-      err = new TracewireException(ErrorCode.of(s.readU32()), s.readStr());
+      err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
     }
     int offset = s.readU32();
     ByteBuffer payload = frame.duplicate();

@@ -226,7 +226,7 @@ public final class JsonEnvelope implements AutoCloseable {
     if (kind == 1) {
       ctx = s.readContext();
     } else if (kind == 2) {
-      err = new TracewireException(ErrorCode.of(s.readU32()), s.readStr());
+      err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
     }
     ByteBuffer payload = frame;
     if (s.readU8() == 1) {

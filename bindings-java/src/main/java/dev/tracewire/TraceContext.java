@@ -82,8 +82,7 @@ public final class TraceContext {
       List<BaggageMember> baggage,
       boolean remote) {
     if ((traceId == null) != (spanId == null)) {
-      throw new TracewireException(
-          ErrorCode.INVALID_ARGUMENT, "trace id and span id are both set or both null");
+      throw new TracewireException.InvalidArgument("trace id and span id are both set or both null");
     }
     return new TraceContext(traceId, spanId, flags, traceState, baggage, remote);
   }

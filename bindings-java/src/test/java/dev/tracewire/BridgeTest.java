@@ -50,6 +50,19 @@ class BridgeTest {
         assertThrows(TracewireException.class, () -> Native.testingError(code.code()));
     assertEquals(code, e.code());
     assertTrue(e.getMessage().contains(code.coreName()), e.getMessage());
+    // Each code has its own subclass to catch.
+    assertEquals(TracewireException.of(code, "m").getClass(), e.getClass());
+  }
+
+  @Test
+  void subclassesCanBeCaughtByKind() {
+    assertThrows(TracewireException.InvalidTraceParent.class, () -> W3C.parseTraceParent("nope"));
+    assertThrows(TracewireException.Internal.class, Native::testingPanic);
+    try (JsonEnvelope env = JsonEnvelope.topLevel()) {
+      assertThrows(TracewireException.NotJsonObject.class, () -> env.inject("[]", TraceContext.empty()));
+    }
+    assertTrue(BinaryEnvelope.decode(new byte[] {(byte) 0xF5, 0x54, 0x57, 9}).error()
+        instanceof TracewireException.UnsupportedEnvelopeVersion);
   }
 
   @ParameterizedTest
