@@ -1,0 +1,213 @@
+//! `collector`: a small OTLP/HTTP receiver for the demos.
+//!
+//! Accepts `POST /v1/traces` (protobuf or JSON, optionally gzip) and answers
+//! `/v1/metrics` and `/v1/logs` without keeping them. On SIGTERM or SIGINT
+//! it writes every span to `--out` and prints each trace as a waterfall.
+//!
+//! ```text
+//! collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]
+//! ```
+
+mod otlp;
+mod waterfall;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use otlp::{Encoding, SpanRecord};
+
+const USAGE: &str = "usage: collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]";
+
+struct Options {
+    listen: SocketAddr,
+    out: Option<PathBuf>,
+    quiet: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options {
+        listen: SocketAddr::from(([127, 0, 0, 1], 4318)),
+        out: None,
+        quiet: false,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--listen" => {
+                let v = value("--listen")?;
+                options.listen = v.parse().map_err(|e| format!("--listen {v:?}: {e}"))?;
+            }
+            "--out" => options.out = Some(PathBuf::from(value("--out")?)),
+            "--quiet" => options.quiet = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+type Store = Arc<Mutex<Vec<SpanRecord>>>;
+
+fn main() {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("collector: {message}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("collector: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(message) = runtime.block_on(run(options)) {
+        eprintln!("collector: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: Options) -> Result<(), String> {
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    println!("READY http://{address}");
+
+    let store: Store = Arc::default();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => { eprintln!("collector: accept failed: {e}"); continue; }
+                };
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| handle(req, store.clone()));
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+                        eprintln!("collector: connection from {peer}: {e}");
+                    }
+                });
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+
+    let spans = std::mem::take(&mut *store.lock().unwrap_or_else(PoisonError::into_inner));
+    if let Some(path) = &options.out {
+        write_atomically(path, &waterfall::to_json(&spans))?;
+    }
+    if !options.quiet {
+        for trace in waterfall::traces(&spans) {
+            println!("{}", waterfall::render(&trace));
+        }
+    }
+    eprintln!("collector: received {} spans", spans.len());
+    Ok(())
+}
+
+fn write_atomically(path: &Path, value: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    store: Store,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match answer(request, &store).await {
+        Ok(response) => response,
+        Err((status, message)) => {
+            eprintln!("collector: {status}: {message}");
+            reply(
+                status,
+                "text/plain; charset=utf-8",
+                format!("{message}\n").into_bytes(),
+            )
+        }
+    })
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    store: &Store,
+) -> Result<Response<Full<Bytes>>, (StatusCode, String)> {
+    let signal = match request.uri().path() {
+        path @ ("/v1/traces" | "/v1/metrics" | "/v1/logs") => path.to_owned(),
+        other => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("no such path {other}; OTLP/HTTP uses /v1/traces, /v1/metrics, /v1/logs"),
+            ));
+        }
+    };
+    if request.method() != Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} {signal}: only POST", request.method()),
+        ));
+    }
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let encoding = Encoding::from_content_type(&header(CONTENT_TYPE).unwrap_or_default())
+        .map_err(|e| (StatusCode::UNSUPPORTED_MEDIA_TYPE, e))?;
+    let content_encoding = header(CONTENT_ENCODING);
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("reading the body: {e}")))?
+        .to_bytes();
+    if signal == "/v1/traces" {
+        let body = otlp::decompress(content_encoding.as_deref(), &body)
+            .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        let spans =
+            otlp::decode_traces(encoding, &body).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(spans);
+    }
+    Ok(reply(
+        StatusCode::OK,
+        encoding.content_type(),
+        encoding.empty_response(),
+    ))
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

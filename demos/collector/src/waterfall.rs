@@ -1,0 +1,291 @@
+//! Grouping spans into traces and drawing each trace as a terminal waterfall.
+//!
+//! A voice turn has hundreds of per-chunk `send`/`process` spans, so runs of
+//! siblings with the same service and name collapse into one line (`x N`),
+//! and the children of a collapsed run merge the same way.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use crate::otlp::SpanRecord;
+
+const BAR_WIDTH: usize = 30;
+
+/// Groups spans by trace: traces ordered by their earliest start, spans by
+/// start time.
+pub fn traces(spans: &[SpanRecord]) -> Vec<Vec<&SpanRecord>> {
+    let mut by_trace: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
+    for span in spans {
+        by_trace
+            .entry(span.trace_id.as_str())
+            .or_default()
+            .push(span);
+    }
+    let mut traces: Vec<Vec<&SpanRecord>> = by_trace.into_values().collect();
+    for trace in &mut traces {
+        trace.sort_by_key(|s| (s.start_unix_nano, s.end_unix_nano));
+    }
+    traces.sort_by_key(|t| (t[0].start_unix_nano, t[0].trace_id.clone()));
+    traces
+}
+
+/// The output file: `{"traces": [{"trace_id", "spans": [...]}]}`.
+pub fn to_json(spans: &[SpanRecord]) -> Value {
+    let traces: Vec<Value> = traces(spans)
+        .into_iter()
+        .map(|t| {
+            json!({"trace_id": t[0].trace_id,
+                   "spans": t.iter().map(|s| s.to_json()).collect::<Vec<_>>()})
+        })
+        .collect();
+    json!({ "traces": traces })
+}
+
+/// One trace drawn as a header line and a tree of (collapsed) span lines.
+pub fn render(trace: &[&SpanRecord]) -> String {
+    let start = trace.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
+    let end = trace.iter().map(|s| s.end_unix_nano).max().unwrap_or(start);
+    let axis = Axis {
+        start,
+        total: end.saturating_sub(start).max(1),
+    };
+
+    let services: BTreeMap<&str, &str> = trace
+        .iter()
+        .map(|s| (s.service.as_str(), s.language.as_str()))
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trace {}  {} spans  {:.1} ms  {}",
+        trace.first().map_or("", |s| s.trace_id.as_str()),
+        trace.len(),
+        ms(axis.total),
+        services
+            .iter()
+            .map(|(s, l)| format!("{s} ({l})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let ids: HashSet<&str> = trace.iter().map(|s| s.span_id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
+    let mut roots = Vec::new();
+    for span in trace {
+        match span.parent_span_id.as_deref() {
+            Some(parent) if ids.contains(parent) => children.entry(parent).or_default().push(span),
+            _ => roots.push(*span),
+        }
+    }
+    let tree = Tree { children, axis };
+    for group in collapse(&roots) {
+        tree.draw(&mut out, &group, 0);
+    }
+    out
+}
+
+struct Axis {
+    start: u64,
+    total: u64,
+}
+
+struct Tree<'a> {
+    children: HashMap<&'a str, Vec<&'a SpanRecord>>,
+    axis: Axis,
+}
+
+impl<'a> Tree<'a> {
+    fn draw(&self, out: &mut String, group: &[&'a SpanRecord], depth: usize) {
+        let first = group[0];
+        let begin = group.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
+        let end = group.iter().map(|s| s.end_unix_nano).max().unwrap_or(begin);
+        let offset = begin.saturating_sub(self.axis.start);
+        let extent = end.saturating_sub(begin);
+        let mut name = format!("{}{}", "  ".repeat(depth), first.name);
+        if group.len() > 1 {
+            let _ = write!(name, " x{}", group.len());
+        }
+        if first.parent_span_id.is_some() && depth == 0 {
+            name.push_str(" (parent missing)");
+        }
+        if group.iter().any(|s| s.status.0 == "error") {
+            name.push_str(" [error]");
+        }
+        let _ = writeln!(
+            out,
+            "{:>9.1} {:>9.1}  {}  {:<18} {}{}",
+            ms(offset),
+            ms(extent),
+            self.bar(offset, extent),
+            format!("{} ({})", first.service, first.language),
+            name,
+            stream_summary(group)
+        );
+        let mut kids: Vec<&SpanRecord> = group
+            .iter()
+            .filter_map(|s| self.children.get(s.span_id.as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        kids.sort_by_key(|s| s.start_unix_nano);
+        for child in collapse(&kids) {
+            self.draw(out, &child, depth + 1);
+        }
+    }
+
+    fn bar(&self, offset: u64, extent: u64) -> String {
+        let scale = |ns: u64| (ns as u128 * BAR_WIDTH as u128 / self.axis.total as u128) as usize;
+        let from = scale(offset).min(BAR_WIDTH - 1);
+        let to = scale(offset + extent).clamp(from + 1, BAR_WIDTH);
+        format!(
+            "|{}{}{}|",
+            " ".repeat(from),
+            "=".repeat(to - from),
+            " ".repeat(BAR_WIDTH - to)
+        )
+    }
+}
+
+/// Runs of consecutive spans with the same service and name.
+fn collapse<'a>(spans: &[&'a SpanRecord]) -> Vec<Vec<&'a SpanRecord>> {
+    let mut groups: Vec<Vec<&SpanRecord>> = Vec::new();
+    for span in spans {
+        match groups.last_mut() {
+            Some(g) if g[0].service == span.service && g[0].name == span.name => g.push(span),
+            _ => groups.push(vec![span]),
+        }
+    }
+    groups
+}
+
+/// ` first=..ms last=..ms chunks=N` for a stream span (for a run, the
+/// first span's first chunk and the total chunk count).
+fn stream_summary(group: &[&SpanRecord]) -> String {
+    let attrs = &group[0].attributes;
+    let seconds = |key: &str| attrs.get(key).and_then(Value::as_f64);
+    let Some(count) = attrs
+        .get("tracewire.stream.chunk_count")
+        .and_then(Value::as_i64)
+    else {
+        return String::new();
+    };
+    let mut s = String::from("  ");
+    let first = seconds("tracewire.stream.time_to_first_chunk")
+        .or_else(|| seconds("gen_ai.response.time_to_first_chunk"));
+    if let Some(first) = first {
+        let _ = write!(s, "first={:.1}ms ", first * 1e3);
+    }
+    if let Some(last) = seconds("tracewire.stream.time_to_last_chunk") {
+        let _ = write!(s, "last={:.1}ms ", last * 1e3);
+    }
+    let _ = write!(s, "chunks={count}");
+    s
+}
+
+fn ms(nanos: u64) -> f64 {
+    nanos as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    fn span(
+        id: u8,
+        parent: Option<u8>,
+        service: &str,
+        name: &str,
+        start: u64,
+        end: u64,
+    ) -> SpanRecord {
+        SpanRecord {
+            trace_id: "t".repeat(32),
+            span_id: format!("{id:016x}"),
+            parent_span_id: parent.map(|p| format!("{p:016x}")),
+            name: name.into(),
+            kind: "internal",
+            service: service.into(),
+            language: "rust".into(),
+            start_unix_nano: start,
+            end_unix_nano: end,
+            status: ("unset", String::new()),
+            attributes: Map::new(),
+            events: vec![],
+            links: vec![],
+        }
+    }
+
+    #[test]
+    fn siblings_collapse_and_their_children_merge() {
+        let mut spans = vec![span(1, None, "device", "turn", 0, 100_000_000)];
+        for i in 0..5u8 {
+            let start = 1_000_000 * u64::from(i) + 1;
+            spans.push(span(
+                10 + i,
+                Some(1),
+                "device",
+                "send /voice",
+                start,
+                start + 10,
+            ));
+            spans.push(span(
+                20 + i,
+                Some(10 + i),
+                "gateway",
+                "process /voice",
+                start + 5,
+                start + 50,
+            ));
+        }
+        let mut streamed = span(3, Some(1), "device", "answer audio", 50_000_000, 90_000_000);
+        streamed
+            .attributes
+            .insert("tracewire.stream.chunk_count".into(), json!(36));
+        streamed
+            .attributes
+            .insert("tracewire.stream.time_to_first_chunk".into(), json!(0.0123));
+        spans.push(streamed);
+        spans.push(span(4, Some(99), "llm", "orphan", 1, 2));
+
+        let all = traces(&spans);
+        assert_eq!(all.len(), 1);
+        let text = render(&all[0]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("13 spans"), "{text}");
+        assert!(
+            lines[0].contains("device (rust), gateway (rust), llm (rust)"),
+            "{text}"
+        );
+        assert!(text.contains("  send /voice x5"), "{text}");
+        assert!(text.contains("    process /voice x5"), "{text}");
+        assert!(
+            text.contains("answer audio  first=12.3ms chunks=36"),
+            "{text}"
+        );
+        assert!(text.contains("orphan (parent missing)"), "{text}");
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(lines.iter().all(|l| l.len() <= 120), "{text}");
+    }
+
+    #[test]
+    fn output_file_orders_traces_and_spans_by_start() {
+        let mut a = span(1, None, "x", "late", 50, 60);
+        a.trace_id = "a".repeat(32);
+        let mut b = span(2, None, "x", "early", 10, 20);
+        b.trace_id = "b".repeat(32);
+        let mut c = span(3, Some(2), "x", "child", 15, 16);
+        c.trace_id = "b".repeat(32);
+        let json = to_json(&[a, c, b]);
+        let traces = json["traces"].as_array().unwrap();
+        assert_eq!(traces[0]["trace_id"], "b".repeat(32));
+        assert_eq!(traces[0]["spans"][0]["name"], "early");
+        assert_eq!(
+            traces[0]["spans"][1]["parent_span_id"],
+            format!("{:016x}", 2)
+        );
+        assert_eq!(traces[1]["spans"][0]["parent_span_id"], Value::Null);
+    }
+}

@@ -1,0 +1,107 @@
+//! The collector binary on a free loopback port, fed by the real OTLP/HTTP
+//! exporter (protobuf) and a hand-written JSON request, then stopped with
+//! SIGTERM: the file it writes holds every span, and bad requests get 4xx.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use opentelemetry::trace::{Span, TraceContextExt, Tracer, TracerProvider};
+use tracewire::otel::export::{ExportConfig, init};
+
+fn start(out: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .args(["--listen", "127.0.0.1:0", "--out"])
+        .arg(out)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("READY ")
+        .expect("READY line")
+        .to_owned();
+    (child, url)
+}
+
+fn post(url: &str, path: &str, content_type: &str, body: &[u8]) -> String {
+    let address = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn spans_from_the_otlp_exporter_and_json_land_in_the_file() {
+    let dir = std::env::temp_dir().join(format!("collector-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("traces.json");
+    let (mut child, url) = start(&out);
+
+    let telemetry = init(
+        ExportConfig::default()
+            .with_endpoint(&url)
+            .with_service_name("unit"),
+    )
+    .unwrap();
+    let tracer = telemetry.tracer_provider().tracer("test");
+    let parent = tracer.start("parent");
+    let cx = opentelemetry::Context::current_with_span(parent);
+    tracer.start_with_context("child", &cx).end();
+    cx.span().end();
+    telemetry.shutdown().unwrap();
+
+    let json = br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"json"}}]},
+      "scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",
+      "name":"from json","kind":2,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+    assert!(post(&url, "/v1/traces", "application/json", json).starts_with("HTTP/1.1 200"));
+    assert!(post(&url, "/v1/metrics", "application/x-protobuf", b"").starts_with("HTTP/1.1 200"));
+    let bad = post(&url, "/v1/traces", "application/x-protobuf", b"\xff\xff");
+    assert!(
+        bad.starts_with("HTTP/1.1 400") && bad.contains("ExportTraceServiceRequest"),
+        "{bad}"
+    );
+    assert!(post(&url, "/v2/nothing", "application/json", b"{}").starts_with("HTTP/1.1 404"));
+    assert!(post(&url, "/v1/traces", "text/plain", b"").starts_with("HTTP/1.1 415"));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let traces = written["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 2, "{written:#}");
+    let spans: Vec<&serde_json::Value> = traces
+        .iter()
+        .flat_map(|t| t["spans"].as_array().unwrap())
+        .collect();
+    let by_name = |n: &str| *spans.iter().find(|s| s["name"] == n).unwrap();
+    let (parent, child_span) = (by_name("parent"), by_name("child"));
+    assert_eq!(child_span["parent_span_id"], parent["span_id"]);
+    assert_eq!(parent["parent_span_id"], serde_json::Value::Null);
+    assert_eq!(
+        (parent["service"].as_str(), parent["language"].as_str()),
+        (Some("unit"), Some("rust"))
+    );
+    assert_eq!(by_name("from json")["kind"], "server");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
