@@ -10,21 +10,25 @@ FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 # targets; the root runs every one that exists.
 BINDINGS := $(patsubst %/Makefile,%,$(wildcard bindings-*/Makefile))
 
-.PHONY: all build test test-rust test-bindings lint bench bench-rust fuzz demo clean
+.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz demo clean
 
 all: build
 
 build:
 	$(CARGO) build --workspace $(FEATURES)
 
-## test: every language's tests, including the shared vectors.
-test: test-rust test-bindings
+## test: every language's tests, including the shared vectors, then the
+## cross-language test (the voice assistant in both models).
+test: test-rust test-bindings test-demo
 
 test-bindings:
 	@set -e; for b in $(BINDINGS); do echo "== $$b"; $(MAKE) -C $$b test; done
 
 test-rust:
 	$(CARGO) test --workspace $(FEATURES)
+
+test-demo:
+	$(MAKE) -C demos test
 
 ## lint: formatting, clippy and rustdoc warnings are errors.
 lint:
@@ -35,6 +39,10 @@ lint:
 ## bench: criterion benchmarks of the core, with opentelemetry_sdk side by side.
 bench: bench-rust
 	@set -e; for b in $(BINDINGS); do echo "== $$b"; $(MAKE) -C $$b bench; done
+	$(MAKE) bench-demo
+
+bench-demo:
+	$(MAKE) -C demos bench
 
 bench-rust:
 	$(CARGO) bench -p tracewire $(FEATURES)
@@ -44,9 +52,10 @@ bench-rust:
 fuzz:
 	.ci/fuzz $(FUZZ_SECONDS)
 
+## demo: the voice assistant across four languages; MODEL=message for the
+## message model. Prints the trace as a waterfall.
 demo:
-	@echo "The voice-assistant demo is not built yet (see demos/ once it lands)." >&2
-	@exit 1
+	$(MAKE) -C demos run
 
 clean:
 	$(CARGO) clean

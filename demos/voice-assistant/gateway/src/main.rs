@@ -1,0 +1,128 @@
+//! `gateway`: the voice assistant's Rust service. Accepts devices on
+//! `/voice` and, per session, streams their audio to asr, the transcript to
+//! llm, llm's tokens to tts and tts's audio back, all traced with tracewire.
+//! The service contract is in demos/README.md.
+//!
+//! ```text
+//! gateway --asr ws://HOST:PORT/asr --llm ws://HOST:PORT/llm --tts ws://HOST:PORT/tts [--host 127.0.0.1] [--port 0]
+//! ```
+
+mod session;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tracewire::model::Model;
+use tracewire::ws::{self, Config};
+
+use session::{Gateway, Upstreams};
+
+const USAGE: &str = "usage: gateway --asr URL --llm URL --tts URL [--host 127.0.0.1] [--port 0]";
+
+struct Options {
+    host: String,
+    port: u16,
+    upstreams: Upstreams,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let (mut host, mut port) = ("127.0.0.1".to_owned(), 0);
+    let (mut asr, mut llm, mut tts) = (None, None, None);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--host" => host = value()?,
+            "--port" => {
+                let v = value()?;
+                port = v.parse().map_err(|e| format!("--port {v:?}: {e}"))?;
+            }
+            "--asr" => asr = Some(value()?),
+            "--llm" => llm = Some(value()?),
+            "--tts" => tts = Some(value()?),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    let missing = |name: &str| format!("{name} is required\n{USAGE}");
+    Ok(Options {
+        host,
+        port,
+        upstreams: Upstreams {
+            asr: asr.ok_or_else(|| missing("--asr"))?,
+            llm: llm.ok_or_else(|| missing("--llm"))?,
+            tts: tts.ok_or_else(|| missing("--tts"))?,
+        },
+    })
+}
+
+fn model_from_env() -> Result<Model, String> {
+    match std::env::var("TRACEWIRE_MODEL") {
+        Err(_) => Ok(Model::Connection),
+        Ok(value) => value
+            .parse()
+            .map_err(|e| format!("TRACEWIRE_MODEL={value:?}: {e}")),
+    }
+}
+
+fn main() {
+    if let Err(message) = start() {
+        eprintln!("gateway: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn start() -> Result<(), String> {
+    let options = parse_args(std::env::args().skip(1))?;
+    let model = model_from_env()?;
+    let telemetry =
+        tracewire::otel::export::init_from_env().map_err(|e| format!("telemetry: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let gateway = Gateway::new(options.upstreams, Config::default().model(model));
+    let served = runtime.block_on(serve(&options.host, options.port, Arc::new(gateway)));
+    // Sessions still open are dropped with the runtime; their spans end then.
+    drop(runtime);
+    telemetry
+        .shutdown()
+        .map_err(|e| format!("telemetry shutdown: {e}"))?;
+    served
+}
+
+async fn serve(host: &str, port: u16, gateway: Arc<Gateway>) -> Result<(), String> {
+    let listener = TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    println!("READY ws://{address}/voice");
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => { eprintln!("gateway: accept failed: {e}"); continue; }
+                };
+                let gateway = gateway.clone();
+                sessions.spawn(async move {
+                    let device = match ws::accept(tcp, &gateway.config).await {
+                        Ok(device) => device,
+                        Err(e) => return eprintln!("gateway: {peer}: handshake failed: {e}"),
+                    };
+                    let id = device.session_id().to_owned();
+                    match session::run(&gateway, device).await {
+                        Ok(()) => eprintln!("gateway: session {id} ended"),
+                        Err(e) => eprintln!("gateway: session {id} failed: {e}"),
+                    }
+                });
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    sessions.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+"""The voice assistant end to end: Python, Rust, Go and Java in one trace.
+
+Runs demos/voice-assistant/run.py (the real services over loopback WebSocket,
+each exporting over OTLP/HTTP to the demo's receiver) in both tracing models
+and checks what the receiver wrote. Expected chunk counts follow from the
+contract in demos/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Iterable, List
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "demos" / "voice-assistant" / "run.py"
+TURNS = 3
+AUDIO_CHUNKS_IN = 25
+# Words of the stand-in answers to the three utterances; tts makes 3 audio
+# chunks per word.
+ANSWER_WORDS = [12, 7, 3]
+SERVICES = {"device", "gateway", "asr", "llm", "tts"}
+LANGUAGES = {"python", "rust", "go", "java"}
+
+Span = Dict[str, object]
+
+
+def run_demo(model: str, out: Path) -> List[dict]:
+    result = subprocess.run(
+        [sys.executable, str(RUN), "--model", model, "--turns", str(TURNS),
+         "--pace", "0.25", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"run.py failed:\n{result.stderr}"
+    # The summary line names every language.
+    assert all(language in result.stdout for language in LANGUAGES), result.stdout
+    return json.loads(out.read_text())["traces"]
+
+
+@pytest.fixture(scope="module")
+def connection_traces(tmp_path_factory: pytest.TempPathFactory) -> List[dict]:
+    return run_demo("connection", tmp_path_factory.mktemp("connection") / "traces.json")
+
+
+@pytest.fixture(scope="module")
+def message_traces(tmp_path_factory: pytest.TempPathFactory) -> List[dict]:
+    return run_demo("message", tmp_path_factory.mktemp("message") / "traces.json")
+
+
+def named(spans: Iterable[Span], service: str, name: str) -> List[Span]:
+    return [s for s in spans if s["service"] == service and s["name"] == name]
+
+
+def turn_of(span: Span) -> int:
+    return int(span["attributes"]["demo.turn"])  # type: ignore[index]
+
+
+def by_turn(spans: Iterable[Span], service: str, name: str) -> Dict[int, Span]:
+    found = named(spans, service, name)
+    turns = {turn_of(s): s for s in found}
+    assert sorted(turns) == list(range(1, TURNS + 1)), f"{service} {name}: turns {sorted(turns)}"
+    assert len(found) == TURNS
+    return turns
+
+
+def check_parents_present(spans: List[Span]) -> None:
+    ids = {s["span_id"] for s in spans}
+    orphans = [(s["service"], s["name"]) for s in spans
+               if s["parent_span_id"] is not None and s["parent_span_id"] not in ids]
+    assert not orphans, f"spans whose parent is not in the trace: {orphans[:10]}"
+
+
+def check_hops(spans: List[Span]) -> None:
+    """Each process span is a child of the peer's send span for that message."""
+    ids = {s["span_id"]: s for s in spans}
+    processes = [s for s in spans if s["kind"] == "consumer"]
+    assert processes
+    for process in processes:
+        parent = ids[process["parent_span_id"]]
+        assert parent["kind"] == "producer", (process["name"], parent["name"])
+        assert parent["name"].startswith("send "), parent["name"]
+        assert parent["service"] != process["service"]
+        # Same channel: `process /asr` under `send /asr`.
+        assert parent["name"].split(" ", 1)[1] == process["name"].split(" ", 1)[1]
+
+
+def stream(span: Span) -> Dict[str, float]:
+    attrs = span["attributes"]
+    first = attrs.get("tracewire.stream.time_to_first_chunk",
+                      attrs.get("gen_ai.response.time_to_first_chunk"))
+    return {
+        "count": attrs["tracewire.stream.chunk_count"],
+        "bytes": attrs["tracewire.stream.bytes"],
+        "first": first,
+        "last": attrs["tracewire.stream.time_to_last_chunk"],
+    }
+
+
+def check_streams(spans: List[Span]) -> None:
+    """Stream metrics agree across services and with what the contract sends."""
+    device = by_turn(spans, "device", "answer audio")
+    gateway_tts = by_turn(spans, "gateway", "text_to_speech tts")
+    tts = by_turn(spans, "tts", "synthesize")
+    asr = by_turn(spans, "asr", "transcribe")
+    gateway_chat = by_turn(spans, "gateway", "chat stand-in-llm")
+    llm = by_turn(spans, "llm", "chat stand-in-llm")
+    for turn in range(1, TURNS + 1):
+        words = ANSWER_WORDS[(turn - 1) % len(ANSWER_WORDS)]
+        for span in (device[turn], gateway_tts[turn], tts[turn]):
+            assert stream(span)["count"] == 3 * words, (span["service"], span["name"], turn)
+            assert stream(span)["bytes"] == 3 * words * 640
+        assert stream(asr[turn])["count"] == AUDIO_CHUNKS_IN
+        assert stream(asr[turn])["bytes"] == AUDIO_CHUNKS_IN * 640
+        for span in (gateway_chat[turn], llm[turn]):
+            assert stream(span)["count"] == words, (span["service"], turn)
+            assert "gen_ai.response.time_to_first_chunk" in span["attributes"]
+        for span in (device[turn], gateway_tts[turn], tts[turn], asr[turn],
+                     gateway_chat[turn], llm[turn]):
+            metrics = stream(span)
+            assert 0 < metrics["first"] <= metrics["last"], (span["service"], span["name"])
+
+
+def check_agent_shape(spans: List[Span]) -> None:
+    """The gateway's turn is an invoke_agent span over its three model calls."""
+    agent = by_turn(spans, "gateway", "invoke_agent voice-assistant")
+    for name in ("speech_to_text asr", "chat stand-in-llm", "text_to_speech tts"):
+        for turn, span in by_turn(spans, "gateway", name).items():
+            assert span["parent_span_id"] == agent[turn]["span_id"], name
+    for span in agent.values():
+        assert span["attributes"]["gen_ai.operation.name"] == "invoke_agent"
+
+
+def check_thread_pool_hop(spans: List[Span]) -> None:
+    """llm answers on a worker thread, under the process span of the request."""
+    ids = {s["span_id"]: s for s in spans}
+    for span in by_turn(spans, "llm", "chat stand-in-llm").values():
+        assert str(span["attributes"]["thread.name"]).startswith("llm-worker-")
+        parent = ids[span["parent_span_id"]]
+        assert (parent["service"], parent["name"], parent["kind"]) == ("llm", "process /llm", "consumer")
+
+
+def check_session_ids(spans: Iterable[Span]) -> None:
+    for span in spans:
+        if span["name"].split(" ")[0] in ("connect", "accept", "send", "process"):
+            assert span["attributes"].get("websocket.session.id"), (span["service"], span["name"])
+
+
+def test_connection_model_is_one_trace_across_four_languages(connection_traces: List[dict]) -> None:
+    assert len(connection_traces) == 1, [len(t["spans"]) for t in connection_traces]
+    spans = connection_traces[0]["spans"]
+    assert {s["service"] for s in spans} == SERVICES
+    assert {s["language"] for s in spans} == LANGUAGES
+    check_parents_present(spans)
+    roots = [s for s in spans if s["parent_span_id"] is None]
+    assert [(r["service"], r["name"]) for r in roots] == [("device", "connect /voice")]
+    # The gateway's upstream connections join the device's session trace.
+    accept = named(spans, "gateway", "accept /voice")
+    assert len(accept) == 1
+    for path in ("/asr", "/llm", "/tts"):
+        [connect] = named(spans, "gateway", f"connect {path}")
+        assert connect["parent_span_id"] == accept[0]["span_id"]
+    for turn in by_turn(spans, "device", "turn").values():
+        assert turn["parent_span_id"] == roots[0]["span_id"]
+
+
+def test_connection_model_hops(connection_traces: List[dict]) -> None:
+    spans = connection_traces[0]["spans"]
+    check_hops(spans)
+    check_agent_shape(spans)
+    check_thread_pool_hop(spans)
+    check_session_ids(spans)
+
+
+def test_connection_model_stream_metrics(connection_traces: List[dict]) -> None:
+    check_streams(connection_traces[0]["spans"])
+
+
+def test_message_model_is_one_trace_per_turn(message_traces: List[dict]) -> None:
+    everything = [s for t in message_traces for s in t["spans"]]
+    connections = {s["span_id"]: s for s in everything
+                   if s["name"].split(" ")[0] in ("connect", "accept")}
+    turn_traces = [t for t in message_traces if named(t["spans"], "device", "turn")]
+    assert len(turn_traces) == TURNS
+    for trace in turn_traces:
+        spans = trace["spans"]
+        [turn] = named(spans, "device", "turn")
+        assert turn["parent_span_id"] is None, "a turn starts its own trace"
+        assert {s["service"] for s in spans} == SERVICES
+        assert {s["language"] for s in spans} == LANGUAGES
+        assert {turn_of(s) for s in spans if "demo.turn" in s["attributes"]} == {turn_of(turn)}
+        check_parents_present(spans)
+        check_hops(spans)
+        check_session_ids(spans)
+        # Every message span links to its connection's span, in another trace.
+        for span in spans:
+            if span["kind"] in ("producer", "consumer"):
+                linked = [connections.get(link["span_id"]) for link in span["links"]]
+                assert any(c is not None and c["service"] == span["service"] for c in linked), (
+                    span["service"], span["name"])
+    # One device session: every device span has the same session id.
+    sessions = Counter(s["attributes"]["websocket.session.id"] for s in everything
+                       if s["service"] == "device" and "websocket.session.id" in s["attributes"])
+    assert len(sessions) == 1, sessions
+
+
+def test_message_model_agent_shape_and_streams(message_traces: List[dict]) -> None:
+    spans = [s for t in message_traces for s in t["spans"]]
+    check_agent_shape(spans)
+    check_thread_pool_hop(spans)
+    check_streams(spans)
