@@ -156,6 +156,8 @@ pub struct TracedStream<S> {
     /// Send and process spans for text and binary messages, converted once.
     spans: MessageSpans,
     close_recorded: bool,
+    /// The peer's close frame has arrived.
+    peer_closed: bool,
 }
 
 /// A connection's message span decisions, converted once; only the payload
@@ -338,6 +340,7 @@ impl<S> TracedStream<S> {
             tracer: config.tracer.clone(),
             connection_cx,
             close_recorded: false,
+            peer_closed: false,
         }
     }
 
@@ -433,6 +436,7 @@ impl<S> TracedStream<S> {
                 Decoded::Plain(_) => (Message::Binary(frame), None, None),
             },
             Message::Close(frame) => {
+                self.peer_closed = true;
                 self.record_close(frame.as_ref());
                 return Received {
                     message: Message::Close(frame),
@@ -527,8 +531,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TracedStream<S> {
         self.inner.send(message).await
     }
 
-    /// Closes the connection with a close frame.
+    /// Closes the connection with a close frame. After the peer's close
+    /// frame was received, this sends the reply tungstenite queued for it
+    /// (`frame` is then ignored: the peer's code stands).
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), WsError> {
+        if self.peer_closed {
+            // Sending a new close frame would fail with SendAfterClosing and
+            // leave the reply unsent; closing the sink flushes it.
+            return futures_util::SinkExt::close(&mut self.inner).await;
+        }
         self.record_close(Some(frame.as_ref().unwrap_or(&CloseFrame {
             code: CloseCode::Status,
             reason: Utf8Bytes::default(),

@@ -453,3 +453,52 @@ async fn abnormal_end_is_recorded_as_1006_with_error_status() {
     );
     assert!(matches!(connect.status, Status::Error { .. }));
 }
+
+#[tokio::test]
+async fn close_after_the_peer_closed_sends_the_reply() {
+    let t = Telemetry::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("ws://{}/x", listener.local_addr().expect("addr"));
+    let config = t.config(Model::Connection);
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut socket = ws::accept(tcp, &config).await.expect("handshake");
+        // Stop reading at the close frame, as a handler leaving its loop does.
+        while let Some(Ok(r)) = socket.next().await {
+            if matches!(r.message, Message::Close(_)) {
+                break;
+            }
+        }
+        socket.close(None).await.expect("close reply");
+    });
+    let (mut client, _) = ws::connect(url.as_str(), &t.config(Model::Connection))
+        .await
+        .expect("connect");
+    client
+        .close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        }))
+        .await
+        .expect("close");
+    let reply = client.next().await.expect("a reply").expect("readable");
+    assert!(
+        matches!(&reply.message, Message::Close(Some(f)) if f.code == CloseCode::Normal),
+        "{:?}",
+        reply.message
+    );
+    server.await.expect("server");
+    let spans = t.spans();
+    for (name, kind) in [
+        ("connect /x", SpanKind::Client),
+        ("accept /x", SpanKind::Server),
+    ] {
+        let span = find(&spans, name, kind, 0);
+        assert_eq!(
+            attr(span, "websocket.close.code"),
+            Some(&Value::I64(1000)),
+            "{name}"
+        );
+        assert!(!matches!(span.status, Status::Error { .. }), "{name}");
+    }
+}

@@ -125,8 +125,10 @@ class Service:
     def wait_ready(self, timeout: float) -> str:
         """The URL from the READY line; DemoError if the service dies or hangs."""
         if not self._ready.wait(timeout) or self.url is None:
-            self.proc.poll()
+            exited = self.proc.poll() is not None
             self.join_output(1.0)
+            if exited:
+                raise DemoError(f"{self.why()}\n  ({self.name} stopped before it was ready)")
             raise DemoError(f"{self.why()}\n  ({self.name} did not report READY within {timeout:.0f} s)")
         return self.url
 

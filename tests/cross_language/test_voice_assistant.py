@@ -144,6 +144,15 @@ def check_thread_pool_hop(spans: List[Span]) -> None:
         assert (parent["service"], parent["name"], parent["kind"]) == ("llm", "process /llm", "consumer")
 
 
+def check_clean_ends(spans: Iterable[Span]) -> None:
+    """No span failed, and every connection closed normally."""
+    failed = [(s["service"], s["name"], s["status"]) for s in spans if s["status"]["code"] == "error"]
+    assert not failed, failed
+    for span in spans:
+        if "websocket.close.code" in span["attributes"]:
+            assert span["attributes"]["websocket.close.code"] == 1000, (span["service"], span["name"])
+
+
 def check_session_ids(spans: Iterable[Span]) -> None:
     for span in spans:
         if span["name"].split(" ")[0] in ("connect", "accept", "send", "process"):
@@ -156,6 +165,7 @@ def test_connection_model_is_one_trace_across_four_languages(connection_traces: 
     assert {s["service"] for s in spans} == SERVICES
     assert {s["language"] for s in spans} == LANGUAGES
     check_parents_present(spans)
+    check_clean_ends(spans)
     roots = [s for s in spans if s["parent_span_id"] is None]
     assert [(r["service"], r["name"]) for r in roots] == [("device", "connect /voice")]
     # The gateway's upstream connections join the device's session trace.
@@ -202,6 +212,7 @@ def test_message_model_is_one_trace_per_turn(message_traces: List[dict]) -> None
                 linked = [connections.get(link["span_id"]) for link in span["links"]]
                 assert any(c is not None and c["service"] == span["service"] for c in linked), (
                     span["service"], span["name"])
+    check_clean_ends(everything)
     # One device session: every device span has the same session id.
     sessions = Counter(s["attributes"]["websocket.session.id"] for s in everything
                        if s["service"] == "device" and "websocket.session.id" in s["attributes"])

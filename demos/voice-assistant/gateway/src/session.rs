@@ -14,6 +14,8 @@ use tracewire::metrics::StreamKind;
 use tracewire::otel::{StreamInstruments, StreamSpan};
 use tracewire::ws::{self, Config, Received, TracedStream};
 
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// The URLs of the upstream services.
@@ -110,7 +112,7 @@ where
     let (mut asr, mut llm, mut tts) = match upstream {
         Ok(streams) => streams,
         Err(e) => {
-            let _ = device.close(None).await;
+            let _ = device.close(Some(close_frame(CloseCode::Error))).await;
             return Err(e);
         }
     };
@@ -146,11 +148,11 @@ where
         }
     };
     for stream in [&mut asr, &mut llm, &mut tts] {
-        let _ = stream.close(None).await;
+        let _ = stream.close(Some(close_frame(CloseCode::Normal))).await;
     }
-    if result.is_err() {
-        let _ = device.close(None).await;
-    }
+    // After the device's close frame this sends the reply to it; after a
+    // failure it tells the device the gateway could not go on.
+    let _ = device.close(Some(close_frame(CloseCode::Error))).await;
     result
 }
 
@@ -403,6 +405,13 @@ where
         .send_in(cx, message)
         .await
         .map_err(|e| SessionError::Ws(peer, e))
+}
+
+fn close_frame(code: CloseCode) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: "".into(),
+    }
 }
 
 fn text_message(value: &Value) -> Message {
