@@ -1,8 +1,8 @@
 //! Grouping spans into traces and drawing each trace as a terminal waterfall.
 //!
-//! A voice turn has hundreds of per-chunk `send`/`process` spans, so runs of
+//! A voice turn has hundreds of per-chunk `send`/`process` spans, so
 //! siblings with the same service and name collapse into one line (`x N`),
-//! and the children of a collapsed run merge the same way.
+//! and the children of a collapsed group merge the same way.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
@@ -148,20 +148,27 @@ impl<'a> Tree<'a> {
     }
 }
 
-/// Runs of consecutive spans with the same service and name.
+/// Siblings grouped by service and name, in order of each group's first
+/// span (interleaved sends, such as text to tts and audio to the device,
+/// stay two lines instead of one per message).
 fn collapse<'a>(spans: &[&'a SpanRecord]) -> Vec<Vec<&'a SpanRecord>> {
     let mut groups: Vec<Vec<&SpanRecord>> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for span in spans {
-        match groups.last_mut() {
-            Some(g) if g[0].service == span.service && g[0].name == span.name => g.push(span),
-            _ => groups.push(vec![span]),
+        let key = (span.service.as_str(), span.name.as_str());
+        match index.get(&key) {
+            Some(&i) => groups[i].push(span),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![span]);
+            }
         }
     }
     groups
 }
 
-/// ` first=..ms last=..ms chunks=N` for a stream span (for a run, the
-/// first span's first chunk and the total chunk count).
+/// ` first=..ms last=..ms chunks=N` for a stream span (for a group, the
+/// first span's figures).
 fn stream_summary(group: &[&SpanRecord]) -> String {
     let attrs = &group[0].attributes;
     let seconds = |key: &str| attrs.get(key).and_then(Value::as_f64);
@@ -249,12 +256,27 @@ mod tests {
             .insert("tracewire.stream.time_to_first_chunk".into(), json!(0.0123));
         spans.push(streamed);
         spans.push(span(4, Some(99), "llm", "orphan", 1, 2));
+        for i in 0..4u8 {
+            let name = if i % 2 == 0 {
+                "send /tts"
+            } else {
+                "send /voice"
+            };
+            spans.push(span(
+                40 + i,
+                Some(3),
+                "gateway",
+                name,
+                60_000_000 + u64::from(i),
+                60_000_010,
+            ));
+        }
 
         let all = traces(&spans);
         assert_eq!(all.len(), 1);
         let text = render(&all[0]);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].contains("13 spans"), "{text}");
+        assert!(lines[0].contains("17 spans"), "{text}");
         assert!(
             lines[0].contains("device (rust), gateway (rust), llm (rust)"),
             "{text}"
@@ -266,7 +288,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("orphan (parent missing)"), "{text}");
-        assert_eq!(lines.len(), 6, "{text}");
+        assert!(text.contains("      send /tts x2"), "{text}");
+        assert!(text.contains("      send /voice x2"), "{text}");
+        assert_eq!(lines.len(), 8, "{text}");
         assert!(lines.iter().all(|l| l.len() <= 120), "{text}");
     }
 
