@@ -5,6 +5,7 @@ import dev.tracewire.internal.Scratch;
 import io.opentelemetry.api.baggage.Baggage;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.TraceState;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
@@ -51,46 +52,64 @@ public final class TracewirePropagator implements TextMapPropagator {
       return;
     }
     SpanContext sc = Span.fromContext(context).getSpanContext();
-    if (sc.isValid() && sc.getTraceState().isEmpty() && Baggage.fromContext(context).isEmpty()) {
-      // The common case, a span context alone: one small call.
-      String tp;
-      try (Scratch s = Scratch.get()) {
-        tp = s.injectTraceParent(sc);
-      }
-      if (tp != null) {
-        setter.set(carrier, Headers.TRACEPARENT, tp);
+    Baggage baggage = Baggage.fromContext(context);
+    if (!sc.isValid()) {
+      if (!baggage.isEmpty()) {
+        String[] headers = injectAll(context);
+        set(carrier, setter, Headers.BAGGAGE, headers[2]);
       }
       return;
     }
-    String v0;
-    String v1;
-    String v2;
-    int f0;
-    int f1;
-    int f2;
-    int n;
+    Memo m = MEMO.get();
+    String traceparent = m.traceparent(sc);
+    if (traceparent == null) {
+      return;
+    }
+    TraceState ts = sc.getTraceState();
+    boolean withState = !ts.isEmpty();
+    boolean withBaggage = !baggage.isEmpty();
+    if ((withState && ts != m.injectedState) || (withBaggage && baggage != m.injectedBaggage)) {
+      // The core formats every header once; the trace state and baggage forms are kept for
+      // the next context that carries the same (immutable) instances, as children inherit
+      // their parent's trace state and baggage.
+      String[] headers = injectAll(context);
+      if (withState) {
+        m.injectedState = ts;
+        m.stateHeader = headers[1];
+      }
+      if (withBaggage) {
+        m.injectedBaggage = baggage;
+        m.baggageHeader = headers[2];
+      }
+    }
+    setter.set(carrier, Headers.TRACEPARENT, traceparent);
+    if (withState) {
+      set(carrier, setter, Headers.TRACESTATE, m.stateHeader);
+    }
+    if (withBaggage) {
+      set(carrier, setter, Headers.BAGGAGE, m.baggageHeader);
+    }
+  }
+
+  private static <C> void set(C carrier, TextMapSetter<C> setter, String name, String value) {
+    if (value != null) {
+      setter.set(carrier, name, value);
+    }
+  }
+
+  /** Every header the core writes for {@code context}, by field: traceparent, tracestate, baggage. */
+  private static String[] injectAll(Context context) {
+    String[] headers = new String[3];
     try (Scratch s = Scratch.get()) {
       s.writeContext(context);
       s.call(Native::inject);
-      n = s.readU32();
-      if (n == 0) {
-        return;
+      int n = s.readU32();
+      for (int i = 0; i < n; i++) {
+        int field = s.readU8();
+        headers[field] = s.readStr();
       }
-      // At most three headers; the setter runs after the buffer is released.
-      f0 = s.readU8();
-      v0 = s.readStr();
-      f1 = n > 1 ? s.readU8() : 0;
-      v1 = n > 1 ? s.readStr() : null;
-      f2 = n > 2 ? s.readU8() : 0;
-      v2 = n > 2 ? s.readStr() : null;
     }
-    setter.set(carrier, Headers.FIELDS[f0], v0);
-    if (n > 1) {
-      setter.set(carrier, Headers.FIELDS[f1], v1);
-    }
-    if (n > 2) {
-      setter.set(carrier, Headers.FIELDS[f2], v2);
-    }
+    return headers;
   }
 
   @Override
@@ -118,15 +137,44 @@ public final class TracewirePropagator implements TextMapPropagator {
       ts0 = ts != null && ts.hasNext() ? ts.next() : null;
     }
     String bg0 = hasBg ? bg.next() : null;
-    if (tp0 != null && tp1 == null && ts0 == null && bg0 == null) {
-      // The common case, one traceparent alone: one small call.
-      try (Scratch s = Scratch.get()) {
-        Context c = s.extractTraceParent(tp0, context);
-        if (c != null) {
-          return c;
+    boolean oneStateLine = ts0 == null || !ts.hasNext();
+    Memo m = MEMO.get();
+    if (tp0 != null && tp1 == null && bg0 == null && oneStateLine
+        && (ts0 == null || ts0.equals(m.stateText))) {
+      // The common cases: one traceparent, alone or with the trace state seen last.
+      SpanContext sc = m.parse(tp0);
+      if (sc != null) {
+        if (!sc.isValid()) {
+          return context;
         }
+        if (ts0 != null) {
+          sc =
+              SpanContext.createFromRemoteParent(
+                  sc.getTraceId(), sc.getSpanId(), sc.getTraceFlags(), m.parsedState);
+        }
+        return context.with(Span.wrap(sc));
       }
     }
+    Context extracted = extractAll(context, tp0, tp1, ts0, ts, bg0, bg);
+    if (ts0 != null && oneStateLine) {
+      SpanContext sc = Span.fromContext(extracted).getSpanContext();
+      if (sc.isValid() && sc.isRemote()) {
+        // The trace state depends on its header text alone: keep it for the next extract.
+        m.stateText = ts0;
+        m.parsedState = sc.getTraceState();
+      }
+    }
+    return extracted;
+  }
+
+  private static Context extractAll(
+      Context context,
+      String tp0,
+      String tp1,
+      String ts0,
+      Iterator<String> ts,
+      String bg0,
+      Iterator<String> bg) {
     try (Scratch s = Scratch.get()) {
       if (tp0 == null) {
         s.u32(0);
@@ -167,5 +215,52 @@ public final class TracewirePropagator implements TextMapPropagator {
   @Override
   public String toString() {
     return "TracewirePropagator";
+  }
+
+  private static final ThreadLocal<Memo> MEMO = ThreadLocal.withInitial(Memo::new);
+
+  /**
+   * This thread's last header forms. Span contexts, trace states and baggage are immutable, so
+   * the same instance (inject) or the same header text (extract) has the same answer from the
+   * core as last time; one entry each keeps it bounded and cheap to check.
+   */
+  private static final class Memo {
+    SpanContext injectedContext;
+    String traceparentHeader;
+    TraceState injectedState;
+    String stateHeader;
+    Baggage injectedBaggage;
+    String baggageHeader;
+    String traceparentText;
+    SpanContext parsedContext;
+    String stateText;
+    TraceState parsedState;
+
+    /** The core's traceparent for {@code sc} (null when it writes none). */
+    String traceparent(SpanContext sc) {
+      if (sc != injectedContext) {
+        try (Scratch s = Scratch.get()) {
+          traceparentHeader = s.injectTraceParent(sc);
+        }
+        injectedContext = sc;
+      }
+      return traceparentHeader;
+    }
+
+    /** The core's parse of one traceparent line; null when the general path must parse it. */
+    SpanContext parse(String text) {
+      if (!text.equals(traceparentText)) {
+        SpanContext sc;
+        try (Scratch s = Scratch.get()) {
+          sc = s.parseTraceParent(text);
+        }
+        if (sc == null) {
+          return null;
+        }
+        traceparentText = text;
+        parsedContext = sc;
+      }
+      return parsedContext;
+    }
   }
 }

@@ -39,40 +39,64 @@ public class PropagatorBench {
   @Param({"tracewire", "otel-w3c"})
   public String impl;
 
+  /**
+   * "one": the same context and headers every call (a per-thread memo always hits). "1024":
+   * rotating through 1024 span contexts and headers with distinct span ids (sharing one trace
+   * state, as the children of one parent do), so the traceparent is new on every call.
+   */
+  @Param({"one", "1024"})
+  public String contexts;
+
   TextMapPropagator propagator;
-  Map<String, String> carrier;
-  Context context;
+  Map<String, String>[] carriers;
+  Context[] contextsIn;
   Map<String, String> out;
+  int next;
 
   @Setup
+  @SuppressWarnings("unchecked")
   public void setup() {
     propagator =
         impl.equals("tracewire")
             ? TracewirePropagator.getInstance()
             : W3CTraceContextPropagator.getInstance();
-    carrier = new HashMap<>();
-    carrier.put("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    int n = contexts.equals("one") ? 1 : 1024;
+    carriers = new Map[n];
+    contextsIn = new Context[n];
     TraceState ts = TraceState.getDefault();
     if (variant.equals("tracestate")) {
-      carrier.put("tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
       ts = TraceState.builder().put("congo", "t61rcWkgMzE").put("rojo", "00f067aa0ba902b7").build();
     }
-    context =
-        Context.root()
-            .with(Span.wrap(SpanContext.create(
-                "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", TraceFlags.getSampled(), ts)));
+    for (int i = 0; i < n; i++) {
+      String spanId = String.format("%016x", 0x00f067aa0ba90000L + i + 1);
+      carriers[i] = new HashMap<>();
+      carriers[i].put("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-" + spanId + "-01");
+      if (variant.equals("tracestate")) {
+        carriers[i].put("tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+      }
+      contextsIn[i] =
+          Context.root()
+              .with(Span.wrap(SpanContext.create(
+                  "4bf92f3577b34da6a3ce929d0e0e4736", spanId, TraceFlags.getSampled(), ts)));
+    }
     out = new HashMap<>();
+  }
+
+  private int index() {
+    int i = next;
+    next = (i + 1) & (carriers.length - 1);
+    return i;
   }
 
   @Benchmark
   public Context extract() {
-    return propagator.extract(Context.root(), carrier, GETTER);
+    return propagator.extract(Context.root(), carriers[index()], GETTER);
   }
 
   @Benchmark
   public Map<String, String> inject() {
     out.clear();
-    propagator.inject(context, out, Map::put);
+    propagator.inject(contextsIn[index()], out, Map::put);
     return out;
   }
 }

@@ -263,11 +263,12 @@ public final class Scratch implements AutoCloseable {
   }
 
   /**
-   * The propagator's extract for one {@code traceparent} line alone: the core parses it.
-   * Returns {@code parent} with the remote span context, {@code parent} itself when invalid, or
-   * null when the value is not short ASCII (the caller then takes the general path).
+   * The propagator's parse of one {@code traceparent} line alone: the core parses it. Returns
+   * the remote span context (with an empty trace state), {@link SpanContext#getInvalid()} when
+   * the core rejects the value, or null when the value is not short ASCII (the caller then
+   * takes the general path).
    */
-  public Context extractTraceParent(String value, Context parent) {
+  public SpanContext parseTraceParent(String value) {
     int n = value.length();
     if (n > 1024 || !isAscii(value)) {
       return null;
@@ -276,16 +277,14 @@ public final class Scratch implements AutoCloseable {
     int out = (n + 7) & ~7;
     int r = Native.extractTraceParent(addr, n, addr + out, buf.capacity() - out);
     if (r <= 0) {
-      return parent;
+      return SpanContext.getInvalid();
     }
     rp = out;
     rend = out + r;
     String traceId = readAscii(32);
     String spanId = readAscii(16);
     TraceFlags tf = TraceFlags.fromByte((byte) readU8());
-    SpanContext sc =
-        SpanContext.createFromRemoteParent(traceId, spanId, tf, TraceState.getDefault());
-    return sc.isValid() ? parent.with(Span.wrap(sc)) : parent;
+    return SpanContext.createFromRemoteParent(traceId, spanId, tf, TraceState.getDefault());
   }
 
   /** A context record from an OpenTelemetry context (the propagator's fast path). */
