@@ -126,3 +126,47 @@ async fn serve(host: &str, port: u16, gateway: Arc<Gateway>) -> Result<(), Strin
     sessions.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> impl Iterator<Item = String> {
+        list.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn arguments_name_what_is_wrong() {
+        let ok = parse_args(args(&[
+            "--asr",
+            "ws://a/asr",
+            "--llm",
+            "ws://l/llm",
+            "--tts",
+            "ws://t/tts",
+            "--port",
+            "9",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (ok.host.as_str(), ok.port, ok.upstreams.llm.as_str()),
+            ("127.0.0.1", 9, "ws://l/llm")
+        );
+        let missing = parse_args(args(&["--asr", "ws://a/asr", "--llm", "ws://l/llm"]))
+            .err()
+            .unwrap();
+        assert!(missing.starts_with("--tts is required"), "{missing}");
+        let bad_port = parse_args(args(&["--port", "x"])).err().unwrap();
+        assert!(bad_port.starts_with("--port \"x\""), "{bad_port}");
+        let no_value = parse_args(args(&["--asr"])).err().unwrap();
+        assert!(no_value.starts_with("--asr needs a value"), "{no_value}");
+        let unknown = parse_args(args(&["--verbose"])).err().unwrap();
+        assert!(
+            unknown.starts_with("unknown argument \"--verbose\""),
+            "{unknown}"
+        );
+    }
+}
