@@ -34,7 +34,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 PYTHON = ROOT / "demos" / ".venv" / "bin" / "python"
 
 # What each service runs; `make -C demos build` produces all of it.
-ARTIFACTS = {
+ARTIFACTS: Dict[str, List[object]] = {
     "collector": [TARGET / "debug" / "collector"],
     "gateway": [TARGET / "debug" / "gateway"],
     "asr": [TARGET / "demo" / "asr"],

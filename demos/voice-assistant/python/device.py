@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 import time
-from typing import Optional
+from typing import Dict, Optional
 
 import tracewire
 import tracewire.ws
@@ -34,7 +34,7 @@ class ProtocolError(Exception):
 
 
 async def speak(conn: tracewire.ws.TracedConnection, number: int, pace: float,
-                instruments: tracewire.StreamInstruments) -> dict:
+                instruments: tracewire.StreamInstruments) -> Dict[str, object]:
     tracer = trace.get_tracer(NAME)
     # Connection model: the turn belongs to the session's trace. Message
     # model: every turn is a trace of its own.

@@ -8,7 +8,7 @@ import asyncio
 import os
 import signal
 import sys
-from typing import Awaitable, Callable
+from typing import Callable, Coroutine
 
 from opentelemetry import trace
 
@@ -77,7 +77,7 @@ async def until_stopped() -> None:
     await stop.wait()
 
 
-def run(name: str, body: Callable[[], Awaitable[int]]) -> int:
+def run(name: str, body: Callable[[], Coroutine[object, object, int]]) -> int:
     """Runs ``body`` with tracing set up and shut down around it; a startup
     problem is reported as one line on stderr and a non-zero exit code."""
     shutdown = setup_tracing(name)
