@@ -1,8 +1,8 @@
 //! Grouping spans into traces and drawing each trace as a terminal waterfall.
 //!
-//! A voice turn has hundreds of per-chunk `send`/`process` spans, so
-//! siblings with the same service and name collapse into one line (`x N`),
-//! and the children of a collapsed group merge the same way.
+//! A voice turn has hundreds of per-chunk `send`/`process` spans, so sibling
+//! message spans with the same service and name collapse into one line
+//! (`x N`), and the children of a collapsed group merge the same way.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
@@ -148,14 +148,21 @@ impl<'a> Tree<'a> {
     }
 }
 
-/// Siblings grouped by service and name, in order of each group's first
-/// span (interleaved sends, such as text to tts and audio to the device,
-/// stay two lines instead of one per message).
+/// Message spans (producer, consumer) grouped by service and name among
+/// their siblings, in order of each group's first span: interleaved sends,
+/// such as text to tts and audio to the device, stay two lines instead of one
+/// per message. Other spans (a turn, a call) keep a line each.
 fn collapse<'a>(spans: &[&'a SpanRecord]) -> Vec<Vec<&'a SpanRecord>> {
     let mut groups: Vec<Vec<&SpanRecord>> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for span in spans {
-        let key = (span.service.as_str(), span.name.as_str());
+        let key = match span.kind {
+            "producer" | "consumer" => (span.service.as_str(), span.name.as_str()),
+            _ => {
+                groups.push(vec![span]);
+                continue;
+            }
+        };
         match index.get(&key) {
             Some(&i) => groups[i].push(span),
             None => {
@@ -213,7 +220,12 @@ mod tests {
             span_id: format!("{id:016x}"),
             parent_span_id: parent.map(|p| format!("{p:016x}")),
             name: name.into(),
-            kind: "internal",
+            // Message spans are named by their operation, as tracewire names them.
+            kind: match name.split(' ').next() {
+                Some("send") => "producer",
+                Some("process") => "consumer",
+                _ => "internal",
+            },
             service: service.into(),
             language: "rust".into(),
             start_unix_nano: start,
@@ -256,6 +268,9 @@ mod tests {
             .insert("tracewire.stream.time_to_first_chunk".into(), json!(0.0123));
         spans.push(streamed);
         spans.push(span(4, Some(99), "llm", "orphan", 1, 2));
+        // Two calls with the same name stay two lines.
+        spans.push(span(5, Some(1), "gateway", "chat", 95_000_000, 96_000_000));
+        spans.push(span(6, Some(1), "gateway", "chat", 97_000_000, 98_000_000));
         for i in 0..4u8 {
             let name = if i % 2 == 0 {
                 "send /tts"
@@ -276,7 +291,7 @@ mod tests {
         assert_eq!(all.len(), 1);
         let text = render(&all[0]);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].contains("17 spans"), "{text}");
+        assert!(lines[0].contains("19 spans"), "{text}");
         assert!(
             lines[0].contains("device (rust), gateway (rust), llm (rust)"),
             "{text}"
@@ -290,7 +305,12 @@ mod tests {
         assert!(text.contains("orphan (parent missing)"), "{text}");
         assert!(text.contains("      send /tts x2"), "{text}");
         assert!(text.contains("      send /voice x2"), "{text}");
-        assert_eq!(lines.len(), 8, "{text}");
+        assert_eq!(
+            lines.iter().filter(|l| l.ends_with(" chat")).count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(lines.len(), 10, "{text}");
         assert!(lines.iter().all(|l| l.len() <= 120), "{text}");
     }
 
