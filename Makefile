@@ -53,7 +53,8 @@ fuzz:
 	.ci/fuzz $(FUZZ_SECONDS)
 
 ## demo: the voice assistant across four languages; MODEL=message for the
-## message model. Prints the trace as a waterfall.
+## message model, BACKEND=jaeger to send it to a Jaeger started on loopback.
+## Prints the trace.
 demo:
 	$(MAKE) -C demos run
 

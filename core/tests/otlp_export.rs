@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::{Span, Tracer, TracerProvider};
-use tracewire::otel::export::{self, ExportConfig, ExportError, Telemetry};
+use tracewire::otel::export::{self, ExportConfig, ExportCounts, ExportError, Signal, Telemetry};
 
 /// The bound every shutdown must meet beyond the configured timeout.
 const MARGIN: Duration = Duration::from_secs(2);
@@ -235,6 +235,67 @@ fn env_rejects_what_it_cannot_honour() {
 }
 
 #[test]
+fn env_exporters_follow_the_spec() {
+    // (variables, spans exported, metrics exported, reason)
+    let cases: &[(Vars, bool, bool, &str)] = &[
+        (&[], true, true, "otlp is the default"),
+        (
+            &[("OTEL_METRICS_EXPORTER", "none")],
+            true,
+            false,
+            "metrics off",
+        ),
+        (
+            &[("OTEL_TRACES_EXPORTER", "none")],
+            false,
+            true,
+            "traces off",
+        ),
+        (
+            &[("OTEL_TRACES_EXPORTER", " otlp ")],
+            true,
+            true,
+            "spaces trimmed",
+        ),
+        (
+            &[("OTEL_METRICS_EXPORTER", "otlp,otlp")],
+            true,
+            true,
+            "a list of one kind",
+        ),
+        (
+            &[("OTEL_METRICS_EXPORTER", "")],
+            true,
+            true,
+            "empty counts as unset",
+        ),
+        (
+            &[("OTEL_LOGS_EXPORTER", "none")],
+            true,
+            true,
+            "logs are not exported here",
+        ),
+    ];
+    for (vars, traces, metrics, reason) in cases {
+        let config = ExportConfig::from_env_map(env(vars)).unwrap();
+        assert_eq!(config.export_traces, *traces, "{reason}");
+        assert_eq!(config.export_metrics, *metrics, "{reason}");
+    }
+    for (variable, value) in [
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "prometheus"),
+        ("OTEL_METRICS_EXPORTER", "otlp,none"),
+        ("OTEL_LOGS_EXPORTER", "console"),
+    ] {
+        let message = ExportConfig::from_env_map(env(&[(variable, value)]))
+            .expect_err(value)
+            .to_string();
+        assert!(message.contains(variable), "{message}");
+        assert!(message.contains("\"otlp\""), "{message}");
+    }
+}
+
+#[test]
 fn init_rejects_unusable_endpoints() {
     let cases: &[(&str, &[&str], &str)] = &[
         (
@@ -281,7 +342,9 @@ struct Request {
 }
 
 /// A minimal OTLP/HTTP receiver: answers every request with `200` and an
-/// empty protobuf body, and hands the request to the test.
+/// empty protobuf body (or `404` on the paths it rejects, as a traces-only
+/// backend such as Jaeger does for `/v1/metrics`), and hands the request to
+/// the test.
 struct Receiver {
     port: u16,
     requests: mpsc::Receiver<Request>,
@@ -291,6 +354,11 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Self {
+        Self::rejecting(&[])
+    }
+
+    /// A receiver that answers `404 Not Found` on `rejected` paths.
+    fn rejecting(rejected: &'static [&'static str]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -303,7 +371,7 @@ impl Receiver {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let tx = tx.clone();
-                        std::thread::spawn(move || serve(stream, &tx));
+                        std::thread::spawn(move || serve(stream, &tx, rejected));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -344,7 +412,7 @@ impl Drop for Receiver {
 }
 
 /// Serves requests on one connection until the peer closes it.
-fn serve(mut stream: TcpStream, tx: &mpsc::Sender<Request>) {
+fn serve(mut stream: TcpStream, tx: &mpsc::Sender<Request>, rejected: &[&str]) {
     stream.set_nonblocking(false).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -354,8 +422,11 @@ fn serve(mut stream: TcpStream, tx: &mpsc::Sender<Request>) {
         let Some(request) = read_request(&mut stream, &mut buffer) else {
             return;
         };
-        let reply =
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        let reply: &[u8] = if rejected.contains(&request.path.as_str()) {
+            b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 9\r\n\r\nnot found"
+        } else {
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+        };
         if stream.write_all(reply).is_err() || tx.send(request).is_err() {
             return;
         }
@@ -457,6 +528,65 @@ fn spans_and_metrics_reach_the_receiver_as_protobuf() {
     );
     assert!(contains(&metrics.body, b"tracewire.test.messages"));
     assert!(contains(&metrics.body, service.as_bytes()));
+}
+
+#[test]
+fn a_traces_only_backend_fails_nothing_but_its_metrics() {
+    // Jaeger and Tempo answer 404 on /v1/metrics.
+    let receiver = Receiver::rejecting(&["/v1/metrics"]);
+    let config = ExportConfig::default()
+        .with_endpoint(&receiver.endpoint())
+        .with_service_name("traces-only-backend")
+        .with_timeout(Duration::from_secs(5));
+    let telemetry = export::init(config).unwrap();
+    record_some_telemetry(&telemetry);
+    telemetry
+        .force_flush()
+        .expect("a rejected signal does not fail a flush");
+    record_some_telemetry(&telemetry);
+
+    let traces = receiver
+        .next_to("/v1/traces", Duration::from_secs(5))
+        .expect("spans still reach the backend");
+    assert!(contains(&traces.body, b"traces-only-backend"));
+    let metrics = telemetry.export_counts(Signal::Metrics);
+    assert!(metrics.failed >= 1, "{metrics:?}");
+    assert_eq!(metrics.exported, 0, "{metrics:?}");
+    assert!(telemetry.export_counts(Signal::Traces).exported >= 1);
+
+    // What made the demo's gateway exit 1 against Jaeger: the final metric
+    // export at shutdown is rejected too.
+    telemetry
+        .shutdown()
+        .expect("a rejected signal does not fail shutdown");
+}
+
+#[test]
+fn a_signal_exported_as_none_is_never_sent() {
+    let receiver = Receiver::start();
+    let config = ExportConfig::from_env_map(env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000"),
+    ]))
+    .unwrap();
+    let telemetry = export::init(config).unwrap();
+    record_some_telemetry(&telemetry);
+    telemetry.force_flush().unwrap();
+    assert!(
+        receiver
+            .next_to("/v1/traces", Duration::from_secs(5))
+            .is_some()
+    );
+    let metrics = telemetry.export_counts(Signal::Metrics);
+    telemetry.shutdown().unwrap();
+    assert_eq!(metrics, ExportCounts::default());
+    assert!(
+        receiver
+            .next_to("/v1/metrics", Duration::from_millis(500))
+            .is_none(),
+        "OTEL_METRICS_EXPORTER=none sends no metrics"
+    );
 }
 
 #[test]
@@ -564,8 +694,23 @@ fn shutdown_is_bounded_when_the_connection_is_refused() {
     let (elapsed, result) = shutdown_time_against(closed_port(), timeout);
     eprintln!("shutdown, connection refused: {elapsed:?} -> {result:?}");
     assert!(elapsed < timeout + MARGIN, "took {elapsed:?}");
-    let error = result.expect_err("undelivered spans must be reported");
-    assert!(!error.to_string().is_empty());
+    // A collector that is down fails the export, never the application.
+    result.expect("a refused export is counted, not an error of shutdown");
+}
+
+#[test]
+fn refused_exports_are_counted() {
+    let config = ExportConfig::default()
+        .with_endpoint(&format!("http://127.0.0.1:{}", closed_port()))
+        .with_timeout(Duration::from_secs(1));
+    let telemetry = export::init(config).unwrap();
+    record_some_telemetry(&telemetry);
+    assert!(telemetry.force_flush().is_ok());
+    let traces = telemetry.export_counts(Signal::Traces);
+    let metrics = telemetry.export_counts(Signal::Metrics);
+    assert_eq!(traces.exported, 0, "{traces:?}");
+    assert!(traces.failed >= 1, "{traces:?}");
+    assert!(metrics.failed >= 1, "{metrics:?}");
 }
 
 #[test]

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Runs the voice-assistant demo: the OTLP receiver, five services, one device.
 
-Starts `demos/collector` (unless OTEL_EXPORTER_OTLP_ENDPOINT points elsewhere),
-then asr, llm, tts and the gateway on free loopback ports, runs the device for
-a few turns, stops everything it started (also on failure or Ctrl-C), and
-prints the receiver's waterfall and a summary line. With `--bench` it runs the
+Starts the backend: `demos/collector` (the default, unless
+OTEL_EXPORTER_OTLP_ENDPOINT points elsewhere) or, with `--backend jaeger`, a
+Jaeger on loopback; then asr, llm, tts and the gateway on free loopback ports,
+runs the device for a few turns, stops everything it started (also on failure
+or Ctrl-C), and prints the trace: the receiver's waterfall and a summary line,
+or what Jaeger's query API holds and where to look. With `--bench` it runs the
 pipeline with tracing on and off, interleaved, and prints per-turn latency.
 
 The services follow the contract in demos/README.md; the artifacts are built
@@ -32,6 +34,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 PYTHON = ROOT / "demos" / ".venv" / "bin" / "python"
+sys.path.insert(0, str(ROOT / "demos" / "jaeger"))
+
+import jaeger  # noqa: E402  (beside the demo, not a package)
 
 # What each service runs; `make -C demos build` produces all of it.
 ARTIFACTS: Dict[str, List[object]] = {
@@ -189,6 +194,7 @@ class Run:
         self.endpoint: Optional[str] = None
         self.turns: List[dict] = []
         self.waterfall: List[str] = []
+        self.jaeger: Optional[jaeger.Jaeger] = None
 
     def _env(self, service: str) -> Dict[str, str]:
         env = dict(os.environ)
@@ -198,10 +204,6 @@ class Run:
         if self.endpoint is not None:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.endpoint
         env.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        # The demo exports traces only; the Java agent-style autoconfigure
-        # would otherwise also push metrics and logs.
-        env.setdefault("OTEL_METRICS_EXPORTER", "none")
-        env.setdefault("OTEL_LOGS_EXPORTER", "none")
         if not self.tracing:
             env["OTEL_SDK_DISABLED"] = "true"
         return env
@@ -229,7 +231,11 @@ class Run:
     def execute(self) -> None:
         collector: Optional[Service] = None
         try:
-            if self.tracing and "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ:
+            if self.tracing and self.args.backend == "jaeger":
+                self.jaeger = jaeger.Jaeger()
+                self.jaeger.wait_ready()
+                self.endpoint = self.jaeger.otlp_endpoint
+            elif self.tracing and "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ:
                 argv: List[object] = ["--listen", "127.0.0.1:0"]
                 if self.out is not None:
                     argv += ["--out", self.out]
@@ -238,6 +244,9 @@ class Run:
                 collector = self._start("collector", argv, env=dict(os.environ),
                                         on_line=self.waterfall.append)
                 self.endpoint = collector.wait_ready(READY_TIMEOUT_S)
+            else:
+                # Another backend holds the spans; a file left by an earlier run is stale.
+                self.out = None
             upstream = {name: self._start(name) for name in ("asr", "llm", "tts")}
             urls = {name: s.wait_ready(READY_TIMEOUT_S) for name, s in upstream.items()}
             gateway = self._start(
@@ -260,9 +269,15 @@ class Run:
                     problems.append(problem)
             if problems:
                 raise DemoError("\n".join(problems))
+        except jaeger.JaegerError as exc:
+            raise DemoError(str(exc)) from None
         finally:
             for service in self.services:
                 service.kill()
+
+    def stop_backend(self) -> None:
+        if self.jaeger is not None:
+            self.jaeger.stop()
 
     def _watch(self, device: Service) -> None:
         deadline = time.monotonic() + self.args.timeout
@@ -289,7 +304,9 @@ def summary(run: Run) -> str:
         f" ({', '.join(f'{v:.0f}' for v in firsts)} ms per turn)"
     )
     if run.out is None or not run.out.exists():
-        return f"{len(run.turns)} turns, {latency}"
+        trace_ids = list(dict.fromkeys(t["trace_id"] for t in run.turns if t["trace_id"]))
+        traced = f" in trace{'s' * (len(trace_ids) != 1)} {', '.join(trace_ids)}" if trace_ids else ""
+        return f"{len(run.turns)} turns{traced}; {latency}"
     traces = json.loads(run.out.read_text())["traces"]
     spans = [span for trace in traces for span in trace["spans"]]
     services = sorted({(s["service"], s["language"]) for s in spans})
@@ -301,13 +318,40 @@ def summary(run: Run) -> str:
     )
 
 
+def jaeger_summary(run: Run) -> str:
+    """What Jaeger holds of each turn's trace, read back through its query
+    API, and where a person finds it."""
+    assert run.jaeger is not None
+    lines = []
+    for trace_id in dict.fromkeys(t["trace_id"] for t in run.turns if t["trace_id"]):
+        spans = run.jaeger.wait_for_spans(trace_id, 1)
+        ids = {s["span_id"] for s in spans}
+        orphans = sum(1 for s in spans if s["parent_span_id"] and s["parent_span_id"] not in ids)
+        services = sorted({s["service"] for s in spans})
+        languages = sorted({s["language"] for s in spans})
+        lines.append(
+            f"trace {trace_id}: {len(spans)} spans, {len(services)} services ({', '.join(services)}),"
+            f" {len(languages)} languages ({', '.join(languages)}), {orphans} without their parent\n"
+            f"  {run.jaeger.query_url}/api/v3/traces/{trace_id}"
+        )
+    return "\n".join(lines)
+
+
 def demo(args: argparse.Namespace) -> None:
     out = Path(args.out).resolve() if args.out else None
     run = Run(args, tracing=True, out=out)
-    run.execute()
-    if not args.quiet:
-        print("\n".join(run.waterfall))
-    print(summary(run))
+    try:
+        run.execute()
+        if run.jaeger is not None:
+            print(jaeger_summary(run))
+            if args.keep_backend:
+                print(f"jaeger keeps running (pid {run.jaeger.proc.pid}); its query API: {run.jaeger.query_url}/api/services")
+                run.jaeger = None
+        elif not args.quiet:
+            print("\n".join(run.waterfall))
+        print(summary(run))
+    finally:
+        run.stop_backend()
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -324,7 +368,10 @@ def bench(args: argparse.Namespace) -> None:
         for _ in range(args.rounds):
             for tracing in (True, False):
                 run = Run(args, tracing=tracing, out=None)
-                run.execute()
+                try:
+                    run.execute()
+                finally:
+                    run.stop_backend()
                 latency[tracing] += [t["latency_s"] * 1e3 for t in run.turns]
                 first[tracing] += [t["time_to_first_audio_s"] * 1e3 for t in run.turns]
         on, off = statistics.median(latency[True]), statistics.median(latency[False])
@@ -340,6 +387,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=("connection", "message"),
                         default=os.environ.get("MODEL") or "connection")
+    parser.add_argument("--backend", choices=("receiver", "jaeger"),
+                        default=os.environ.get("BACKEND") or "receiver",
+                        help="where the spans go: the demo's receiver (default; or"
+                             " OTEL_EXPORTER_OTLP_ENDPOINT when set) or a Jaeger started here")
+    parser.add_argument("--keep-backend", action="store_true",
+                        help="leave the Jaeger running after the demo")
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--pace", type=float, default=1.0,
                         help="multiplies every simulated delay (0: none)")

@@ -20,6 +20,13 @@
 //! configured export timeout, so a process whose collector is down still
 //! exits promptly.
 //!
+//! An export that fails never fails the application. Many backends take one
+//! signal and not another (Jaeger and Tempo take traces and answer 404 for
+//! metrics), and a collector can be down: the first failure of each signal is
+//! reported in one line on stderr, naming the signal, the endpoint and the
+//! variable that turns that signal off; every failure is counted
+//! ([`Telemetry::export_counts`]); flush and shutdown still succeed.
+//!
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `OTEL_SDK_DISABLED` | `true` turns export off (the propagator is still installed) | `false` |
@@ -32,6 +39,8 @@
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds per export, and the shutdown bound | `10000` |
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` (and `_TRACES_`/`_METRICS_` forms) | only `http/protobuf` | `http/protobuf` |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | the spec's samplers | `parentbased_always_on` |
+//! | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER` | `otlp`, or `none` to export nothing of that signal | `otlp` |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` or `none`; checked only, as this module exports no logs | `otlp` |
 //!
 //! [OpenTelemetry SDK environment variables]: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
 //!
@@ -54,7 +63,9 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
@@ -62,10 +73,12 @@ use opentelemetry_otlp::{
     ExporterBuildError, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
 };
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkError;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData};
 
 /// The collector address used when no endpoint variable is set (OTLP/HTTP's
 /// well-known port on the local host).
@@ -78,6 +91,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The only OTLP protocol this module speaks, as spelled in
 /// `OTEL_EXPORTER_OTLP_PROTOCOL`.
 pub const SUPPORTED_PROTOCOL: &str = "http/protobuf";
+
+/// The exporter names `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` may hold here.
+const EXPORTER_OTLP: &str = "otlp";
+const EXPORTER_NONE: &str = "none";
 
 const TRACES_PATH: &str = "/v1/traces";
 const METRICS_PATH: &str = "/v1/metrics";
@@ -192,6 +209,11 @@ pub struct ExportConfig {
     pub timeout: Duration,
     /// The sampler for root spans and their children.
     pub sampler: Sampler,
+    /// Whether spans are exported (`OTEL_TRACES_EXPORTER` is not `none`).
+    /// Without export, spans are still sampled and propagated.
+    pub export_traces: bool,
+    /// Whether metrics are exported (`OTEL_METRICS_EXPORTER` is not `none`).
+    pub export_metrics: bool,
 }
 
 impl Default for ExportConfig {
@@ -207,6 +229,8 @@ impl Default for ExportConfig {
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            export_traces: true,
+            export_metrics: true,
         }
     }
 }
@@ -308,6 +332,11 @@ impl ExportConfig {
         };
 
         let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
+        let export_traces = parse_exporter("OTEL_TRACES_EXPORTER", get("OTEL_TRACES_EXPORTER"))?;
+        let export_metrics = parse_exporter("OTEL_METRICS_EXPORTER", get("OTEL_METRICS_EXPORTER"))?;
+        // No log pipeline is set up here, but a value this module could not
+        // honour is still a configuration error, as for the other signals.
+        parse_exporter("OTEL_LOGS_EXPORTER", get("OTEL_LOGS_EXPORTER"))?;
 
         Ok(Self {
             disabled,
@@ -318,6 +347,8 @@ impl ExportConfig {
             headers,
             timeout,
             sampler,
+            export_traces,
+            export_metrics,
         })
     }
 
@@ -361,6 +392,16 @@ impl ExportConfig {
     /// Sets the sampler.
     pub fn with_sampler(mut self, sampler: Sampler) -> Self {
         self.sampler = sampler;
+        self
+    }
+
+    /// Turns the export of one signal off (as `OTEL_TRACES_EXPORTER=none` or
+    /// `OTEL_METRICS_EXPORTER=none` does) or back on.
+    pub fn with_signal_exported(mut self, signal: Signal, exported: bool) -> Self {
+        match signal {
+            Signal::Traces => self.export_traces = exported,
+            Signal::Metrics => self.export_metrics = exported,
+        }
         self
     }
 
@@ -471,6 +512,34 @@ fn percent_decode(input: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Reads one `OTEL_*_EXPORTER` variable: a comma-separated list of exporter
+/// names, of which this module implements `otlp`; `none` alone turns the
+/// signal off. Returns whether the signal is exported.
+fn parse_exporter(variable: &'static str, value: Option<String>) -> Result<bool, ExportError> {
+    let Some(value) = value else {
+        return Ok(true);
+    };
+    let names: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    if names == [EXPORTER_NONE] {
+        return Ok(false);
+    }
+    match names.iter().find(|name| **name != EXPORTER_OTLP) {
+        None => Ok(true),
+        Some(name) => Err(ExportError::InvalidSetting {
+            variable,
+            value: value.clone(),
+            reason: format!(
+                "exporter \"{name}\" is not available: tracewire exports \"{EXPORTER_OTLP}\" \
+                 (OTLP over HTTP), or nothing with \"{EXPORTER_NONE}\""
+            ),
+        }),
+    }
+}
+
 fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<Sampler, ExportError> {
     let ratio = || -> Result<f64, ExportError> {
         let Some(arg) = arg.clone() else {
@@ -528,6 +597,9 @@ pub fn init_from_env() -> Result<Telemetry, ExportError> {
 pub fn init(config: ExportConfig) -> Result<Telemetry, ExportError> {
     opentelemetry::global::set_text_map_propagator(super::W3CPropagator);
 
+    let traces = Arc::new(SignalHealth::new(Signal::Traces, &config.traces_endpoint));
+    let metrics = Arc::new(SignalHealth::new(Signal::Metrics, &config.metrics_endpoint));
+
     if config.disabled {
         return Ok(Telemetry {
             tracer_provider: SdkTracerProvider::builder()
@@ -535,18 +607,12 @@ pub fn init(config: ExportConfig) -> Result<Telemetry, ExportError> {
                 .build(),
             meter_provider: SdkMeterProvider::builder().build(),
             timeout: config.timeout,
+            traces,
+            metrics,
             shut_down: false,
         });
     }
 
-    ExportConfig::check_endpoint(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        &config.traces_endpoint,
-    )?;
-    ExportConfig::check_endpoint(
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-        &config.metrics_endpoint,
-    )?;
     if config.timeout.is_zero() {
         return Err(ExportError::InvalidSetting {
             variable: "OTEL_EXPORTER_OTLP_TIMEOUT",
@@ -558,38 +624,58 @@ pub fn init(config: ExportConfig) -> Result<Telemetry, ExportError> {
     let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
     let resource = config.resource();
 
-    let span_exporter = SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(config.traces_endpoint.clone())
-        .with_timeout(config.timeout)
-        .with_headers(headers.clone())
-        .build()
-        .map_err(|source| ExportError::Exporter {
-            signal: "span",
-            source,
-        })?;
-    let metric_exporter = MetricExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(config.metrics_endpoint.clone())
-        .with_timeout(config.timeout)
-        .with_headers(headers)
-        .build()
-        .map_err(|source| ExportError::Exporter {
-            signal: "metric",
-            source,
-        })?;
-
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_batch_exporter(span_exporter)
+    let mut tracer_provider = SdkTracerProvider::builder()
         .with_sampler(config.sampler.clone())
-        .with_resource(resource.clone())
-        .build();
-    let meter_provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(metric_exporter).build())
-        .with_resource(resource)
-        .build();
+        .with_resource(resource.clone());
+    if config.export_traces {
+        ExportConfig::check_endpoint(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &config.traces_endpoint,
+        )?;
+        let exporter = SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(config.traces_endpoint.clone())
+            .with_timeout(config.timeout)
+            .with_headers(headers.clone())
+            .build()
+            .map_err(|source| ExportError::Exporter {
+                signal: "span",
+                source,
+            })?;
+        tracer_provider = tracer_provider.with_batch_exporter(Reporting {
+            inner: exporter,
+            health: traces.clone(),
+        });
+    }
+
+    let mut meter_provider = SdkMeterProvider::builder().with_resource(resource);
+    if config.export_metrics {
+        ExportConfig::check_endpoint(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            &config.metrics_endpoint,
+        )?;
+        let exporter = MetricExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(config.metrics_endpoint.clone())
+            .with_timeout(config.timeout)
+            .with_headers(headers)
+            .build()
+            .map_err(|source| ExportError::Exporter {
+                signal: "metric",
+                source,
+            })?;
+        meter_provider = meter_provider.with_reader(
+            PeriodicReader::builder(Reporting {
+                inner: exporter,
+                health: metrics.clone(),
+            })
+            .build(),
+        );
+    }
+    let tracer_provider = tracer_provider.build();
+    let meter_provider = meter_provider.build();
 
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
     opentelemetry::global::set_meter_provider(meter_provider.clone());
@@ -598,8 +684,159 @@ pub fn init(config: ExportConfig) -> Result<Telemetry, ExportError> {
         tracer_provider,
         meter_provider,
         timeout: config.timeout,
+        traces,
+        metrics,
         shut_down: false,
     })
+}
+
+/// A signal this module exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Spans, sent to the traces endpoint.
+    Traces,
+    /// Metrics, sent to the metrics endpoint.
+    Metrics,
+}
+
+impl Signal {
+    /// `traces` or `metrics`, as the OTLP specification names them.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+        }
+    }
+
+    /// The variable that turns this signal's export off.
+    pub const fn exporter_variable(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_TRACES_EXPORTER",
+            Signal::Metrics => "OTEL_METRICS_EXPORTER",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the export requests of one signal went since [`init`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ExportCounts {
+    /// Requests the endpoint accepted.
+    pub exported: u64,
+    /// Requests that failed: refused, rejected (an HTTP error status), or
+    /// timed out. Their telemetry is dropped.
+    pub failed: u64,
+}
+
+/// The export outcomes of one signal, shared by its exporter and
+/// [`Telemetry`].
+#[derive(Debug)]
+struct SignalHealth {
+    signal: Signal,
+    endpoint: String,
+    exported: AtomicU64,
+    failed: AtomicU64,
+    reported: AtomicBool,
+}
+
+impl SignalHealth {
+    fn new(signal: Signal, endpoint: &str) -> Self {
+        SignalHealth {
+            signal,
+            endpoint: endpoint.to_owned(),
+            exported: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            reported: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts one export's outcome and reports the signal's first failure.
+    /// Always succeeds: a failed export must not fail the SDK's flush or
+    /// shutdown, and through them the application.
+    fn record(&self, outcome: OTelSdkResult) -> OTelSdkResult {
+        match outcome {
+            Ok(()) => {
+                self.exported.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                if !self.reported.swap(true, Ordering::Relaxed) {
+                    eprintln!("{}", self.failure_line(&error));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The one line that reports a signal's first failed export.
+    fn failure_line(&self, error: &OTelSdkError) -> String {
+        let signal = self.signal;
+        format!(
+            "tracewire: {signal} were not accepted by {endpoint} ({error}); \
+             {signal} from this process are dropped and later failures only counted. \
+             If this backend takes no {signal}, set {variable}=none.",
+            endpoint = self.endpoint,
+            variable = signal.exporter_variable(),
+        )
+    }
+
+    fn counts(&self) -> ExportCounts {
+        ExportCounts {
+            exported: self.exported.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// An exporter that counts and reports its inner exporter's outcomes.
+#[derive(Debug)]
+struct Reporting<E> {
+    inner: E,
+    health: Arc<SignalHealth>,
+}
+
+impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter
+    for Reporting<E>
+{
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.health.record(self.inner.export(batch).await)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.health.record(self.inner.export(metrics).await)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
 }
 
 /// The running export pipeline: the SDK tracer and meter providers that
@@ -613,6 +850,8 @@ pub struct Telemetry {
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
     timeout: Duration,
+    traces: Arc<SignalHealth>,
+    metrics: Arc<SignalHealth>,
     shut_down: bool,
 }
 
@@ -633,6 +872,17 @@ impl Telemetry {
         self.timeout
     }
 
+    /// How the export requests of `signal` went so far. A failed export is
+    /// not an error of [`force_flush`](Self::force_flush) or
+    /// [`shutdown`](Self::shutdown); it is counted here (and its signal's
+    /// first failure reported on stderr).
+    pub fn export_counts(&self, signal: Signal) -> ExportCounts {
+        match signal {
+            Signal::Traces => self.traces.counts(),
+            Signal::Metrics => self.metrics.counts(),
+        }
+    }
+
     /// Exports everything recorded so far and waits for it, for at most
     /// [`timeout`](Self::timeout).
     pub fn force_flush(&self) -> Result<(), ExportError> {
@@ -650,7 +900,12 @@ impl Telemetry {
     /// [`timeout`](Self::timeout) even when the collector is unreachable.
     ///
     /// After this, spans and measurements from the global providers are
-    /// dropped. An error means some telemetry may not have been delivered.
+    /// dropped. Exports that fail (a backend that takes no metrics, a
+    /// collector that is down) are not errors here: they are reported once
+    /// per signal and counted ([`export_counts`](Self::export_counts)). An
+    /// error means the pipeline itself could not be shut down in time, so
+    /// some telemetry may not have been delivered; it is worth a warning,
+    /// not a failed exit.
     pub fn shutdown(mut self) -> Result<(), ExportError> {
         self.shutdown_once()
     }

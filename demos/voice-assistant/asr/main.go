@@ -19,11 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
 	tracewire "tracewire.dev/go"
 )
 
@@ -78,36 +73,6 @@ func run(host string, port int) error {
 		return err
 	}
 	return nil
-}
-
-// setupTracing installs the SDK with OTLP/HTTP export configured by the
-// standard OTEL_* variables, unless OTEL_SDK_DISABLED=true. The returned
-// function flushes and shuts it down within 5 s.
-func setupTracing(ctx context.Context) (func(), error) {
-	otel.SetTextMapPropagator(tracewire.Propagator{})
-	if os.Getenv("OTEL_SDK_DISABLED") == "true" {
-		return func() {}, nil
-	}
-	if os.Getenv("OTEL_SERVICE_NAME") == "" {
-		os.Setenv("OTEL_SERVICE_NAME", "asr")
-	}
-	exporter, err := otlptracehttp.New(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("OTLP exporter: %w", err)
-	}
-	res, err := resource.Merge(resource.Default(), resource.Environment())
-	if err != nil {
-		return nil, fmt.Errorf("resource: %w", err)
-	}
-	provider := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
-	otel.SetTracerProvider(provider)
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := provider.Shutdown(ctx); err != nil {
-			fmt.Fprintf(os.Stderr, "asr: telemetry shutdown: %v\n", err)
-		}
-	}, nil
 }
 
 func envOr(name, fallback string) string {

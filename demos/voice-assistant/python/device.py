@@ -1,9 +1,19 @@
 """device: the voice assistant's user end (Python, websockets client).
 
-Speaks a few turns to the gateway: per turn ``turn.start``, 25 audio chunks
-at real-time pace and ``turn.end``, then plays the streamed answer until
-``turn.done``. Prints one ``TURN {json}`` line per turn with the perceived
-latency. The contract is in demos/README.md.
+Connects to the gateway's ``/voice`` and speaks a few turns, one after
+another: per turn ``turn.start``, 25 chunks of synthetic speech (one every
+20 ms x pace) and ``turn.end``; then plays the streamed answer until
+``turn.done``. Prints one line per turn to stdout,
+
+    TURN {"turn": 1, "latency_s": ..., "time_to_first_audio_s": ...,
+          "time_to_last_audio_s": ..., "audio_chunks": 36, "trace_id": "..."}
+
+closes with 1000 after the last turn and exits 0. Any failure (connection,
+protocol, no progress for 30 s) is one line on stderr and exit 1.
+
+    python device.py --url ws://127.0.0.1:PORT/voice [--turns 3]
+
+The contract (messages, spans, environment) is in demos/README.md.
 """
 
 from __future__ import annotations
@@ -13,105 +23,199 @@ import asyncio
 import json
 import sys
 import time
-from typing import Dict, Optional
+from typing import Any, Awaitable, Dict, List, Optional, TextIO, TypeVar, Union
 
 import tracewire
 import tracewire.ws
 from opentelemetry import trace
 from opentelemetry.context import Context
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 import service
-from audio import tone
+from service import Settings
 
 NAME = "device"
 UTTERANCE_CHUNKS = 25
-# Without progress for this long, the device gives up.
+CHUNK_INTERVAL_S = 0.020
+# Without progress (a message sent or received) for this long, give up.
 STALL_TIMEOUT_S = 30.0
 
-
-class ProtocolError(Exception):
-    """The gateway answered something the contract does not allow."""
+T = TypeVar("T")
 
 
-async def speak(conn: tracewire.ws.TracedConnection, number: int, pace: float,
-                instruments: tracewire.StreamInstruments) -> Dict[str, object]:
-    tracer = trace.get_tracer(NAME)
-    # Connection model: the turn belongs to the session's trace. Message
-    # model: every turn is a trace of its own.
-    parent = (Context() if conn.model == "message"
-              else trace.set_span_in_context(conn.connection_span or trace.INVALID_SPAN))
-    with tracer.start_as_current_span("turn", context=parent,
-                                      attributes={"demo.turn": number}) as turn:
-        started = time.monotonic()
-        await conn.send(json.dumps({"type": "turn.start", "turn": number}))
-        for i in range(UTTERANCE_CHUNKS):
-            if i:
-                await asyncio.sleep(0.020 * pace)
-            await conn.send(tone(i))
-        await conn.send(json.dumps({"type": "turn.end", "turn": number,
-                                    "chunks": UTTERANCE_CHUNKS}))
-        with tracewire.StreamSpan("answer audio", instruments,
-                                  attributes={"demo.turn": number}) as answer:
-            while True:
-                message = await asyncio.wait_for(conn.recv(), STALL_TIMEOUT_S)
-                if isinstance(message.data, bytes):
-                    answer.record_chunk(len(message.data))
-                    continue
-                body = json.loads(message.data)
-                if body.get("type") == "transcript":
-                    continue
-                if body.get("type") != "turn.done" or body.get("turn") != number:
-                    raise ProtocolError(f"unexpected message {message.data[:80]!r}")
-                break
-            snapshot = answer.metrics.snapshot()
-        if body.get("audio_chunks") != snapshot.chunk_count:
-            raise ProtocolError(f"turn {number}: gateway says {body.get('audio_chunks')} "
-                                f"audio chunks, {snapshot.chunk_count} arrived")
-        trace_id: Optional[str] = None
-        if turn.get_span_context().is_valid:
-            trace_id = format(turn.get_span_context().trace_id, "032x")
-    return {
-        "turn": number,
-        "latency_s": time.monotonic() - started,
-        "time_to_first_audio_s": snapshot.time_to_first_chunk,
-        "time_to_last_audio_s": snapshot.time_to_last_chunk,
-        "audio_chunks": snapshot.chunk_count,
-        "trace_id": trace_id,
-    }
+class DeviceError(Exception):
+    """The session failed; the message says why, in one line."""
 
 
-async def converse(url: str, turns: int) -> int:
-    model, pace = service.model(), service.pace()
-    instruments = tracewire.StreamInstruments(kind="generic")
+class ProtocolError(DeviceError):
+    """The gateway sent something the contract does not allow."""
+
+
+class Device:
+    """One session with the gateway: speaks turns on a connected
+    :class:`tracewire.ws.TracedConnection`."""
+
+    def __init__(
+        self,
+        conn: tracewire.ws.TracedConnection,
+        settings: Settings,
+        stall_timeout_s: float = STALL_TIMEOUT_S,
+    ) -> None:
+        self._conn = conn
+        self._settings = settings
+        self._stall_timeout_s = stall_timeout_s
+        self._tracer = trace.get_tracer(NAME)
+        self._instruments = tracewire.StreamInstruments(kind="generic")
+
+    def _turn_parent(self) -> Context:
+        """Connection model: the session's trace (the ``connect`` span).
+        Message model: no parent, each turn is a trace of its own."""
+        span = self._conn.connection_span
+        if self._settings.model == "message" or span is None:
+            return Context()
+        return trace.set_span_in_context(span)
+
+    async def _progress(self, step: Awaitable[T]) -> T:
+        """Awaits one send or receive, at most the stall timeout."""
+        try:
+            return await asyncio.wait_for(step, self._stall_timeout_s)
+        except asyncio.TimeoutError:
+            raise DeviceError(f"no progress for {self._stall_timeout_s:g} s") from None
+
+    async def _send(self, message: Union[str, bytes]) -> None:
+        await self._progress(self._conn.send(message))
+
+    async def speak(self, turn: int) -> Dict[str, Any]:
+        """Runs turn ``turn`` (from 1) under a ``turn`` span; returns the
+        TURN line's values."""
+        with self._tracer.start_as_current_span(
+            "turn", context=self._turn_parent(), attributes={"demo.turn": turn}
+        ) as span:
+            started = time.monotonic()
+            await self._send(json.dumps({"type": "turn.start", "turn": turn}))
+            loop = asyncio.get_running_loop()
+            # Like a microphone: each chunk goes out once its 20 ms are recorded.
+            recording = loop.time()
+            for index in range(UTTERANCE_CHUNKS):
+                await service.sleep_until(recording + self._settings.delay(CHUNK_INTERVAL_S * (index + 1)))
+                await self._send(service.tone_chunk(index))
+            await self._send(json.dumps({"type": "turn.end", "turn": turn, "chunks": UTTERANCE_CHUNKS}))
+            with tracewire.StreamSpan("answer audio", self._instruments, attributes={"demo.turn": turn}) as answer:
+                announced = await self._play_answer(turn, answer)
+                latency_s = time.monotonic() - started
+                snapshot = answer.metrics.snapshot()
+                if announced != snapshot.chunk_count:
+                    raise ProtocolError(
+                        f"turn {turn}: turn.done says {announced} audio chunks, {snapshot.chunk_count} arrived"
+                    )
+            span_context = span.get_span_context()
+        return {
+            "turn": turn,
+            "latency_s": latency_s,
+            "time_to_first_audio_s": snapshot.time_to_first_chunk,
+            "time_to_last_audio_s": snapshot.time_to_last_chunk,
+            "audio_chunks": snapshot.chunk_count,
+            "trace_id": format(span_context.trace_id, "032x") if span_context.is_valid else None,
+        }
+
+    async def _play_answer(self, turn: int, answer: tracewire.StreamSpan) -> int:
+        """Receives the answer until ``turn.done``, recording each audio
+        chunk; returns the chunk count ``turn.done`` announces."""
+        while True:
+            message = await self._progress(self._conn.recv())
+            if isinstance(message.data, bytes):
+                answer.record_chunk(len(message.data))
+                continue
+            body = _json_object(message.data)
+            kind = body.get("type")
+            if kind not in ("transcript", "turn.done") or body.get("turn") != turn:
+                raise ProtocolError(f"turn {turn}: unexpected message {message.data[:100]!r}")
+            if kind == "turn.done":
+                announced = body.get("audio_chunks")
+                if not isinstance(announced, int):
+                    raise ProtocolError(f"turn {turn}: turn.done without an audio_chunks count")
+                return announced
+
+
+def _json_object(text: str) -> Dict[str, Any]:
     try:
-        conn = await asyncio.wait_for(tracewire.ws.connect(url, model=model), STALL_TIMEOUT_S)
-    except (OSError, asyncio.TimeoutError) as exc:
-        service.log(NAME, f"cannot connect to {url}: {exc or 'timed out'}")
-        return 1
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"not a JSON object: {text[:100]!r}")
+    return body
+
+
+async def converse(
+    url: str,
+    turns: int,
+    settings: Settings,
+    out: TextIO = sys.stdout,
+    stall_timeout_s: float = STALL_TIMEOUT_S,
+) -> None:
+    """Connects to ``url``, speaks ``turns`` turns printing a TURN line for
+    each to ``out``, and closes with 1000. Raises :class:`DeviceError`."""
     try:
-        for number in range(1, turns + 1):
-            print("TURN " + json.dumps(await speak(conn, number, pace, instruments)), flush=True)
-    except asyncio.TimeoutError:
-        service.log(NAME, f"no answer from the gateway for {STALL_TIMEOUT_S:.0f} s")
-        return 1
-    except (ProtocolError, ValueError) as exc:
-        service.log(NAME, str(exc))
-        return 1
-    except Exception as exc:  # connection closed or failed: say which and why
-        service.log(NAME, f"{type(exc).__name__}: {exc}")
-        return 1
-    await conn.close(1000)
-    return 0
+        # strip: received messages are the contract's payloads, without the envelope members.
+        connecting = tracewire.ws.connect(url, model=settings.model, strip=True)
+        conn = await asyncio.wait_for(connecting, stall_timeout_s)
+    except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+        raise DeviceError(f"cannot connect to {url}: {str(exc) or type(exc).__name__}") from None
+    device = Device(conn, settings, stall_timeout_s)
+    finished = False
+    try:
+        for turn in range(1, turns + 1):
+            result = await device.speak(turn)
+            print("TURN " + json.dumps(result), file=out, flush=True)
+        finished = True
+    except ConnectionClosed as exc:
+        raise DeviceError(f"the gateway closed the connection: {exc}") from None
+    finally:
+        # A failed session still closes (1011, internal error), so its
+        # connection span ends with the close recorded.
+        await conn.close(1000 if finished else 1011)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+async def _converse_until_signalled(url: str, turns: int, settings: Settings) -> None:
+    """Runs :func:`converse`; SIGTERM or SIGINT cut it short (a DeviceError)."""
+    stop = service.stop_on_signals()
+    session = asyncio.create_task(converse(url, turns, settings))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not session.done():
+        session.cancel()
+        await asyncio.gather(session, return_exceptions=True)
+        raise DeviceError("stopped by a signal before the last turn")
+    session.result()
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs the device; returns the exit code."""
+    parser = service.ArgumentParser(prog=NAME, description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="the gateway, ws://HOST:PORT/voice")
-    parser.add_argument("--turns", type=int, default=3)
-    args = parser.parse_args()
-    if args.turns < 1:
-        parser.error("--turns must be at least 1")
-    return service.run(NAME, lambda: converse(args.url, args.turns))
+    parser.add_argument("--turns", type=_positive, default=3, help="turns to speak (default 3)")
+    args = parser.parse_args(argv)
+    service.configure_logging(NAME)
+    try:
+        settings = Settings.from_env()
+        tracing = service.setup_tracing(NAME)
+    except service.StartupError as exc:
+        return service.fail(NAME, str(exc), 2)
+    try:
+        asyncio.run(_converse_until_signalled(args.url, args.turns, settings))
+    except DeviceError as exc:
+        return service.fail(NAME, str(exc))
+    finally:
+        tracing.shutdown()
+    return 0
 
 
 if __name__ == "__main__":

@@ -84,9 +84,11 @@ fn start() -> Result<(), String> {
     let served = runtime.block_on(serve(&options.host, options.port, Arc::new(gateway)));
     // Sessions still open are dropped with the runtime; their spans end then.
     drop(runtime);
-    telemetry
-        .shutdown()
-        .map_err(|e| format!("telemetry shutdown: {e}"))?;
+    // Telemetry that could not be delivered is worth a line, never a failed
+    // exit: export failures were already reported and counted by tracewire.
+    if let Err(e) = telemetry.shutdown() {
+        eprintln!("gateway: telemetry shutdown: {e}");
+    }
     served
 }
 
