@@ -1,16 +1,25 @@
 """The voice assistant end to end: Python, Rust, Go and Java in one trace.
 
 Runs demos/voice-assistant/run.py (the real services over loopback WebSocket,
-each exporting over OTLP/HTTP to the demo's receiver) in both tracing models
-and checks what the receiver wrote. Expected chunk counts follow from the
-contract in demos/README.md.
+each exporting over OTLP/HTTP) in both tracing models against two backends,
+and checks the traces each holds afterwards:
+
+- ``receiver``: the demo's own OTLP receiver, from the file it writes;
+- ``jaeger``: a real Jaeger v2 (built by ``make -C demos jaeger``), pointed to
+  with ``OTEL_EXPORTER_OTLP_ENDPOINT`` as a user would, read back through its
+  query API. Jaeger takes traces only, so this also checks that every service
+  shrugs off the metrics it rejects.
+
+Expected chunk counts follow from the contract in demos/README.md.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List
@@ -19,6 +28,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "demos" / "voice-assistant" / "run.py"
+sys.path.insert(0, str(ROOT / "demos" / "jaeger"))
+
+import jaeger  # noqa: E402  (beside the demo, not a package)
+
+BACKENDS = ("receiver", "jaeger")
 TURNS = 3
 AUDIO_CHUNKS_IN = 25
 # Words of the stand-in answers to the three utterances; tts makes 3 audio
@@ -30,26 +44,64 @@ LANGUAGES = {"python", "rust", "go", "java"}
 Span = Dict[str, object]
 
 
-def run_demo(model: str, out: Path) -> List[dict]:
+def run_demo(model: str, out: Path, env: Dict[str, str]) -> str:
+    """Runs the demo; its stdout."""
     result = subprocess.run(
         [sys.executable, str(RUN), "--model", model, "--turns", str(TURNS),
          "--pace", "0.25", "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, f"run.py failed:\n{result.stderr}"
+    return result.stdout
+
+
+def traces_in_receiver(model: str, out: Path) -> List[dict]:
+    env = {k: v for k, v in os.environ.items() if k != "OTEL_EXPORTER_OTLP_ENDPOINT"}
+    stdout = run_demo(model, out, env)
     # The summary line names every language.
-    assert all(language in result.stdout for language in LANGUAGES), result.stdout
+    assert all(language in stdout for language in LANGUAGES), stdout
     return json.loads(out.read_text())["traces"]
 
 
-@pytest.fixture(scope="module")
-def connection_traces(tmp_path_factory: pytest.TempPathFactory) -> List[dict]:
-    return run_demo("connection", tmp_path_factory.mktemp("connection") / "traces.json")
+def traces_in_jaeger(model: str, out: Path) -> List[dict]:
+    backend = jaeger.Jaeger(jaeger.free_ports(jaeger.STANDARD_PORTS), log_path=out.parent / "jaeger.log")
+    try:
+        backend.wait_ready()
+        since = time.time() - 1
+        run_demo(model, out, {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": backend.otlp_endpoint})
+        assert not out.exists(), "the demo's receiver ran although an endpoint was given"
+        # Every service has exported and exited; Jaeger stores what it got
+        # within its batch timeout. Read until the span count holds still.
+        traces: List[dict] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            previous = sum(len(t["spans"]) for t in traces)
+            traces = backend.all_traces(SERVICES, since)
+            if traces and sum(len(t["spans"]) for t in traces) == previous:
+                break
+            time.sleep(1)
+        spans = [s for t in traces for s in t["spans"]]
+        print(f"jaeger, {model} model: {len(traces)} traces, {len(spans)} spans,"
+              f" services {sorted({s['service'] for s in spans})},"
+              f" languages {sorted({s['language'] for s in spans})}")
+        return traces
+    finally:
+        backend.stop()
 
 
-@pytest.fixture(scope="module")
-def message_traces(tmp_path_factory: pytest.TempPathFactory) -> List[dict]:
-    return run_demo("message", tmp_path_factory.mktemp("message") / "traces.json")
+def traces_of(backend: str, model: str, factory: pytest.TempPathFactory) -> List[dict]:
+    out = factory.mktemp(f"{backend}-{model}") / "traces.json"
+    return (traces_in_jaeger if backend == "jaeger" else traces_in_receiver)(model, out)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def connection_traces(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> List[dict]:
+    return traces_of(request.param, "connection", tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def message_traces(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> List[dict]:
+    return traces_of(request.param, "message", tmp_path_factory)
 
 
 def named(spans: Iterable[Span], service: str, name: str) -> List[Span]:
