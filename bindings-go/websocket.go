@@ -32,8 +32,10 @@ type Options struct {
 	// JSONPath is the member path of the JSON envelope ("" top level,
 	// "params._meta" for JSON-RPC and MCP). Both peers must agree.
 	JSONPath string
-	// StripEnvelope removes the JSON envelope members from received payloads.
-	StripEnvelope bool
+	// KeepEnvelope leaves the JSON envelope members in received payloads.
+	// By default they are removed, so the application sees what the sender
+	// wrote (the default of every tracewire language).
+	KeepEnvelope bool
 }
 
 func (o *Options) envelopes() Envelopes {
@@ -250,7 +252,7 @@ func (c *Conn) setup(o *Options) error {
 		c.sendSpans[i], c.recvSpans[i] = send.without(messageSizeKey), recv.without(messageSizeKey)
 	}
 	if c.envelopes.Has(EnvelopeJSON) {
-		env, err := NewJSONEnvelope(o.JSONPath, o.StripEnvelope)
+		env, err := NewJSONEnvelope(o.JSONPath, !o.KeepEnvelope)
 		if err != nil {
 			return err
 		}

@@ -130,8 +130,8 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := <-got
-		if !bytes.Equal(r.payload, m.p) && !(m.typ == websocket.MessageText && bytes.Contains(r.payload, []byte(`"traceparent"`))) {
-			t.Errorf("server got %q", r.payload)
+		if !bytes.Equal(r.payload, m.p) {
+			t.Errorf("server got %q, want %q", r.payload, m.p)
 		}
 		if r.traceID != root.SpanContext().TraceID() {
 			t.Errorf("server message trace %v, want %v", r.traceID, root.SpanContext().TraceID())
@@ -145,8 +145,8 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		back.End()
-		if m.typ == websocket.MessageBinary && !bytes.Equal(back.Payload, m.p) {
-			t.Errorf("binary echo %x", back.Payload)
+		if !bytes.Equal(back.Payload, m.p) {
+			t.Errorf("echo %q, want %q", back.Payload, m.p)
 		}
 	}
 	if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
@@ -218,6 +218,40 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 	// fall back to the connection span.
 	if enveloped != 4 {
 		t.Errorf("%d process spans are children of send spans, want 4", enveloped)
+	}
+}
+
+// With default options both peers remove the envelope members from what
+// they hand the application; KeepEnvelope leaves them in.
+func TestEnvelopeMembersStrippedByDefault(t *testing.T) {
+	const sent = `{"text":"hi"}`
+	for _, keep := range []bool{false, true} {
+		t.Run("KeepEnvelope="+strconv.FormatBool(keep), func(t *testing.T) {
+			opts := Options{TracerProvider: newRecorder(t).tp, KeepEnvelope: keep}
+			url, got := echoServer(t, &AcceptOptions{Options: opts})
+			c, _, err := Dial(t.Context(), url, &DialOptions{Options: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if err := c.Write(t.Context(), websocket.MessageText, []byte(sent)); err != nil {
+				t.Fatal(err)
+			}
+			atServer := (<-got).payload
+			back, err := c.Read(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			back.End()
+			for who, p := range map[string][]byte{"server": atServer, "client": back.Payload} {
+				if has := bytes.Contains(p, []byte(`"traceparent"`)); has != keep {
+					t.Errorf("%s received %s (traceparent present: %v, want %v)", who, p, has, keep)
+				}
+				if !keep && string(p) != sent {
+					t.Errorf("%s received %s, want %s", who, p, sent)
+				}
+			}
+		})
 	}
 }
 
