@@ -1,4 +1,4 @@
-package tracewire
+package twwebsocket
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	tracewire "tracewire.dev/go"
 )
 
 // recorder is a tracer provider whose ended spans can be inspected.
@@ -114,7 +115,7 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Envelopes() != AllEnvelopes {
+	if c.Envelopes() != tracewire.AllEnvelopes {
 		t.Fatalf("envelopes %v", c.Envelopes())
 	}
 	msgs := []struct {
@@ -185,18 +186,19 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 	// (both peers' binary sends have the same attributes here).
 	u, _ := neturl.Parse(url)
 	port, _ := strconv.Atoi(u.Port())
-	model, err := NewConnection(ConnectionInfo{Role: RoleClient, SessionID: c.SessionID(), URLPath: "/chat", ServerAddress: u.Hostname(), ServerPort: port})
+	model, err := tracewire.NewConnection(tracewire.ConnectionInfo{Role: tracewire.RoleClient, SessionID: c.SessionID(), URLPath: "/chat", ServerAddress: u.Hostname(), ServerPort: port})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer model.Close()
-	want, _ := model.Send(Binary, 3)
+	want, _ := model.Send(tracewire.Binary, 3)
 	found := false
 	for _, s := range sends {
 		if v, _ := attr(s, "websocket.message.type"); v.AsString() == "binary" {
 			found = true
-			if got, w := attrMap(t, s.Attributes), attrMap(t, want.Attributes); !reflect.DeepEqual(got, w) {
-				t.Errorf("send span attributes %v, want %v", got, w)
+			got, w := attribute.NewSet(s.Attributes...), attribute.NewSet(want.Attributes...)
+			if len(s.Attributes) != len(want.Attributes) || !got.Equals(&w) {
+				t.Errorf("send span attributes %v, want %v", s.Attributes, want.Attributes)
 			}
 		}
 	}
@@ -257,8 +259,8 @@ func TestEnvelopeMembersStrippedByDefault(t *testing.T) {
 
 func TestDialAcceptMessageModel(t *testing.T) {
 	rec := newRecorder(t)
-	url, got := echoServer(t, &AcceptOptions{Options: Options{TracerProvider: rec.tp, Model: ModelMessage}})
-	c, _, err := Dial(t.Context(), url, &DialOptions{Options: Options{TracerProvider: rec.tp, Model: ModelMessage}})
+	url, got := echoServer(t, &AcceptOptions{Options: Options{TracerProvider: rec.tp, Model: tracewire.ModelMessage}})
+	c, _, err := Dial(t.Context(), url, &DialOptions{Options: Options{TracerProvider: rec.tp, Model: tracewire.ModelMessage}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestDialToPlainServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Envelopes() != NoEnvelopes {
+	if c.Envelopes() != tracewire.NoEnvelopes {
 		t.Fatalf("a plain server accepted %v", c.Envelopes())
 	}
 	for _, m := range [][]byte{[]byte(`{"a":1}`), {0xF5, 0x54, 0x57, 9}} {
@@ -419,8 +421,8 @@ func TestAcceptBrowserQueryString(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	if resp.Header.Get(HeaderEnvelope) != "json" {
-		t.Errorf("accepted %q", resp.Header.Get(HeaderEnvelope))
+	if resp.Header.Get(tracewire.HeaderEnvelope) != "json" {
+		t.Errorf("accepted %q", resp.Header.Get(tracewire.HeaderEnvelope))
 	}
 	// A browser sends the JSON envelope itself.
 	msg := `{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01","q":1}`
