@@ -1,5 +1,7 @@
 // Package tracewire carries OpenTelemetry trace context end to end over
-// WebSocket, on top of go.opentelemetry.io/otel and github.com/coder/websocket.
+// WebSocket, on top of go.opentelemetry.io/otel. It depends on no WebSocket
+// library: the traced github.com/coder/websocket client and server are in
+// tracewire.dev/go/twwebsocket, as otelhttp is apart from otel.
 //
 // All behaviour (W3C Trace Context and Baggage parsing and limits, the
 // handshake carriers, the JSON and binary message envelopes, the tracing
@@ -24,9 +26,11 @@
 //   - Models: Connection gives the core's span decisions (SpanDecision) for
 //     each event; SpanDecision.Start applies one with an otel-go tracer.
 //   - Streams: StreamMetrics records chunk timings lock-free.
-//   - WebSocket: Dial and Accept wrap github.com/coder/websocket with traced
-//     handshakes, negotiated envelopes and spans per the model; they
-//     interoperate with plain coder/websocket peers.
+//   - Transports: ClientHandshake and ReadHandshake for the upgrade, and
+//     MessageSizeKey with SpanDecision.Without to prepare a connection's
+//     message spans once; package twwebsocket applies them to
+//     github.com/coder/websocket, and another WebSocket library can be
+//     integrated the same way.
 //
 // # Errors
 //

@@ -5,14 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"time"
 
-	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel/baggage"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	tracewire "tracewire.dev/go"
@@ -156,37 +151,4 @@ func ExampleStreamMetrics() {
 	// Output:
 	// 3 33 0.2 0.15
 	// gen_ai.response.time_to_first_chunk
-}
-
-func ExampleDial() {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	opts := tracewire.Options{TracerProvider: tp}
-
-	// Server: echo every message, with its context.
-	srv := httptest.NewServer(tracewire.Handler(&tracewire.AcceptOptions{Options: opts}, func(r *http.Request, c *tracewire.Conn) {
-		_ = c.Serve(r.Context(), func(ctx context.Context, typ websocket.MessageType, p []byte) error {
-			return c.Write(ctx, typ, p)
-		})
-	}))
-	defer srv.Close()
-
-	// Client.
-	ctx := context.Background()
-	c, _, err := tracewire.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/chat", &tracewire.DialOptions{Options: opts})
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println("envelopes:", c.Envelopes())
-	_ = c.Write(ctx, websocket.MessageText, []byte(`{"text":"hi"}`))
-	m, err := c.Read(ctx)
-	if err != nil {
-		panic(err)
-	}
-	m.End()
-	fmt.Println("same trace:", trace.SpanContextFromContext(m.Context).TraceID() == c.SpanContext().TraceID())
-	_ = c.Close(websocket.StatusNormalClosure, "bye")
-	// Output:
-	// envelopes: json, binary
-	// same trace: true
 }

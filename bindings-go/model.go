@@ -111,13 +111,16 @@ type LinkSource uint32
 // LinkConnection is the connection span.
 const LinkConnection LinkSource = 0
 
-// messageSizeKey is the one message-span attribute that changes from message
-// to message (the payload size), as the core names it.
-var messageSizeKey = attribute.Key(staticString(C.tw_message_size_key()))
+// MessageSizeKey is the one message-span attribute that changes from message
+// to message (the payload size), as the core names it. A transport
+// integration prepares a connection's Send and Receive decisions once,
+// removes this key with Without, and adds it per message when it starts the
+// span, instead of asking the core again for every message.
+var MessageSizeKey = attribute.Key(staticString(C.tw_message_size_key()))
 
-// without returns the decision minus the attribute key (for a decision
+// Without returns the decision minus the attribute key (for a decision
 // prepared once and completed per span).
-func (d SpanDecision) without(key attribute.Key) SpanDecision {
+func (d SpanDecision) Without(key attribute.Key) SpanDecision {
 	attrs := make([]attribute.KeyValue, 0, len(d.Attributes))
 	for _, kv := range d.Attributes {
 		if kv.Key != key {

@@ -1,31 +1,14 @@
 //! The propagated values: `TraceParent`, `TraceState`, `Baggage` and the
 //! `TraceContext` that carries them across a hop.
 
-use crate::{guard, py_error};
+use crate::headers::{PairSink, header_lines};
+use crate::{guard, otel, py_error, raise};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
-use std::fmt::Display;
 use tracewire::{
     Baggage, BaggageMember, ErrorCode, SpanId, TraceContext, TraceFlags, TraceId, TraceParent,
     TraceState,
 };
-
-/// The exception for a core error value.
-pub(crate) fn raise(py: Python<'_>, code: ErrorCode, e: impl Display) -> PyErr {
-    py_error(py, code, e.to_string())
-}
-
-/// A header value given as one string or as several lines.
-pub(crate) fn header_lines(value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(vec![s.to_cow()?.into_owned()]);
-    }
-    let mut out = Vec::new();
-    for line in value.try_iter()? {
-        out.push(line?.extract::<String>()?);
-    }
-    Ok(out)
-}
 
 /// A parsed W3C `traceparent`: trace id, parent span id and flags.
 #[pyclass(frozen, eq, hash, module = "tracewire._native", name = "TraceParent")]
@@ -505,7 +488,7 @@ impl PyTraceContext {
     /// "baggage": ...}`, each present only when there is something to send.
     fn headers(&self, py: Python<'_>) -> PyResult<Vec<(&'static str, String)>> {
         guard(py, || {
-            let mut out = crate::handshake::PairSink::default();
+            let mut out = PairSink::default();
             tracewire::handshake::inject(&self.0, &mut out);
             Ok(out.0)
         })
@@ -536,7 +519,7 @@ impl PyTraceContext {
         py: Python<'py>,
         parent: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        guard(py, || crate::otel::core_to_otel(py, &self.0, parent))
+        guard(py, || otel::core_to_otel(py, &self.0, parent))
     }
 
     /// The span context and baggage of an `opentelemetry.context.Context`
@@ -544,9 +527,7 @@ impl PyTraceContext {
     #[staticmethod]
     #[pyo3(signature = (context = None))]
     fn from_otel(py: Python<'_>, context: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        guard(py, || {
-            crate::otel::otel_to_core(py, context).map(PyTraceContext)
-        })
+        guard(py, || otel::otel_to_core(py, context).map(PyTraceContext))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -555,6 +536,17 @@ impl PyTraceContext {
         let remote = if self.0.remote { ", remote=True" } else { "" };
         Ok(format!("TraceContext({}{remote})", fields.join(", ")))
     }
+}
+
+/// A context argument: a `TraceContext`, an OpenTelemetry `Context`, or
+/// `None` for the current OpenTelemetry context.
+pub(crate) fn context_arg(py: Python<'_>, cx: Option<&Bound<'_, PyAny>>) -> PyResult<TraceContext> {
+    if let Some(c) = cx
+        && let Ok(tc) = c.cast::<PyTraceContext>()
+    {
+        return Ok(tc.get().0.clone());
+    }
+    otel::otel_to_core(py, cx)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -4,8 +4,8 @@
 //! application should see, with the context when the envelope was valid and
 //! the error when it was malformed.
 
-use crate::context::{PyTraceContext, raise};
-use crate::{guard, py_error};
+use crate::context::{self, PyTraceContext};
+use crate::{guard, py_error, raise};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use tracewire::envelope::json::JsonEnvelope;
@@ -234,7 +234,7 @@ impl PyJsonEnvelope {
         context: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(py, || {
-            let ctx = crate::otel::context_arg(py, context)?;
+            let ctx = context::context_arg(py, context)?;
             let (bytes, text) = frame_bytes(frame)?;
             let frame = bytes.as_slice();
             let inject = || self.inner.inject(frame, &ctx);
@@ -289,7 +289,7 @@ fn encode_binary<'py>(
     context: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     guard(py, || {
-        let ctx = crate::otel::context_arg(py, context)?;
+        let ctx = context::context_arg(py, context)?;
         let (payload, _) = frame_bytes(payload)?;
         let mut header = Vec::with_capacity(64);
         binary::encode_header_into(&ctx, &mut header);

@@ -8,6 +8,7 @@
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyAny;
+use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use tracewire::ErrorCode;
 
@@ -41,6 +42,11 @@ pub(crate) fn py_error(py: Python<'_>, code: ErrorCode, message: impl Into<Strin
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
     }
+}
+
+/// The exception for a core error value (its `Display` is the message).
+pub(crate) fn raise(py: Python<'_>, code: ErrorCode, e: impl Display) -> PyErr {
+    py_error(py, code, e.to_string())
 }
 
 /// Runs `f`, turning a Rust panic into `tracewire.InternalError` (code

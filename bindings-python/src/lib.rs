@@ -8,18 +8,25 @@
 //! `tracewire.InternalError` (code `panic`) rather than pyo3's
 //! `PanicException`, and every core error becomes the `tracewire.Error`
 //! subclass for its `tracewire::ErrorCode`.
+//!
+//! The modules stack without cycles: `errors` and `headers` (Python header
+//! collections as pairs) depend on nothing here; `otel` converts between the
+//! core's context and opentelemetry-python on top of them; `context` (the
+//! value classes, including `TraceContext.to_otel`) sits on `otel`; and
+//! `handshake`, `envelope`, `model` and `metrics` sit on those.
 
 mod context;
 mod envelope;
 mod errors;
 mod handshake;
+mod headers;
 mod metrics;
 mod model;
 mod otel;
 
 use pyo3::prelude::*;
 
-pub(crate) use errors::{guard, py_error};
+pub(crate) use errors::{guard, py_error, raise};
 
 /// The module initialiser Python calls on `import tracewire._native`.
 #[pymodule]

@@ -2,8 +2,7 @@
 //! connection. Python applies these decisions with opentelemetry-python and
 //! never chooses a name, kind, parent or attribute key itself.
 
-use crate::context::raise;
-use crate::guard;
+use crate::{guard, raise};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tracewire::model::{

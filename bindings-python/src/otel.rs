@@ -8,7 +8,7 @@
 //! so that a context is built with one copy instead of one per value.
 
 use crate::guard;
-use crate::handshake::PairSink;
+use crate::headers::{PairSink, header_lines};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -364,30 +364,12 @@ pub(crate) fn otel_to_core(
     Ok(tc)
 }
 
-/// A context argument: a `TraceContext`, an OpenTelemetry `Context`, or
-/// `None` for the current OpenTelemetry context.
-pub(crate) fn context_arg(py: Python<'_>, cx: Option<&Bound<'_, PyAny>>) -> PyResult<TraceContext> {
-    if let Some(c) = cx
-        && let Ok(tc) = c.cast::<crate::context::PyTraceContext>()
-    {
-        return Ok(tc.get().0.clone());
-    }
-    otel_to_core(py, cx)
-}
-
 /// Values of one field from a getter's answer (`None`, a string, or a list).
 fn values_of(v: Option<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
-    let Some(v) = v.filter(|v| !v.is_none()) else {
-        return Ok(Vec::new());
-    };
-    if let Ok(s) = v.cast::<PyString>() {
-        return Ok(vec![s.to_cow()?.into_owned()]);
+    match v.filter(|v| !v.is_none()) {
+        Some(v) => header_lines(&v),
+        None => Ok(Vec::new()),
     }
-    let mut out = Vec::new();
-    for item in v.try_iter()? {
-        out.push(item?.extract::<String>()?);
-    }
-    Ok(out)
 }
 
 /// `TextMapPropagator.extract` for `traceparent`, `tracestate` and `baggage`.

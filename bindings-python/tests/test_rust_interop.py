@@ -145,7 +145,7 @@ def test_rust_client_against_python_server(model: str, provider: TracerProvider,
     out = asyncio.run(asyncio.wait_for(main(), 30))
     trace_id = out.strip().splitlines()[-1].split()[-1]
     assert out.startswith("connected, envelopes Envelopes { json: true, binary: true }")
-    assert json.loads(received[0].data)["text"] == "hello"  # envelope members kept (no strip)
+    assert received[0].data == '{"text":"hello"}'  # envelope members stripped (the default)
     assert received[1].data == b"\x01\x02\x03 audio"  # binary envelope removed
     for m in received:
         assert m.remote_context is not None and m.remote_context.trace_id == trace_id

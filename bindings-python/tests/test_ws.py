@@ -112,6 +112,31 @@ def test_connection_model(provider: TracerProvider, exporter: InMemorySpanExport
     assert connect.end_time is not None and accept.end_time is not None
 
 
+@pytest.mark.parametrize("strip", [None, False])
+def test_default_server_and_client_strip_envelope_members(
+    provider: TracerProvider, exporter: InMemorySpanExporter, strip: Optional[bool]
+) -> None:
+    received: List[tws.Message] = []
+    # None: the defaults, which strip; False: the envelope members are kept.
+    options: Dict[str, Any] = {} if strip is None else {"strip": strip}
+
+    async def main() -> tws.Message:
+        async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider, **options) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/s", tracer_provider=provider, **options) as conn:
+                await conn.send('{"text":"hi"}')
+                reply: tws.Message = await conn.recv()
+                return reply
+
+    reply = run(main())
+    assert reply.remote_context is not None and received[0].remote_context is not None
+    if strip is None:
+        assert received[0].data == '{"text":"hi"}', "the server sees what the client wrote"
+        assert reply.data == '{"text":"hi"}', "the client sees what the server wrote"
+    else:
+        assert "traceparent" in json.loads(received[0].data)
+        assert "traceparent" in json.loads(reply.data)
+
+
 def test_message_model(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
     tracer = provider.get_tracer("app")
     received: List[tws.Message] = []

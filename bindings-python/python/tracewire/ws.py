@@ -263,7 +263,9 @@ class connect:
             (one trace per message or stream, linked to the connection).
         envelopes: what to offer (default: JSON and binary).
         json_path: where JSON envelope members live (e.g. ``"params._meta"``).
-        strip: remove the JSON envelope members from received payloads.
+        strip: remove the JSON envelope members from received payloads, so
+            the application sees what the sender wrote (default, as in every
+            tracewire language); ``False`` keeps them.
         tracer_provider: default: the global one.
         context: the ambient context for the ``connect`` span (default: current).
         **kwargs: passed to ``websockets.asyncio.client.connect``
@@ -277,7 +279,7 @@ class connect:
         model: str = "connection",
         envelopes: Optional[Envelopes] = None,
         json_path: str = "",
-        strip: bool = False,
+        strip: bool = True,
         tracer_provider: Optional[trace.TracerProvider] = None,
         context: Optional[Context] = None,
         **kwargs: Any,
@@ -365,7 +367,7 @@ def serve(
     model: str = "connection",
     envelopes: Optional[Envelopes] = None,
     json_path: str = "",
-    strip: bool = False,
+    strip: bool = True,
     tracer_provider: Optional[trace.TracerProvider] = None,
     process_request: Optional[Callable[..., Any]] = None,
     process_response: Optional[Callable[..., Any]] = None,
@@ -378,8 +380,10 @@ def serve(
     extracts the client's context from the handshake (headers, else query
     parameters), starts the ``accept`` span under it, answers the envelope
     offer with what it supports (``envelopes``, default both) and records the
-    close when the handler returns. Your own ``process_request`` and
-    ``process_response`` hooks run first.
+    close when the handler returns. Received JSON payloads lose their envelope
+    members unless ``strip=False`` (see :class:`connect` for the other
+    arguments). Your own ``process_request`` and ``process_response`` hooks
+    run first.
     """
     from websockets.asyncio.server import serve as ws_serve
 

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	tracewire "tracewire.dev/go"
+	"tracewire.dev/go/twwebsocket"
 )
 
 // utterances are what the stand-in "hears" in turns 1, 2, 3, 4, ...
@@ -38,8 +39,8 @@ type turn struct {
 }
 
 func newHandler(model tracewire.Model, pace float64) http.Handler {
-	opts := &tracewire.AcceptOptions{Options: tracewire.Options{Model: model}}
-	return tracewire.Handler(opts, func(r *http.Request, c *tracewire.Conn) {
+	opts := &twwebsocket.AcceptOptions{Options: twwebsocket.Options{Model: model}}
+	return twwebsocket.Handler(opts, func(r *http.Request, c *twwebsocket.Conn) {
 		s := &session{conn: c, pace: pace, tracer: otel.Tracer("asr")}
 		err := c.Serve(r.Context(), s.handle)
 		s.endTurn()
@@ -50,7 +51,7 @@ func newHandler(model tracewire.Model, pace float64) http.Handler {
 }
 
 type session struct {
-	conn   *tracewire.Conn
+	conn   *twwebsocket.Conn
 	pace   float64
 	tracer trace.Tracer
 	turn   *turn

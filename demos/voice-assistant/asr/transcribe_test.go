@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	tracewire "tracewire.dev/go"
+	"tracewire.dev/go/twwebsocket"
 )
 
 // One turn over loopback: partials every 10 chunks, a final with the chunk
@@ -30,7 +31,7 @@ func TestOneTurn(t *testing.T) {
 	defer server.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := tracewire.Dial(ctx, "ws"+strings.TrimPrefix(server.URL, "http")+"/asr", nil)
+	conn, _, err := twwebsocket.Dial(ctx, "ws"+strings.TrimPrefix(server.URL, "http")+"/asr", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

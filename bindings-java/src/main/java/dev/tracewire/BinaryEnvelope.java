@@ -21,7 +21,7 @@ public final class BinaryEnvelope {
   /** A new frame: the envelope for {@code ctx}, then {@code payload}. */
   public static byte[] encode(TraceContext ctx, byte[] payload) {
     try (Scratch s = Scratch.get()) {
-      s.writeContext(ctx);
+      ContextRecords.write(s, ctx);
       return encodeWritten(s, payload);
     }
   }
@@ -29,7 +29,7 @@ public final class BinaryEnvelope {
   /** {@link #encode(TraceContext, byte[])} with the span context and baggage of {@code context}. */
   public static byte[] encode(Context context, byte[] payload) {
     try (Scratch s = Scratch.get()) {
-      s.writeContext(context);
+      OtelRecords.write(s, context);
       return encodeWritten(s, payload);
     }
   }
@@ -52,7 +52,7 @@ public final class BinaryEnvelope {
    */
   public static void encode(TraceContext ctx, ByteBuffer payload, ByteBuffer dst) {
     try (Scratch s = Scratch.get()) {
-      s.writeContext(ctx);
+      ContextRecords.write(s, ctx);
       int ctxLen = s.position();
       if (payload.isDirect()) {
         long p = Native.address(payload) + payload.position();
@@ -117,7 +117,7 @@ public final class BinaryEnvelope {
     TraceContext ctx = TraceContext.empty();
     TracewireException err = null;
     if (kind == 1) {
-      ctx = s.readContext();
+      ctx = ContextRecords.read(s);
     } else if (kind == 2) {
       err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
     }

@@ -41,7 +41,7 @@ public final class ClientHandshake {
   public Map<String, String> requestHeaders(TraceContext ctx) {
     Map<String, String> out = new LinkedHashMap<>();
     try (Scratch s = Scratch.get()) {
-      s.writeContext(ctx);
+      ContextRecords.write(s, ctx);
       s.u8(offered.bits());
       s.str(sessionId);
       s.call(Native::clientRequest);

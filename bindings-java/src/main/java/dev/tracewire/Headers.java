@@ -48,7 +48,7 @@ public final class Headers {
       writeQuery(s, query);
       writePairs(s, headers);
       s.call(Native::extract);
-      TraceContext ctx = s.readContext();
+      TraceContext ctx = ContextRecords.read(s);
       return new Extracted(ctx, readIssues(s));
     }
   }
@@ -67,7 +67,7 @@ public final class Headers {
     String[] values = new String[3];
     int n;
     try (Scratch s = Scratch.get()) {
-      s.writeContext(ctx);
+      ContextRecords.write(s, ctx);
       s.call(Native::inject);
       n = s.readU32();
       for (int i = 0; i < n; i++) {

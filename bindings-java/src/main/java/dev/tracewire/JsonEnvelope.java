@@ -80,7 +80,7 @@ public final class JsonEnvelope implements AutoCloseable {
     Objects.requireNonNull(frame, "frame");
     long h = handle.acquire();
     try (Scratch s = Scratch.get()) {
-      s.writeContext(ctx);
+      ContextRecords.write(s, ctx);
       return injectWritten(h, s, frame, 0, frame.length);
     } finally {
       handle.release();
@@ -92,7 +92,7 @@ public final class JsonEnvelope implements AutoCloseable {
     Objects.requireNonNull(frame, "frame");
     long h = handle.acquire();
     try (Scratch s = Scratch.get()) {
-      s.writeContext(context);
+      OtelRecords.write(s, context);
       return injectWritten(h, s, frame, 0, frame.length);
     } finally {
       handle.release();
@@ -122,7 +122,7 @@ public final class JsonEnvelope implements AutoCloseable {
     }
     long h = handle.acquire();
     try (Scratch s = Scratch.get()) {
-      s.writeContext(context);
+      OtelRecords.write(s, context);
       int ctxLen = s.position();
       long f = Native.address(frame) + frame.position();
       int len = frame.remaining();
@@ -224,7 +224,7 @@ public final class JsonEnvelope implements AutoCloseable {
     TraceContext ctx = TraceContext.empty();
     TracewireException err = null;
     if (kind == 1) {
-      ctx = s.readContext();
+      ctx = ContextRecords.read(s);
     } else if (kind == 2) {
       err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
     }

@@ -66,7 +66,7 @@ public final class ServerHandshake {
 
   private static ServerHandshake read(Scratch s) {
     s.call(Native::serverHandshake);
-    TraceContext ctx = s.readContext();
+    TraceContext ctx = ContextRecords.read(s);
     List<Issue> issues = Headers.readIssues(s);
     Envelopes env = Envelopes.fromBits(s.readU8());
     String session = s.readStr();

@@ -32,10 +32,6 @@ public final class TraceContext {
   private static final TraceContext EMPTY =
       new TraceContext(null, null, (byte) 0, List.of(), List.of(), false);
 
-  static {
-    dev.tracewire.internal.Bridge.register(TraceContext::fromWire);
-  }
-
   private final String traceId;
   private final String spanId;
   private final byte flags;
@@ -87,7 +83,7 @@ public final class TraceContext {
     return new TraceContext(traceId, spanId, flags, traceState, baggage, remote);
   }
 
-  /** Internal: used by the bridge. */
+  /** A context read from the native byte format ({@link ContextRecords}); shares the empty one. */
   static TraceContext fromWire(
       String traceId,
       String spanId,
@@ -118,7 +114,7 @@ public final class TraceContext {
     List<BaggageMember> members = new java.util.ArrayList<>(b.size());
     // Properties are kept by opentelemetry-java as header-form metadata; the core parses them.
     b.forEach(
-        (k, e) -> members.add(Scratch.memberFromMetadata(k, e.getValue(), e.getMetadata().getValue())));
+        (k, e) -> members.add(BaggageMetadata.member(k, e.getValue(), e.getMetadata().getValue())));
     return new TraceContext(
         sc.isValid() ? sc.getTraceId() : null,
         sc.isValid() ? sc.getSpanId() : null,
@@ -208,7 +204,7 @@ public final class TraceContext {
     }
     BaggageBuilder b = Baggage.builder();
     for (BaggageMember m : baggage) {
-      b.put(m.key(), m.value(), BaggageEntryMetadata.create(Scratch.metadataOf(m)));
+      b.put(m.key(), m.value(), BaggageEntryMetadata.create(BaggageMetadata.of(m)));
     }
     return b.build();
   }
@@ -237,7 +233,7 @@ public final class TraceContext {
    */
   public byte[] toCarrier() {
     try (Scratch s = Scratch.get()) {
-      s.writeContext(this);
+      ContextRecords.write(s, this);
       s.call(Native::toCarrier);
       return s.readRemaining();
     }
@@ -254,7 +250,7 @@ public final class TraceContext {
     try (Scratch s = Scratch.get()) {
       s.bytesRaw(carrier, 0, carrier.length);
       s.call(Native::fromCarrier);
-      return s.readContext();
+      return ContextRecords.read(s);
     }
   }
 

@@ -101,7 +101,7 @@ public final class TracewirePropagator implements TextMapPropagator {
   private static String[] injectAll(Context context) {
     String[] headers = new String[3];
     try (Scratch s = Scratch.get()) {
-      s.writeContext(context);
+      OtelRecords.write(s, context);
       s.call(Native::inject);
       int n = s.readU32();
       for (int i = 0; i < n; i++) {
@@ -188,7 +188,7 @@ public final class TracewirePropagator implements TextMapPropagator {
       lines(s, ts0, ts);
       lines(s, bg0, bg);
       s.call(Native::extractFields);
-      return s.readIntoContext(context);
+      return OtelRecords.readInto(s, context);
     }
   }
 
@@ -240,7 +240,7 @@ public final class TracewirePropagator implements TextMapPropagator {
     String traceparent(SpanContext sc) {
       if (sc != injectedContext) {
         try (Scratch s = Scratch.get()) {
-          traceparentHeader = s.injectTraceParent(sc);
+          traceparentHeader = OtelRecords.injectTraceParent(s, sc);
         }
         injectedContext = sc;
       }
@@ -252,7 +252,7 @@ public final class TracewirePropagator implements TextMapPropagator {
       if (!text.equals(traceparentText)) {
         SpanContext sc;
         try (Scratch s = Scratch.get()) {
-          sc = s.parseTraceParent(text);
+          sc = OtelRecords.parseTraceParent(s, text);
         }
         if (sc == null) {
           return null;

@@ -40,7 +40,7 @@ public final class W3C {
     try (Scratch s = Scratch.get()) {
       s.str(value);
       s.call((in, len, out, cap) -> Native.w3c(0, in, len, out, cap));
-      return s.readContext();
+      return ContextRecords.read(s);
     }
   }
 
@@ -108,7 +108,7 @@ public final class W3C {
     try (Scratch s = Scratch.get()) {
       s.u32(members.size());
       for (BaggageMember m : members) {
-        s.writeMember(m);
+        ContextRecords.writeMember(s, m);
       }
       s.call((in, len, out, cap) -> Native.w3c(5, in, len, out, cap));
       return readBaggage(s);
@@ -143,7 +143,7 @@ public final class W3C {
     int n = s.readU32();
     List<BaggageMember> members = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      members.add(s.readMember());
+      members.add(ContextRecords.readMember(s));
     }
     return new BaggageValue(members, s.readStr());
   }

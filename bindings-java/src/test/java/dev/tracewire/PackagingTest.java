@@ -1,6 +1,7 @@
 package dev.tracewire;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -13,10 +14,14 @@ import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** The jar as users get it: its contents, its loader's failure message, its native surface. */
@@ -86,5 +91,28 @@ class PackagingTest {
     assertTrue(out.contains("System.loadLibrary(\"tracewire_jni\")"), out);
     assertTrue(out.contains("/native/linux-sparcv9/libtracewire_jni.so: not in the jar"), out);
     assertTrue(File.pathSeparator.length() == 1);
+  }
+
+  /**
+   * The internal package sits below the public API: none of its classes names a public class,
+   * so it never depends on the API's class-initialisation order.
+   */
+  @Test
+  void theInternalPackageDoesNotReferToThePublicApi() throws Exception {
+    // Class references are constant-pool strings such as "dev/tracewire/TraceContext".
+    Pattern publicClass = Pattern.compile("dev/tracewire/(?!internal/)[A-Za-z]\\w*");
+    int checked = 0;
+    try (JarFile jf = new JarFile(jar().toFile())) {
+      for (JarEntry e : Collections.list(jf.entries())) {
+        String name = e.getName();
+        if (name.startsWith("dev/tracewire/internal/") && name.endsWith(".class")) {
+          String text = new String(jf.getInputStream(e).readAllBytes(), StandardCharsets.ISO_8859_1);
+          Matcher m = publicClass.matcher(text);
+          assertFalse(m.find(), () -> name + " refers to " + m.group());
+          checked++;
+        }
+      }
+    }
+    assertNotEquals(0, checked, "internal classes in the jar");
   }
 }

@@ -45,7 +45,7 @@ public final class TracedSession {
         new ConnectionModel(
             conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), path, host, host == null ? -1 : port);
     this.tracer = new ConnectionTracer(conf.tracer(), model);
-    this.json = new JsonEnvelope(conf.jsonPath(), false);
+    this.json = new JsonEnvelope(conf.jsonPath(), conf.stripEnvelope());
     this.codec = new MessageCodec(hs.envelopes(), json);
   }
 

@@ -76,6 +76,7 @@ public final class TracedWebSocket {
     private Envelopes offer = Envelopes.ALL;
     private Envelopes assume = Envelopes.NONE;
     private String jsonPath = "";
+    private boolean stripEnvelope = true;
     private final Map<String, String> headers = new LinkedHashMap<>();
 
     private Builder(HttpClient client) {
@@ -115,6 +116,15 @@ public final class TracedWebSocket {
       return this;
     }
 
+    /**
+     * Whether received JSON payloads lose their envelope members (default {@code true}: the
+     * listener sees what the server wrote, as in every tracewire language).
+     */
+    public Builder stripEnvelope(boolean strip) {
+      this.stripEnvelope = strip;
+      return this;
+    }
+
     /** An extra request header. */
     public Builder header(String name, String value) {
       headers.put(name, value);
@@ -138,7 +148,7 @@ public final class TracedWebSocket {
       TracedWebSocket traced =
           new TracedWebSocket(
               ct, hs, new Envelopes(assume.json() && offer.json(), assume.binary() && offer.binary()),
-              jsonPath, listener);
+              jsonPath, stripEnvelope, listener);
       WebSocket.Builder b = client.newWebSocketBuilder();
       headers.forEach(b::header);
       hs.requestHeaders(TraceContext.fromContext(Context.current().with(connect))).forEach(b::header);
@@ -168,10 +178,15 @@ public final class TracedWebSocket {
   private volatile boolean closed;
 
   private TracedWebSocket(
-      ConnectionTracer tracer, ClientHandshake hs, Envelopes send, String jsonPath, Listener listener) {
+      ConnectionTracer tracer,
+      ClientHandshake hs,
+      Envelopes send,
+      String jsonPath,
+      boolean stripEnvelope,
+      Listener listener) {
     this.tracer = tracer;
     this.handshake = hs;
-    this.json = new JsonEnvelope(jsonPath, false);
+    this.json = new JsonEnvelope(jsonPath, stripEnvelope);
     this.sendCodec = new MessageCodec(send, json);
     this.receiveCodec = new MessageCodec(hs.offered(), json);
     this.listener = listener != null ? listener : new Listener() {};

@@ -32,8 +32,8 @@ import java.util.Map;
  *
  * <p>The no-argument constructor (for annotations) uses the global tracer, the model named by
  * the system property {@code tracewire.model} or the environment variable {@code
- * TRACEWIRE_MODEL} (default {@code connection}), both envelopes, and top-level JSON members.
- * Subclass and override the accessors, or use the other constructor with programmatic endpoint
+ * TRACEWIRE_MODEL} (default {@code connection}), both envelopes, and top-level JSON members,
+ * removed from received payloads (the application sees what the client wrote). Subclass and override the accessors, or use the other constructor with programmatic endpoint
  * configuration.
  */
 public class TracingConfigurator extends ServerEndpointConfig.Configurator {
@@ -46,10 +46,23 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   private final TracingModel model;
   private final Envelopes supported;
   private final String jsonPath;
+  private final boolean stripEnvelope;
 
   /** Defaults (see the class docs). */
   public TracingConfigurator() {
     this(null, null, Envelopes.ALL, "");
+  }
+
+  /**
+   * Explicit settings; received JSON payloads lose their envelope members.
+   *
+   * @param tracer the tracer for spans (null: the global tracer, looked up per connection)
+   * @param model the tracing model (null: from {@code tracewire.model} / {@code TRACEWIRE_MODEL})
+   * @param supported the envelopes this server supports
+   * @param jsonPath the JSON envelope's member path ({@code ""}: top level)
+   */
+  public TracingConfigurator(Tracer tracer, TracingModel model, Envelopes supported, String jsonPath) {
+    this(tracer, model, supported, jsonPath, true);
   }
 
   /**
@@ -59,12 +72,16 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
    * @param model the tracing model (null: from {@code tracewire.model} / {@code TRACEWIRE_MODEL})
    * @param supported the envelopes this server supports
    * @param jsonPath the JSON envelope's member path ({@code ""}: top level)
+   * @param stripEnvelope whether received JSON payloads lose their envelope members ({@code
+   *     false} hands them to the application as they arrived)
    */
-  public TracingConfigurator(Tracer tracer, TracingModel model, Envelopes supported, String jsonPath) {
+  public TracingConfigurator(
+      Tracer tracer, TracingModel model, Envelopes supported, String jsonPath, boolean stripEnvelope) {
     this.tracer = tracer;
     this.model = model;
     this.supported = supported;
     this.jsonPath = jsonPath == null ? "" : jsonPath;
+    this.stripEnvelope = stripEnvelope;
   }
 
   /** The tracer for this server's spans. */
@@ -92,6 +109,14 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   /** The JSON envelope's member path. */
   public String jsonPath() {
     return jsonPath;
+  }
+
+  /**
+   * Whether received JSON payloads lose their envelope members (default {@code true}, as in
+   * every tracewire language).
+   */
+  public boolean stripEnvelope() {
+    return stripEnvelope;
   }
 
   @Override

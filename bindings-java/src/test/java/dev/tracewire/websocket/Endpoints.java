@@ -43,6 +43,13 @@ final class Endpoints {
     }
   }
 
+  /** Connection model, envelope members left in received payloads. */
+  public static final class KeepEnvelopeConfigurator extends TracingConfigurator {
+    public KeepEnvelopeConfigurator() {
+      super(Otel.TRACER, TracingModel.CONNECTION, Envelopes.ALL, "", false);
+    }
+  }
+
   static String reply(String got) {
     ObjectNode o = JSON.createObjectNode();
     o.put("echo", got);
@@ -125,6 +132,24 @@ final class Endpoints {
     @OnError
     public void onError(Session s, Throwable t) {
       TracedSession.of(s).error(t);
+    }
+  }
+
+  @ServerEndpoint(value = "/keep", configurator = KeepEnvelopeConfigurator.class)
+  public static final class KeepEnvelopeEcho {
+    @OnOpen
+    public void onOpen(Session s) {
+      open(s);
+    }
+
+    @OnMessage
+    public void onText(Session s, String message) throws IOException {
+      text(s, message);
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
     }
   }
 

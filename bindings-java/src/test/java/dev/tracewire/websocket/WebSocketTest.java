@@ -45,6 +45,7 @@ class WebSocketTest {
   private static Server server;
   private static int port;
   private static final HttpClient HTTP = HttpClient.newHttpClient();
+  private static final String CHAT = "{\"type\":\"chat\",\"text\":\"hi\"}";
 
   @BeforeAll
   static void start() throws Exception {
@@ -53,7 +54,8 @@ class WebSocketTest {
       server =
           new Server(
               "127.0.0.1", port, "/", Map.of(),
-              Endpoints.ConnectionEcho.class, Endpoints.MessageEcho.class, Endpoints.PlainEcho.class);
+              Endpoints.ConnectionEcho.class, Endpoints.MessageEcho.class, Endpoints.KeepEnvelopeEcho.class,
+              Endpoints.PlainEcho.class);
       try {
         server.start();
         return;
@@ -149,12 +151,10 @@ class WebSocketTest {
               .assumeAccepted(Envelopes.ALL)
               .connect(uri(path), inbox)
               .get(10, TimeUnit.SECONDS);
-      ws.sendText("{\"type\":\"chat\",\"text\":\"hi\"}").get(10, TimeUnit.SECONDS);
-      String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
-      assertNotNull(echo, "text echo");
-      // The server's application saw the payload; the client got the echo with the envelope.
-      assertEquals("{\"type\":\"chat\",\"text\":\"hi\"}".length() > 0, true);
-      assertTrue(echo.contains("\"echo\""), echo);
+      ws.sendText(CHAT).get(10, TimeUnit.SECONDS);
+      // Envelope members are stripped on receive (the default): each application sees exactly
+      // what the other wrote.
+      assertEquals(Endpoints.reply(CHAT), inbox.texts.poll(10, TimeUnit.SECONDS), "text echo");
       byte[] data = {1, 2, 3, (byte) 0xF5};
       ws.sendBinary(ByteBuffer.wrap(data)).get(10, TimeUnit.SECONDS);
       assertArrayEquals(data, inbox.binaries.poll(10, TimeUnit.SECONDS), "binary echo");
@@ -165,7 +165,7 @@ class WebSocketTest {
     }
     // The server's application saw the exact payload bytes (envelope removed).
     assertArrayEquals(new byte[] {1, 2, 3, (byte) 0xF5}, Endpoints.TRACED_BINARY.get(0));
-    assertTrue(Endpoints.TRACED_TEXT.get(0).contains("\"type\":\"chat\""));
+    assertEquals(CHAT, Endpoints.TRACED_TEXT.get(0));
     return Otel.await(s -> s.stream().filter(x -> x.getName().startsWith("close") || x.getAttributes().get(CLOSE_CODE) != null).count() >= 2
         && s.stream().anyMatch(x -> x.getName().equals("client-op"))).stream()
         .filter(x -> x.getName().equals("client-op")).findFirst().orElseThrow();
@@ -246,6 +246,21 @@ class WebSocketTest {
     }
     assertEquals(connect.getAttributes().get(SESSION), accept.getAttributes().get(SESSION));
     assertEquals("message", accept.getAttributes().get(AttributeKey.stringKey("tracewire.model")));
+  }
+
+  @Test
+  void envelopeMembersAreKeptOnlyWhenAsked() throws Exception {
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).assumeAccepted(Envelopes.ALL)
+            .stripEnvelope(false)
+            .connect(uri("/keep"), inbox).get(10, TimeUnit.SECONDS);
+    ws.sendText(CHAT).get(10, TimeUnit.SECONDS);
+    String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    assertTrue(Endpoints.JSON.readTree(Endpoints.TRACED_TEXT.get(0)).has("traceparent"),
+        Endpoints.TRACED_TEXT.get(0));
+    assertTrue(Endpoints.JSON.readTree(echo).has("traceparent"), echo);
   }
 
   @Test

@@ -1,4 +1,4 @@
-package tracewire
+package twwebsocket
 
 import (
 	"context"
@@ -13,35 +13,40 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	tracewire "tracewire.dev/go"
 )
 
-// instrumentationName names the tracer this package uses.
-const instrumentationName = "tracewire.dev/go"
+// instrumentationName names the tracer this package uses (its import path,
+// as OpenTelemetry instrumentation libraries do).
+const instrumentationName = "tracewire.dev/go/twwebsocket"
 
 // Options configure tracing on one connection.
 type Options struct {
 	// TracerProvider creates the spans (nil: otel.GetTracerProvider()).
 	TracerProvider trace.TracerProvider
-	// Model is the tracing model (zero: ModelConnection).
-	Model Model
+	// Model is the tracing model (zero: tracewire.ModelConnection).
+	Model tracewire.Model
 	// Envelopes are the formats offered (client) or supported (server);
-	// zero means AllEnvelopes. Set HandshakeOnly to use none.
-	Envelopes Envelopes
+	// zero means tracewire.AllEnvelopes. Set HandshakeOnly to use none.
+	Envelopes tracewire.Envelopes
 	// HandshakeOnly propagates context in the handshake only, never in messages.
 	HandshakeOnly bool
 	// JSONPath is the member path of the JSON envelope ("" top level,
 	// "params._meta" for JSON-RPC and MCP). Both peers must agree.
 	JSONPath string
-	// StripEnvelope removes the JSON envelope members from received payloads.
-	StripEnvelope bool
+	// KeepEnvelope leaves the JSON envelope members in received payloads.
+	// By default they are removed, so the application sees what the sender
+	// wrote (the default of every tracewire language).
+	KeepEnvelope bool
 }
 
-func (o *Options) envelopes() Envelopes {
+func (o *Options) envelopes() tracewire.Envelopes {
 	switch {
 	case o.HandshakeOnly:
-		return NoEnvelopes
+		return tracewire.NoEnvelopes
 	case o.Envelopes == 0:
-		return AllEnvelopes
+		return tracewire.AllEnvelopes
 	}
 	return o.Envelopes
 }
@@ -77,9 +82,9 @@ type AcceptOptions struct {
 type Conn struct {
 	ws        *websocket.Conn
 	tracer    trace.Tracer
-	conn      *Connection
-	json      *JSONEnvelope
-	envelopes Envelopes
+	conn      *tracewire.Connection
+	json      *tracewire.JSONEnvelope
+	envelopes tracewire.Envelopes
 	sessionID string
 	connSpan  trace.Span
 	connSC    trace.SpanContext
@@ -87,7 +92,7 @@ type Conn struct {
 	// The core's send and receive decisions for text and binary messages,
 	// prepared once (as the core's own WebSocket layer does): only the
 	// payload size changes from message to message.
-	sendSpans, recvSpans [2]SpanDecision
+	sendSpans, recvSpans [2]tracewire.SpanDecision
 }
 
 // Dial opens a traced WebSocket connection to rawURL: it starts the
@@ -103,11 +108,11 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
-	hs := &ClientHandshake{Offered: opts.envelopes(), SessionID: opts.SessionID}
+	hs := &tracewire.ClientHandshake{Offered: opts.envelopes(), SessionID: opts.SessionID}
 	if hs.SessionID == "" {
-		hs.SessionID = NewSessionID()
+		hs.SessionID = tracewire.NewSessionID()
 	}
-	info := ConnectionInfo{Model: opts.Model, Role: RoleClient, SessionID: hs.SessionID, URLPath: u.Path, ServerAddress: u.Hostname()}
+	info := tracewire.ConnectionInfo{Model: opts.Model, Role: tracewire.RoleClient, SessionID: hs.SessionID, URLPath: u.Path, ServerAddress: u.Hostname()}
 	info.ServerPort, _ = strconv.Atoi(u.Port())
 	if info.ServerPort == 0 {
 		switch u.Scheme {
@@ -117,7 +122,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 			info.ServerPort = 443
 		}
 	}
-	conn, err := NewConnection(info)
+	conn, err := tracewire.NewConnection(info)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,7 +132,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		conn.Close()
 		return nil, nil, err
 	}
-	spanCtx, span := open.Start(ctx, tracer, Sources{})
+	spanCtx, span := open.Start(ctx, tracer, tracewire.Sources{})
 	fail := func(err error) error {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -176,18 +181,18 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	hs, err := ReadHandshake(r, opts.envelopes())
+	hs, err := tracewire.ReadHandshake(r, opts.envelopes())
 	if err != nil {
 		return nil, err
 	}
-	info := ConnectionInfo{Model: opts.Model, Role: RoleServer, SessionID: hs.SessionID, URLPath: r.URL.Path}
+	info := tracewire.ConnectionInfo{Model: opts.Model, Role: tracewire.RoleServer, SessionID: hs.SessionID, URLPath: r.URL.Path}
 	if host, port, err := net.SplitHostPort(r.Host); err == nil {
 		info.ServerAddress = host
 		info.ServerPort, _ = strconv.Atoi(port)
 	} else {
 		info.ServerAddress = r.Host
 	}
-	conn, err := NewConnection(info)
+	conn, err := tracewire.NewConnection(info)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +203,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, err
 	}
 	remote := hs.Context.Context(r.Context())
-	_, span := open.Start(r.Context(), tracer, Sources{Remote: remote})
+	_, span := open.Start(r.Context(), tracer, tracewire.Sources{Remote: remote})
 	for k, vs := range hs.ResponseHeader {
 		w.Header()[k] = vs
 	}
@@ -238,7 +243,7 @@ func Handler(opts *AcceptOptions, serve func(r *http.Request, c *Conn)) http.Han
 }
 
 func (c *Conn) setup(o *Options) error {
-	for i, t := range [2]MessageType{Text, Binary} {
+	for i, t := range [2]tracewire.MessageType{tracewire.Text, tracewire.Binary} {
 		send, err := c.conn.Send(t, 0)
 		if err != nil {
 			return err
@@ -247,10 +252,10 @@ func (c *Conn) setup(o *Options) error {
 		if err != nil {
 			return err
 		}
-		c.sendSpans[i], c.recvSpans[i] = send.without(messageSizeKey), recv.without(messageSizeKey)
+		c.sendSpans[i], c.recvSpans[i] = send.Without(tracewire.MessageSizeKey), recv.Without(tracewire.MessageSizeKey)
 	}
-	if c.envelopes.Has(EnvelopeJSON) {
-		env, err := NewJSONEnvelope(o.JSONPath, o.StripEnvelope)
+	if c.envelopes.Has(tracewire.EnvelopeJSON) {
+		env, err := tracewire.NewJSONEnvelope(o.JSONPath, !o.KeepEnvelope)
 		if err != nil {
 			return err
 		}
@@ -270,7 +275,7 @@ func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
 func (c *Conn) SessionID() string { return c.sessionID }
 
 // Envelopes are the envelope formats in use on this connection.
-func (c *Conn) Envelopes() Envelopes { return c.envelopes }
+func (c *Conn) Envelopes() tracewire.Envelopes { return c.envelopes }
 
 // SpanContext is the connection span's context.
 func (c *Conn) SpanContext() trace.SpanContext { return c.connSC }
@@ -289,16 +294,16 @@ func index(t websocket.MessageType) int {
 // (other text frames go as they are), the binary prefix on every binary
 // frame.
 func (c *Conn) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
-	sctx, span := c.sendSpans[index(typ)].Start(ctx, c.tracer, Sources{Connection: c.connSC},
-		trace.WithAttributes(messageSizeKey.Int(len(p))))
+	sctx, span := c.sendSpans[index(typ)].Start(ctx, c.tracer, tracewire.Sources{Connection: c.connSC},
+		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(p))))
 	frame := p
 	switch {
 	case typ == websocket.MessageText && c.json != nil:
 		if f, err := c.json.Inject(sctx, p); err == nil {
 			frame = f
 		}
-	case typ == websocket.MessageBinary && c.envelopes.Has(EnvelopeBinary):
-		frame = EncodeBinary(sctx, p)
+	case typ == websocket.MessageBinary && c.envelopes.Has(tracewire.EnvelopeBinary):
+		frame = tracewire.EncodeBinary(sctx, p)
 	}
 	err := c.ws.Write(ctx, typ, frame)
 	if err != nil {
@@ -321,7 +326,7 @@ type Message struct {
 	// envelope, or the whole frame when it carried none or a malformed one.
 	Payload []byte
 	// EnvelopeErr is why the frame's envelope was malformed (nil otherwise);
-	// it unwraps to ErrInvalidEnvelope, ErrInvalidTraceParent or
+	// it unwraps to tracewire.ErrInvalidEnvelope, tracewire.ErrInvalidTraceParent or
 	// ErrUnsupportedEnvelopeVersion. The payload is still delivered.
 	EnvelopeErr error
 	span        trace.Span
@@ -357,15 +362,15 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 		if rctx != ctx {
 			remote = rctx
 		}
-	case typ == websocket.MessageBinary && c.envelopes.Has(EnvelopeBinary):
+	case typ == websocket.MessageBinary && c.envelopes.Has(tracewire.EnvelopeBinary):
 		var rctx context.Context
-		rctx, m.Payload, m.EnvelopeErr = ExtractBinary(ctx, frame)
+		rctx, m.Payload, m.EnvelopeErr = tracewire.ExtractBinary(ctx, frame)
 		if rctx != ctx {
 			remote = rctx
 		}
 	}
-	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, Sources{Remote: remote, Connection: c.connSC},
-		trace.WithAttributes(messageSizeKey.Int(len(m.Payload))))
+	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, tracewire.Sources{Remote: remote, Connection: c.connSC},
+		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(m.Payload))))
 	if m.EnvelopeErr != nil {
 		m.span.RecordError(m.EnvelopeErr)
 	}

@@ -1,4 +1,4 @@
-package tracewire
+package twwebsocket
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	tracewire "tracewire.dev/go"
 )
 
 // recorder is a tracer provider whose ended spans can be inspected.
@@ -114,7 +115,7 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Envelopes() != AllEnvelopes {
+	if c.Envelopes() != tracewire.AllEnvelopes {
 		t.Fatalf("envelopes %v", c.Envelopes())
 	}
 	msgs := []struct {
@@ -130,8 +131,8 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := <-got
-		if !bytes.Equal(r.payload, m.p) && !(m.typ == websocket.MessageText && bytes.Contains(r.payload, []byte(`"traceparent"`))) {
-			t.Errorf("server got %q", r.payload)
+		if !bytes.Equal(r.payload, m.p) {
+			t.Errorf("server got %q, want %q", r.payload, m.p)
 		}
 		if r.traceID != root.SpanContext().TraceID() {
 			t.Errorf("server message trace %v, want %v", r.traceID, root.SpanContext().TraceID())
@@ -145,8 +146,8 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		back.End()
-		if m.typ == websocket.MessageBinary && !bytes.Equal(back.Payload, m.p) {
-			t.Errorf("binary echo %x", back.Payload)
+		if !bytes.Equal(back.Payload, m.p) {
+			t.Errorf("echo %q, want %q", back.Payload, m.p)
 		}
 	}
 	if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
@@ -185,18 +186,19 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 	// (both peers' binary sends have the same attributes here).
 	u, _ := neturl.Parse(url)
 	port, _ := strconv.Atoi(u.Port())
-	model, err := NewConnection(ConnectionInfo{Role: RoleClient, SessionID: c.SessionID(), URLPath: "/chat", ServerAddress: u.Hostname(), ServerPort: port})
+	model, err := tracewire.NewConnection(tracewire.ConnectionInfo{Role: tracewire.RoleClient, SessionID: c.SessionID(), URLPath: "/chat", ServerAddress: u.Hostname(), ServerPort: port})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer model.Close()
-	want, _ := model.Send(Binary, 3)
+	want, _ := model.Send(tracewire.Binary, 3)
 	found := false
 	for _, s := range sends {
 		if v, _ := attr(s, "websocket.message.type"); v.AsString() == "binary" {
 			found = true
-			if got, w := attrMap(t, s.Attributes), attrMap(t, want.Attributes); !reflect.DeepEqual(got, w) {
-				t.Errorf("send span attributes %v, want %v", got, w)
+			got, w := attribute.NewSet(s.Attributes...), attribute.NewSet(want.Attributes...)
+			if len(s.Attributes) != len(want.Attributes) || !got.Equals(&w) {
+				t.Errorf("send span attributes %v, want %v", s.Attributes, want.Attributes)
 			}
 		}
 	}
@@ -221,10 +223,44 @@ func TestDialAcceptConnectionModel(t *testing.T) {
 	}
 }
 
+// With default options both peers remove the envelope members from what
+// they hand the application; KeepEnvelope leaves them in.
+func TestEnvelopeMembersStrippedByDefault(t *testing.T) {
+	const sent = `{"text":"hi"}`
+	for _, keep := range []bool{false, true} {
+		t.Run("KeepEnvelope="+strconv.FormatBool(keep), func(t *testing.T) {
+			opts := Options{TracerProvider: newRecorder(t).tp, KeepEnvelope: keep}
+			url, got := echoServer(t, &AcceptOptions{Options: opts})
+			c, _, err := Dial(t.Context(), url, &DialOptions{Options: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if err := c.Write(t.Context(), websocket.MessageText, []byte(sent)); err != nil {
+				t.Fatal(err)
+			}
+			atServer := (<-got).payload
+			back, err := c.Read(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			back.End()
+			for who, p := range map[string][]byte{"server": atServer, "client": back.Payload} {
+				if has := bytes.Contains(p, []byte(`"traceparent"`)); has != keep {
+					t.Errorf("%s received %s (traceparent present: %v, want %v)", who, p, has, keep)
+				}
+				if !keep && string(p) != sent {
+					t.Errorf("%s received %s, want %s", who, p, sent)
+				}
+			}
+		})
+	}
+}
+
 func TestDialAcceptMessageModel(t *testing.T) {
 	rec := newRecorder(t)
-	url, got := echoServer(t, &AcceptOptions{Options: Options{TracerProvider: rec.tp, Model: ModelMessage}})
-	c, _, err := Dial(t.Context(), url, &DialOptions{Options: Options{TracerProvider: rec.tp, Model: ModelMessage}})
+	url, got := echoServer(t, &AcceptOptions{Options: Options{TracerProvider: rec.tp, Model: tracewire.ModelMessage}})
+	c, _, err := Dial(t.Context(), url, &DialOptions{Options: Options{TracerProvider: rec.tp, Model: tracewire.ModelMessage}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +341,7 @@ func TestDialToPlainServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Envelopes() != NoEnvelopes {
+	if c.Envelopes() != tracewire.NoEnvelopes {
 		t.Fatalf("a plain server accepted %v", c.Envelopes())
 	}
 	for _, m := range [][]byte{[]byte(`{"a":1}`), {0xF5, 0x54, 0x57, 9}} {
@@ -385,8 +421,8 @@ func TestAcceptBrowserQueryString(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	if resp.Header.Get(HeaderEnvelope) != "json" {
-		t.Errorf("accepted %q", resp.Header.Get(HeaderEnvelope))
+	if resp.Header.Get(tracewire.HeaderEnvelope) != "json" {
+		t.Errorf("accepted %q", resp.Header.Get(tracewire.HeaderEnvelope))
 	}
 	// A browser sends the JSON envelope itself.
 	msg := `{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01","q":1}`

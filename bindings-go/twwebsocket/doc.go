@@ -1,0 +1,17 @@
+// Package twwebsocket traces github.com/coder/websocket connections with
+// tracewire, as otelhttp traces net/http for OpenTelemetry: the package
+// tracewire holds the protocol, and only this package depends on the
+// WebSocket library.
+//
+// Dial and Accept (or Handler, an http.Handler) wrap websocket.Dial and
+// websocket.Accept: the upgrade request carries the caller's trace context,
+// the envelope offer and a session id; the connection span, and a send or
+// process span per message, follow the core's tracing model; each message
+// carries its span's context in the envelope both peers agreed on. A peer
+// that does not know tracewire sees an ordinary WebSocket and ordinary
+// frames.
+//
+// By default the application receives JSON payloads without the envelope
+// members (what the peer wrote), as in every tracewire language;
+// Options.KeepEnvelope leaves them in.
+package twwebsocket
