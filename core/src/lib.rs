@@ -65,6 +65,8 @@
     unreachable_pub
 )]
 
+mod names;
+
 pub mod attributes;
 pub mod baggage;
 pub mod context;

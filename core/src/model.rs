@@ -24,7 +24,6 @@
 //! ```
 
 use crate::attributes::KeyValue;
-use crate::error::InvalidArgument;
 
 /// Attribute keys written by the models.
 pub mod keys {
@@ -70,28 +69,10 @@ pub enum Model {
     Message,
 }
 
-impl Model {
-    /// `connection` or `message`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Model::Connection => "connection",
-            Model::Message => "message",
-        }
-    }
-}
-
-impl std::str::FromStr for Model {
-    type Err = InvalidArgument;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            s if s.eq_ignore_ascii_case("connection") => Ok(Model::Connection),
-            s if s.eq_ignore_ascii_case("message") => Ok(Model::Message),
-            _ => Err(InvalidArgument(
-                "the tracing model must be \"connection\" or \"message\"",
-            )),
-        }
-    }
-}
+crate::names::names!(Model, "the tracing model must be \"connection\" or \"message\"", {
+    Connection => "connection",
+    Message => "message",
+});
 
 /// Which end of the connection this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +82,11 @@ pub enum Role {
     /// The side that accepted it.
     Server,
 }
+
+crate::names::names!(Role, "the role must be \"client\" or \"server\"", {
+    Client => "client",
+    Server => "server",
+});
 
 /// The span kinds of the OpenTelemetry API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +103,14 @@ pub enum SpanKind {
     Internal,
 }
 
+crate::names::names!(SpanKind, "the span kind must be client, server, producer, consumer or internal", {
+    Client => "client",
+    Server => "server",
+    Producer => "producer",
+    Consumer => "consumer",
+    Internal => "internal",
+});
+
 /// The type of a data frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageType {
@@ -126,15 +120,10 @@ pub enum MessageType {
     Binary,
 }
 
-impl MessageType {
-    /// `text` or `binary`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MessageType::Text => "text",
-            MessageType::Binary => "binary",
-        }
-    }
-}
+crate::names::names!(MessageType, "the message type must be \"text\" or \"binary\"", {
+    Text => "text",
+    Binary => "binary",
+});
 
 /// Where a span's parent comes from. A decision lists candidates in order;
 /// the first one available is the parent, and if none is, the span starts a
@@ -151,12 +140,23 @@ pub enum ParentSource {
     Connection,
 }
 
+crate::names::names!(ParentSource, "the parent source must be remote, ambient, ambient_in_connection_trace or connection", {
+    Remote => "remote",
+    Ambient => "ambient",
+    AmbientInConnectionTrace => "ambient_in_connection_trace",
+    Connection => "connection",
+});
+
 /// A span to link to, added when available and not already the parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkSource {
     /// The connection span.
     Connection,
 }
+
+crate::names::names!(LinkSource, "the link source must be \"connection\"", {
+    Connection => "connection",
+});
 
 /// Everything a binding needs to start one span.
 #[derive(Debug, Clone, PartialEq)]

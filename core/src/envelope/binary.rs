@@ -172,6 +172,46 @@ pub fn decode_header(frame: &[u8]) -> Result<(TraceContext, usize), EnvelopeErro
     Ok((ctx, r.pos))
 }
 
+// The queue carrier is this format with no payload. It lives here rather than
+// in `context` so the dependency runs one way: the envelope formats know the
+// context, the context knows no format.
+impl TraceContext {
+    /// Serialises the context for a queue item, a job record or any store
+    /// (the async capture half). The carrier is a binary envelope with no
+    /// payload: about 30 bytes plus any tracestate and baggage.
+    ///
+    /// ```
+    /// use tracewire::TraceContext;
+    /// let ctx = TraceContext::new(
+    ///     tracewire::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+    ///     tracewire::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+    ///     tracewire::TraceFlags::SAMPLED,
+    /// );
+    /// let carrier = ctx.to_carrier();
+    /// let restored = TraceContext::from_carrier(&carrier).unwrap();
+    /// assert_eq!(restored.traceparent, ctx.traceparent);
+    /// assert!(restored.remote);
+    /// ```
+    pub fn to_carrier(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        encode_header_into(self, &mut out);
+        out
+    }
+
+    /// Restores a context from [`to_carrier`](Self::to_carrier)'s bytes (the
+    /// async restore half). The result is marked remote: it came from
+    /// outside the current task.
+    pub fn from_carrier(carrier: &[u8]) -> Result<TraceContext, EnvelopeError> {
+        let (ctx, len) = decode_header(carrier)?;
+        if len != carrier.len() {
+            return Err(EnvelopeError::InvalidField(
+                "a carrier has bytes after the context",
+            ));
+        }
+        Ok(ctx)
+    }
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
