@@ -24,6 +24,7 @@
 //! ```
 
 use crate::attributes::KeyValue;
+use crate::target::Target;
 
 /// Attribute keys written by the models.
 pub mod keys {
@@ -204,15 +205,30 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection with no server address known.
+    /// A connection with no server address known, for a path already
+    /// computed (prefer [`from_target`](Self::from_target), which computes it).
     pub fn new(model: Model, role: Role, session_id: &str, url_path: &str) -> Self {
         Connection {
             model,
             role,
             session_id: session_id.to_owned(),
-            url_path: if url_path.is_empty() { "/" } else { url_path }.to_owned(),
+            url_path: crate::target::path_or_root(url_path).to_owned(),
             server_address: None,
             server_port: None,
+        }
+    }
+
+    /// A connection whose server address, port and path are `target`'s, as
+    /// [`Target::from_url`] (client) or [`Target::from_request`] (server)
+    /// read them: the one way every language computes them.
+    pub fn from_target(model: Model, role: Role, session_id: &str, target: Target) -> Self {
+        Connection {
+            model,
+            role,
+            session_id: session_id.to_owned(),
+            url_path: target.path,
+            server_address: target.address,
+            server_port: target.port,
         }
     }
 

@@ -39,6 +39,7 @@ use crate::envelope::{Decoded, EnvelopeError, binary};
 use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
 use crate::model::{self, MessageType, Model, Role};
 use crate::otel::{PreparedSpan, SpanSources, start_span};
+use crate::target::{Target, UrlError};
 use futures_util::{Sink, Stream};
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Status, TraceContextExt, TracerProvider};
@@ -49,6 +50,7 @@ use std::task::{Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::UrlError as TungsteniteUrlError;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -215,20 +217,15 @@ where
 {
     let mut request = request.into_client_request()?;
     let handshake = ClientHandshake::new(config.envelopes);
-    let uri = request.uri();
-    let mut connection = model::Connection::new(
-        config.model,
-        Role::Client,
-        &handshake.session_id,
-        uri.path(),
-    );
-    if let Some(host) = uri.host() {
-        let port = uri.port_u16().or(match uri.scheme_str() {
-            Some("wss") => Some(443),
-            _ => Some(80),
-        });
-        connection = connection.with_server(host, port);
-    }
+    let target = Target::from_url(&request.uri().to_string()).map_err(|e| {
+        WsError::Url(match e {
+            UrlError::UnsupportedScheme => TungsteniteUrlError::UnsupportedUrlScheme,
+            UrlError::MissingHost => TungsteniteUrlError::EmptyHostName,
+            other => TungsteniteUrlError::UnableToConnect(other.to_string()),
+        })
+    })?;
+    let connection =
+        model::Connection::from_target(config.model, Role::Client, &handshake.session_id, target);
     let ambient = Context::current();
     let sources = SpanSources {
         ambient: &ambient,
@@ -275,16 +272,15 @@ where
                 response.headers_mut().insert(name, value);
             }
         }
-        let mut connection =
-            model::Connection::new(config.model, Role::Server, &hs.session_id, uri.path());
-        if let Some(host) = request
+        // tokio-tungstenite accepts on any stream and cannot tell whether
+        // TLS sits below it, so a Host without a port gives no port.
+        let host = request
             .headers()
             .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-        {
-            let (name, port) = split_host(host);
-            connection = connection.with_server(name, port);
-        }
+            .and_then(|h| h.to_str().ok());
+        let target = Target::from_request_lenient(None, host, &uri.to_string());
+        let connection =
+            model::Connection::from_target(config.model, Role::Server, &hs.session_id, target);
         let ambient = Context::current();
         let sources = SpanSources {
             ambient: &ambient,
@@ -309,14 +305,6 @@ where
         }
         // The callback runs on every successful handshake.
         (Ok(_), None) => Err(WsError::ConnectionClosed),
-    }
-}
-
-/// `host[:port]` from a Host header (IPv6 literals in brackets).
-fn split_host(host: &str) -> (&str, Option<u16>) {
-    match host.rsplit_once(':') {
-        Some((name, port)) if !port.contains(']') => (name, port.parse().ok()),
-        _ => (host, None),
     }
 }
 
