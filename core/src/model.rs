@@ -56,6 +56,23 @@ pub mod keys {
     pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
     /// The size of the application payload in bytes (without the envelope).
     pub const MESSAGING_BODY_SIZE: &str = "messaging.message.body.size";
+    /// The OpenTelemetry event name for a recorded error: a received
+    /// envelope that is malformed ([`crate::envelope::codec::exception_event`]).
+    pub const EXCEPTION_EVENT: &str = "exception";
+    /// On the `exception` event: the stable name of the core error code
+    /// (`invalid_envelope`, ...).
+    pub const EXCEPTION_TYPE: &str = "exception.type";
+    /// On the `exception` event: the error's message.
+    pub const EXCEPTION_MESSAGE: &str = "exception.message";
+}
+
+/// A span event to add: its name and attributes, both from [`keys`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event name.
+    pub name: &'static str,
+    /// The event's attributes.
+    pub attributes: Vec<KeyValue>,
 }
 
 /// How spans on a connection relate to each other.
