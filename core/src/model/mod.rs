@@ -14,6 +14,10 @@
 //! Every span carries `websocket.session.id`, so the traces of one session
 //! can be found together in the `message` model.
 //!
+//! A decision lists parent candidates; [`choose`] turns them, with what is
+//! at hand when the span starts ([`Available`]), into the parent, the links
+//! and the baggage ([`Applied`]), so no binding writes that rule again.
+//!
 //! ```
 //! use tracewire::model::{Connection, Model, Role, SpanKind, ParentSource, MessageType};
 //! let conn = Connection::new(Model::Message, Role::Client, "s-1", "/chat");
@@ -22,6 +26,10 @@
 //! assert_eq!(send.kind, SpanKind::Producer);
 //! assert_eq!(send.parent, &[ParentSource::Ambient]);
 //! ```
+
+mod apply;
+
+pub use apply::{Applied, Available, BaggageSource, Parent, choose};
 
 use crate::attributes::KeyValue;
 use crate::target::Target;
