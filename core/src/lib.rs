@@ -15,7 +15,7 @@
 //! | [`baggage`] | [W3C Baggage](https://www.w3.org/TR/baggage/) |
 //! | [`context`] | [`TraceContext`], the value every carrier moves, and the queue carrier |
 //! | [`handshake`] | headers and query strings in the upgrade, envelope negotiation |
-//! | [`envelope`] | context inside JSON text frames and binary frames |
+//! | [`envelope`] | context inside JSON text frames and binary frames; [`envelope::codec`], what each frame becomes for a negotiation state |
 //! | [`target`] | URL to `server.address`, `server.port` and the raw `url.path` |
 //! | [`model`] | span name, kind, parent, links and attributes per event, and how a binding applies them ([`model::choose`]) |
 //! | [`metrics`] | lock-free stream metrics: time to first and last chunk, intervals |

@@ -242,9 +242,6 @@ fn wire_path(path_and_more: &str) -> Result<String, UrlError> {
     if path.bytes().any(|b| b.is_ascii_control()) {
         return Err(UrlError::InvalidPath("it holds a control character"));
     }
-    if path.is_empty() {
-        return Ok("/".to_owned());
-    }
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(path.len());
     for &b in path.as_bytes() {
@@ -255,6 +252,9 @@ fn wire_path(path_and_more: &str) -> Result<String, UrlError> {
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
+    }
+    if out.is_empty() {
+        return Ok(path_or_root(&out).to_owned());
     }
     Ok(out)
 }
