@@ -42,6 +42,9 @@ proptest! {
                                           text in "[ -~]{0,32}") {
         let codec = Codec::new(Envelopes::ALL, JsonEnvelope::top_level());
         let wire = codec.encode(MessageType::Binary, &payload, &ctx());
+        let mut reused = vec![0xAA; 3];
+        prop_assert!(codec.encode_into(MessageType::Binary, &payload, &ctx(), &mut reused));
+        prop_assert_eq!(&reused[..], &wire[..]);
         let got = codec.decode(MessageType::Binary, &wire);
         prop_assert_eq!(got.payload(), &payload[..]);
         prop_assert_eq!(got.context().and_then(|c| c.traceparent), ctx().traceparent);
@@ -53,6 +56,9 @@ proptest! {
         for frame in [plain.as_bytes(), object.as_bytes()] {
             let wire = codec.encode(MessageType::Text, frame, &ctx());
             prop_assert!(std::str::from_utf8(&wire).is_ok());
+            let mut reused = vec![0xAA; 3];
+            let sent = codec.encode_into(MessageType::Text, frame, &ctx(), &mut reused);
+            prop_assert_eq!(if sent { &reused[..] } else { frame }, &wire[..]);
             let decoded = codec.decode(MessageType::Text, &wire);
             prop_assert_eq!(decoded.payload(), frame);
         }

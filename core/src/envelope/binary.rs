@@ -89,10 +89,18 @@ pub fn encode_header_into(ctx: &TraceContext, out: &mut Vec<u8>) {
 
 /// Returns a new frame: the envelope for `ctx` followed by `payload`.
 pub fn encode(ctx: &TraceContext, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FIXED_LEN + SPAN_CONTEXT_LEN + payload.len() + 64);
-    encode_header_into(ctx, &mut out);
-    out.extend_from_slice(payload);
+    let mut out = Vec::new();
+    encode_into(ctx, payload, &mut out);
     out
+}
+
+/// Like [`encode`], writing into `out` (cleared first) so a sender can reuse
+/// one buffer.
+pub fn encode_into(ctx: &TraceContext, payload: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(FIXED_LEN + SPAN_CONTEXT_LEN + payload.len() + 64);
+    encode_header_into(ctx, out);
+    out.extend_from_slice(payload);
 }
 
 /// Whether `frame` starts with the envelope magic (and so claims to be enveloped).

@@ -81,19 +81,42 @@ impl Codec {
         payload: &'a [u8],
         ctx: &TraceContext,
     ) -> Cow<'a, [u8]> {
+        let mut out = Vec::new();
+        if self.encode_into(message_type, payload, ctx, &mut out) {
+            Cow::Owned(out)
+        } else {
+            Cow::Borrowed(payload)
+        }
+    }
+
+    /// Like [`encode`](Self::encode), writing into `out` (cleared first) so
+    /// a sender can reuse one buffer. `true`: send `out`; `false`: send
+    /// `payload` as it is (`out` is then left empty).
+    pub fn encode_into(
+        &self,
+        message_type: MessageType,
+        payload: &[u8],
+        ctx: &TraceContext,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
         match message_type {
-            MessageType::Text if self.envelopes.json => match self.json.inject(payload, ctx) {
-                Ok(frame) => Cow::Owned(frame),
+            MessageType::Text if self.envelopes.json => {
                 // An uninstrumented peer must get the same bytes it would
                 // without tracewire; a frame that cannot carry members does.
-                Err(_) => Cow::Borrowed(payload),
-            },
+                let injected = self.json.inject_into(payload, ctx, out).is_ok();
+                if !injected {
+                    out.clear();
+                }
+                injected
+            }
             // Once binary is negotiated every binary frame is prefixed, so the
             // receiver never has to guess.
             MessageType::Binary if self.envelopes.binary => {
-                Cow::Owned(binary::encode(ctx, payload))
+                binary::encode_into(ctx, payload, out);
+                true
             }
-            _ => Cow::Borrowed(payload),
+            _ => false,
         }
     }
 
