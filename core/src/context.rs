@@ -1,4 +1,6 @@
-//! The propagated context: what one hop hands the next.
+//! The propagated context: what one hop hands the next. Its serialised forms
+//! live with their formats ([`crate::handshake`], [`crate::envelope`]; the
+//! queue carrier, [`TraceContext::to_carrier`], in [`crate::envelope::binary`]).
 
 use crate::baggage::Baggage;
 use crate::traceparent::{SpanId, TraceFlags, TraceId, TraceParent};
@@ -130,42 +132,5 @@ impl ExtractIssue {
             ExtractIssue::TraceState(_) => crate::ErrorCode::InvalidTraceState,
             ExtractIssue::Baggage(_) => crate::ErrorCode::InvalidBaggage,
         }
-    }
-}
-
-impl TraceContext {
-    /// Serialises the context for a queue item, a job record or any store
-    /// (the async capture half). The carrier is a binary envelope with no
-    /// payload: about 30 bytes plus any tracestate and baggage.
-    ///
-    /// ```
-    /// use tracewire::TraceContext;
-    /// let ctx = TraceContext::new(
-    ///     tracewire::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
-    ///     tracewire::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
-    ///     tracewire::TraceFlags::SAMPLED,
-    /// );
-    /// let carrier = ctx.to_carrier();
-    /// let restored = TraceContext::from_carrier(&carrier).unwrap();
-    /// assert_eq!(restored.traceparent, ctx.traceparent);
-    /// assert!(restored.remote);
-    /// ```
-    pub fn to_carrier(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32);
-        crate::envelope::binary::encode_header_into(self, &mut out);
-        out
-    }
-
-    /// Restores a context from [`to_carrier`](Self::to_carrier)'s bytes (the
-    /// async restore half). The result is marked remote: it came from
-    /// outside the current task.
-    pub fn from_carrier(carrier: &[u8]) -> Result<TraceContext, crate::EnvelopeError> {
-        let (ctx, len) = crate::envelope::binary::decode_header(carrier)?;
-        if len != carrier.len() {
-            return Err(crate::EnvelopeError::InvalidField(
-                "a carrier has bytes after the context",
-            ));
-        }
-        Ok(ctx)
     }
 }

@@ -28,9 +28,25 @@ pub enum ErrorCode {
     InvalidCarrier = 7,
     /// An argument is out of its allowed range.
     InvalidArgument = 8,
+    /// A WebSocket URL or request target cannot be read (scheme, host, port
+    /// or path).
+    InvalidUrl = 9,
     /// A panic was caught at a language boundary (bindings only).
     Panic = 100,
 }
+
+crate::names::names!(ErrorCode, "unknown error code name", {
+    InvalidTraceParent => "invalid_traceparent",
+    InvalidTraceState => "invalid_tracestate",
+    InvalidBaggage => "invalid_baggage",
+    InvalidEnvelope => "invalid_envelope",
+    UnsupportedEnvelopeVersion => "unsupported_envelope_version",
+    NotJsonObject => "not_json_object",
+    InvalidCarrier => "invalid_carrier",
+    InvalidArgument => "invalid_argument",
+    InvalidUrl => "invalid_url",
+    Panic => "panic",
+});
 
 impl ErrorCode {
     /// The numeric value of the code, as exposed over FFI.
@@ -38,25 +54,22 @@ impl ErrorCode {
         self as u32
     }
 
-    /// A short, stable, machine-readable name (`"invalid_traceparent"`, ...).
+    /// The code with numeric value `code`, if there is one (for bindings that
+    /// receive the number across FFI).
+    pub fn from_u32(code: u32) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_u32() == code)
+    }
+
+    /// A short, stable, machine-readable name (`"invalid_traceparent"`, ...);
+    /// the same as [`as_str`](Self::as_str), kept for existing callers.
     pub const fn name(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidTraceParent => "invalid_traceparent",
-            ErrorCode::InvalidTraceState => "invalid_tracestate",
-            ErrorCode::InvalidBaggage => "invalid_baggage",
-            ErrorCode::InvalidEnvelope => "invalid_envelope",
-            ErrorCode::UnsupportedEnvelopeVersion => "unsupported_envelope_version",
-            ErrorCode::NotJsonObject => "not_json_object",
-            ErrorCode::InvalidCarrier => "invalid_carrier",
-            ErrorCode::InvalidArgument => "invalid_argument",
-            ErrorCode::Panic => "panic",
-        }
+        self.as_str()
     }
 }
 
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.as_str())
     }
 }
 

@@ -15,8 +15,9 @@
 //! | [`baggage`] | [W3C Baggage](https://www.w3.org/TR/baggage/) |
 //! | [`context`] | [`TraceContext`], the value every carrier moves, and the queue carrier |
 //! | [`handshake`] | headers and query strings in the upgrade, envelope negotiation |
-//! | [`envelope`] | context inside JSON text frames and binary frames |
-//! | [`model`] | span name, kind, parent, links and attributes per event |
+//! | [`envelope`] | context inside JSON text frames and binary frames; [`envelope::codec`], what each frame becomes for a negotiation state |
+//! | [`target`] | URL to `server.address`, `server.port` and the raw `url.path` |
+//! | [`model`] | span name, kind, parent, links and attributes per event, and how a binding applies them ([`model::choose`]) |
 //! | [`metrics`] | lock-free stream metrics: time to first and last chunk, intervals |
 //! | `otel` (feature `otel`) | conversions to and from the `opentelemetry` API |
 //! | `otel::export` (feature `otlp`) | OTLP/HTTP export from the `OTEL_*` variables |
@@ -65,6 +66,8 @@
     unreachable_pub
 )]
 
+mod names;
+
 pub mod attributes;
 pub mod baggage;
 pub mod context;
@@ -75,6 +78,7 @@ pub mod metrics;
 pub mod model;
 #[cfg(feature = "otel")]
 pub mod otel;
+pub mod target;
 pub mod traceparent;
 pub mod tracestate;
 #[cfg(feature = "tokio-tungstenite")]
@@ -86,5 +90,6 @@ pub use context::{ExtractIssue, TraceContext};
 pub use envelope::{Decoded, EnvelopeError};
 pub use error::{ErrorCode, InvalidArgument};
 pub use metrics::{MetricNames, StreamKind, StreamMetrics, StreamSnapshot};
+pub use target::{Scheme, Target, UrlError};
 pub use traceparent::{SpanId, TraceFlags, TraceId, TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError};

@@ -34,21 +34,25 @@
 //! ```
 
 use crate::context::TraceContext;
+use crate::envelope::codec::{self, Codec};
 use crate::envelope::json::JsonEnvelope;
-use crate::envelope::{Decoded, EnvelopeError, binary};
+use crate::envelope::{Decoded, EnvelopeError};
 use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
 use crate::model::{self, MessageType, Model, Role};
 use crate::otel::{PreparedSpan, SpanSources, start_span};
+use crate::target::{Target, UrlError};
 use futures_util::{Sink, Stream};
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Status, TraceContextExt, TracerProvider};
 use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::UrlError as TungsteniteUrlError;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -80,13 +84,13 @@ impl std::fmt::Debug for Config {
 
 impl Default for Config {
     /// The `connection` model, both envelopes, top-level JSON members
-    /// stripped from received messages (the application sees what the sender
-    /// wrote), and the global tracer provider.
+    /// stripped from received messages (the default everywhere: the
+    /// application sees what the sender wrote), and the global tracer provider.
     fn default() -> Self {
         Config {
             model: Model::Connection,
             envelopes: Envelopes::ALL,
-            json: JsonEnvelope::top_level().strip_on_extract(true),
+            json: JsonEnvelope::top_level(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
         }
     }
@@ -148,8 +152,7 @@ pub struct Received {
 pub struct TracedStream<S> {
     inner: WebSocketStream<S>,
     connection: model::Connection,
-    envelopes: Envelopes,
-    json: JsonEnvelope,
+    codec: Codec,
     tracer: Arc<BoxedTracer>,
     /// Holds the connection span (already ended in the `message` model).
     connection_cx: Context,
@@ -198,7 +201,7 @@ impl<S> std::fmt::Debug for TracedStream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TracedStream")
             .field("connection", &self.connection)
-            .field("envelopes", &self.envelopes)
+            .field("codec", &self.codec)
             .finish_non_exhaustive()
     }
 }
@@ -215,20 +218,15 @@ where
 {
     let mut request = request.into_client_request()?;
     let handshake = ClientHandshake::new(config.envelopes);
-    let uri = request.uri();
-    let mut connection = model::Connection::new(
-        config.model,
-        Role::Client,
-        &handshake.session_id,
-        uri.path(),
-    );
-    if let Some(host) = uri.host() {
-        let port = uri.port_u16().or(match uri.scheme_str() {
-            Some("wss") => Some(443),
-            _ => Some(80),
-        });
-        connection = connection.with_server(host, port);
-    }
+    let target = Target::from_url(&request.uri().to_string()).map_err(|e| {
+        WsError::Url(match e {
+            UrlError::UnsupportedScheme => TungsteniteUrlError::UnsupportedUrlScheme,
+            UrlError::MissingHost => TungsteniteUrlError::EmptyHostName,
+            other => TungsteniteUrlError::UnableToConnect(other.to_string()),
+        })
+    })?;
+    let connection =
+        model::Connection::from_target(config.model, Role::Client, &handshake.session_id, target);
     let ambient = Context::current();
     let sources = SpanSources {
         ambient: &ambient,
@@ -275,16 +273,15 @@ where
                 response.headers_mut().insert(name, value);
             }
         }
-        let mut connection =
-            model::Connection::new(config.model, Role::Server, &hs.session_id, uri.path());
-        if let Some(host) = request
+        // tokio-tungstenite accepts on any stream and cannot tell whether
+        // TLS sits below it, so a Host without a port gives no port.
+        let host = request
             .headers()
             .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-        {
-            let (name, port) = split_host(host);
-            connection = connection.with_server(name, port);
-        }
+            .and_then(|h| h.to_str().ok());
+        let target = Target::from_request_lenient(None, host, &uri.to_string());
+        let connection =
+            model::Connection::from_target(config.model, Role::Server, &hs.session_id, target);
         let ambient = Context::current();
         let sources = SpanSources {
             ambient: &ambient,
@@ -312,14 +309,6 @@ where
     }
 }
 
-/// `host[:port]` from a Host header (IPv6 literals in brackets).
-fn split_host(host: &str) -> (&str, Option<u16>) {
-    match host.rsplit_once(':') {
-        Some((name, port)) if !port.contains(']') => (name, port.parse().ok()),
-        _ => (host, None),
-    }
-}
-
 impl<S> TracedStream<S> {
     fn new(
         inner: WebSocketStream<S>,
@@ -335,8 +324,7 @@ impl<S> TracedStream<S> {
             inner,
             spans: MessageSpans::new(&connection),
             connection,
-            envelopes,
-            json: config.json.clone(),
+            codec: Codec::new(envelopes, config.json.clone()),
             tracer: config.tracer.clone(),
             connection_cx,
             close_recorded: false,
@@ -346,7 +334,7 @@ impl<S> TracedStream<S> {
 
     /// The envelopes both peers agreed on.
     pub fn envelopes(&self) -> Envelopes {
-        self.envelopes
+        self.codec.envelopes()
     }
 
     /// The session id both peers record.
@@ -367,9 +355,9 @@ impl<S> TracedStream<S> {
     /// Starts the send span for `message` under `ambient` and returns the
     /// message with its envelope (control frames come back unchanged).
     fn trace_send(&mut self, message: Message, ambient: &Context) -> Message {
-        let (message_type, size) = match &message {
-            Message::Text(t) => (MessageType::Text, t.len()),
-            Message::Binary(b) => (MessageType::Binary, b.len()),
+        let (message_type, payload): (_, &[u8]) = match &message {
+            Message::Text(t) => (MessageType::Text, t.as_bytes()),
+            Message::Binary(b) => (MessageType::Binary, b),
             Message::Close(frame) => {
                 // Whoever closes first decides the code recorded.
                 self.record_close(frame.as_ref());
@@ -382,24 +370,26 @@ impl<S> TracedStream<S> {
             remote: None,
             connection: Some(&self.connection_cx),
         };
-        let cx = MessageSpans::start(&self.spans.send, &self.tracer, message_type, size, &sources);
+        let cx = MessageSpans::start(
+            &self.spans.send,
+            &self.tracer,
+            message_type,
+            payload.len(),
+            &sources,
+        );
         let ctx = TraceContext::from_otel_context(&cx);
-        let out = match message {
-            Message::Text(text) if self.envelopes.json => {
-                match self.json.inject(text.as_bytes(), &ctx) {
-                    // SAFETY: injection copies the UTF-8 frame and inserts only
-                    // ASCII and copies of UTF-8 strings, so the result is UTF-8.
-                    Ok(frame) => Message::Text(Utf8Bytes::from(unsafe {
-                        String::from_utf8_unchecked(frame)
-                    })),
-                    // Not a JSON object: it goes as it is, without context.
-                    Err(_) => Message::Text(text),
-                }
-            }
-            Message::Binary(payload) if self.envelopes.binary => {
-                Message::Binary(Bytes::from(binary::encode(&ctx, &payload)))
-            }
-            other => other,
+        let enveloped = match self.codec.encode(message_type, payload, &ctx) {
+            Cow::Owned(frame) => Some(frame),
+            Cow::Borrowed(_) => None,
+        };
+        let out = match (enveloped, message) {
+            (None, message) => message,
+            // SAFETY: the codec keeps a text payload UTF-8: injection copies
+            // the UTF-8 frame and inserts only ASCII and copies of UTF-8 strings.
+            (Some(frame), Message::Text(_)) => Message::Text(Utf8Bytes::from(unsafe {
+                String::from_utf8_unchecked(frame)
+            })),
+            (Some(frame), _) => Message::Binary(Bytes::from(frame)),
         };
         cx.span().end();
         out
@@ -407,56 +397,63 @@ impl<S> TracedStream<S> {
 
     /// Decodes a received message and starts its process span.
     fn trace_receive(&mut self, message: Message) -> Received {
-        let (message, remote, envelope_error) = match message {
-            Message::Text(text) if self.envelopes.json => {
-                let (ctx, payload, err) = match self.json.extract(text.as_bytes()) {
-                    Decoded::Enveloped(ctx, std::borrow::Cow::Owned(stripped)) => {
-                        (Some(ctx), Some(stripped), None)
-                    }
-                    Decoded::Enveloped(ctx, _) => (Some(ctx), None, None),
-                    Decoded::Malformed(e, _) => (None, None, Some(e)),
-                    Decoded::Plain(_) => (None, None, None),
-                };
-                let text = match payload {
-                    // SAFETY: stripping removes whole JSON members from a
-                    // UTF-8 frame, which leaves UTF-8.
-                    Some(stripped) => {
-                        Utf8Bytes::from(unsafe { String::from_utf8_unchecked(stripped) })
-                    }
-                    None => text,
-                };
-                (Message::Text(text), ctx, err)
-            }
-            Message::Binary(frame) if self.envelopes.binary => match binary::decode(&frame) {
-                Decoded::Enveloped(ctx, payload) => {
-                    let start = frame.len() - payload.len();
-                    (Message::Binary(frame.slice(start..)), Some(ctx), None)
-                }
-                Decoded::Malformed(e, _) => (Message::Binary(frame), None, Some(e)),
-                Decoded::Plain(_) => (Message::Binary(frame), None, None),
-            },
+        let (message_type, frame): (_, &[u8]) = match &message {
+            Message::Text(t) => (MessageType::Text, t.as_bytes()),
+            Message::Binary(b) => (MessageType::Binary, b),
             Message::Close(frame) => {
                 self.peer_closed = true;
                 self.record_close(frame.as_ref());
                 return Received {
-                    message: Message::Close(frame),
                     context: self.connection_cx.clone(),
+                    message,
                     envelope_error: None,
                 };
             }
-            Message::Text(_) | Message::Binary(_) => (message, None, None),
-            control => {
+            _ => {
                 return Received {
-                    message: control,
+                    message,
                     context: self.connection_cx.clone(),
                     envelope_error: None,
                 };
             }
         };
-        let (message_type, size) = match &message {
-            Message::Binary(b) => (MessageType::Binary, b.len()),
-            Message::Text(t) => (MessageType::Text, t.len()),
-            _ => (MessageType::Binary, 0),
+        // What the application gets instead of the frame, if anything:
+        // a new payload, or the frame's last `n` bytes (a binary envelope's
+        // payload, sliced without a copy).
+        enum Deliver {
+            Frame,
+            New(Vec<u8>),
+            Suffix(usize),
+        }
+        let (remote, envelope_error, deliver) = match self.codec.decode(message_type, frame) {
+            Decoded::Enveloped(ctx, Cow::Owned(payload)) => {
+                (Some(ctx), None, Deliver::New(payload))
+            }
+            Decoded::Enveloped(ctx, Cow::Borrowed(payload)) => {
+                (Some(ctx), None, Deliver::Suffix(payload.len()))
+            }
+            Decoded::Malformed(e, _) => (None, Some(e), Deliver::Frame),
+            Decoded::Plain(_) => (None, None, Deliver::Frame),
+        };
+        let message = match (deliver, message) {
+            (Deliver::Frame, message) => message,
+            // SAFETY: stripping removes whole JSON members from a UTF-8
+            // frame, which leaves UTF-8.
+            (Deliver::New(payload), Message::Text(_)) => Message::Text(Utf8Bytes::from(unsafe {
+                String::from_utf8_unchecked(payload)
+            })),
+            (Deliver::New(payload), _) => Message::Binary(Bytes::from(payload)),
+            (Deliver::Suffix(n), Message::Binary(frame)) => {
+                Message::Binary(frame.slice(frame.len().saturating_sub(n)..))
+            }
+            // A borrowed text payload is the whole frame (JSON members read
+            // in place, not stripped).
+            (Deliver::Suffix(_), message) => message,
+        };
+        let size = match &message {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
         };
         let ambient = Context::current();
         let sources = SpanSources {
@@ -472,12 +469,10 @@ impl<S> TracedStream<S> {
             &sources,
         );
         if let Some(e) = &envelope_error {
+            let event = codec::exception_event(e);
             context.span().add_event(
-                "tracewire.envelope.error",
-                vec![
-                    KeyValue::new("error.message", e.to_string()),
-                    KeyValue::new("error.code", e.code().name()),
-                ],
+                event.name,
+                event.attributes.iter().map(KeyValue::from).collect(),
             );
         }
         Received {

@@ -3,35 +3,11 @@
 mod common;
 
 use serde_json::{Map, Value, json};
+use tracewire::ErrorCode;
 use tracewire::model::{
     Connection, LinkSource, MessageType, Model, ParentSource, Role, SpanDecision, SpanKind,
 };
 use tracewire::{KeyValue, Value as AttrValue};
-
-fn kind(k: SpanKind) -> &'static str {
-    match k {
-        SpanKind::Client => "client",
-        SpanKind::Server => "server",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Internal => "internal",
-    }
-}
-
-fn parent(p: &ParentSource) -> &'static str {
-    match p {
-        ParentSource::Remote => "remote",
-        ParentSource::Ambient => "ambient",
-        ParentSource::AmbientInConnectionTrace => "ambient_in_connection_trace",
-        ParentSource::Connection => "connection",
-    }
-}
-
-fn link(l: &LinkSource) -> &'static str {
-    match l {
-        LinkSource::Connection => "connection",
-    }
-}
 
 fn attributes(attrs: &[KeyValue]) -> Value {
     let mut m = Map::new();
@@ -54,9 +30,9 @@ fn attributes(attrs: &[KeyValue]) -> Value {
 fn span(d: &SpanDecision) -> Value {
     json!({
         "name": d.name,
-        "kind": kind(d.kind),
-        "parent": d.parent.iter().map(parent).collect::<Vec<_>>(),
-        "links": d.links.iter().map(link).collect::<Vec<_>>(),
+        "kind": d.kind.as_str(),
+        "parent": d.parent.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        "links": d.links.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
         "attributes": attributes(&d.attributes),
     })
 }
@@ -70,10 +46,7 @@ fn model_vectors() {
             .expect("model")
             .parse()
             .expect("model");
-        let role = match case["role"].as_str().expect("role") {
-            "client" => Role::Client,
-            _ => Role::Server,
-        };
+        let role: Role = case["role"].as_str().expect("role").parse().expect("role");
         let mut conn = Connection::new(
             model,
             role,
@@ -83,9 +56,12 @@ fn model_vectors() {
         if let Some(addr) = common::opt_str(case, "server_address") {
             conn = conn.with_server(addr, case["server_port"].as_u64().map(|p| p as u16));
         }
-        let mt = || match case["message_type"].as_str() {
-            Some("binary") => MessageType::Binary,
-            _ => MessageType::Text,
+        let mt = || -> MessageType {
+            case["message_type"]
+                .as_str()
+                .unwrap_or("text")
+                .parse()
+                .expect("message_type")
         };
         let size = || case["size"].as_u64().unwrap_or(0) as usize;
         let got = match case["event"].as_str().expect("event") {
@@ -109,4 +85,34 @@ fn model_vectors() {
         };
         assert_eq!(got, case["expected"], "{name}");
     });
+}
+
+/// Every name round-trips, and the tables list each variant once: bindings
+/// generate their tables from these.
+#[test]
+fn names_round_trip() {
+    fn check<T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        for &v in all {
+            let name = as_str(v);
+            assert!(seen.insert(name), "duplicate name {name}");
+            assert_eq!(name.parse::<T>().ok(), Some(v), "{name}");
+            assert_eq!(name.to_uppercase().parse::<T>().ok(), Some(v), "{name}");
+        }
+        assert!("no such name".parse::<T>().is_err());
+    }
+    check(Model::ALL, Model::as_str);
+    check(Role::ALL, Role::as_str);
+    check(SpanKind::ALL, SpanKind::as_str);
+    check(MessageType::ALL, MessageType::as_str);
+    check(ParentSource::ALL, ParentSource::as_str);
+    check(LinkSource::ALL, LinkSource::as_str);
+    check(ErrorCode::ALL, ErrorCode::as_str);
+    for &code in ErrorCode::ALL {
+        assert_eq!(ErrorCode::from_u32(code.as_u32()), Some(code));
+    }
+    assert_eq!(ErrorCode::from_u32(0), None);
 }

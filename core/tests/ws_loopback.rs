@@ -387,13 +387,25 @@ async fn malformed_envelope_is_delivered_with_its_bytes_and_an_error() {
     assert_eq!(errors[0].as_deref(), Some("invalid_envelope"));
     let spans = t.spans();
     let process = find(&spans, "process /chat", SpanKind::Consumer, 0);
-    assert!(
-        process
-            .events
-            .events
+    // The standard OpenTelemetry exception event, with core's error code.
+    let event = process
+        .events
+        .events
+        .iter()
+        .find(|e| e.name == tracewire::model::keys::EXCEPTION_EVENT)
+        .expect("an exception event");
+    let attr = |key: &str| {
+        event
+            .attributes
             .iter()
-            .any(|e| e.name == "tracewire.envelope.error")
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(
+        attr(tracewire::model::keys::EXCEPTION_TYPE).as_deref(),
+        Some("invalid_envelope")
     );
+    assert!(attr(tracewire::model::keys::EXCEPTION_MESSAGE).is_some_and(|m| !m.is_empty()));
 }
 
 #[tokio::test]

@@ -89,10 +89,18 @@ pub fn encode_header_into(ctx: &TraceContext, out: &mut Vec<u8>) {
 
 /// Returns a new frame: the envelope for `ctx` followed by `payload`.
 pub fn encode(ctx: &TraceContext, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FIXED_LEN + SPAN_CONTEXT_LEN + payload.len() + 64);
-    encode_header_into(ctx, &mut out);
-    out.extend_from_slice(payload);
+    let mut out = Vec::new();
+    encode_into(ctx, payload, &mut out);
     out
+}
+
+/// Like [`encode`], writing into `out` (cleared first) so a sender can reuse
+/// one buffer.
+pub fn encode_into(ctx: &TraceContext, payload: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(FIXED_LEN + SPAN_CONTEXT_LEN + payload.len() + 64);
+    encode_header_into(ctx, out);
+    out.extend_from_slice(payload);
 }
 
 /// Whether `frame` starts with the envelope magic (and so claims to be enveloped).
@@ -170,6 +178,46 @@ pub fn decode_header(frame: &[u8]) -> Result<(TraceContext, usize), EnvelopeErro
         .unwrap_or_default();
     }
     Ok((ctx, r.pos))
+}
+
+// The queue carrier is this format with no payload. It lives here rather than
+// in `context` so the dependency runs one way: the envelope formats know the
+// context, the context knows no format.
+impl TraceContext {
+    /// Serialises the context for a queue item, a job record or any store
+    /// (the async capture half). The carrier is a binary envelope with no
+    /// payload: about 30 bytes plus any tracestate and baggage.
+    ///
+    /// ```
+    /// use tracewire::TraceContext;
+    /// let ctx = TraceContext::new(
+    ///     tracewire::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+    ///     tracewire::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+    ///     tracewire::TraceFlags::SAMPLED,
+    /// );
+    /// let carrier = ctx.to_carrier();
+    /// let restored = TraceContext::from_carrier(&carrier).unwrap();
+    /// assert_eq!(restored.traceparent, ctx.traceparent);
+    /// assert!(restored.remote);
+    /// ```
+    pub fn to_carrier(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        encode_header_into(self, &mut out);
+        out
+    }
+
+    /// Restores a context from [`to_carrier`](Self::to_carrier)'s bytes (the
+    /// async restore half). The result is marked remote: it came from
+    /// outside the current task.
+    pub fn from_carrier(carrier: &[u8]) -> Result<TraceContext, EnvelopeError> {
+        let (ctx, len) = decode_header(carrier)?;
+        if len != carrier.len() {
+            return Err(EnvelopeError::InvalidField(
+                "a carrier has bytes after the context",
+            ));
+        }
+        Ok(ctx)
+    }
 }
 
 struct Reader<'a> {

@@ -14,7 +14,7 @@
 //!     traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap()),
 //!     ..Default::default()
 //! };
-//! let env = JsonEnvelope::top_level();
+//! let env = JsonEnvelope::top_level().strip_on_extract(false);
 //! let frame = env.inject(br#"{"text":"hi"}"#, &ctx).unwrap();
 //! assert_eq!(
 //!     frame,
@@ -36,21 +36,36 @@ use std::ops::Range;
 /// Nesting deeper than this is not scanned (the frame is then not enveloped).
 const MAX_DEPTH: usize = 128;
 
+/// Whether a receiver removes the envelope members from the payload it hands
+/// the application, unless configured otherwise. On in every language: an
+/// application reads what its peer wrote, whether or not tracing is on.
+pub const STRIP_BY_DEFAULT: bool = true;
+
 /// Where the envelope members live in a JSON object, and how to read them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonEnvelope {
     path: Vec<String>,
     strip: bool,
 }
 
+impl Default for JsonEnvelope {
+    /// Top-level members, stripped on extract ([`STRIP_BY_DEFAULT`]).
+    fn default() -> Self {
+        JsonEnvelope {
+            path: Vec::new(),
+            strip: STRIP_BY_DEFAULT,
+        }
+    }
+}
+
 impl JsonEnvelope {
-    /// Members at the top level of the object.
+    /// Members at the top level of the object, stripped on extract.
     pub fn top_level() -> Self {
         Self::default()
     }
 
     /// Members inside the object at a dot-separated member path, e.g.
-    /// `params._meta`. An empty path means the top level.
+    /// `params._meta`, stripped on extract. An empty path means the top level.
     pub fn at_path(path: &str) -> Result<Self, crate::error::InvalidArgument> {
         if path.is_empty() {
             return Ok(Self::top_level());
@@ -61,11 +76,15 @@ impl JsonEnvelope {
                 "a JSON member path has an empty component",
             ));
         }
-        Ok(JsonEnvelope { path, strip: false })
+        Ok(JsonEnvelope {
+            path,
+            strip: STRIP_BY_DEFAULT,
+        })
     }
 
     /// Whether [`extract`](Self::extract) removes the envelope members from the
-    /// payload it returns (costs one copy of the frame).
+    /// payload it returns (costs one copy of the frame; on by default, see
+    /// [`STRIP_BY_DEFAULT`]).
     pub fn strip_on_extract(mut self, strip: bool) -> Self {
         self.strip = strip;
         self

@@ -8,11 +8,15 @@
 //!   frame holding a JSON object, at a configurable member path;
 //! - [`binary`]: a compact prefix before the payload of a binary frame.
 //!
+//! [`codec`] decides, for a connection's negotiation state, which of them a
+//! frame gets on the way out and which is read on the way in.
+//!
 //! Decoding never loses a frame: a frame without an envelope comes back as
 //! [`Decoded::Plain`], and a frame whose envelope is malformed comes back as
 //! [`Decoded::Malformed`] with the error **and** the original bytes.
 
 pub mod binary;
+pub mod codec;
 pub mod json;
 
 use crate::context::TraceContext;

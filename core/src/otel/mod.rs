@@ -71,12 +71,7 @@ impl TraceContext {
         if self.traceparent.is_some() {
             cx = cx.with_remote_span_context(self.to_span_context());
         }
-        if !self.baggage.is_empty() {
-            cx = cx.with_baggage(self.baggage.iter().map(|m| {
-                KeyValueMetadata::new(m.key.clone(), m.value.clone(), properties_to_metadata(m))
-            }));
-        }
-        cx
+        with_baggage(cx, &self.baggage)
     }
 
     /// The span context and baggage of an OpenTelemetry context, to send on.
@@ -109,6 +104,21 @@ impl TraceContext {
             remote: sc.is_remote(),
         }
     }
+}
+
+/// `cx` with `baggage` (unchanged when `baggage` is empty).
+pub(crate) fn with_baggage(
+    cx: opentelemetry::Context,
+    baggage: &Baggage,
+) -> opentelemetry::Context {
+    if baggage.is_empty() {
+        return cx;
+    }
+    cx.with_baggage(
+        baggage.iter().map(|m| {
+            KeyValueMetadata::new(m.key.clone(), m.value.clone(), properties_to_metadata(m))
+        }),
+    )
 }
 
 fn properties_to_metadata(m: &BaggageMember) -> String {

@@ -1,8 +1,14 @@
-//! Applying core's span decisions ([`crate::model`]) with the `opentelemetry` API.
+//! Applying core's span decisions ([`crate::model`]) with the `opentelemetry`
+//! API: the contexts at hand are read into [`Available`], [`choose`] picks
+//! parent, links and baggage, and this module only builds what it picked.
 
 use crate::attributes::{KeyValue, Value};
 use crate::context::TraceContext;
-use crate::model::{LinkSource, ParentSource, SpanDecision, SpanKind};
+use crate::model::{
+    Applied, Available, BaggageSource, LinkSource, Parent, ParentSource, SpanDecision, SpanKind,
+    choose,
+};
+use crate::otel::with_baggage;
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, StringValue};
 use std::borrow::Cow;
@@ -47,45 +53,47 @@ impl From<SpanKind> for opentelemetry::trace::SpanKind {
     }
 }
 
-fn has_span(cx: &Context) -> bool {
-    cx.span().span_context().is_valid()
-}
-
-/// The parent context the decision picks from `sources`, or a fresh root
-/// context when no candidate is available.
-fn parent(candidates: &[ParentSource], s: &SpanSources<'_>) -> Context {
-    for source in candidates {
-        match source {
-            ParentSource::Remote => {
-                if let Some(remote) = s.remote.filter(|r| r.traceparent.is_some()) {
-                    return remote.to_otel_context(&Context::new());
-                }
-            }
-            ParentSource::Ambient => {
-                if has_span(s.ambient) {
-                    return s.ambient.clone();
-                }
-            }
-            ParentSource::AmbientInConnectionTrace => {
-                if let Some(conn) = s.connection
-                    && has_span(s.ambient)
-                    && s.ambient.span().span_context().trace_id()
-                        == conn.span().span_context().trace_id()
-                {
-                    return s.ambient.clone();
-                }
-            }
-            ParentSource::Connection => {
-                if let Some(conn) = s.connection.filter(|c| has_span(c)) {
-                    return conn.clone();
-                }
-            }
+impl SpanSources<'_> {
+    /// What these contexts make available, for [`crate::model::choose`].
+    pub fn available(&self) -> Available {
+        let ambient_span = self.ambient.span();
+        let ambient = ambient_span.span_context();
+        let connection_span = self.connection.map(|cx| cx.span());
+        let connection = connection_span
+            .as_ref()
+            .map(|span| span.span_context())
+            .filter(|sc| sc.is_valid());
+        Available {
+            remote_has_span: self.remote.is_some_and(|r| r.traceparent.is_some()),
+            remote_has_baggage: self.remote.is_some_and(|r| !r.baggage.is_empty()),
+            ambient_has_span: ambient.is_valid(),
+            ambient_in_connection_trace: connection
+                .is_some_and(|c| ambient.is_valid() && c.trace_id() == ambient.trace_id()),
+            ambient_is_connection: connection.is_some_and(|c| {
+                ambient.is_valid()
+                    && c.trace_id() == ambient.trace_id()
+                    && c.span_id() == ambient.span_id()
+            }),
+            connection_has_span: connection.is_some(),
         }
     }
-    // A new trace keeps the remote baggage if a message brought any.
-    match s.remote {
-        Some(remote) => remote.to_otel_context(&Context::new()),
-        None => Context::new(),
+
+    /// The parent context `applied` names, holding the baggage it names.
+    fn parent_context(&self, applied: &Applied) -> Context {
+        match (applied.parent, applied.baggage) {
+            // The received context as it came: its span and its baggage.
+            (Parent::Remote, _) => self
+                .remote
+                .map(|r| r.to_otel_context(&Context::new()))
+                .unwrap_or_default(),
+            (Parent::Ambient, _) => self.ambient.clone(),
+            (Parent::Connection, _) => self.connection.cloned().unwrap_or_default(),
+            (Parent::NewTrace, BaggageSource::Remote) => self
+                .remote
+                .map(|r| with_baggage(Context::new(), &r.baggage))
+                .unwrap_or_default(),
+            (Parent::NewTrace, _) => Context::new(),
+        }
     }
 }
 
@@ -130,17 +138,13 @@ impl PreparedSpan {
         T: Tracer,
         T::Span: Send + Sync + 'static,
     {
-        let parent_cx = parent(self.parent, sources);
-        let parent_span = parent_cx.span().span_context().span_id();
-        let links: Vec<Link> = self
-            .links
-            .iter()
-            .filter_map(|l| match l {
-                LinkSource::Connection => sources.connection,
-            })
-            .map(|cx| cx.span().span_context().clone())
-            .filter(|sc| sc.is_valid() && sc.span_id() != parent_span)
-            .map(Link::with_context)
+        let applied = choose(self.parent, self.links, sources.available());
+        let parent_cx = sources.parent_context(&applied);
+        let links: Vec<Link> = sources
+            .connection
+            .filter(|_| applied.link_connection)
+            .map(|cx| Link::with_context(cx.span().span_context().clone()))
+            .into_iter()
             .collect();
         let mut attributes = Vec::with_capacity(self.attributes.len() + 2);
         attributes.extend(self.attributes.iter().cloned());

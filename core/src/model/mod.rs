@@ -14,6 +14,10 @@
 //! Every span carries `websocket.session.id`, so the traces of one session
 //! can be found together in the `message` model.
 //!
+//! A decision lists parent candidates; [`choose`] turns them, with what is
+//! at hand when the span starts ([`Available`]), into the parent, the links
+//! and the baggage ([`Applied`]), so no binding writes that rule again.
+//!
 //! ```
 //! use tracewire::model::{Connection, Model, Role, SpanKind, ParentSource, MessageType};
 //! let conn = Connection::new(Model::Message, Role::Client, "s-1", "/chat");
@@ -23,8 +27,12 @@
 //! assert_eq!(send.parent, &[ParentSource::Ambient]);
 //! ```
 
+mod apply;
+
+pub use apply::{Applied, Available, BaggageSource, Parent, choose};
+
 use crate::attributes::KeyValue;
-use crate::error::InvalidArgument;
+use crate::target::Target;
 
 /// Attribute keys written by the models.
 pub mod keys {
@@ -56,6 +64,23 @@ pub mod keys {
     pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
     /// The size of the application payload in bytes (without the envelope).
     pub const MESSAGING_BODY_SIZE: &str = "messaging.message.body.size";
+    /// The OpenTelemetry event name for a recorded error: a received
+    /// envelope that is malformed ([`crate::envelope::codec::exception_event`]).
+    pub const EXCEPTION_EVENT: &str = "exception";
+    /// On the `exception` event: the stable name of the core error code
+    /// (`invalid_envelope`, ...).
+    pub const EXCEPTION_TYPE: &str = "exception.type";
+    /// On the `exception` event: the error's message.
+    pub const EXCEPTION_MESSAGE: &str = "exception.message";
+}
+
+/// A span event to add: its name and attributes, both from [`keys`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event name.
+    pub name: &'static str,
+    /// The event's attributes.
+    pub attributes: Vec<KeyValue>,
 }
 
 /// How spans on a connection relate to each other.
@@ -70,28 +95,10 @@ pub enum Model {
     Message,
 }
 
-impl Model {
-    /// `connection` or `message`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Model::Connection => "connection",
-            Model::Message => "message",
-        }
-    }
-}
-
-impl std::str::FromStr for Model {
-    type Err = InvalidArgument;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            s if s.eq_ignore_ascii_case("connection") => Ok(Model::Connection),
-            s if s.eq_ignore_ascii_case("message") => Ok(Model::Message),
-            _ => Err(InvalidArgument(
-                "the tracing model must be \"connection\" or \"message\"",
-            )),
-        }
-    }
-}
+crate::names::names!(Model, "the tracing model must be \"connection\" or \"message\"", {
+    Connection => "connection",
+    Message => "message",
+});
 
 /// Which end of the connection this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +108,11 @@ pub enum Role {
     /// The side that accepted it.
     Server,
 }
+
+crate::names::names!(Role, "the role must be \"client\" or \"server\"", {
+    Client => "client",
+    Server => "server",
+});
 
 /// The span kinds of the OpenTelemetry API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +129,14 @@ pub enum SpanKind {
     Internal,
 }
 
+crate::names::names!(SpanKind, "the span kind must be client, server, producer, consumer or internal", {
+    Client => "client",
+    Server => "server",
+    Producer => "producer",
+    Consumer => "consumer",
+    Internal => "internal",
+});
+
 /// The type of a data frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageType {
@@ -126,15 +146,10 @@ pub enum MessageType {
     Binary,
 }
 
-impl MessageType {
-    /// `text` or `binary`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MessageType::Text => "text",
-            MessageType::Binary => "binary",
-        }
-    }
-}
+crate::names::names!(MessageType, "the message type must be \"text\" or \"binary\"", {
+    Text => "text",
+    Binary => "binary",
+});
 
 /// Where a span's parent comes from. A decision lists candidates in order;
 /// the first one available is the parent, and if none is, the span starts a
@@ -151,12 +166,23 @@ pub enum ParentSource {
     Connection,
 }
 
+crate::names::names!(ParentSource, "the parent source must be remote, ambient, ambient_in_connection_trace or connection", {
+    Remote => "remote",
+    Ambient => "ambient",
+    AmbientInConnectionTrace => "ambient_in_connection_trace",
+    Connection => "connection",
+});
+
 /// A span to link to, added when available and not already the parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkSource {
     /// The connection span.
     Connection,
 }
+
+crate::names::names!(LinkSource, "the link source must be \"connection\"", {
+    Connection => "connection",
+});
 
 /// Everything a binding needs to start one span.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,15 +230,30 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection with no server address known.
+    /// A connection with no server address known, for a path already
+    /// computed (prefer [`from_target`](Self::from_target), which computes it).
     pub fn new(model: Model, role: Role, session_id: &str, url_path: &str) -> Self {
         Connection {
             model,
             role,
             session_id: session_id.to_owned(),
-            url_path: if url_path.is_empty() { "/" } else { url_path }.to_owned(),
+            url_path: crate::target::path_or_root(url_path).to_owned(),
             server_address: None,
             server_port: None,
+        }
+    }
+
+    /// A connection whose server address, port and path are `target`'s, as
+    /// [`Target::from_url`] (client) or [`Target::from_request`] (server)
+    /// read them: the one way every language computes them.
+    pub fn from_target(model: Model, role: Role, session_id: &str, target: Target) -> Self {
+        Connection {
+            model,
+            role,
+            session_id: session_id.to_owned(),
+            url_path: target.path,
+            server_address: target.address,
+            server_port: target.port,
         }
     }
 
