@@ -203,17 +203,13 @@ pub const ENVELOPE_JSON: u32 = 1;
 /// Envelope set bit: the binary envelope (token `binary`).
 pub const ENVELOPE_BINARY: u32 = 2;
 
-/// The envelope set of a bit set; a bit other than the two is `invalid_argument`.
-pub fn envelopes_from_bits(bits: u32) -> Result<Envelopes, BridgeError> {
-    if bits & !(ENVELOPE_JSON | ENVELOPE_BINARY) != 0 {
-        return Err(BridgeError::invalid_argument(format!(
-            "unknown envelope set bits {bits:#x}"
-        )));
-    }
-    Ok(Envelopes {
+/// The envelope set of a bit set. Other bits are reserved and ignored, as
+/// unknown tokens of the `tracewire-envelope` header are.
+pub fn envelopes_from_bits(bits: u32) -> Envelopes {
+    Envelopes {
         json: bits & ENVELOPE_JSON != 0,
         binary: bits & ENVELOPE_BINARY != 0,
-    })
+    }
 }
 
 /// The bit set of an envelope set.
@@ -278,10 +274,10 @@ mod tests {
     }
 
     #[test]
-    fn envelope_bits_are_strict() {
+    fn envelope_bits_round_trip() {
         for bits in 0..4 {
-            assert_eq!(envelopes_to_bits(envelopes_from_bits(bits).unwrap()), bits);
+            assert_eq!(envelopes_to_bits(envelopes_from_bits(bits)), bits);
         }
-        assert!(envelopes_from_bits(4).is_err());
+        assert_eq!(envelopes_to_bits(envelopes_from_bits(4 | 1)), 1);
     }
 }
