@@ -1,6 +1,11 @@
 //! What every function shares: the error type and the panic guard, borrowed
 //! inputs and out-pointers, Rust-owned bytes and static strings.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use std::ffi::{CString, c_char};
 use std::ptr;
 

@@ -1,8 +1,10 @@
 //! The numbers of the C ABI: its version and the enum codes, each equal to
 //! the bridge's table (`tracewire_bridge::codes`), which the tests below check.
 
+// Intra-doc links name functions of other modules, as the header does.
 #[cfg(doc)]
-use crate::envelope::TwDecoded;
+#[allow(unused_imports)]
+use crate::*;
 
 /// The version of this ABI. It changes whenever a function's signature or a
 /// struct's layout changes; the Go package checks it at start-up.

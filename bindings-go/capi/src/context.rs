@@ -1,6 +1,11 @@
 //! Contexts and W3C values: span contexts, `traceparent`, `tracestate` and
 //! baggage.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use crate::abi::*;
 use crate::convert;
 use crate::records;

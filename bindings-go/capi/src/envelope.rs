@@ -1,6 +1,11 @@
 //! Envelopes: decoding results, the JSON and binary envelopes and the queue
 //! carrier.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use std::ptr;
 
 use tracewire::TraceContext;

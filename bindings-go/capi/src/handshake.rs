@@ -1,6 +1,11 @@
 //! The handshake: header names, injection, extraction, the server's and the
 //! client's side of the upgrade and session ids.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use std::ffi::c_char;
 
 use tracewire::TraceContext;

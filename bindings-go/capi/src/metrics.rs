@@ -1,5 +1,10 @@
 //! Stream metrics: recording, snapshots and histogram names.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use std::ptr;
 
 use tracewire::{StreamKind, StreamMetrics};

@@ -1,5 +1,10 @@
 //! The tracing models: connections and the span and close decisions.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use std::ptr;
 
 use tracewire::model::{self, CloseDecision, Connection, SpanDecision};

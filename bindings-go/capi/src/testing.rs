@@ -1,5 +1,10 @@
 //! Test-only entry points: how a panic and an error surface.
 
+// Intra-doc links name functions of other modules, as the header does.
+#[cfg(doc)]
+#[allow(unused_imports)]
+use crate::*;
+
 use crate::abi::{TwError, guard};
 
 // ---------------------------------------------------------------------------
