@@ -11,7 +11,7 @@
 //!   success. The error has a stable numeric code ([`tracewire::ErrorCode`]),
 //!   a message ([`tw_error_message`]) and is freed with [`tw_error_free`]
 //!   (NULL-safe). There is no thread-local "last error".
-//! - **Panics**: every entry point runs inside one guard that catches
+//! - **Panics**: every entry point runs inside one guard (the bridge's) that catches
 //!   unwinding and returns an error with code 100 (`panic`). No panic ever
 //!   crosses the ABI.
 //! - **Inputs** are borrowed `(ptr, len)` pairs, read during the call only and
@@ -29,7 +29,22 @@
 //!   concurrently, as long as one output struct is not written by two calls at
 //!   once and a handle is not freed while another call uses it.
 //! - **Lists** cross the ABI as *records*: a byte buffer of items, each a
-//!   32-bit little-endian length followed by that many bytes.
+//!   32-bit little-endian length followed by that many bytes. Attributes
+//!   cross as the bridge's attributes block (`tracewire_bridge::wire`).
+//!
+//! The panic guard, the enum codes and the byte format are the bridge's
+//! (`tracewire-bridge`); this crate turns them into C types.
+//!
+//! | module | functions |
+//! |---|---|
+//! | `codes` | the `TW_*` numbers (checked against the bridge's tables) |
+//! | `abi` | `TwError`, `TwBytes`, `TwStr`; `tw_error_*`, `tw_bytes_free`, `tw_abi_version` |
+//! | `context` | `TwSpanContext`, `TwContext`; `tw_traceparent_*`, `tw_tracestate_*`, `tw_baggage_*` |
+//! | `handshake` | `tw_header_names`, `tw_inject_headers`, `tw_extract*`, `tw_server_handshake`, `tw_client_*`, `tw_envelopes_parse`, `tw_new_session_id` |
+//! | `envelope` | `TwDecoded`; `tw_json_*`, `tw_binary_*`, `tw_carrier_*` |
+//! | `model` | `TwConnection`, `TwSpanDecision`, `TwCloseDecision`; `tw_model_parse`, `tw_connection_*` |
+//! | `metrics` | `TwStreamMetrics`, `TwStreamSnapshot`; `tw_stream_*` |
+//! | `testing` | `tw_testing_panic`, `tw_testing_error` |
 
 // Input-dependent unwraps are not allowed; tests may unwrap.
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
