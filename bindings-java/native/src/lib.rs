@@ -47,7 +47,61 @@ mod w3c;
 
 #[cfg(test)]
 mod tests {
+    use tracewire::StreamKind;
+    use tracewire::model::{LinkSource, ParentSource, SpanKind};
     use tracewire_bridge::{Coded, ModelEvent};
+
+    /// A Java source file of the binding.
+    fn java(path: &str) -> String {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../src/main/java/dev/tracewire/"
+        );
+        std::fs::read_to_string(format!("{dir}{path}")).unwrap()
+    }
+
+    /// The upper-case identifiers between `start` and the next `end`, in
+    /// order, comments skipped: an enum's constants or an array's elements.
+    fn java_list(src: &str, start: &str, end: char, prefix: &str) -> Vec<String> {
+        let at = src
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} not found"))
+            + start.len();
+        let body = &src[at..at + src[at..].find(end).unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !(l.starts_with("/*") || l.starts_with('*') || l.starts_with("//")))
+            .flat_map(|l| l.split(','))
+            .map(|t| t.trim().trim_start_matches(prefix).trim_end_matches(';'))
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn upper<T: Coded>() -> Vec<String> {
+        T::ALL.iter().map(|v| v.name().to_uppercase()).collect()
+    }
+
+    #[test]
+    fn java_reads_enums_in_the_bridge_order() {
+        let model = java("ConnectionModel.java");
+        assert_eq!(
+            java_list(&model, "KINDS = {", '}', "SpanKind."),
+            upper::<SpanKind>()
+        );
+        assert_eq!(
+            java_list(&model, "LINKS = {", '}', "SpanDecision.Source."),
+            upper::<LinkSource>()
+        );
+        assert_eq!(
+            java_list(&java("SpanDecision.java"), "enum Source {", '}', ""),
+            upper::<ParentSource>()
+        );
+        assert_eq!(
+            java_list(&java("StreamMetrics.java"), "enum Kind {", '}', ""),
+            upper::<StreamKind>()
+        );
+    }
 
     /// The value of `public static final int NAME = value;` in `Native.java`.
     fn java_constant(java: &str, name: &str) -> Option<i32> {
@@ -58,11 +112,7 @@ mod tests {
 
     #[test]
     fn operation_numbers_match_the_java_constants() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../src/main/java/dev/tracewire/internal/Native.java"
-        );
-        let java = std::fs::read_to_string(path).unwrap();
+        let java = java("internal/Native.java");
         for (op, name) in crate::w3c::W3cOp::ALL {
             assert_eq!(java_constant(&java, name), Some(op as i32), "{name}");
         }
