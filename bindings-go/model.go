@@ -202,35 +202,79 @@ func internAll(items [][]byte) []string {
 	return out
 }
 
-// attributesFromC decodes the attribute records of the C ABI: key, then a
-// tag byte (s, i, f, b) and the value.
+// attributesFromC decodes the bridge's attributes block (little-endian; see
+// TwSpanDecision in the header): a u32 count, then per attribute a u32-length
+// key, a tag byte and the value (0 string with a u32 length, 1 int64,
+// 2 float64, 3 bool byte). A block that is short or has an unknown tag is
+// decoded up to the bad attribute (the core writes every block, so that
+// means a mismatched library, which the ABI version check reports).
 func attributesFromC(b []byte, name []byte) (string, []attribute.KeyValue) {
-	type raw struct{ key, val []byte }
+	type raw struct {
+		key, str []byte
+		tag      byte
+		num      uint64
+	}
 	var items [24]raw
 	list := items[:0]
-	for len(b) >= 4 {
-		n := int(binary.LittleEndian.Uint32(b))
-		if n > len(b)-4 {
+	next := func(n int) ([]byte, bool) {
+		if n < 0 || n > len(b) {
+			return nil, false
+		}
+		v := b[:n]
+		b = b[n:]
+		return v, true
+	}
+	u32 := func() (int, bool) {
+		v, ok := next(4)
+		if !ok {
+			return 0, false
+		}
+		return int(binary.LittleEndian.Uint32(v)), true
+	}
+	count, ok := u32()
+	for i := 0; ok && i < count; i++ {
+		var r raw
+		var n int
+		var t []byte
+		if n, ok = u32(); !ok {
 			break
 		}
-		k := b[4 : 4+n]
-		b = b[4+n:]
-		if len(b) < 4 {
+		if r.key, ok = next(n); !ok {
 			break
 		}
-		n = int(binary.LittleEndian.Uint32(b))
-		if n > len(b)-4 || n == 0 {
+		if t, ok = next(1); !ok {
 			break
 		}
-		list = append(list, raw{k, b[4 : 4+n]})
-		b = b[4+n:]
+		r.tag = t[0]
+		switch r.tag {
+		case 0:
+			if n, ok = u32(); ok {
+				r.str, ok = next(n)
+			}
+		case 1, 2:
+			var v []byte
+			if v, ok = next(8); ok {
+				r.num = binary.LittleEndian.Uint64(v)
+			}
+		case 3:
+			var v []byte
+			if v, ok = next(1); ok {
+				r.num = uint64(v[0])
+				ok = v[0] <= 1
+			}
+		default:
+			ok = false
+		}
+		if ok {
+			list = append(list, r)
+		}
 	}
 	strs := make([][]byte, 0, 2*len(list)+1)
 	strs = append(strs, name)
 	for _, r := range list {
 		strs = append(strs, r.key)
-		if r.val[0] == 's' {
-			strs = append(strs, r.val[1:])
+		if r.tag == 0 {
+			strs = append(strs, r.str)
 		}
 	}
 	is := internAll(strs)
@@ -239,20 +283,16 @@ func attributesFromC(b []byte, name []byte) (string, []attribute.KeyValue) {
 	for _, r := range list {
 		key := attribute.Key(is[j])
 		j++
-		switch v := r.val[1:]; r.val[0] {
-		case 's':
+		switch r.tag {
+		case 0:
 			out = append(out, key.String(is[j]))
 			j++
-		case 'i':
-			if len(v) == 8 {
-				out = append(out, key.Int64(int64(binary.LittleEndian.Uint64(v))))
-			}
-		case 'f':
-			if len(v) == 8 {
-				out = append(out, key.Float64(math.Float64frombits(binary.LittleEndian.Uint64(v))))
-			}
-		case 'b':
-			out = append(out, key.Bool(len(v) == 1 && v[0] == 1))
+		case 1:
+			out = append(out, key.Int64(int64(r.num)))
+		case 2:
+			out = append(out, key.Float64(math.Float64frombits(r.num)))
+		case 3:
+			out = append(out, key.Bool(r.num == 1))
 		}
 	}
 	return is[0], out

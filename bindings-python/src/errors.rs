@@ -9,23 +9,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyAny;
 use std::fmt::Display;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use tracewire::ErrorCode;
-
-/// Every code the core defines, in order. Python builds `tracewire.ErrorCode`
-/// from this list, so a code added to the core shows up without a binding
-/// change.
-const ALL_CODES: [ErrorCode; 9] = [
-    ErrorCode::InvalidTraceParent,
-    ErrorCode::InvalidTraceState,
-    ErrorCode::InvalidBaggage,
-    ErrorCode::InvalidEnvelope,
-    ErrorCode::UnsupportedEnvelopeVersion,
-    ErrorCode::NotJsonObject,
-    ErrorCode::InvalidCarrier,
-    ErrorCode::InvalidArgument,
-    ErrorCode::Panic,
-];
+use tracewire_bridge::BridgeError;
 
 /// Builds the `tracewire` exception for `code` with `message`.
 ///
@@ -49,40 +34,39 @@ pub(crate) fn raise(py: Python<'_>, code: ErrorCode, e: impl Display) -> PyErr {
     py_error(py, code, e.to_string())
 }
 
-/// Runs `f`, turning a Rust panic into `tracewire.InternalError` (code
-/// `panic`) so that no `PanicException` (a `BaseException`) reaches Python.
+/// The exception for an error of the bridge.
+pub(crate) fn bridge_error(py: Python<'_>, e: BridgeError) -> PyErr {
+    py_error(py, e.code, e.message)
+}
+
+/// Runs `f` inside the bridge's panic guard, turning a Rust panic into
+/// `tracewire.InternalError` (code `panic`) so that no `PanicException` (a
+/// `BaseException`) reaches Python.
 pub(crate) fn guard<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match tracewire_bridge::guard::catch(|| Ok::<_, BridgeError>(f())) {
         Ok(result) => result,
-        Err(payload) => {
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic payload".to_owned());
-            Err(py_error(
-                py,
-                ErrorCode::Panic,
-                format!("internal error in tracewire's native code: {detail}"),
-            ))
-        }
+        Err(e) => Err(bridge_error(py, e)),
     }
 }
 
-/// `[(name, number), ...]` for every core error code.
+/// `[(name, number), ...]` for every core error code. Python builds
+/// `tracewire.ErrorCode` from this list, so a code added to the core shows up
+/// without a binding change.
 #[pyfunction]
 fn error_codes(py: Python<'_>) -> PyResult<Vec<(&'static str, u32)>> {
     guard(py, || {
-        Ok(ALL_CODES.iter().map(|c| (c.name(), c.as_u32())).collect())
+        Ok(ErrorCode::ALL
+            .iter()
+            .map(|c| (c.name(), c.as_u32()))
+            .collect())
     })
 }
 
 /// Test-only: panics inside the guard, to check how a panic surfaces.
 #[pyfunction]
-#[allow(clippy::panic)]
 fn _testing_panic(py: Python<'_>) -> PyResult<()> {
     guard(py, || {
-        panic!("deliberate panic from tracewire._native._testing_panic")
+        tracewire_bridge::guard::testing_panic().map_err(|e| bridge_error(py, e))
     })
 }
 
@@ -90,15 +74,9 @@ fn _testing_panic(py: Python<'_>) -> PyResult<()> {
 #[pyfunction]
 fn _testing_error(py: Python<'_>, code: u32) -> PyResult<()> {
     guard(py, || {
-        let code = ALL_CODES
-            .iter()
-            .copied()
-            .find(|c| c.as_u32() == code)
-            .unwrap_or(ErrorCode::InvalidArgument);
-        Err(py_error(
+        Err(bridge_error(
             py,
-            code,
-            format!("deliberate {} error from _testing_error", code.name()),
+            tracewire_bridge::guard::testing_error(code),
         ))
     })
 }

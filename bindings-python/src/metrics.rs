@@ -2,30 +2,19 @@
 //! the attribute and histogram names it decides.
 
 use crate::guard;
-use crate::py_error;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::time::Duration;
 use tracewire::metrics::Histogram;
-use tracewire::{ErrorCode, StreamKind, StreamMetrics, StreamSnapshot, Value};
+use tracewire::{StreamKind, StreamMetrics, StreamSnapshot, Value};
+use tracewire_bridge::Coded;
 
 fn parse_kind(py: Python<'_>, kind: &str) -> PyResult<StreamKind> {
-    match kind {
-        "generic" => Ok(StreamKind::Generic),
-        "model_output" => Ok(StreamKind::ModelOutput),
-        _ => Err(py_error(
-            py,
-            ErrorCode::InvalidArgument,
-            "the stream kind must be \"generic\" or \"model_output\"",
-        )),
-    }
+    StreamKind::from_name(kind).map_err(|e| crate::errors::bridge_error(py, e))
 }
 
 fn kind_name(kind: StreamKind) -> &'static str {
-    match kind {
-        StreamKind::Generic => "generic",
-        StreamKind::ModelOutput => "model_output",
-    }
+    kind.name()
 }
 
 /// What a stream recorded up to one moment (durations in seconds, `None`

@@ -5,36 +5,9 @@
 use crate::{guard, raise};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tracewire::model::{
-    CloseDecision, Connection, LinkSource, MessageType, Model, ParentSource, Role, SpanDecision,
-    SpanKind,
-};
+use tracewire::model::{CloseDecision, Connection, MessageType, Model, Role, SpanDecision};
 use tracewire::{ErrorCode, KeyValue, Value};
-
-fn kind_name(k: SpanKind) -> &'static str {
-    match k {
-        SpanKind::Client => "client",
-        SpanKind::Server => "server",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Internal => "internal",
-    }
-}
-
-fn parent_name(p: ParentSource) -> &'static str {
-    match p {
-        ParentSource::Remote => "remote",
-        ParentSource::Ambient => "ambient",
-        ParentSource::AmbientInConnectionTrace => "ambient_in_connection_trace",
-        ParentSource::Connection => "connection",
-    }
-}
-
-fn link_name(l: LinkSource) -> &'static str {
-    match l {
-        LinkSource::Connection => "connection",
-    }
-}
+use tracewire_bridge::Coded;
 
 /// Core attributes as a `dict` of `str` to `str`/`int`/`float`/`bool`.
 fn attributes<'py>(py: Python<'py>, attrs: &[KeyValue]) -> PyResult<Bound<'py, PyDict>> {
@@ -65,9 +38,9 @@ impl PySpanDecision {
     fn from_core(py: Python<'_>, d: &SpanDecision) -> PyResult<Self> {
         Ok(PySpanDecision {
             name: d.name.clone(),
-            kind: kind_name(d.kind),
-            parent: d.parent.iter().copied().map(parent_name).collect(),
-            links: d.links.iter().copied().map(link_name).collect(),
+            kind: d.kind.name(),
+            parent: d.parent.iter().map(|p| p.name()).collect(),
+            links: d.links.iter().map(|l| l.name()).collect(),
             attributes: attributes(py, &d.attributes)?.unbind(),
         })
     }
@@ -156,15 +129,7 @@ impl PyCloseDecision {
 }
 
 fn message_type(py: Python<'_>, s: &str) -> PyResult<MessageType> {
-    match s {
-        "text" => Ok(MessageType::Text),
-        "binary" => Ok(MessageType::Binary),
-        _ => Err(crate::py_error(
-            py,
-            ErrorCode::InvalidArgument,
-            "message_type must be \"text\" or \"binary\"",
-        )),
-    }
+    MessageType::from_name(s).map_err(|e| crate::errors::bridge_error(py, e))
 }
 
 /// The facts about one connection that every span decision depends on.
@@ -190,17 +155,7 @@ impl PyConnection {
             let model: Model = model
                 .parse()
                 .map_err(|e| raise(py, ErrorCode::InvalidArgument, e))?;
-            let role = match role {
-                "client" => Role::Client,
-                "server" => Role::Server,
-                _ => {
-                    return Err(crate::py_error(
-                        py,
-                        ErrorCode::InvalidArgument,
-                        "role must be \"client\" or \"server\"",
-                    ));
-                }
-            };
+            let role = Role::from_name(role).map_err(|e| crate::errors::bridge_error(py, e))?;
             let mut conn = Connection::new(model, role, session_id, url_path);
             if let Some(addr) = server_address {
                 conn = conn.with_server(addr, server_port);

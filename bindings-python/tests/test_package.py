@@ -54,7 +54,7 @@ def test_panic_surfaces_as_internal_error() -> None:
     with pytest.raises(tw.InternalError) as e:
         _native._testing_panic()
     assert e.value.code == tw.ErrorCode.PANIC
-    assert "deliberate panic" in str(e.value)
+    assert "deliberate test panic" in str(e.value)
     # and the module keeps working afterwards
     assert tw.TraceParent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").sampled
 

@@ -30,7 +30,7 @@
 
 // The version of this ABI. It changes whenever a function's signature or a
 // struct's layout changes; the Go package checks it at start-up.
-#define TW_ABI_VERSION 1
+#define TW_ABI_VERSION 2
 
 // [`TwDecoded::outcome`]: the frame carries no envelope.
 #define TW_DECODED_PLAIN 0
@@ -256,10 +256,11 @@ typedef struct TwDecoded {
   struct TwError *error;
 } TwDecoded;
 
-// Everything needed to start one span. `attributes` is records, per
-// attribute: key, then a typed value: one tag byte (`s` UTF-8 string, `i`
-// 8-byte little-endian signed integer, `f` 8-byte little-endian IEEE double,
-// `b` one byte 0/1) followed by the value. Free with [`tw_span_decision_free`].
+// Everything needed to start one span. `attributes` is the bridge's
+// attributes block (all integers little-endian): a u32 count, then per
+// attribute a u32 length and the UTF-8 key, one tag byte and the value by
+// tag: 0 string (u32 length, UTF-8), 1 int (i64), 2 float (IEEE double),
+// 3 bool (one byte, 0 or 1). Free with [`tw_span_decision_free`].
 typedef struct TwSpanDecision {
   // The span name.
   struct TwBytes name;

@@ -1,9 +1,9 @@
 //! Conversions between the C structs and the core's types.
 
-use crate::records;
-use crate::{Result, TwBytes, TwContext, TwError, TwIssues, TwSpanContext, bytes};
+use crate::abi::{Result, TwBytes, TwError, bytes};
+use crate::context::{TwContext, TwIssues, TwSpanContext};
 use tracewire::{Baggage, ExtractIssue, KeyValue, SpanId, TraceContext, TraceFlags, TraceId};
-use tracewire::{TraceParent, TraceState, Value};
+use tracewire::{TraceParent, TraceState};
 
 /// The last few values parsed from header strings on this thread, most
 /// recent first. A sender passes the same tracestate and baggage for every
@@ -151,32 +151,7 @@ pub(crate) fn issues_out(issues: &[ExtractIssue]) -> TwIssues {
     out
 }
 
-/// Attributes as records: key, then a tag byte and the value.
+/// Attributes in the bridge's byte format (see `TwSpanDecision::attributes`).
 pub(crate) fn attributes_out(attrs: &[KeyValue]) -> TwBytes {
-    let mut w = records::Writer::default();
-    let mut v = Vec::with_capacity(16);
-    for kv in attrs {
-        w.push(kv.key.as_bytes());
-        v.clear();
-        match &kv.value {
-            Value::String(s) => {
-                v.push(b's');
-                v.extend_from_slice(s.as_bytes());
-            }
-            Value::Int(i) => {
-                v.push(b'i');
-                v.extend_from_slice(&i.to_le_bytes());
-            }
-            Value::Float(f) => {
-                v.push(b'f');
-                v.extend_from_slice(&f.to_le_bytes());
-            }
-            Value::Bool(b) => {
-                v.push(b'b');
-                v.push(u8::from(*b));
-            }
-        }
-        w.push(&v);
-    }
-    TwBytes::from_vec(w.finish())
+    TwBytes::from_vec(tracewire_bridge::wire::attributes_to_vec(attrs))
 }

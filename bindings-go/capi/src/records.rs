@@ -1,6 +1,6 @@
 //! Lists across the ABI: items each prefixed by a 32-bit little-endian length.
 
-use crate::{Result, TwError};
+use crate::abi::{Result, TwError};
 
 /// Builds a records buffer.
 #[derive(Default)]

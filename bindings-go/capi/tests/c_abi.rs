@@ -63,7 +63,7 @@ fn abi_version_and_header_names_match_the_core() {
 fn panics_become_errors_with_code_100() {
     let (code, msg) = take(tw_testing_panic()).expect("an error");
     assert_eq!(code, tracewire::ErrorCode::Panic.as_u32());
-    assert!(msg.contains("tw_testing_panic"), "{msg}");
+    assert!(msg.contains("deliberate test panic"), "{msg}");
 }
 
 #[test]
@@ -479,5 +479,76 @@ fn stream_metrics_through_the_abi() {
         assert_eq!(s(names.chunk_interval.unit), core.chunk_interval.unit);
         tw_stream_metrics_free(&mut m);
         assert!(m.is_null());
+    }
+}
+
+#[test]
+fn unknown_enum_codes_are_invalid_argument_naming_the_enum() {
+    let mut conn: *mut TwConnection = ptr::null_mut();
+    let sid = "s1";
+    // SAFETY: valid inputs; the outputs are checked and freed.
+    unsafe {
+        let (code, msg) = take(tw_connection_new(
+            7,
+            TW_ROLE_CLIENT,
+            sid.as_ptr(),
+            sid.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            -1,
+            &mut conn,
+        ))
+        .expect("an error");
+        assert_eq!((code, msg.as_str()), (8, "unknown tracing model 7"));
+        assert!(conn.is_null());
+        let (_, msg) = take(tw_connection_new(
+            TW_MODEL_MESSAGE,
+            2,
+            sid.as_ptr(),
+            sid.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            -1,
+            &mut conn,
+        ))
+        .expect("an error");
+        assert_eq!(msg, "unknown role 2");
+        ok(tw_connection_new(
+            TW_MODEL_MESSAGE,
+            TW_ROLE_CLIENT,
+            sid.as_ptr(),
+            sid.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            -1,
+            &mut conn,
+        ));
+        let mut d = TwSpanDecision::default();
+        let (_, msg) = take(tw_connection_message(conn, false, 5, 1, &mut d)).expect("an error");
+        assert_eq!(msg, "unknown message type 5");
+        ok(tw_connection_message(
+            conn,
+            false,
+            TW_MESSAGE_TEXT,
+            1,
+            &mut d,
+        ));
+        // The attributes are the bridge's block.
+        let attrs = tracewire_bridge::wire::Reader::new(bytes_of(&d.attributes))
+            .attributes()
+            .unwrap();
+        assert!(
+            attrs
+                .iter()
+                .any(|(k, _)| *k == "messaging.message.body.size")
+        );
+        tw_span_decision_free(&mut d);
+        tw_connection_free(&mut conn);
     }
 }

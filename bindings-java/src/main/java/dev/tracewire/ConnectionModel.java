@@ -163,6 +163,7 @@ public final class ConnectionModel {
     return new SpanDecision(name, kind, parents, links, readAttributes(s));
   }
 
+  /** The bridge's attributes block: {@code u32 n, n x (str key, u8 type, value)}. */
   @SuppressWarnings("unchecked")
   static Attributes readAttributes(Scratch s) {
     int n = s.readU32();
@@ -194,13 +195,14 @@ public final class ConnectionModel {
           }
           b.put(k, s.readF64());
         }
-        default -> {
+        case 3 -> {
           AttributeKey<Boolean> k = (AttributeKey<Boolean>) keys[3];
           if (k == null) {
             keys[3] = k = AttributeKey.booleanKey(key);
           }
           b.put(k, s.readU8() != 0);
         }
+        default -> throw new IllegalStateException("tracewire: unknown attribute type " + type);
       }
     }
     return b.build();

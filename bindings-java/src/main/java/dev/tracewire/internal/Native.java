@@ -5,7 +5,8 @@ import java.nio.ByteBuffer;
 /**
  * Every native method of tracewire, in one place. The bridge is not API: the public types in
  * {@code dev.tracewire} are. Layouts of the byte buffers are documented on the Rust side
- * ({@code bindings-java/native/src/lib.rs} and {@code wire.rs}).
+ * ({@code bindings-java/native/src/}; the byte format itself, little-endian, is the bridge's:
+ * {@code bindings-bridge/src/lib.rs}).
  *
  * <p>Conventions: {@code in}/{@code out} are addresses of direct buffers that the caller keeps
  * alive for the call; a function producing bytes returns their length, or minus the length
@@ -16,6 +17,36 @@ public final class Native {
   static {
     NativeLoader.load();
   }
+
+  /** {@link #w3c} operation: parse a traceparent (Rust: {@code W3cOp::ParseTraceParent}). */
+  public static final int W3C_PARSE_TRACEPARENT = 0;
+
+  /** {@link #w3c} operation: parse tracestate lines. */
+  public static final int W3C_PARSE_TRACESTATE = 1;
+
+  /** {@link #w3c} operation: insert into a tracestate. */
+  public static final int W3C_TRACESTATE_INSERT = 2;
+
+  /** {@link #w3c} operation: remove from a tracestate. */
+  public static final int W3C_TRACESTATE_REMOVE = 3;
+
+  /** {@link #w3c} operation: parse baggage lines. */
+  public static final int W3C_PARSE_BAGGAGE = 4;
+
+  /** {@link #w3c} operation: build baggage from members. */
+  public static final int W3C_BUILD_BAGGAGE = 5;
+
+  /** {@link #modelDecide} event: the connection span (Rust: {@code ModelEvent::Open}). */
+  public static final int MODEL_OPEN = 0;
+
+  /** {@link #modelDecide} event: sending one message. */
+  public static final int MODEL_SEND = 1;
+
+  /** {@link #modelDecide} event: processing one received message. */
+  public static final int MODEL_RECEIVE = 2;
+
+  /** {@link #modelDecide} event: the close. */
+  public static final int MODEL_CLOSE = 3;
 
   private Native() {}
 

@@ -1,0 +1,84 @@
+//! The tracing models: span and close decisions of `model::Connection`.
+
+use jni::EnvUnowned;
+use jni::objects::{JClass, JString};
+use jni::sys::{jint, jlong};
+use tracewire::model::{Connection, MessageType, Model, Role};
+use tracewire_bridge::wire::{Reader, Writer};
+use tracewire_bridge::{BridgeError, Coded, ModelEvent};
+
+use crate::guard::{Fail, emit, fast, guarded, input};
+
+// ---------------------------------------------------------------- model
+
+/// Parses a model name: 0 connection, 1 message; fails with `invalid_argument`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_modelParse<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    name: JString<'local>,
+) -> jint {
+    guarded(&mut env, |env| {
+        if name.is_null() {
+            return Err(Fail::argument("the tracing model is null"));
+        }
+        let name = name.try_to_string(env)?;
+        let model: Model = name.parse().map_err(BridgeError::from)?;
+        Ok(jint::from(model.code()))
+    })
+}
+
+/// A span decision of `model::Connection`.
+/// In: `u8 model, u8 role, str session id, str url path, u8 has_address,
+/// str address, i32 port (-1: none), u8 event (a `ModelEvent`: 0 open, 1 send,
+/// 2 receive, 3 close), u8 message type, i64 size, i32 close code (-1: none),
+/// str close reason`. Enum bytes are the bridge's codes; an unknown one is
+/// `invalid_argument`.
+/// Out, open/send/receive: a span decision (the bridge's byte format), then
+/// `u8 ends_at_upgrade`. Out, close: a close decision.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input_addr: jlong,
+    input_len: jint,
+    out: jlong,
+    cap: jint,
+) -> jint {
+    fast(&mut env, || {
+        let mut w = Writer::new();
+        {
+            // SAFETY: Native's contract.
+            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
+            let model: Model = r.coded()?;
+            let role: Role = r.coded()?;
+            let session = r.str()?;
+            let path = r.str()?;
+            let has_address = r.u8()? != 0;
+            let address = r.str()?;
+            let port = r.i32()?;
+            let event: ModelEvent = r.coded()?;
+            let message_type: MessageType = r.coded()?;
+            let size = usize::try_from(r.i64()?).unwrap_or(0);
+            let code = r.i32()?;
+            let reason = r.str()?;
+            let mut conn = Connection::new(model, role, session, path);
+            if has_address {
+                conn = conn.with_server(address, u16::try_from(port).ok());
+            }
+            match event {
+                ModelEvent::Open => {
+                    w.span_decision(&conn.open());
+                    w.u8(u8::from(conn.connection_span_ends_at_upgrade()));
+                }
+                ModelEvent::Send => w.span_decision(&conn.send(message_type, size)),
+                ModelEvent::Receive => w.span_decision(&conn.receive(message_type, size)),
+                ModelEvent::Close => {
+                    w.close_decision(&conn.close(u16::try_from(code).ok(), reason));
+                }
+            }
+        }
+        // SAFETY: Native's contract.
+        unsafe { emit(&w, out, cap) }
+    })
+}
