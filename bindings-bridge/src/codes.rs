@@ -3,13 +3,20 @@
 //! Java arrays and Go constants mirror these numbers, and each adapter's tests
 //! check its copy against [`Coded::ALL`].
 //!
+//! For the core's enums nothing is restated here: the code is the value's
+//! position in the core's `ALL` and the name is its `as_str`. Only the
+//! bridge's own enums ([`DecodedKind`], [`ValueTag`], [`ModelEvent`]) have
+//! their tables written out.
+//!
 //! Decoding is strict: an unknown number or name is an `invalid_argument`
 //! error that names the enum and the value, never a default.
 
 use crate::error::BridgeError;
 use tracewire::envelope::Decoded;
 use tracewire::handshake::Envelopes;
-use tracewire::model::{LinkSource, MessageType, Model, ParentSource, Role, SpanKind};
+use tracewire::model::{
+    Available, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource, Role, SpanKind,
+};
 use tracewire::{StreamKind, Value};
 
 /// An enum with a stable number and name for each value.
@@ -78,39 +85,37 @@ macro_rules! coded {
     };
 }
 
-coded!(Model, "tracing model" {
-    Connection = 0, "connection";
-    Message = 1, "message";
-});
+/// The table of a core enum: codes are positions in its `ALL`.
+macro_rules! core_coded {
+    ($($ty:ident, $what:literal;)+) => {
+        $(
+            impl Coded for $ty {
+                const WHAT: &'static str = $what;
+                const ALL: &'static [Self] = $ty::ALL;
 
-coded!(Role, "role" {
-    Client = 0, "client";
-    Server = 1, "server";
-});
+                fn code(self) -> u8 {
+                    // The core's tables have a handful of values each.
+                    $ty::ALL.iter().position(|v| *v == self).unwrap_or(0) as u8
+                }
 
-coded!(MessageType, "message type" {
-    Text = 0, "text";
-    Binary = 1, "binary";
-});
+                fn name(self) -> &'static str {
+                    self.as_str()
+                }
+            }
+        )+
+    };
+}
 
-coded!(SpanKind, "span kind" {
-    Client = 0, "client";
-    Server = 1, "server";
-    Producer = 2, "producer";
-    Consumer = 3, "consumer";
-    Internal = 4, "internal";
-});
-
-coded!(ParentSource, "parent source" {
-    Remote = 0, "remote";
-    Ambient = 1, "ambient";
-    AmbientInConnectionTrace = 2, "ambient_in_connection_trace";
-    Connection = 3, "connection";
-});
-
-coded!(LinkSource, "link source" {
-    Connection = 0, "connection";
-});
+core_coded! {
+    Model, "tracing model";
+    Role, "role";
+    MessageType, "message type";
+    SpanKind, "span kind";
+    ParentSource, "parent source";
+    LinkSource, "link source";
+    Parent, "parent";
+    BaggageSource, "baggage source";
+}
 
 coded!(StreamKind, "stream kind" {
     Generic = 0, "generic";
@@ -217,6 +222,46 @@ pub fn envelopes_to_bits(e: Envelopes) -> u32 {
     (if e.json { ENVELOPE_JSON } else { 0 }) | (if e.binary { ENVELOPE_BINARY } else { 0 })
 }
 
+/// The facts of [`Available`] as bits, in the order of its fields: what a
+/// binding reads off its own SDK's contexts before a span starts.
+pub const AVAILABLE_BITS: [&str; 6] = [
+    "remote_has_span",
+    "remote_has_baggage",
+    "ambient_has_span",
+    "ambient_in_connection_trace",
+    "ambient_is_connection",
+    "connection_has_span",
+];
+
+/// The [`Available`] facts of a bit set (bit `i` is [`AVAILABLE_BITS`]`[i]`).
+/// Other bits are reserved; a set one is `invalid_argument`, since a fact
+/// this version does not know cannot be honoured.
+pub fn available_from_bits(bits: u32) -> Result<Available, BridgeError> {
+    if bits >> AVAILABLE_BITS.len() != 0 {
+        return Err(BridgeError::invalid_argument(format!(
+            "unknown availability bits {bits:#x}"
+        )));
+    }
+    let bit = |i: u32| bits & (1 << i) != 0;
+    Ok(Available {
+        remote_has_span: bit(0),
+        remote_has_baggage: bit(1),
+        ambient_has_span: bit(2),
+        ambient_in_connection_trace: bit(3),
+        ambient_is_connection: bit(4),
+        connection_has_span: bit(5),
+    })
+}
+
+/// An [`Applied`](tracewire::model::Applied) in one `u32`, so it crosses FFI
+/// as a plain return value: bits 0-7 the [`Parent`] code, bits 8-15 the
+/// [`BaggageSource`] code, bit 16 whether to link the connection span.
+pub fn pack_applied(applied: tracewire::model::Applied) -> u32 {
+    u32::from(applied.parent.code())
+        | u32::from(applied.baggage.code()) << 8
+        | u32::from(applied.link_connection) << 16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +290,8 @@ mod tests {
         check::<SpanKind>();
         check::<ParentSource>();
         check::<LinkSource>();
+        check::<Parent>();
+        check::<BaggageSource>();
         check::<StreamKind>();
         check::<DecodedKind>();
         check::<ValueTag>();
@@ -252,13 +299,32 @@ mod tests {
     }
 
     #[test]
-    fn names_agree_with_the_core_where_it_has_them() {
-        for m in Model::ALL {
-            assert_eq!(m.name(), m.as_str());
+    fn available_bits_follow_the_field_order() {
+        for (i, fact) in AVAILABLE_BITS.iter().enumerate() {
+            let a = available_from_bits(1 << i).unwrap();
+            let set = [
+                a.remote_has_span,
+                a.remote_has_baggage,
+                a.ambient_has_span,
+                a.ambient_in_connection_trace,
+                a.ambient_is_connection,
+                a.connection_has_span,
+            ];
+            assert_eq!(set.iter().filter(|b| **b).count(), 1, "{fact}");
+            assert!(set[i], "{fact}");
         }
-        for t in MessageType::ALL {
-            assert_eq!(t.name(), t.as_str());
-        }
+        assert!(available_from_bits(1 << AVAILABLE_BITS.len()).is_err());
+    }
+
+    #[test]
+    fn applied_packs_into_one_word() {
+        let applied = tracewire::model::Applied {
+            parent: Parent::NewTrace,
+            link_connection: true,
+            baggage: BaggageSource::Remote,
+        };
+        // new_trace is 3, remote baggage 0, the link bit 16.
+        assert_eq!(pack_applied(applied), 3 | 1 << 16);
     }
 
     #[test]

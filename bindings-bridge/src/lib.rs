@@ -31,11 +31,18 @@
 //! | `SpanKind` | 0 `client`, 1 `server`, 2 `producer`, 3 `consumer`, 4 `internal` |
 //! | `ParentSource` | 0 `remote`, 1 `ambient`, 2 `ambient_in_connection_trace`, 3 `connection` |
 //! | `LinkSource` | 0 `connection` |
+//! | `Parent` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `new_trace` |
+//! | `BaggageSource` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `none` |
 //! | `StreamKind` | 0 `generic`, 1 `model_output` |
 //! | [`DecodedKind`] | 0 `plain`, 1 `enveloped`, 2 `malformed` |
 //! | [`ValueTag`] | 0 `string`, 1 `int`, 2 `float`, 3 `bool` |
 //! | [`ModelEvent`] | 0 `open`, 1 `send`, 2 `receive`, 3 `close` |
 //! | envelope set | a bit set: 1 JSON, 2 binary ([`envelopes_from_bits`]) |
+//! | `Available` | a bit set in field order: 1 remote_has_span, 2 remote_has_baggage, 4 ambient_has_span, 8 ambient_in_connection_trace, 16 ambient_is_connection, 32 connection_has_span ([`available_from_bits`]) |
+//! | `Applied` | one `u32`: bits 0-7 `Parent`, bits 8-15 `BaggageSource`, bit 16 link the connection span ([`pack_applied`]) |
+//!
+//! The codes of the core's enums are their positions in the core's `ALL`
+//! tables and the names their `as_str`, so the core is the one source.
 //!
 //! ## The byte format
 //!
@@ -65,6 +72,9 @@
 //!                 list<u8 link source>, attributes
 //! close decision  attributes, u8 is_error, u8 has_span,
 //!                 span decision (only when has_span is 1)
+//! target          str address (empty: unknown), i32 port (-1: unknown),
+//!                 str path
+//! event           str name, attributes
 //! ```
 //!
 //! For example the attributes `[("a", Int(1)), ("b", String("x"))]` are
@@ -95,8 +105,8 @@ pub mod guard;
 pub mod wire;
 
 pub use codes::{
-    Coded, DecodedKind, ENVELOPE_BINARY, ENVELOPE_JSON, ModelEvent, ValueTag, envelopes_from_bits,
-    envelopes_to_bits,
+    AVAILABLE_BITS, Coded, DecodedKind, ENVELOPE_BINARY, ENVELOPE_JSON, ModelEvent, ValueTag,
+    available_from_bits, envelopes_from_bits, envelopes_to_bits, pack_applied,
 };
 pub use error::{BridgeError, CoreError, Result};
 pub use tracewire::ErrorCode;

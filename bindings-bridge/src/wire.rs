@@ -24,7 +24,8 @@ use crate::codes::{Coded, ValueTag};
 use crate::error::{BridgeError, Result};
 use std::borrow::Cow;
 use tracewire::baggage::BaggageMember;
-use tracewire::model::{CloseDecision, SpanDecision, SpanKind};
+use tracewire::model::{CloseDecision, Event, SpanDecision, SpanKind};
+use tracewire::target::Target;
 use tracewire::{Baggage, KeyValue, SpanId, TraceContext, TraceFlags, TraceId, TraceParent};
 use tracewire::{TraceState, Value};
 
@@ -374,6 +375,21 @@ impl Writer {
             }
             None => self.u8(0),
         }
+    }
+
+    /// A target record: `str address` (empty when unknown), `i32 port`
+    /// (`-1` when unknown), `str path`.
+    pub fn target(&mut self, t: &Target) {
+        self.str(t.address.as_deref().unwrap_or(""));
+        self.i32(t.port.map_or(-1, i32::from));
+        self.str(&t.path);
+    }
+
+    /// An event record: `str name`, attributes (e.g. the core's `exception`
+    /// event for a malformed envelope).
+    pub fn event(&mut self, e: &Event) {
+        self.str(e.name);
+        self.attributes(&e.attributes);
     }
 
     /// A context record (see the module docs).
