@@ -33,6 +33,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -492,8 +493,14 @@ func available(ambient, remote, conn trace.SpanContext, remoteBaggage bool) C.ui
 }
 
 // choose asks the core how to apply the decision (model::choose): the
-// packed TW_APPLIED_* word.
+// packed TW_APPLIED_* word. The core's answers are remembered (see chosen).
 func (d *SpanDecision) choose(bits C.uint32_t) (C.uint32_t, error) {
+	key, ok := chooseKey(d.Parents, d.Links, bits)
+	if ok {
+		if e := chosen[key%uint64(len(chosen))].Load(); e>>32 == key && e&chosenValid != 0 {
+			return C.uint32_t(e &^ chosenValid & 0xffffffff), nil
+		}
+	}
 	var out C.uint32_t
 	var pp, lp *C.uint32_t
 	if len(d.Parents) > 0 {
@@ -504,7 +511,44 @@ func (d *SpanDecision) choose(bits C.uint32_t) (C.uint32_t, error) {
 	}
 	err := C.tw_choose(pp, C.size_t(len(d.Parents)), lp, C.size_t(len(d.Links)), bits, &out)
 	runtime.KeepAlive(d)
-	return out, takeError(err)
+	if err != nil {
+		return 0, takeError(err)
+	}
+	if ok {
+		chosen[key%uint64(len(chosen))].Store(key<<32 | chosenValid | uint64(out))
+	}
+	return out, nil
+}
+
+// chosen remembers the core's choice for a decision's candidates, links and
+// availability bits: a pure function of the three, asked on every span of
+// every message. Each slot holds key<<32 | chosenValid | the packed answer
+// (17 bits), so a lookup is one atomic load and nothing is ever stale.
+var chosen [256]atomic.Uint64
+
+const chosenValid = 1 << 31
+
+// chooseKey packs the inputs of a choice into 30 bits: 6 availability bits,
+// then 4 candidates and 4 links of 3 bits each (code + 1; 0 is none).
+// Inputs too long or codes too large to pack are not remembered.
+func chooseKey(parents []ParentSource, links []LinkSource, bits C.uint32_t) (uint64, bool) {
+	if len(parents) > 4 || len(links) > 4 || bits >= 1<<6 {
+		return 0, false
+	}
+	key := uint64(bits)
+	for i, p := range parents {
+		if p > 6 {
+			return 0, false
+		}
+		key |= uint64(p+1) << (6 + 3*i)
+	}
+	for i, l := range links {
+		if l > 6 {
+			return 0, false
+		}
+		key |= uint64(l+1) << (18 + 3*i)
+	}
+	return key, true
 }
 
 // Start starts the span the decision describes with tracer, as the core's
