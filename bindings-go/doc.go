@@ -21,10 +21,16 @@
 //     at a path such as "params._meta") and EncodeBinary / DecodeBinary (a
 //     compact prefix on binary frames). Decoding never loses a frame: the
 //     payload is always returned, with a typed error when the envelope is
-//     malformed.
+//     malformed. Codec is the core's message codec for one connection: what
+//     each outgoing frame becomes for the negotiated envelopes, what the
+//     application sees of each incoming one, and the exception Event a
+//     malformed envelope records.
 //   - Queues: Capture and Restore move a context through any store.
-//   - Models: Connection gives the core's span decisions (SpanDecision) for
-//     each event; SpanDecision.Start applies one with an otel-go tracer.
+//   - Models: ParseTarget and RequestTarget read a URL or an upgrade request
+//     as the core does (server.address, server.port, the raw url.path);
+//     Connection gives the core's span decisions (SpanDecision) for each
+//     event; SpanDecision.Start applies one with an otel-go tracer exactly
+//     as the core's choice says (parent, link, the handler's baggage).
 //   - Streams: StreamMetrics records chunk timings lock-free.
 //   - Transports: ClientHandshake and ReadHandshake for the upgrade, and
 //     MessageSizeKey with SpanDecision.Without to prepare a connection's
@@ -47,7 +53,7 @@
 //	make -C bindings-go lib
 //
 // (cargo build --release -p tracewire-capi) before go build or go test.
-// Objects holding C memory (JSONEnvelope, Connection, StreamMetrics) are
+// Objects holding C memory (JSONEnvelope, Codec, Connection, StreamMetrics) are
 // safe for concurrent use; Close frees them and is idempotent, and a
 // runtime cleanup frees them if Close is forgotten.
 package tracewire

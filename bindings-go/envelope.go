@@ -157,9 +157,6 @@ func (e *JSONEnvelope) Encode(tc TraceContext, frame []byte) ([]byte, error) {
 }
 
 func (e *JSONEnvelope) inject(w *wire, frame []byte) ([]byte, error) {
-	if !w.span.valid && w.baggage == "" {
-		return frame, nil
-	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {

@@ -19,6 +19,7 @@ const (
 	CodeNotJSONObject              Code = 6
 	CodeInvalidCarrier             Code = 7
 	CodeInvalidArgument            Code = 8
+	CodeInvalidURL                 Code = 9
 	CodePanic                      Code = 100
 )
 
@@ -33,6 +34,7 @@ var (
 	ErrNotJSONObject              = errors.New("tracewire: not_json_object")
 	ErrInvalidCarrier             = errors.New("tracewire: invalid_carrier")
 	ErrInvalidArgument            = errors.New("tracewire: invalid_argument")
+	ErrInvalidURL                 = errors.New("tracewire: invalid_url")
 	// ErrPanic means the core panicked; the panic was caught at the C ABI
 	// and did not crash the process. Please report it.
 	ErrPanic = errors.New("tracewire: panic")
@@ -50,6 +52,7 @@ var sentinels = map[Code]error{
 	CodeNotJSONObject:              ErrNotJSONObject,
 	CodeInvalidCarrier:             ErrInvalidCarrier,
 	CodeInvalidArgument:            ErrInvalidArgument,
+	CodeInvalidURL:                 ErrInvalidURL,
 	CodePanic:                      ErrPanic,
 }
 

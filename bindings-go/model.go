@@ -1,6 +1,8 @@
 package tracewire
 
 /*
+#cgo noescape tw_choose
+#cgo nocallback tw_choose
 #cgo noescape tw_close_decision_free
 #cgo nocallback tw_close_decision_free
 #cgo noescape tw_connection_close
@@ -31,8 +33,11 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -448,59 +453,149 @@ func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
 	return d, nil
 }
 
-// Sources are the spans and contexts a decision's parents and links may
-// refer to. Each is used only when it holds a valid span context.
+// Sources are the spans and contexts a decision's parents, links and
+// baggage may come from. Each span is used only when it holds a valid span
+// context.
 type Sources struct {
-	// Remote is the context received with the handshake or the message.
+	// Remote is the context received with the handshake or the message
+	// (its span context and baggage; nil when nothing was received).
 	Remote context.Context
 	// Connection is the connection span's context.
 	Connection trace.SpanContext
+	// ConnectionBaggage is the baggage of the context holding the
+	// connection span (what a span parented by the connection span carries).
+	ConnectionBaggage baggage.Baggage
 }
 
-// Start starts the span the decision describes with tracer: the first
-// available parent candidate is the parent (none: a new trace), links are
-// added when available and not the parent. ctx is the ambient context; the
-// returned context holds the new span (and, with a remote parent, the
-// remote baggage).
+// available reads the facts the core's choice depends on off the contexts
+// (the TW_AVAILABLE_* bits; their meaning is the core's model::Available).
+func available(ambient, remote, conn trace.SpanContext, remoteBaggage bool) C.uint32_t {
+	var bits C.uint32_t
+	if remote.IsValid() {
+		bits |= C.TW_AVAILABLE_REMOTE_HAS_SPAN
+	}
+	if remoteBaggage {
+		bits |= C.TW_AVAILABLE_REMOTE_HAS_BAGGAGE
+	}
+	if conn.IsValid() {
+		bits |= C.TW_AVAILABLE_CONNECTION_HAS_SPAN
+	}
+	if ambient.IsValid() {
+		bits |= C.TW_AVAILABLE_AMBIENT_HAS_SPAN
+		if conn.IsValid() && ambient.TraceID() == conn.TraceID() {
+			bits |= C.TW_AVAILABLE_AMBIENT_IN_CONNECTION_TRACE
+			if ambient.SpanID() == conn.SpanID() {
+				bits |= C.TW_AVAILABLE_AMBIENT_IS_CONNECTION
+			}
+		}
+	}
+	return bits
+}
+
+// choose asks the core how to apply the decision (model::choose): the
+// packed TW_APPLIED_* word. The core's answers are remembered (see chosen).
+func (d *SpanDecision) choose(bits C.uint32_t) (C.uint32_t, error) {
+	key, ok := chooseKey(d.Parents, d.Links, bits)
+	if ok {
+		if e := chosen[key%uint64(len(chosen))].Load(); e>>32 == key && e&chosenValid != 0 {
+			return C.uint32_t(e &^ chosenValid & 0xffffffff), nil
+		}
+	}
+	var out C.uint32_t
+	var pp, lp *C.uint32_t
+	if len(d.Parents) > 0 {
+		pp = (*C.uint32_t)(unsafe.Pointer(unsafe.SliceData(d.Parents)))
+	}
+	if len(d.Links) > 0 {
+		lp = (*C.uint32_t)(unsafe.Pointer(unsafe.SliceData(d.Links)))
+	}
+	err := C.tw_choose(pp, C.size_t(len(d.Parents)), lp, C.size_t(len(d.Links)), bits, &out)
+	runtime.KeepAlive(d)
+	if err != nil {
+		return 0, takeError(err)
+	}
+	if ok {
+		chosen[key%uint64(len(chosen))].Store(key<<32 | chosenValid | uint64(out))
+	}
+	return out, nil
+}
+
+// chosen remembers the core's choice for a decision's candidates, links and
+// availability bits: a pure function of the three, asked on every span of
+// every message. Each slot holds key<<32 | chosenValid | the packed answer
+// (17 bits), so a lookup is one atomic load and nothing is ever stale.
+var chosen [256]atomic.Uint64
+
+const chosenValid = 1 << 31
+
+// chooseKey packs the inputs of a choice into 30 bits: 6 availability bits,
+// then 4 candidates and 4 links of 3 bits each (code + 1; 0 is none).
+// Inputs too long or codes too large to pack are not remembered.
+func chooseKey(parents []ParentSource, links []LinkSource, bits C.uint32_t) (uint64, bool) {
+	if len(parents) > 4 || len(links) > 4 || bits >= 1<<6 {
+		return 0, false
+	}
+	key := uint64(bits)
+	for i, p := range parents {
+		if p > 6 {
+			return 0, false
+		}
+		key |= uint64(p+1) << (6 + 3*i)
+	}
+	for i, l := range links {
+		if l > 6 {
+			return 0, false
+		}
+		key |= uint64(l+1) << (18 + 3*i)
+	}
+	return key, true
+}
+
+// Start starts the span the decision describes with tracer, as the core's
+// choice (model::choose) says for what is available: the parent (the
+// remote context, the span in ctx, the connection span, or none: a new
+// trace), whether the connection span is linked, and which baggage the
+// returned context carries. ctx is the ambient context; the returned
+// context is ctx with the new span and that baggage.
 func (d SpanDecision) Start(ctx context.Context, tracer trace.Tracer, src Sources, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	ambient := trace.SpanContextFromContext(ctx)
-	parentCtx := ctx
-	var parent trace.SpanContext
-	found := false
-	for _, p := range d.Parents {
-		switch p {
-		case ParentRemote:
-			if src.Remote != nil {
-				if sc := trace.SpanContextFromContext(src.Remote); sc.IsValid() {
-					parentCtx, parent, found = src.Remote, sc, true
-				}
-			}
-		case ParentAmbient:
-			if ambient.IsValid() {
-				parent, found = ambient, true
-			}
-		case ParentAmbientInConnectionTrace:
-			if ambient.IsValid() && src.Connection.IsValid() && ambient.TraceID() == src.Connection.TraceID() {
-				parent, found = ambient, true
-			}
-		case ParentConnection:
-			if src.Connection.IsValid() {
-				parentCtx, parent, found = trace.ContextWithSpanContext(ctx, src.Connection), src.Connection, true
-			}
-		}
-		if found {
-			break
-		}
+	var remote trace.SpanContext
+	var remoteBag baggage.Baggage
+	if src.Remote != nil {
+		remote = trace.SpanContextFromContext(src.Remote)
+		remoteBag = baggage.FromContext(src.Remote)
+	}
+	applied, err := d.choose(available(ambient, remote, src.Connection, remoteBag.Len() > 0))
+	if err != nil {
+		// Only a decision not made by the core (an unknown source) fails:
+		// start the span anyway, as a new trace with nothing carried over.
+		applied = C.TW_APPLIED_PARENT_NEW_TRACE | C.TW_APPLIED_BAGGAGE_NONE<<8
 	}
 	all := make([]trace.SpanStartOption, 0, 4+len(opts))
 	all = append(all, trace.WithSpanKind(d.Kind), trace.WithAttributes(d.Attributes...))
-	if !found {
+	parentCtx := ctx
+	switch applied & 0xff {
+	case C.TW_APPLIED_PARENT_REMOTE:
+		parentCtx = trace.ContextWithSpanContext(ctx, remote)
+	case C.TW_APPLIED_PARENT_AMBIENT:
+	case C.TW_APPLIED_PARENT_CONNECTION:
+		parentCtx = trace.ContextWithSpanContext(ctx, src.Connection)
+	default:
 		all = append(all, trace.WithNewRoot())
 	}
-	for _, l := range d.Links {
-		if l == LinkConnection && src.Connection.IsValid() && !(found && src.Connection.Equal(parent)) {
-			all = append(all, trace.WithLinks(trace.Link{SpanContext: src.Connection}))
+	switch applied >> 8 & 0xff {
+	case C.TW_APPLIED_BAGGAGE_REMOTE:
+		parentCtx = baggage.ContextWithBaggage(parentCtx, remoteBag)
+	case C.TW_APPLIED_BAGGAGE_AMBIENT:
+	case C.TW_APPLIED_BAGGAGE_CONNECTION:
+		parentCtx = baggage.ContextWithBaggage(parentCtx, src.ConnectionBaggage)
+	default:
+		if baggage.FromContext(parentCtx).Len() > 0 {
+			parentCtx = baggage.ContextWithoutBaggage(parentCtx)
 		}
+	}
+	if applied&C.TW_APPLIED_LINK_CONNECTION != 0 {
+		all = append(all, trace.WithLinks(trace.Link{SpanContext: src.Connection}))
 	}
 	all = append(all, opts...)
 	return tracer.Start(parentCtx, d.Name, all...)

@@ -3,14 +3,12 @@ package twwebsocket
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"sync"
 
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
@@ -83,11 +81,12 @@ type Conn struct {
 	ws        *websocket.Conn
 	tracer    trace.Tracer
 	conn      *tracewire.Connection
-	json      *tracewire.JSONEnvelope
+	codec     *tracewire.Codec
 	envelopes tracewire.Envelopes
 	sessionID string
 	connSpan  trace.Span
 	connSC    trace.SpanContext
+	connBag   baggage.Baggage
 	closeOnce sync.Once
 	// The core's send and receive decisions for text and binary messages,
 	// prepared once (as the core's own WebSocket layer does): only the
@@ -99,12 +98,14 @@ type Conn struct {
 // connection span ("connect {path}", parent: the span in ctx), sends its
 // context, the envelope offer and a session id in the upgrade request, and
 // uses the envelopes the server accepted (none with a server that does not
-// know tracewire, which then sees an ordinary WebSocket client).
+// know tracewire, which then sees an ordinary WebSocket client). rawURL is
+// a ws:// or wss:// URL; anything else fails with an error that unwraps to
+// tracewire.ErrInvalidURL.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &DialOptions{}
 	}
-	u, err := url.Parse(rawURL)
+	target, err := tracewire.ParseTarget(rawURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -112,17 +113,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if hs.SessionID == "" {
 		hs.SessionID = tracewire.NewSessionID()
 	}
-	info := tracewire.ConnectionInfo{Model: opts.Model, Role: tracewire.RoleClient, SessionID: hs.SessionID, URLPath: u.Path, ServerAddress: u.Hostname()}
-	info.ServerPort, _ = strconv.Atoi(u.Port())
-	if info.ServerPort == 0 {
-		switch u.Scheme {
-		case "ws", "http":
-			info.ServerPort = 80
-		case "wss", "https":
-			info.ServerPort = 443
-		}
-	}
-	conn, err := tracewire.NewConnection(info)
+	conn, err := tracewire.NewConnection(connectionInfo(opts.Model, tracewire.RoleClient, hs.SessionID, target))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,6 +154,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	c := &Conn{
 		ws: ws, tracer: tracer, conn: conn, sessionID: hs.SessionID,
 		envelopes: hs.Accepted(resp.Header), connSpan: span, connSC: span.SpanContext(),
+		connBag: baggage.FromContext(spanCtx),
 	}
 	if err := c.setup(&opts.Options); err != nil {
 		ws.CloseNow()
@@ -185,14 +177,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if err != nil {
 		return nil, err
 	}
-	info := tracewire.ConnectionInfo{Model: opts.Model, Role: tracewire.RoleServer, SessionID: hs.SessionID, URLPath: r.URL.Path}
-	if host, port, err := net.SplitHostPort(r.Host); err == nil {
-		info.ServerAddress = host
-		info.ServerPort, _ = strconv.Atoi(port)
-	} else {
-		info.ServerAddress = r.Host
-	}
-	conn, err := tracewire.NewConnection(info)
+	conn, err := tracewire.NewConnection(connectionInfo(opts.Model, tracewire.RoleServer, hs.SessionID, tracewire.RequestTarget(r)))
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +187,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		conn.Close()
 		return nil, err
 	}
-	remote := hs.Context.Context(r.Context())
-	_, span := open.Start(r.Context(), tracer, tracewire.Sources{Remote: remote})
+	// The received context alone: nothing of the request's own context may
+	// pass for what the client sent.
+	remote := hs.Context.Context(context.Background())
+	spanCtx, span := open.Start(r.Context(), tracer, tracewire.Sources{Remote: remote})
 	for k, vs := range hs.ResponseHeader {
 		w.Header()[k] = vs
 	}
@@ -218,6 +205,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	c := &Conn{
 		ws: ws, tracer: tracer, conn: conn, sessionID: hs.SessionID,
 		envelopes: hs.Envelopes, connSpan: span, connSC: span.SpanContext(),
+		connBag: baggage.FromContext(spanCtx),
 	}
 	if err := c.setup(&opts.Options); err != nil {
 		ws.CloseNow()
@@ -242,6 +230,15 @@ func Handler(opts *AcceptOptions, serve func(r *http.Request, c *Conn)) http.Han
 	})
 }
 
+// connectionInfo describes a connection to the core: the target's address,
+// port and path as the core read them.
+func connectionInfo(model tracewire.Model, role tracewire.Role, sessionID string, t tracewire.Target) tracewire.ConnectionInfo {
+	return tracewire.ConnectionInfo{
+		Model: model, Role: role, SessionID: sessionID,
+		URLPath: t.Path, ServerAddress: t.Address, ServerPort: t.Port,
+	}
+}
+
 func (c *Conn) setup(o *Options) error {
 	for i, t := range [2]tracewire.MessageType{tracewire.Text, tracewire.Binary} {
 		send, err := c.conn.Send(t, 0)
@@ -254,13 +251,11 @@ func (c *Conn) setup(o *Options) error {
 		}
 		c.sendSpans[i], c.recvSpans[i] = send.Without(tracewire.MessageSizeKey), recv.Without(tracewire.MessageSizeKey)
 	}
-	if c.envelopes.Has(tracewire.EnvelopeJSON) {
-		env, err := tracewire.NewJSONEnvelope(o.JSONPath, !o.KeepEnvelope)
-		if err != nil {
-			return err
-		}
-		c.json = env
+	codec, err := tracewire.NewCodec(c.envelopes, o.JSONPath, o.KeepEnvelope)
+	if err != nil {
+		return err
 	}
+	c.codec = codec
 	if c.conn.EndsAtUpgrade() {
 		c.connSpan.End()
 	}
@@ -290,28 +285,33 @@ func index(t websocket.MessageType) int {
 
 // Write sends one message under a send span (parent and links per the
 // model, starting from the span in ctx). The span's context travels in the
-// negotiated envelope: JSON members on a text frame holding a JSON object
-// (other text frames go as they are), the binary prefix on every binary
-// frame.
+// negotiated envelope, as the core's codec says (docs/PROTOCOL.md section
+// 3.4).
 func (c *Conn) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
-	sctx, span := c.sendSpans[index(typ)].Start(ctx, c.tracer, tracewire.Sources{Connection: c.connSC},
+	sctx, span := c.sendSpans[index(typ)].Start(ctx, c.tracer, c.sources(nil),
 		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(p))))
-	frame := p
-	switch {
-	case typ == websocket.MessageText && c.json != nil:
-		if f, err := c.json.Inject(sctx, p); err == nil {
-			frame = f
-		}
-	case typ == websocket.MessageBinary && c.envelopes.Has(tracewire.EnvelopeBinary):
-		frame = tracewire.EncodeBinary(sctx, p)
-	}
-	err := c.ws.Write(ctx, typ, frame)
+	err := c.codec.Write(sctx, messageType(typ), p, func(frame []byte) error {
+		return c.ws.Write(ctx, typ, frame)
+	})
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
 	return err
+}
+
+// sources are the contexts a span of this connection may start from.
+func (c *Conn) sources(remote context.Context) tracewire.Sources {
+	return tracewire.Sources{Remote: remote, Connection: c.connSC, ConnectionBaggage: c.connBag}
+}
+
+// messageType is the core's name for a frame type.
+func messageType(t websocket.MessageType) tracewire.MessageType {
+	if t == websocket.MessageBinary {
+		return tracewire.Binary
+	}
+	return tracewire.Text
 }
 
 // Message is one received data message, handed to the application with
@@ -353,26 +353,12 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 		}
 		return nil, err
 	}
-	m := &Message{Type: typ, Payload: frame}
-	var remote context.Context
-	switch {
-	case typ == websocket.MessageText && c.json != nil:
-		var rctx context.Context
-		rctx, m.Payload, m.EnvelopeErr = c.json.Extract(ctx, frame)
-		if rctx != ctx {
-			remote = rctx
-		}
-	case typ == websocket.MessageBinary && c.envelopes.Has(tracewire.EnvelopeBinary):
-		var rctx context.Context
-		rctx, m.Payload, m.EnvelopeErr = tracewire.ExtractBinary(ctx, frame)
-		if rctx != ctx {
-			remote = rctx
-		}
-	}
-	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, tracewire.Sources{Remote: remote, Connection: c.connSC},
+	rec := c.codec.Decode(messageType(typ), frame)
+	m := &Message{Type: typ, Payload: rec.Payload, EnvelopeErr: rec.Err}
+	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, c.sources(rec.Remote),
 		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(m.Payload))))
-	if m.EnvelopeErr != nil {
-		m.span.RecordError(m.EnvelopeErr)
+	if rec.Event != nil {
+		m.span.AddEvent(rec.Event.Name, trace.WithAttributes(rec.Event.Attributes...))
 	}
 	return m, nil
 }
@@ -425,8 +411,8 @@ func (c *Conn) finish(code int, reason string) {
 			c.connSpan.End()
 		}
 		c.conn.Close()
-		if c.json != nil {
-			c.json.Close()
+		if c.codec != nil {
+			c.codec.Close()
 		}
 	})
 }

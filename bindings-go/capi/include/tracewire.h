@@ -95,11 +95,70 @@
 // Link: the connection span.
 #define TW_LINK_CONNECTION 0
 
+// [`tw_target_from_request`]: the server cannot tell `ws` from `wss`.
+#define TW_SCHEME_UNKNOWN -1
+
+// Scheme `ws` (default port 80).
+#define TW_SCHEME_WS 0
+
+// Scheme `wss` (default port 443).
+#define TW_SCHEME_WSS 1
+
+// [`tw_choose`] availability bit: the received context has a span context.
+#define TW_AVAILABLE_REMOTE_HAS_SPAN 1
+
+// Availability bit: the received context carries baggage.
+#define TW_AVAILABLE_REMOTE_HAS_BAGGAGE 2
+
+// Availability bit: the caller's current context holds a valid span.
+#define TW_AVAILABLE_AMBIENT_HAS_SPAN 4
+
+// Availability bit: the caller's span has the connection span's trace id.
+#define TW_AVAILABLE_AMBIENT_IN_CONNECTION_TRACE 8
+
+// Availability bit: the caller's span is the connection span itself.
+#define TW_AVAILABLE_AMBIENT_IS_CONNECTION 16
+
+// Availability bit: there is a connection span with a valid span context.
+#define TW_AVAILABLE_CONNECTION_HAS_SPAN 32
+
+// [`tw_choose`] result, bits 0-7: the parent is the received context's span.
+#define TW_APPLIED_PARENT_REMOTE 0
+
+// Result parent: the caller's current span.
+#define TW_APPLIED_PARENT_AMBIENT 1
+
+// Result parent: the connection span.
+#define TW_APPLIED_PARENT_CONNECTION 2
+
+// Result parent: none, the span starts a new trace.
+#define TW_APPLIED_PARENT_NEW_TRACE 3
+
+// [`tw_choose`] result, bits 8-15 (shifted down): the received baggage.
+#define TW_APPLIED_BAGGAGE_REMOTE 0
+
+// Result baggage: the caller's current baggage.
+#define TW_APPLIED_BAGGAGE_AMBIENT 1
+
+// Result baggage: the baggage of the context holding the connection span.
+#define TW_APPLIED_BAGGAGE_CONNECTION 2
+
+// Result baggage: none.
+#define TW_APPLIED_BAGGAGE_NONE 3
+
+// [`tw_choose`] result bit: link the connection span.
+#define TW_APPLIED_LINK_CONNECTION (1 << 16)
+
 // Stream kind: any stream of chunks.
 #define TW_STREAM_GENERIC 0
 
 // Stream kind: a model's output (GenAI metric names).
 #define TW_STREAM_MODEL_OUTPUT 1
+
+// The envelope rules of one connection: the envelopes both peers accepted,
+// where the JSON members live and whether they are stripped. Immutable;
+// share it between threads freely.
+typedef struct TwCodec TwCodec;
 
 // The facts about one connection that every span decision depends on.
 // Immutable; share it between threads freely.
@@ -300,6 +359,31 @@ typedef struct TwCloseDecision {
   // The close span (message model).
   struct TwSpanDecision span;
 } TwCloseDecision;
+
+// What the application gets of one received frame. The payload is either a
+// range of the input frame (`payload_copy.ptr` NULL: `payload_offset`,
+// `payload_len`) or, when envelope members were stripped, `payload_copy`.
+// `context` is the received context as the bridge's context record (empty
+// unless `outcome` is `TW_DECODED_ENVELOPED`). When `outcome` is
+// `TW_DECODED_MALFORMED`, `error` says why and `event` is what the receive
+// span records (the bridge's event record: the OpenTelemetry `exception`
+// event). Free with [`tw_received_free`].
+typedef struct TwReceived {
+  // `TW_DECODED_PLAIN`, `TW_DECODED_ENVELOPED` or `TW_DECODED_MALFORMED`.
+  uint32_t outcome;
+  // The received context: a context record (enveloped only).
+  struct TwBytes context;
+  // Where the payload starts in the input frame.
+  size_t payload_offset;
+  // The payload length in the input frame.
+  size_t payload_len;
+  // The payload, when it is not a range of the input frame.
+  struct TwBytes payload_copy;
+  // Why the envelope is malformed (malformed only).
+  struct TwError *error;
+  // The event to record on the receive span: an event record (malformed only).
+  struct TwBytes event;
+} TwReceived;
 
 // An optional number: `value` is meaningful only when `has` is true.
 typedef struct TwOptF64 {
@@ -890,6 +974,140 @@ struct TwError *tw_connection_close(const struct TwConnection *conn,
                                     const uint8_t *reason,
                                     size_t reason_len,
                                     struct TwCloseDecision *out);
+
+// Reads a client's `ws://` or `wss://` URL (`docs/PROTOCOL.md` section 7)
+// into `*out`, the bridge's target record (little-endian): a u32 length and
+// the UTF-8 address, an i32 port, a u32 length and the UTF-8 path (raw,
+// percent-encoded, no query, `/` when empty). On success the address is
+// never empty and the port never -1.
+//
+// Errors: `invalid_url` for a URL that is not a WebSocket URL (scheme,
+// host, port, path; also for invalid UTF-8); `invalid_argument` for NULL
+// pointers. Free `*out` with [`tw_bytes_free`]. Thread safety: any thread.
+//
+// # Safety
+// `(url, len)` valid (or NULL with 0); `out` writable.
+struct TwError *tw_target_from_url(const uint8_t *url, size_t len, struct TwBytes *out);
+
+// A server's view of an upgrade request, read leniently into `*out` (the
+// target record of [`tw_target_from_url`]; address empty and port -1 when
+// unknown): `scheme` is `TW_SCHEME_WS`, `TW_SCHEME_WSS` or
+// `TW_SCHEME_UNKNOWN` (the server cannot tell); `host` the `Host` header
+// (NULL: absent); `request_target` the target of the request line (a path
+// such as `/chat?x=1`, or an absolute URL). A `Host` that cannot be read
+// (also invalid UTF-8) is left out; a request target that cannot be read
+// gives `/` with no address.
+//
+// Errors: `invalid_argument` for an unknown scheme or NULL pointers with a
+// non-zero length only. Free `*out` with [`tw_bytes_free`]. Thread safety:
+// any thread.
+//
+// # Safety
+// Each `(ptr, len)` valid (or NULL with 0); `out` writable.
+struct TwError *tw_target_from_request(int32_t scheme,
+                                       const uint8_t *host,
+                                       size_t host_len,
+                                       const uint8_t *request_target,
+                                       size_t request_target_len,
+                                       struct TwBytes *out);
+
+// Creates the codec of a connection that negotiated `envelopes`
+// (`TW_ENVELOPE_*` bits), with the JSON members at `json_path`
+// (dot-separated; empty: top level). With `keep_members` false, received
+// payloads get the core's default (members stripped, `docs/PROTOCOL.md`
+// section 3.4); with true, the members are left in.
+//
+// Errors: `invalid_argument` for an empty path component, non-UTF-8 path or
+// NULL pointers. Free `*out` with [`tw_codec_free`].
+// Thread safety: any thread; the handle is safe to share.
+//
+// # Safety
+// `(json_path, len)` valid (or NULL with 0); `out` writable.
+struct TwError *tw_codec_new(uint32_t envelopes,
+                             const uint8_t *json_path,
+                             size_t json_path_len,
+                             bool keep_members,
+                             struct TwCodec **out);
+
+// Frees `*codec` and sets it to NULL, so a second call is a no-op. NULL or
+// `*codec` NULL: no-op.
+// Thread safety: any thread, once no other call uses the handle.
+//
+// # Safety
+// `codec` NULL or pointing to NULL or a handle from [`tw_codec_new`].
+void tw_codec_free(struct TwCodec **codec);
+
+// The frame to send for an application `payload` of `message_type`
+// (`TW_MESSAGE_*`) sent in the span whose context is `*span` plus the
+// `tracestate` and `baggage` header values (invalid ones dropped). With
+// `*enveloped` true, send `*out`; with false, send `payload` as it is (the
+// envelope was not negotiated, or a text payload is not a JSON object) and
+// `*out` is empty.
+//
+// Errors: `invalid_argument` for an unknown message type, an all-zero id in
+// a valid span or NULL pointers. Free `*out` with [`tw_bytes_free`].
+// Thread safety: any thread.
+//
+// # Safety
+// `codec` a live handle; each `(ptr, len)` valid (or NULL with 0); `span`
+// NULL or readable; `out` and `enveloped` writable.
+struct TwError *tw_codec_encode(const struct TwCodec *codec,
+                                uint32_t message_type,
+                                const uint8_t *payload,
+                                size_t payload_len,
+                                const struct TwSpanContext *span,
+                                const uint8_t *tracestate,
+                                size_t tracestate_len,
+                                const uint8_t *baggage,
+                                size_t baggage_len,
+                                struct TwBytes *out,
+                                bool *enveloped);
+
+// Frees everything `*r` owns (context, payload copy, error, event) and
+// zeroes it (idempotent). NULL is a no-op.
+// Thread safety: any thread; not concurrently with another use of the same struct.
+//
+// # Safety
+// `r` must be NULL or point to a `TwReceived` written by this library (or zeroed).
+void tw_received_free(struct TwReceived *r);
+
+// Reads a received frame of `message_type` (`TW_MESSAGE_*`) into `*out`
+// (see [`TwReceived`]). Never fails on bad frames: a malformed envelope is
+// delivered with the frame as its payload. Envelopes not negotiated are
+// not read.
+//
+// Errors: `invalid_argument` for an unknown message type or NULL pointers
+// only. Free `*out` with [`tw_received_free`]. Thread safety: any thread.
+//
+// # Safety
+// `codec` a live handle; `(frame, len)` valid (or NULL with 0); `out` writable.
+struct TwError *tw_codec_decode(const struct TwCodec *codec,
+                                uint32_t message_type,
+                                const uint8_t *frame,
+                                size_t frame_len,
+                                struct TwReceived *out);
+
+// How to start the span of a decision whose parent candidates are
+// `parents` (`TW_PARENT_*`, in order) and links `links` (`TW_LINK_*`), given
+// what is at hand (`available`, a set of `TW_AVAILABLE_*` bits the caller
+// reads off its own contexts). `*out` is one word: bits 0-7 the parent
+// (`TW_APPLIED_PARENT_*`), bits 8-15 the baggage the span's context carries
+// (`TW_APPLIED_BAGGAGE_*`), and `TW_APPLIED_LINK_CONNECTION` when the
+// connection span is linked (`docs/PROTOCOL.md` section 7).
+//
+// Errors: `invalid_argument` for an unknown code, more than 4 candidates or
+// links, an unknown availability bit or NULL pointers. Nothing to free.
+// Thread safety: any thread.
+//
+// # Safety
+// `parents` valid for `parent_count` reads (or NULL with 0), `links` for
+// `link_count`; `out` writable.
+struct TwError *tw_choose(const uint32_t *parents,
+                          size_t parent_count,
+                          const uint32_t *links,
+                          size_t link_count,
+                          uint32_t available,
+                          uint32_t *out);
 
 // Creates stream metrics whose clock starts now; `kind` is `TW_STREAM_*`.
 // Errors: `invalid_argument` for an unknown kind or a NULL `out`. Free

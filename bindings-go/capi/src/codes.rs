@@ -57,6 +57,45 @@ pub const TW_PARENT_CONNECTION: u32 = 3;
 /// Link: the connection span.
 pub const TW_LINK_CONNECTION: u32 = 0;
 
+/// [`tw_target_from_request`]: the server cannot tell `ws` from `wss`.
+pub const TW_SCHEME_UNKNOWN: i32 = -1;
+/// Scheme `ws` (default port 80).
+pub const TW_SCHEME_WS: i32 = 0;
+/// Scheme `wss` (default port 443).
+pub const TW_SCHEME_WSS: i32 = 1;
+
+/// [`tw_choose`] availability bit: the received context has a span context.
+pub const TW_AVAILABLE_REMOTE_HAS_SPAN: u32 = 1;
+/// Availability bit: the received context carries baggage.
+pub const TW_AVAILABLE_REMOTE_HAS_BAGGAGE: u32 = 2;
+/// Availability bit: the caller's current context holds a valid span.
+pub const TW_AVAILABLE_AMBIENT_HAS_SPAN: u32 = 4;
+/// Availability bit: the caller's span has the connection span's trace id.
+pub const TW_AVAILABLE_AMBIENT_IN_CONNECTION_TRACE: u32 = 8;
+/// Availability bit: the caller's span is the connection span itself.
+pub const TW_AVAILABLE_AMBIENT_IS_CONNECTION: u32 = 16;
+/// Availability bit: there is a connection span with a valid span context.
+pub const TW_AVAILABLE_CONNECTION_HAS_SPAN: u32 = 32;
+
+/// [`tw_choose`] result, bits 0-7: the parent is the received context's span.
+pub const TW_APPLIED_PARENT_REMOTE: u32 = 0;
+/// Result parent: the caller's current span.
+pub const TW_APPLIED_PARENT_AMBIENT: u32 = 1;
+/// Result parent: the connection span.
+pub const TW_APPLIED_PARENT_CONNECTION: u32 = 2;
+/// Result parent: none, the span starts a new trace.
+pub const TW_APPLIED_PARENT_NEW_TRACE: u32 = 3;
+/// [`tw_choose`] result, bits 8-15 (shifted down): the received baggage.
+pub const TW_APPLIED_BAGGAGE_REMOTE: u32 = 0;
+/// Result baggage: the caller's current baggage.
+pub const TW_APPLIED_BAGGAGE_AMBIENT: u32 = 1;
+/// Result baggage: the baggage of the context holding the connection span.
+pub const TW_APPLIED_BAGGAGE_CONNECTION: u32 = 2;
+/// Result baggage: none.
+pub const TW_APPLIED_BAGGAGE_NONE: u32 = 3;
+/// [`tw_choose`] result bit: link the connection span.
+pub const TW_APPLIED_LINK_CONNECTION: u32 = 1 << 16;
+
 /// Stream kind: any stream of chunks.
 pub const TW_STREAM_GENERIC: u32 = 0;
 /// Stream kind: a model's output (GenAI metric names).
@@ -66,8 +105,12 @@ pub const TW_STREAM_MODEL_OUTPUT: u32 = 1;
 mod tests {
     use super::*;
     use tracewire::StreamKind;
-    use tracewire::model::{LinkSource, MessageType, Model, ParentSource, Role, SpanKind};
-    use tracewire_bridge::{Coded, DecodedKind};
+    use tracewire::model::{
+        Applied, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource, Role,
+        SpanKind,
+    };
+    use tracewire::target::Scheme;
+    use tracewire_bridge::{AVAILABLE_BITS, Coded, DecodedKind, available_from_bits, pack_applied};
 
     fn same<T: Coded + std::fmt::Debug>(c: &[(u32, T)]) {
         assert_eq!(c.len(), T::ALL.len(), "every {} has a constant", T::WHAT);
@@ -116,6 +159,42 @@ mod tests {
             (TW_STREAM_GENERIC, StreamKind::Generic),
             (TW_STREAM_MODEL_OUTPUT, StreamKind::ModelOutput),
         ]);
+        same(&[
+            (TW_APPLIED_PARENT_REMOTE, Parent::Remote),
+            (TW_APPLIED_PARENT_AMBIENT, Parent::Ambient),
+            (TW_APPLIED_PARENT_CONNECTION, Parent::Connection),
+            (TW_APPLIED_PARENT_NEW_TRACE, Parent::NewTrace),
+        ]);
+        same(&[
+            (TW_APPLIED_BAGGAGE_REMOTE, BaggageSource::Remote),
+            (TW_APPLIED_BAGGAGE_AMBIENT, BaggageSource::Ambient),
+            (TW_APPLIED_BAGGAGE_CONNECTION, BaggageSource::Connection),
+            (TW_APPLIED_BAGGAGE_NONE, BaggageSource::None),
+        ]);
+        let link = Applied {
+            parent: Parent::Remote,
+            link_connection: true,
+            baggage: BaggageSource::Remote,
+        };
+        assert_eq!(pack_applied(link), TW_APPLIED_LINK_CONNECTION);
+        let bits = [
+            TW_AVAILABLE_REMOTE_HAS_SPAN,
+            TW_AVAILABLE_REMOTE_HAS_BAGGAGE,
+            TW_AVAILABLE_AMBIENT_HAS_SPAN,
+            TW_AVAILABLE_AMBIENT_IN_CONNECTION_TRACE,
+            TW_AVAILABLE_AMBIENT_IS_CONNECTION,
+            TW_AVAILABLE_CONNECTION_HAS_SPAN,
+        ];
+        assert_eq!(bits.len(), AVAILABLE_BITS.len());
+        for (i, bit) in bits.iter().enumerate() {
+            assert_eq!(*bit, 1 << i, "{}", AVAILABLE_BITS[i]);
+            assert!(available_from_bits(*bit).is_ok());
+        }
+        assert_eq!(
+            [TW_SCHEME_WS, TW_SCHEME_WSS].map(|c| Scheme::ALL[c as usize]),
+            [Scheme::Ws, Scheme::Wss]
+        );
+        assert_eq!(Scheme::ALL.len(), 2);
         assert_eq!(TW_ENVELOPE_JSON, tracewire_bridge::ENVELOPE_JSON);
         assert_eq!(TW_ENVELOPE_BINARY, tracewire_bridge::ENVELOPE_BINARY);
     }

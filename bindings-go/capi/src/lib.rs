@@ -43,6 +43,9 @@
 //! | `handshake` | `tw_header_names`, `tw_inject_headers`, `tw_extract*`, `tw_server_handshake`, `tw_client_*`, `tw_envelopes_parse`, `tw_new_session_id` |
 //! | `envelope` | `TwDecoded`; `tw_json_*`, `tw_binary_*`, `tw_carrier_*` |
 //! | `model` | `TwConnection`, `TwSpanDecision`, `TwCloseDecision`; `tw_model_parse`, `tw_connection_*` |
+//! | `target` | `tw_target_from_url`, `tw_target_from_request` (the bridge's target record) |
+//! | `codec` | `TwCodec`, `TwReceived`; `tw_codec_*`, `tw_received_free` |
+//! | `apply` | `tw_choose` (`TW_AVAILABLE_*` in, `TW_APPLIED_*` out) |
 //! | `metrics` | `TwStreamMetrics`, `TwStreamSnapshot`; `tw_stream_*` |
 //! | `testing` | `tw_testing_panic`, `tw_testing_error` |
 
@@ -63,6 +66,12 @@ mod envelope;
 
 mod model;
 
+mod target;
+
+mod codec;
+
+mod apply;
+
 mod metrics;
 
 mod testing;
@@ -71,10 +80,13 @@ mod convert;
 mod records;
 
 pub use abi::*;
+pub use apply::*;
+pub use codec::*;
 pub use codes::*;
 pub use context::*;
 pub use envelope::*;
 pub use handshake::*;
 pub use metrics::*;
 pub use model::*;
+pub use target::*;
 pub use testing::*;
