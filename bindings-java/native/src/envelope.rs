@@ -106,7 +106,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonInject<'local>(
 
 /// Extracts from a JSON frame. Out: `u8 result (0 plain, 1 enveloped,
 /// 2 malformed)`, then a context record (enveloped) or `u32 code, str
-/// message` (malformed), then `u8 stripped` and, when 1, the stripped
+/// message` and an event record (malformed; see `decoded`), then `u8 stripped` and, when 1, the stripped
 /// payload as bytes.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(
