@@ -3,6 +3,7 @@
 use jni::EnvUnowned;
 use jni::objects::{JClass, JString};
 use jni::sys::{jboolean, jint, jlong};
+use tracewire::envelope::codec::exception_event;
 use tracewire::envelope::json::JsonEnvelope;
 use tracewire::envelope::{Decoded, binary};
 use tracewire_bridge::DecodedKind;
@@ -11,8 +12,9 @@ use tracewire_bridge::wire::{Reader, Writer};
 use crate::guard::{Fail, emit, fast, guarded, input};
 
 /// `u8 outcome` (the bridge's `DecodedKind` code), then a context record
-/// (enveloped) or `u32 code, str message` (malformed).
-fn decoded(w: &mut Writer, d: &Decoded<'_>) {
+/// (enveloped) or `u32 code, str message` and the event the receive span
+/// records (the core's `exception` event, an event record) (malformed).
+pub(crate) fn decoded(w: &mut Writer, d: &Decoded<'_>) {
     w.coded(DecodedKind::of(d));
     match d {
         Decoded::Plain(_) => {}
@@ -20,6 +22,7 @@ fn decoded(w: &mut Writer, d: &Decoded<'_>) {
         Decoded::Malformed(e, _) => {
             w.u32(e.code().as_u32());
             w.str(&e.to_string());
+            w.event(&exception_event(e));
         }
     }
 }
@@ -103,7 +106,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonInject<'local>(
 
 /// Extracts from a JSON frame. Out: `u8 result (0 plain, 1 enveloped,
 /// 2 malformed)`, then a context record (enveloped) or `u32 code, str
-/// message` (malformed), then `u8 stripped` and, when 1, the stripped
+/// message` and an event record (malformed; see `decoded`), then `u8 stripped` and, when 1, the stripped
 /// payload as bytes.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(

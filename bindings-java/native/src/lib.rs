@@ -30,19 +30,23 @@
 //! | `plumbing` | `address`, `fieldName`, `errorName`, `noop`, `testingPanic`, `testingError` |
 //! | `headers` | `extract`, `inject`, `serverHandshake`, `clientRequest`, `clientAccepted`, `newSessionId`, `extractFields`, `injectTraceParent`, `extractTraceParent` |
 //! | `envelope` | `jsonNew`, `jsonFree`, `jsonInject`, `jsonExtract`, `binaryEncode`, `binaryDecode`, `toCarrier`, `fromCarrier` |
-//! | `model` | `modelParse`, `modelDecide` (events: `ModelEvent`) |
+//! | `codec` | `codecNew`, `codecFree`, `codecEncode`, `codecDecode`, `stripByDefault` |
+//! | `target` | `targetFromUrl`, `targetFromRequest` |
+//! | `model` | `modelParse`, `modelDecide` (events: `ModelEvent`), `modelChoose` |
 //! | `metrics` | `metricsNew`, `metricsFree`, `metricsRecord`, `metricsRecordAt`, `metricsSnapshot`, `metricsNames` |
 //! | `w3c` | `w3c` (operations: `W3cOp`) |
 
 // Input-dependent unwraps are not allowed; tests may unwrap.
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod codec;
 mod envelope;
 mod guard;
 mod headers;
 mod metrics;
 mod model;
 mod plumbing;
+mod target;
 mod w3c;
 
 #[cfg(test)]
@@ -100,6 +104,89 @@ mod tests {
         assert_eq!(
             java_list(&java("StreamMetrics.java"), "enum Kind {", '}', ""),
             upper::<StreamKind>()
+        );
+    }
+
+    #[test]
+    fn java_mirrors_the_other_bridge_tables() {
+        use tracewire::model::{BaggageSource, MessageType, Model, Parent, Role};
+        use tracewire_bridge::DecodedKind;
+        let applied = java("Applied.java");
+        assert_eq!(
+            java_list(&applied, "enum Parent {", '}', ""),
+            upper::<Parent>()
+        );
+        assert_eq!(
+            java_list(&applied, "enum Baggage {", '}', ""),
+            upper::<BaggageSource>()
+        );
+        assert_eq!(
+            java_list(&java("Decoded.java"), "enum Kind {", '}', ""),
+            upper::<DecodedKind>()
+        );
+        assert_eq!(
+            java_list(&java("MessageType.java"), "enum MessageType {", '}', ""),
+            upper::<MessageType>()
+        );
+        assert_eq!(
+            java_list(&java("TracingModel.java"), "enum TracingModel {", ';', ""),
+            upper::<Model>()
+        );
+        assert_eq!(
+            java_list(&java("ConnectionModel.java"), "enum Role {", '}', ""),
+            upper::<Role>()
+        );
+    }
+
+    #[test]
+    fn java_error_codes_are_the_cores() {
+        let src = java("ErrorCode.java");
+        let body = &src[src.find("enum ErrorCode {").unwrap()..];
+        let body = &body[..body.find(';').unwrap()];
+        let java: Vec<(String, u32)> = body
+            .lines()
+            .map(str::trim)
+            .filter_map(|l| {
+                let (name, rest) = l.split_once('(')?;
+                let code = rest.split_once(')')?.0.parse().ok()?;
+                Some((name.to_lowercase(), code))
+            })
+            .collect();
+        let core: Vec<(String, u32)> = tracewire::ErrorCode::ALL
+            .iter()
+            .map(|c| (c.name().to_owned(), c.as_u32()))
+            .collect();
+        assert_eq!(java, core);
+    }
+
+    #[test]
+    fn bit_sets_match_the_java_constants() {
+        let java = java("internal/Native.java");
+        for (i, fact) in tracewire_bridge::AVAILABLE_BITS.iter().enumerate() {
+            let name = format!("AVAILABLE_{}", fact.to_uppercase());
+            assert_eq!(java_constant(&java, &name), Some(1 << i), "{name}");
+        }
+        assert_eq!(
+            java_constant(&java, "ENVELOPE_JSON"),
+            Some(tracewire_bridge::ENVELOPE_JSON as i32)
+        );
+        assert_eq!(
+            java_constant(&java, "ENVELOPE_BINARY"),
+            Some(tracewire_bridge::ENVELOPE_BINARY as i32)
+        );
+        // The packed `Applied`: every field set, read back with Java's masks.
+        let packed = tracewire_bridge::pack_applied(tracewire::model::Applied {
+            parent: tracewire::model::Parent::NewTrace,
+            link_connection: true,
+            baggage: tracewire::model::BaggageSource::None,
+        }) as i32;
+        let mask = java_constant(&java, "APPLIED_CODE_MASK").unwrap();
+        let shift = java_constant(&java, "APPLIED_BAGGAGE_SHIFT").unwrap();
+        assert_eq!(packed & mask, 3);
+        assert_eq!((packed >> shift) & mask, 3);
+        assert_eq!(
+            Some(packed & !(mask | mask << shift)),
+            java_constant(&java, "APPLIED_LINK_CONNECTION")
         );
     }
 

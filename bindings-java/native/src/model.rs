@@ -3,9 +3,9 @@
 use jni::EnvUnowned;
 use jni::objects::{JClass, JString};
 use jni::sys::{jint, jlong};
-use tracewire::model::{Connection, MessageType, Model, Role};
+use tracewire::model::{Connection, LinkSource, MessageType, Model, ParentSource, Role, choose};
 use tracewire_bridge::wire::{Reader, Writer};
-use tracewire_bridge::{BridgeError, Coded, ModelEvent};
+use tracewire_bridge::{BridgeError, Coded, ModelEvent, available_from_bits, pack_applied};
 
 use crate::guard::{Fail, emit, fast, guarded, input};
 
@@ -81,4 +81,44 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }
     })
+}
+
+/// Applies a span decision's candidates to what is at hand (`model::choose`).
+/// In: the decision's `list<u8 parent source>` and `list<u8 link source>`
+/// (as in a span decision). `available`: the bridge's `Available` bit set.
+/// Returns the bridge's packed `Applied` (bits 0-7 `Parent`, 8-15
+/// `BaggageSource`, bit 16 link the connection span). Unknown codes or bits
+/// are `invalid_argument`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_modelChoose<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    input_addr: jlong,
+    input_len: jint,
+    available: jint,
+) -> jint {
+    fast(&mut env, || {
+        // SAFETY: Native's contract.
+        let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
+        // A decision has a handful of candidates: no allocation.
+        let mut parent = [ParentSource::Remote; 8];
+        let mut links = [LinkSource::Connection; 8];
+        let np = list(&mut r, &mut parent)?;
+        let nl = list(&mut r, &mut links)?;
+        let available = available_from_bits(available as u32)?;
+        Ok(pack_applied(choose(&parent[..np], &links[..nl], available)) as jint)
+    })
+}
+
+/// Reads a `list<u8 code>` into `into`; more entries than fit is
+/// `invalid_argument`.
+fn list<T: Coded>(r: &mut Reader<'_>, into: &mut [T]) -> Result<usize, Fail> {
+    let n = r.u32()? as usize;
+    if n > into.len() {
+        return Err(Fail::argument("too many candidates"));
+    }
+    for slot in into.iter_mut().take(n) {
+        *slot = r.coded()?;
+    }
+    Ok(n)
 }

@@ -113,22 +113,12 @@ public final class BinaryEnvelope {
   }
 
   private static Decoded read(Scratch s, ByteBuffer frame) {
-    int kind = s.readU8();
-    TraceContext ctx = TraceContext.empty();
-    TracewireException err = null;
-    if (kind == 1) {
-      ctx = ContextRecords.read(s);
-    } else if (kind == 2) {
-      err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
-    }
-    int offset = s.readU32();
-    ByteBuffer payload = frame.duplicate();
-    payload.position(payload.position() + offset);
-    payload = payload.slice();
-    return new Decoded(
-        kind == 0 ? Decoded.Kind.PLAIN : kind == 1 ? Decoded.Kind.ENVELOPED : Decoded.Kind.MALFORMED,
-        ctx,
-        err,
-        payload);
+    return Decoded.read(
+        s,
+        r -> {
+          ByteBuffer payload = frame.duplicate();
+          payload.position(payload.position() + r.readU32());
+          return payload.slice();
+        });
   }
 }

@@ -41,12 +41,25 @@ public final class ConnectionModel {
   private final int serverPort;
 
   /**
+   * A connection to or from {@code target} (see {@link Target#fromUrl} and {@link
+   * Target#fromRequest}).
+   *
+   * @param model the tracing model
+   * @param role this end
+   * @param sessionId the session id both peers share
+   * @param target the server address, port and URL path
+   */
+  public ConnectionModel(TracingModel model, Role role, String sessionId, Target target) {
+    this(model, role, sessionId, target.path(), target.address(), target.port());
+  }
+
+  /**
    * A connection.
    *
    * @param model the tracing model
    * @param role this end
    * @param sessionId the session id both peers share
-   * @param urlPath the URL path ({@code /} when empty)
+   * @param urlPath the URL path as the core gives it ({@link Target#path()})
    * @param serverAddress the URL host, or null when unknown
    * @param serverPort the URL port, or -1 when unknown
    */
@@ -60,7 +73,7 @@ public final class ConnectionModel {
     this.model = Objects.requireNonNull(model, "model");
     this.role = Objects.requireNonNull(role, "role");
     this.sessionId = Objects.requireNonNull(sessionId, "sessionId");
-    this.urlPath = urlPath == null ? "" : urlPath;
+    this.urlPath = urlPath;
     this.serverAddress = serverAddress;
     this.serverPort = serverPort;
   }
@@ -83,7 +96,7 @@ public final class ConnectionModel {
   /** The connection span: {@code connect {path}} (client) or {@code accept {path}} (server). */
   public SpanDecision open() {
     try (Scratch s = Scratch.get()) {
-      call(s, 0, MessageType.TEXT, 0, null, null);
+      call(s, Native.MODEL_OPEN, MessageType.TEXT, 0, null, null);
       SpanDecision d = readSpan(s);
       return d;
     }
@@ -92,7 +105,7 @@ public final class ConnectionModel {
   /** Whether the connection span ends when the upgrade completes (the {@code message} model). */
   public boolean connectionSpanEndsAtUpgrade() {
     try (Scratch s = Scratch.get()) {
-      call(s, 0, MessageType.TEXT, 0, null, null);
+      call(s, Native.MODEL_OPEN, MessageType.TEXT, 0, null, null);
       readSpan(s);
       return s.readU8() != 0;
     }
@@ -101,7 +114,7 @@ public final class ConnectionModel {
   /** The span for sending one data message of {@code size} payload bytes. */
   public SpanDecision send(MessageType type, long size) {
     try (Scratch s = Scratch.get()) {
-      call(s, 1, type, size, null, null);
+      call(s, Native.MODEL_SEND, type, size, null, null);
       return readSpan(s);
     }
   }
@@ -109,7 +122,7 @@ public final class ConnectionModel {
   /** The span for processing one received message of {@code size} payload bytes. */
   public SpanDecision receive(MessageType type, long size) {
     try (Scratch s = Scratch.get()) {
-      call(s, 2, type, size, null, null);
+      call(s, Native.MODEL_RECEIVE, type, size, null, null);
       return readSpan(s);
     }
   }
@@ -123,7 +136,7 @@ public final class ConnectionModel {
    */
   public CloseDecision close(Integer code, String reason) {
     try (Scratch s = Scratch.get()) {
-      call(s, 3, MessageType.TEXT, 0, code, reason);
+      call(s, Native.MODEL_CLOSE, MessageType.TEXT, 0, code, reason);
       Attributes attrs = readAttributes(s);
       boolean isError = s.readU8() != 0;
       SpanDecision span = s.readU8() != 0 ? readSpan(s) : null;
@@ -132,15 +145,16 @@ public final class ConnectionModel {
   }
 
   private void call(Scratch s, int event, MessageType type, long size, Integer code, String reason) {
-    s.u8(model == TracingModel.CONNECTION ? 0 : 1);
-    s.u8(role == Role.CLIENT ? 0 : 1);
+    // The enums mirror the bridge's tables (checked by the native crate's tests).
+    s.u8(model.ordinal());
+    s.u8(role.ordinal());
     s.str(sessionId);
     s.str(urlPath);
     s.u8(serverAddress != null ? 1 : 0);
     s.str(serverAddress);
     s.u32(serverPort);
     s.u8(event);
-    s.u8(type == MessageType.TEXT ? 0 : 1);
+    s.u8(type.ordinal());
     s.i64(size);
     s.u32(code == null ? -1 : code);
     s.str(reason == null ? "" : reason);
@@ -161,6 +175,16 @@ public final class ConnectionModel {
       links.add(LINKS[s.readU8()]);
     }
     return new SpanDecision(name, kind, parents, links, readAttributes(s));
+  }
+
+  /** The bridge's code of a link source (its position in the bridge's {@code LinkSource} table). */
+  static int linkCode(SpanDecision.Source link) {
+    for (int i = 0; i < LINKS.length; i++) {
+      if (LINKS[i] == link) {
+        return i;
+      }
+    }
+    throw new IllegalArgumentException("tracewire: not a link source: " + link);
   }
 
   /** The bridge's attributes block: {@code u32 n, n x (str key, u8 type, value)}. */

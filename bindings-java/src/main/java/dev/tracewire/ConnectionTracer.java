@@ -1,7 +1,8 @@
 package dev.tracewire;
 
+import dev.tracewire.internal.Native;
 import io.opentelemetry.api.GlobalOpenTelemetry;
-import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.baggage.Baggage;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.SpanContext;
@@ -12,17 +13,18 @@ import java.util.Objects;
 
 /**
  * Applies the core's span decisions for one connection ({@link ConnectionModel}) with
- * opentelemetry-java: resolves each decision's parent candidates and links against the remote
- * context, the caller's current context and the connection span, and starts the spans. Spans
- * belong to the given {@link Tracer} (the SDK's, or the Java agent's through {@link
- * GlobalOpenTelemetry}). Thread-safe.
+ * opentelemetry-java: reads what is at hand off the remote context, the caller's current context
+ * and the connection span's context, lets the core choose the parent, the link and the baggage
+ * ({@code model::choose}), and builds exactly that. Spans belong to the given {@link Tracer} (the
+ * SDK's, or the Java agent's through {@link GlobalOpenTelemetry}). Thread-safe.
  *
  * <pre>{@code
  * ConnectionTracer t = new ConnectionTracer(tracer, model);
  * t.open(handshake.context());            // accept {path} / connect {path}
  * t.upgraded();                           // message model: the connection span ends here
- * Span send = t.startSend(MessageType.TEXT, payload.length);
- * try (Scope s = send.makeCurrent()) { ... inject Context.current() ... } finally { send.end(); }
+ * Context send = t.sendContext(MessageType.TEXT, payload.length);
+ * try (Scope s = send.makeCurrent()) { ... codec.encode(..., send) ... }
+ * finally { Span.fromContext(send).end(); }
  * t.close(1000, "");
  * }</pre>
  */
@@ -33,6 +35,8 @@ public final class ConnectionTracer {
   private final Tracer tracer;
   private final ConnectionModel model;
   private volatile Span connectionSpan;
+  /** The context holding the connection span, with the baggage its start picked. */
+  private volatile Context connectionContext;
   private volatile boolean connectionSpanEnded;
 
   /** A tracer for the connection {@code model}, starting spans with {@code tracer}. */
@@ -63,9 +67,19 @@ public final class ConnectionTracer {
    * @param handshake the context received in the handshake (server), or null
    */
   public Span open(TraceContext handshake) {
-    Span s = start(model.open(), handshake);
+    Context c = start(model.open(), handshake);
+    Span s = Span.fromContext(c);
+    connectionContext = c;
     connectionSpan = s;
     return s;
+  }
+
+  /**
+   * The context holding the connection span (null before {@link #open}), with the baggage the
+   * core's rule gave it: what a handler of the whole connection runs in.
+   */
+  public Context connectionContext() {
+    return connectionContext;
   }
 
   /**
@@ -81,22 +95,35 @@ public final class ConnectionTracer {
   }
 
   /**
-   * Starts the span for sending one message of {@code size} payload bytes. Make it current
-   * while injecting: its context is what the envelope carries. The caller ends it.
+   * Starts the span for sending one message of {@code size} payload bytes and returns its
+   * context: the parent's context chosen by the core, with the baggage it picks, holding the new
+   * span ({@link Span#fromContext} gives the span, which the caller ends). Make it current while
+   * encoding: it is what the envelope carries.
    */
-  public Span startSend(MessageType type, long size) {
+  public Context sendContext(MessageType type, long size) {
     return start(model.send(type, size), null);
   }
 
+  /** {@link #sendContext}'s span (its context's baggage is then the caller's to set). */
+  public Span startSend(MessageType type, long size) {
+    return Span.fromContext(sendContext(type, size));
+  }
+
   /**
-   * Starts the span for processing one received message of {@code size} payload bytes
-   * (without the envelope), under the message's context when it carried one. The caller ends
-   * it.
+   * Starts the span for processing one received message of {@code size} payload bytes (without
+   * the envelope) and returns its context, which the handler runs in: the parent and baggage the
+   * core picks from the message's context, the caller's and the connection's ({@link
+   * Span#fromContext} gives the span, which the caller ends).
    *
    * @param message the context decoded from the message, or null/empty
    */
-  public Span startReceive(MessageType type, long size, TraceContext message) {
+  public Context receiveContext(MessageType type, long size, TraceContext message) {
     return start(model.receive(type, size), message);
+  }
+
+  /** {@link #receiveContext}'s span. */
+  public Span startReceive(MessageType type, long size, TraceContext message) {
+    return Span.fromContext(receiveContext(type, size, message));
   }
 
   /**
@@ -121,7 +148,7 @@ public final class ConnectionTracer {
       }
       return;
     }
-    Span s = start(d.span(), null);
+    Span s = Span.fromContext(start(d.span(), null));
     if (d.isError()) {
       s.setStatus(StatusCode.ERROR);
     }
@@ -141,72 +168,56 @@ public final class ConnectionTracer {
     }
   }
 
-  private Span start(SpanDecision d, TraceContext remote) {
-    SpanBuilder b = tracer.spanBuilder(d.name()).setSpanKind(d.kind());
-    Attributes attrs = d.attributes();
-    b.setAllAttributes(attrs);
-    Context parent = null;
-    for (SpanDecision.Source p : d.parents()) {
-      parent = candidate(p, remote);
-      if (parent != null) {
-        break;
-      }
-    }
-    SpanContext parentSc = SpanContext.getInvalid();
-    if (parent == null) {
+  /**
+   * Starts the span {@code d} describes: reads what is at hand off the contexts, lets the core
+   * choose ({@link Applied#choose}) and builds exactly that. Returns the span's context.
+   */
+  private Context start(SpanDecision d, TraceContext remote) {
+    Context ambient = Context.current();
+    Context conn = connectionContext;
+    SpanContext ambientSc = Span.fromContext(ambient).getSpanContext();
+    SpanContext connSc =
+        conn == null ? SpanContext.getInvalid() : Span.fromContext(conn).getSpanContext();
+    boolean remoteSpan = remote != null && remote.hasSpanContext();
+    boolean remoteBaggage = remote != null && !remote.baggage().isEmpty();
+    boolean sameTrace =
+        ambientSc.isValid() && connSc.isValid() && ambientSc.getTraceId().equals(connSc.getTraceId());
+    int available =
+        (remoteSpan ? Native.AVAILABLE_REMOTE_HAS_SPAN : 0)
+            | (remoteBaggage ? Native.AVAILABLE_REMOTE_HAS_BAGGAGE : 0)
+            | (ambientSc.isValid() ? Native.AVAILABLE_AMBIENT_HAS_SPAN : 0)
+            | (sameTrace ? Native.AVAILABLE_AMBIENT_IN_CONNECTION_TRACE : 0)
+            | (sameTrace && ambientSc.getSpanId().equals(connSc.getSpanId())
+                ? Native.AVAILABLE_AMBIENT_IS_CONNECTION
+                : 0)
+            | (connSc.isValid() ? Native.AVAILABLE_CONNECTION_HAS_SPAN : 0);
+    Applied applied = Applied.choose(d, available);
+
+    Context parent =
+        switch (applied.parent()) {
+          case REMOTE -> Context.root().with(Span.wrap(remote.toSpanContext()));
+          case AMBIENT -> ambient;
+          case CONNECTION -> conn;
+          case NEW_TRACE -> Context.root();
+        };
+    Baggage baggage =
+        switch (applied.baggage()) {
+          case REMOTE -> remote.toBaggage();
+          case AMBIENT -> Baggage.fromContext(ambient);
+          case CONNECTION -> Baggage.fromContext(conn);
+          case NONE -> Baggage.empty();
+        };
+    parent = parent.with(baggage);
+
+    SpanBuilder b = tracer.spanBuilder(d.name()).setSpanKind(d.kind()).setAllAttributes(d.attributes());
+    if (applied.parent() == Applied.Parent.NEW_TRACE) {
       b.setNoParent();
     } else {
       b.setParent(parent);
-      parentSc = Span.fromContext(parent).getSpanContext();
     }
-    for (SpanDecision.Source l : d.links()) {
-      SpanContext lc = link(l);
-      if (lc != null && lc.isValid() && !lc.equals(parentSc)) {
-        b.addLink(lc);
-      }
+    if (applied.linkConnection()) {
+      b.addLink(connSc);
     }
-    return b.startSpan();
-  }
-
-  private Context candidate(SpanDecision.Source source, TraceContext remote) {
-    switch (source) {
-      case REMOTE -> {
-        if (remote != null && remote.hasSpanContext()) {
-          Context c = remote.storeIn(Context.root());
-          return Span.fromContext(c).getSpanContext().isValid() ? c : null;
-        }
-        return null;
-      }
-      case AMBIENT -> {
-        Context c = Context.current();
-        return Span.fromContext(c).getSpanContext().isValid() ? c : null;
-      }
-      case AMBIENT_IN_CONNECTION_TRACE -> {
-        Context c = Context.current();
-        SpanContext sc = Span.fromContext(c).getSpanContext();
-        Span conn = connectionSpan;
-        if (sc.isValid()
-            && conn != null
-            && sc.getTraceId().equals(conn.getSpanContext().getTraceId())) {
-          return c;
-        }
-        return null;
-      }
-      case CONNECTION -> {
-        Span conn = connectionSpan;
-        return conn != null && conn.getSpanContext().isValid() ? Context.current().with(conn) : null;
-      }
-      default -> {
-        return null;
-      }
-    }
-  }
-
-  private SpanContext link(SpanDecision.Source source) {
-    if (source == SpanDecision.Source.CONNECTION) {
-      Span conn = connectionSpan;
-      return conn == null ? null : conn.getSpanContext();
-    }
-    return null;
+    return parent.with(b.startSpan());
   }
 }

@@ -5,8 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The context record and baggage member of the native byte format (bindings-java/native's
- * {@code wire.rs} documents the layout), to and from this package's values. It lives here, not
+ * The context record and baggage member of the native byte format (the bridge's
+ * {@code bindings-bridge/src/wire.rs} documents the layout), to and from this package's values. It lives here, not
  * in {@code internal}, so that reading a record can call {@link TraceContext}'s factory directly:
  * the internal package never depends on the public API.
  */

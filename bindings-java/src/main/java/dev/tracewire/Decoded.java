@@ -1,5 +1,8 @@
 package dev.tracewire;
 
+import dev.tracewire.internal.Scratch;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.Span;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
@@ -26,16 +29,56 @@ public final class Decoded {
     MALFORMED
   }
 
+  private static final Kind[] KINDS = Kind.values();
+
   private final Kind kind;
   private final TraceContext context;
   private final TracewireException error;
+  private final String eventName;
+  private final Attributes eventAttributes;
   private final ByteBuffer payload;
 
-  Decoded(Kind kind, TraceContext context, TracewireException error, ByteBuffer payload) {
+  private Decoded(
+      Kind kind,
+      TraceContext context,
+      TracewireException error,
+      String eventName,
+      Attributes eventAttributes,
+      ByteBuffer payload) {
     this.kind = kind;
     this.context = context;
     this.error = error;
+    this.eventName = eventName;
+    this.eventAttributes = eventAttributes;
     this.payload = payload;
+  }
+
+  /** Reads the payload part of a decoding record (it differs per native call). */
+  @FunctionalInterface
+  interface PayloadReader {
+    ByteBuffer read(Scratch s);
+  }
+
+  /**
+   * Reads a decoding record of the native library: {@code u8 outcome} (the bridge's {@code
+   * DecodedKind} code, which {@link Kind} mirrors), then a context record (enveloped) or the
+   * error's code and message and the event the core records for it (malformed), then the payload
+   * through {@code payload}.
+   */
+  static Decoded read(Scratch s, PayloadReader payload) {
+    Kind kind = KINDS[s.readU8()];
+    TraceContext ctx = TraceContext.empty();
+    TracewireException err = null;
+    String eventName = null;
+    Attributes eventAttributes = null;
+    if (kind == Kind.ENVELOPED) {
+      ctx = ContextRecords.read(s);
+    } else if (kind == Kind.MALFORMED) {
+      err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
+      eventName = s.readStr();
+      eventAttributes = ConnectionModel.readAttributes(s);
+    }
+    return new Decoded(kind, ctx, err, eventName, eventAttributes, payload.read(s));
   }
 
   /**
@@ -43,7 +86,7 @@ public final class Decoded {
    * the payload is {@code frame} itself.
    */
   public static Decoded plain(ByteBuffer frame) {
-    return new Decoded(Kind.PLAIN, TraceContext.empty(), null, frame.slice());
+    return new Decoded(Kind.PLAIN, TraceContext.empty(), null, null, null, frame.slice());
   }
 
   /** The outcome. */
@@ -64,6 +107,18 @@ public final class Decoded {
   /** Why the envelope is malformed (null unless {@link Kind#MALFORMED}); never thrown. */
   public TracewireException error() {
     return error;
+  }
+
+  /**
+   * Records on {@code span} (the message's receive span) what the core says this outcome leaves
+   * there: for a malformed envelope, the OpenTelemetry {@code exception} event ({@code
+   * exception.type} the error code's name, {@code exception.message} its text), the status left
+   * alone since the message is still processed; nothing otherwise.
+   */
+  public void recordTo(Span span) {
+    if (eventName != null) {
+      span.addEvent(eventName, eventAttributes);
+    }
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.tracewire;
 
+import dev.tracewire.internal.Native;
+
 /**
  * A set of envelope formats, as offered by a client or accepted by a server ({@code
  * tracewire-envelope}: {@code json}, {@code binary}). Immutable.
@@ -23,10 +25,10 @@ public record Envelopes(boolean json, boolean binary) {
   }
 
   int bits() {
-    return (json ? 1 : 0) | (binary ? 2 : 0);
+    return (json ? Native.ENVELOPE_JSON : 0) | (binary ? Native.ENVELOPE_BINARY : 0);
   }
 
   static Envelopes fromBits(int bits) {
-    return new Envelopes((bits & 1) != 0, (bits & 2) != 0);
+    return new Envelopes((bits & Native.ENVELOPE_JSON) != 0, (bits & Native.ENVELOPE_BINARY) != 0);
   }
 }

@@ -23,6 +23,8 @@ public enum ErrorCode {
   INVALID_CARRIER(7),
   /** A bad argument or configuration value (model name, member path, closed object). */
   INVALID_ARGUMENT(8),
+  /** A URL or request target cannot be read (scheme not {@code ws}/{@code wss}, bad host or port). */
+  INVALID_URL(9),
   /** An internal failure (a Rust panic) caught at the language boundary. */
   PANIC(100);
 

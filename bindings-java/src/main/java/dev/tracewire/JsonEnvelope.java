@@ -48,14 +48,24 @@ public final class JsonEnvelope implements AutoCloseable {
     Cleaners.CLEANER.register(this, handle);
   }
 
-  /** Members at the top level of the object, not stripped on extract. */
-  public static JsonEnvelope topLevel() {
-    return new JsonEnvelope("", false);
+  /**
+   * An envelope at {@code path}, stripping on extract as the core does by default (in every
+   * language).
+   *
+   * @throws TracewireException {@code invalid_argument} for a path with an empty component
+   */
+  public JsonEnvelope(String path) {
+    this(path, Native.stripByDefault());
   }
 
-  /** Members at {@code path} (e.g. {@code params._meta}), not stripped on extract. */
+  /** Members at the top level of the object, stripped on extract as the core's default says. */
+  public static JsonEnvelope topLevel() {
+    return new JsonEnvelope("");
+  }
+
+  /** Members at {@code path} (e.g. {@code params._meta}), stripped as the core's default says. */
   public static JsonEnvelope atPath(String path) {
-    return new JsonEnvelope(path, false);
+    return new JsonEnvelope(path);
   }
 
   /** The member path ({@code ""} for the top level). */
@@ -220,23 +230,7 @@ public final class JsonEnvelope implements AutoCloseable {
   }
 
   private static Decoded read(Scratch s, ByteBuffer frame) {
-    int kind = s.readU8();
-    TraceContext ctx = TraceContext.empty();
-    TracewireException err = null;
-    if (kind == 1) {
-      ctx = ContextRecords.read(s);
-    } else if (kind == 2) {
-      err = TracewireException.of(ErrorCode.of(s.readU32()), s.readStr());
-    }
-    ByteBuffer payload = frame;
-    if (s.readU8() == 1) {
-      payload = ByteBuffer.wrap(s.readBytes());
-    }
-    return new Decoded(
-        kind == 0 ? Decoded.Kind.PLAIN : kind == 1 ? Decoded.Kind.ENVELOPED : Decoded.Kind.MALFORMED,
-        ctx,
-        err,
-        payload);
+    return Decoded.read(s, r -> r.readU8() == 1 ? ByteBuffer.wrap(r.readBytes()) : frame);
   }
 
   /** Frees the native configuration; later calls throw {@link IllegalStateException}. */

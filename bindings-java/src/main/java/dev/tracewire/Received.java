@@ -1,6 +1,7 @@
 package dev.tracewire;
 
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.nio.ByteBuffer;
 
@@ -22,13 +23,15 @@ public final class Received implements AutoCloseable {
     this.type = type;
   }
 
-  /** Starts the process span for {@code decoded} with {@code tracer} and makes it current. */
+  /**
+   * Starts the process span for {@code decoded} with {@code tracer} and makes its context current
+   * (the parent and baggage the core picks); records on it what the decoding outcome leaves there
+   * ({@link Decoded#recordTo}).
+   */
   public static Received start(ConnectionTracer tracer, Decoded decoded, MessageType type) {
-    Span span = tracer.startReceive(type, decoded.payloadSize(), decoded.context());
-    io.opentelemetry.context.Context ctx = io.opentelemetry.context.Context.current().with(span);
-    if (!decoded.context().baggage().isEmpty()) {
-      ctx = ctx.with(decoded.context().toBaggage());
-    }
+    Context ctx = tracer.receiveContext(type, decoded.payloadSize(), decoded.context());
+    Span span = Span.fromContext(ctx);
+    decoded.recordTo(span);
     return new Received(span, ctx.makeCurrent(), decoded, type);
   }
 

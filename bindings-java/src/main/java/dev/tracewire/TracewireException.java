@@ -39,6 +39,7 @@ public class TracewireException extends RuntimeException {
       case UNSUPPORTED_ENVELOPE_VERSION -> new UnsupportedEnvelopeVersion(message);
       case NOT_JSON_OBJECT -> new NotJsonObject(message);
       case INVALID_ARGUMENT -> new InvalidArgument(message);
+      case INVALID_URL -> new InvalidUrl(message);
       case PANIC -> new Internal(message);
     };
   }
@@ -115,6 +116,16 @@ public class TracewireException extends RuntimeException {
     /** Creates it. */
     public InvalidArgument(String message) {
       super(ErrorCode.INVALID_ARGUMENT, message);
+    }
+  }
+
+  /** {@link ErrorCode#INVALID_URL}. */
+  public static final class InvalidUrl extends TracewireException {
+    private static final long serialVersionUID = 1L;
+
+    /** Creates it. */
+    public InvalidUrl(String message) {
+      super(ErrorCode.INVALID_URL, message);
     }
   }
 

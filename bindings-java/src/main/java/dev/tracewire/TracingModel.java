@@ -13,7 +13,7 @@ public enum TracingModel {
   CONNECTION,
   /**
    * One trace per request or stream, linked to the connection span and tagged with the session
-   * id; the connection span ends at the upgrade. Suits long-lived sockets.
+   * id, and the connection span ends at the upgrade. Suits long-lived sockets.
    */
   MESSAGE;
 
@@ -23,6 +23,7 @@ public enum TracingModel {
    * @throws TracewireException {@code invalid_argument} for anything else
    */
   public static TracingModel parse(String name) {
-    return Native.modelParse(name) == 0 ? CONNECTION : MESSAGE;
+    // The core's code is the position in its table, which this enum mirrors.
+    return values()[Native.modelParse(name)];
   }
 }

@@ -39,7 +39,7 @@ public final class W3C {
   public static TraceContext parseTraceParent(String value) {
     try (Scratch s = Scratch.get()) {
       s.str(value);
-      s.call((in, len, out, cap) -> Native.w3c(0, in, len, out, cap));
+      s.call((in, len, out, cap) -> Native.w3c(Native.W3C_PARSE_TRACEPARENT, in, len, out, cap));
       return ContextRecords.read(s);
     }
   }
@@ -52,7 +52,7 @@ public final class W3C {
   public static TraceStateValue parseTraceState(List<String> lines) {
     try (Scratch s = Scratch.get()) {
       writeLines(s, lines);
-      s.call((in, len, out, cap) -> Native.w3c(1, in, len, out, cap));
+      s.call((in, len, out, cap) -> Native.w3c(Native.W3C_PARSE_TRACESTATE, in, len, out, cap));
       return readTraceState(s);
     }
   }
@@ -70,7 +70,7 @@ public final class W3C {
       writeEntries(s, entries);
       s.str(key);
       s.str(value);
-      s.call((in, len, out, cap) -> Native.w3c(2, in, len, out, cap));
+      s.call((in, len, out, cap) -> Native.w3c(Native.W3C_TRACESTATE_INSERT, in, len, out, cap));
       return readTraceState(s);
     }
   }
@@ -80,7 +80,7 @@ public final class W3C {
     try (Scratch s = Scratch.get()) {
       writeEntries(s, entries);
       s.str(key);
-      s.call((in, len, out, cap) -> Native.w3c(3, in, len, out, cap));
+      s.call((in, len, out, cap) -> Native.w3c(Native.W3C_TRACESTATE_REMOVE, in, len, out, cap));
       return readTraceState(s);
     }
   }
@@ -93,7 +93,7 @@ public final class W3C {
   public static BaggageValue parseBaggage(List<String> lines) {
     try (Scratch s = Scratch.get()) {
       writeLines(s, lines);
-      s.call((in, len, out, cap) -> Native.w3c(4, in, len, out, cap));
+      s.call((in, len, out, cap) -> Native.w3c(Native.W3C_PARSE_BAGGAGE, in, len, out, cap));
       return readBaggage(s);
     }
   }
@@ -110,7 +110,7 @@ public final class W3C {
       for (BaggageMember m : members) {
         ContextRecords.writeMember(s, m);
       }
-      s.call((in, len, out, cap) -> Native.w3c(5, in, len, out, cap));
+      s.call((in, len, out, cap) -> Native.w3c(Native.W3C_BUILD_BAGGAGE, in, len, out, cap));
       return readBaggage(s);
     }
   }

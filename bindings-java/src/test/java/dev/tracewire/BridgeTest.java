@@ -72,6 +72,23 @@ class BridgeTest {
   }
 
   @Test
+  void everyCoreCodeHasAJavaCode() {
+    // The core names each code it has; Java must have a constant for each (none missing, so no
+    // code falls back to PANIC), and none the core does not know.
+    int known = 0;
+    for (int code = 0; code < 256; code++) {
+      String name = Native.errorName(code);
+      if (name != null) {
+        known++;
+        assertEquals(code, ErrorCode.of(code).code(), name);
+        assertEquals(name, ErrorCode.of(code).coreName());
+      }
+    }
+    assertEquals(ErrorCode.values().length, known);
+    assertThrows(TracewireException.InvalidUrl.class, () -> Target.fromUrl("http://example.com/"));
+  }
+
+  @Test
   void anEmptyCallWorks() {
     for (int i = 0; i < 1000; i++) {
       Native.noop();

@@ -48,6 +48,42 @@ public final class Native {
   /** {@link #modelDecide} event: the close. */
   public static final int MODEL_CLOSE = 3;
 
+  /** Envelope set bit: the JSON envelope (Rust: {@code tracewire_bridge::ENVELOPE_JSON}). */
+  public static final int ENVELOPE_JSON = 1;
+
+  /** Envelope set bit: the binary envelope. */
+  public static final int ENVELOPE_BINARY = 2;
+
+  /**
+   * {@link #modelChoose} availability bit: the received context has a span context (Rust:
+   * {@code tracewire_bridge::AVAILABLE_BITS}, in order).
+   */
+  public static final int AVAILABLE_REMOTE_HAS_SPAN = 1;
+
+  /** {@link #modelChoose} availability bit: the received context has baggage. */
+  public static final int AVAILABLE_REMOTE_HAS_BAGGAGE = 2;
+
+  /** {@link #modelChoose} availability bit: the caller's context has a valid span. */
+  public static final int AVAILABLE_AMBIENT_HAS_SPAN = 4;
+
+  /** {@link #modelChoose} availability bit: the caller's span is in the connection's trace. */
+  public static final int AVAILABLE_AMBIENT_IN_CONNECTION_TRACE = 8;
+
+  /** {@link #modelChoose} availability bit: the caller's span is the connection span. */
+  public static final int AVAILABLE_AMBIENT_IS_CONNECTION = 16;
+
+  /** {@link #modelChoose} availability bit: there is a valid connection span. */
+  public static final int AVAILABLE_CONNECTION_HAS_SPAN = 32;
+
+  /** {@link #modelChoose} result: the mask of one code, the parent at bit 0 (Rust: {@code pack_applied}). */
+  public static final int APPLIED_CODE_MASK = 255;
+
+  /** {@link #modelChoose} result: the shift of the baggage source code. */
+  public static final int APPLIED_BAGGAGE_SHIFT = 8;
+
+  /** {@link #modelChoose} result: the bit set when the connection span is linked. */
+  public static final int APPLIED_LINK_CONNECTION = 65536;
+
   private Native() {}
 
   /** Makes sure the library is loaded (loading it on first use). */
@@ -104,6 +140,25 @@ public final class Native {
   public static native int modelParse(String name);
 
   public static native int modelDecide(long in, int inLen, long out, int cap);
+
+  public static native int modelChoose(long in, int inLen, int available);
+
+  public static native int targetFromUrl(long in, int inLen, long out, int cap);
+
+  public static native int targetFromRequest(long in, int inLen, long out, int cap);
+
+  public static native boolean stripByDefault();
+
+  public static native long codecNew(int envelopes, String path, boolean strip);
+
+  public static native void codecFree(long handle);
+
+  public static native int codecEncode(
+      long handle, int messageType, long ctx, int ctxLen, long payload, int payloadLen, long out,
+      int cap);
+
+  public static native int codecDecode(
+      long handle, int messageType, long frame, int frameLen, long out, int cap);
 
   public static native long metricsNew(int kind);
 

@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Input is written from offset 0; {@link #call} places the output after it and reads it
  * back with the {@code read*} methods. This class knows the primitives of the byte format
- * (big-endian integers, length-prefixed UTF-8); the records built from them live with the types
+ * (little-endian integers, length-prefixed UTF-8: the bridge's byte format); the records built from them live with the types
  * they carry, in {@code dev.tracewire}.
  */
 public final class Scratch implements AutoCloseable {

@@ -3,11 +3,11 @@ package dev.tracewire.websocket;
 import dev.tracewire.ConnectionModel;
 import dev.tracewire.ConnectionTracer;
 import dev.tracewire.Envelopes;
-import dev.tracewire.JsonEnvelope;
 import dev.tracewire.MessageCodec;
 import dev.tracewire.MessageType;
 import dev.tracewire.Received;
 import dev.tracewire.ServerHandshake;
+import dev.tracewire.Target;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
@@ -31,22 +31,23 @@ public final class TracedSession {
   private final Session session;
   private final ServerHandshake handshake;
   private final ConnectionTracer tracer;
-  private final JsonEnvelope json;
   private final MessageCodec codec;
 
   private TracedSession(Session session, ServerHandshake hs, TracingConfigurator conf) {
     this.session = session;
     this.handshake = hs;
-    URI uri = session.getRequestURI();
-    String path = uri == null || uri.getRawPath() == null ? "/" : uri.getRawPath();
-    String host = uri == null ? null : uri.getHost();
-    int port = uri == null ? -1 : uri.getPort();
+    Object t = session.getUserProperties().get(TracingConfigurator.TARGET_PROPERTY);
+    Target target;
+    if (t instanceof Target known) {
+      target = known;
+    } else {
+      URI uri = session.getRequestURI();
+      target = Target.fromRequest(null, null, uri == null ? "" : uri.toString());
+    }
     ConnectionModel model =
-        new ConnectionModel(
-            conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), path, host, host == null ? -1 : port);
+        new ConnectionModel(conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), target);
     this.tracer = new ConnectionTracer(conf.tracer(), model);
-    this.json = new JsonEnvelope(conf.jsonPath(), conf.stripEnvelope());
-    this.codec = new MessageCodec(hs.envelopes(), json);
+    this.codec = new MessageCodec(hs.envelopes(), conf.jsonPath(), conf.stripEnvelope());
   }
 
   /**
@@ -116,9 +117,10 @@ public final class TracedSession {
 
   /** Sends a text message in a {@code send} span, with the JSON envelope when accepted. */
   public void sendText(String text) throws IOException {
-    Span span = tracer.startSend(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
-    try (Scope ignored = span.makeCurrent()) {
-      String frame = codec.encodeText(text, Context.current());
+    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    Span span = Span.fromContext(ctx);
+    try (Scope ignored = ctx.makeCurrent()) {
+      String frame = codec.encodeText(text, ctx);
       synchronized (session) {
         session.getBasicRemote().sendText(frame);
       }
@@ -133,9 +135,10 @@ public final class TracedSession {
 
   /** Sends a binary message in a {@code send} span, with the binary envelope when accepted. */
   public void sendBinary(ByteBuffer data) throws IOException {
-    Span span = tracer.startSend(MessageType.BINARY, data.remaining());
-    try (Scope ignored = span.makeCurrent()) {
-      ByteBuffer frame = codec.encodeBinary(data, Context.current());
+    Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
+    Span span = Span.fromContext(ctx);
+    try (Scope ignored = ctx.makeCurrent()) {
+      ByteBuffer frame = codec.encodeBinary(data, ctx);
       synchronized (session) {
         session.getBasicRemote().sendBinary(frame);
       }
@@ -157,7 +160,7 @@ public final class TracedSession {
         tracer.close(reason.getCloseCode().getCode(), reason.getReasonPhrase());
       }
     } finally {
-      json.close();
+      codec.close();
     }
   }
 

@@ -4,10 +4,10 @@ import dev.tracewire.ClientHandshake;
 import dev.tracewire.ConnectionModel;
 import dev.tracewire.ConnectionTracer;
 import dev.tracewire.Envelopes;
-import dev.tracewire.JsonEnvelope;
 import dev.tracewire.MessageCodec;
 import dev.tracewire.MessageType;
 import dev.tracewire.Received;
+import dev.tracewire.Target;
 import dev.tracewire.TraceContext;
 import dev.tracewire.TracingModel;
 import io.opentelemetry.api.trace.Span;
@@ -76,7 +76,7 @@ public final class TracedWebSocket {
     private Envelopes offer = Envelopes.ALL;
     private Envelopes assume = Envelopes.NONE;
     private String jsonPath = "";
-    private boolean stripEnvelope = true;
+    private boolean stripEnvelope = MessageCodec.stripByDefault();
     private final Map<String, String> headers = new LinkedHashMap<>();
 
     private Builder(HttpClient client) {
@@ -117,8 +117,9 @@ public final class TracedWebSocket {
     }
 
     /**
-     * Whether received JSON payloads lose their envelope members (default {@code true}: the
-     * listener sees what the server wrote, as in every tracewire language).
+     * Whether received JSON payloads lose their envelope members (default: the core's, {@link
+     * MessageCodec#stripByDefault()}: the listener sees what the server wrote, as in every
+     * tracewire language).
      */
     public Builder stripEnvelope(boolean strip) {
       this.stripEnvelope = strip;
@@ -135,14 +136,16 @@ public final class TracedWebSocket {
      * Opens the connection: starts the {@code connect} span under the current context and
      * sends the handshake headers. The future fails if the handshake does (the span records
      * it).
+     *
+     * @throws dev.tracewire.TracewireException {@code invalid_url} when {@code uri} is not a
+     *     {@code ws} or {@code wss} URL
      */
     public CompletableFuture<TracedWebSocket> connect(URI uri, Listener listener) {
       Tracer t = tracer != null ? tracer : ConnectionTracer.globalTracer();
       ClientHandshake hs = new ClientHandshake(offer);
-      String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-      int port = uri.getPort() != -1 ? uri.getPort() : "wss".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
       ConnectionModel m =
-          new ConnectionModel(model, ConnectionModel.Role.CLIENT, hs.sessionId(), path, uri.getHost(), port);
+          new ConnectionModel(
+              model, ConnectionModel.Role.CLIENT, hs.sessionId(), Target.fromUrl(uri.toString()));
       ConnectionTracer ct = new ConnectionTracer(t, m);
       Span connect = ct.open(null);
       TracedWebSocket traced =
@@ -151,13 +154,13 @@ public final class TracedWebSocket {
               jsonPath, stripEnvelope, listener);
       WebSocket.Builder b = client.newWebSocketBuilder();
       headers.forEach(b::header);
-      hs.requestHeaders(TraceContext.fromContext(Context.current().with(connect))).forEach(b::header);
+      hs.requestHeaders(TraceContext.fromContext(ct.connectionContext())).forEach(b::header);
       return b.buildAsync(uri, traced.new Inner())
           .handle(
               (ws, err) -> {
                 if (err != null) {
                   ct.fail(err);
-                  traced.json.close();
+                  traced.closeCodecs();
                   throw new java.util.concurrent.CompletionException(err);
                 }
                 traced.ws = ws;
@@ -169,7 +172,6 @@ public final class TracedWebSocket {
 
   private final ConnectionTracer tracer;
   private final ClientHandshake handshake;
-  private final JsonEnvelope json;
   private final MessageCodec sendCodec;
   private final MessageCodec receiveCodec;
   private final Listener listener;
@@ -186,9 +188,8 @@ public final class TracedWebSocket {
       Listener listener) {
     this.tracer = tracer;
     this.handshake = hs;
-    this.json = new JsonEnvelope(jsonPath, stripEnvelope);
-    this.sendCodec = new MessageCodec(send, json);
-    this.receiveCodec = new MessageCodec(hs.offered(), json);
+    this.sendCodec = new MessageCodec(send, jsonPath, stripEnvelope);
+    this.receiveCodec = new MessageCodec(hs.offered(), jsonPath, stripEnvelope);
     this.listener = listener != null ? listener : new Listener() {};
   }
 
@@ -219,20 +220,22 @@ public final class TracedWebSocket {
 
   /** Sends a text message in a {@code send} span (under the current context). */
   public CompletableFuture<TracedWebSocket> sendText(String text) {
-    Span span = tracer.startSend(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    Span span = Span.fromContext(ctx);
     String frame;
-    try (Scope ignored = span.makeCurrent()) {
-      frame = sendCodec.encodeText(text, Context.current());
+    try (Scope ignored = ctx.makeCurrent()) {
+      frame = sendCodec.encodeText(text, ctx);
     }
     return send(span, w -> w.sendText(frame, true));
   }
 
   /** Sends a binary message in a {@code send} span (under the current context). */
   public CompletableFuture<TracedWebSocket> sendBinary(ByteBuffer data) {
-    Span span = tracer.startSend(MessageType.BINARY, data.remaining());
+    Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
+    Span span = Span.fromContext(ctx);
     ByteBuffer frame;
-    try (Scope ignored = span.makeCurrent()) {
-      frame = sendCodec.encodeBinary(data, Context.current());
+    try (Scope ignored = ctx.makeCurrent()) {
+      frame = sendCodec.encodeBinary(data, ctx);
     }
     return send(span, w -> w.sendBinary(frame, true));
   }
@@ -273,9 +276,14 @@ public final class TracedWebSocket {
       try {
         tracer.close(code, reason);
       } finally {
-        json.close();
+        closeCodecs();
       }
     }
+  }
+
+  private void closeCodecs() {
+    sendCodec.close();
+    receiveCodec.close();
   }
 
   private final class Inner implements WebSocket.Listener {

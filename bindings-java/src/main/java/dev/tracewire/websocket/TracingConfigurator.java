@@ -2,12 +2,15 @@ package dev.tracewire.websocket;
 
 import dev.tracewire.ConnectionTracer;
 import dev.tracewire.Envelopes;
+import dev.tracewire.MessageCodec;
 import dev.tracewire.ServerHandshake;
+import dev.tracewire.Target;
 import dev.tracewire.TracingModel;
 import io.opentelemetry.api.trace.Tracer;
 import jakarta.websocket.HandshakeResponse;
 import jakarta.websocket.server.HandshakeRequest;
 import jakarta.websocket.server.ServerEndpointConfig;
+import java.net.URI;
 import java.util.List;
 import java.util.Map;
 
@@ -41,6 +44,8 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   public static final String HANDSHAKE_PROPERTY = "dev.tracewire.handshake";
   /** User property holding the configurator (for the settings). */
   public static final String CONFIGURATOR_PROPERTY = "dev.tracewire.configurator";
+  /** User property holding the {@link Target} of the connection (address, port, path). */
+  public static final String TARGET_PROPERTY = "dev.tracewire.target";
 
   private final Tracer tracer;
   private final TracingModel model;
@@ -62,7 +67,7 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
    * @param jsonPath the JSON envelope's member path ({@code ""}: top level)
    */
   public TracingConfigurator(Tracer tracer, TracingModel model, Envelopes supported, String jsonPath) {
-    this(tracer, model, supported, jsonPath, true);
+    this(tracer, model, supported, jsonPath, MessageCodec.stripByDefault());
   }
 
   /**
@@ -112,11 +117,20 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   }
 
   /**
-   * Whether received JSON payloads lose their envelope members (default {@code true}, as in
-   * every tracewire language).
+   * Whether received JSON payloads lose their envelope members (default: the core's, {@link
+   * MessageCodec#stripByDefault()}, the same in every tracewire language).
    */
   public boolean stripEnvelope() {
     return stripEnvelope;
+  }
+
+  private static String host(HandshakeRequest request) {
+    for (Map.Entry<String, List<String>> e : request.getHeaders().entrySet()) {
+      if ("host".equalsIgnoreCase(e.getKey()) && e.getValue() != null && !e.getValue().isEmpty()) {
+        return e.getValue().get(0);
+      }
+    }
+    return null;
   }
 
   @Override
@@ -128,6 +142,10 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
     Map<String, List<String>> out = response.getHeaders();
     hs.responseHeaders().forEach((k, v) -> out.put(k, List.of(v)));
     sec.getUserProperties().put(HANDSHAKE_PROPERTY, hs);
+    // The scheme is unknown here (TLS may end before this server), as the core allows.
+    URI uri = request.getRequestURI();
+    sec.getUserProperties()
+        .put(TARGET_PROPERTY, Target.fromRequest(null, host(request), uri == null ? "" : uri.toString()));
     sec.getUserProperties().put(CONFIGURATOR_PROPERTY, this);
   }
 }

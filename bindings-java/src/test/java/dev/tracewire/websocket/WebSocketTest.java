@@ -406,4 +406,42 @@ class WebSocketTest {
     ws.close(1000, "").get(10, TimeUnit.SECONDS);
     assertEquals(StandardCharsets.UTF_8.name(), "UTF-8");
   }
+
+  @Test
+  void aMalformedEnvelopeIsDeliveredAndRecordedAsTheCoresExceptionEvent() throws Exception {
+    BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+    WebSocket ws =
+        HTTP.newWebSocketBuilder()
+            .header("tracewire-envelope", "json")
+            .buildAsync(
+                uri("/conn"),
+                new WebSocket.Listener() {
+                  @Override
+                  public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
+                    texts.add(data.toString());
+                    w.request(1);
+                    return null;
+                  }
+                })
+            .get(10, TimeUnit.SECONDS);
+    String msg = "{\"traceparent\":\"00-zz\",\"x\":1}";
+    ws.sendText(msg, true).get(10, TimeUnit.SECONDS);
+    assertNotNull(texts.poll(10, TimeUnit.SECONDS));
+    // Delivered as it came.
+    assertEquals(msg, Endpoints.TRACED_TEXT.get(0));
+    ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+    List<SpanData> spans =
+        Otel.await(s -> s.stream().anyMatch(x -> x.getName().equals("accept /conn")));
+    SpanData accept = one(spans, "accept /conn", SpanKind.SERVER);
+    // The core's target: the Host header's address and port, the raw path.
+    assertEquals(uri("/").getHost(), accept.getAttributes().get(AttributeKey.stringKey("server.address")));
+    assertEquals((long) uri("/").getPort(), accept.getAttributes().get(AttributeKey.longKey("server.port")));
+    SpanData process = one(spans, "process /conn", SpanKind.CONSUMER);
+    assertEquals(1, process.getEvents().size());
+    assertEquals("exception", process.getEvents().get(0).getName());
+    assertEquals(
+        "invalid_traceparent",
+        process.getEvents().get(0).getAttributes().get(AttributeKey.stringKey("exception.type")));
+    assertEquals(StatusCode.UNSET, process.getStatus().getStatusCode());
+  }
 }

@@ -1,0 +1,157 @@
+//! The message codec of one connection (core `envelope::codec::Codec`):
+//! what each outgoing frame becomes and what the application and the
+//! receive span get of each incoming one.
+
+use jni::EnvUnowned;
+use jni::objects::{JClass, JString};
+use jni::sys::{jboolean, jint, jlong};
+use tracewire::envelope::codec::Codec;
+use tracewire::envelope::json::{JsonEnvelope, STRIP_BY_DEFAULT};
+use tracewire::model::MessageType;
+use tracewire_bridge::wire::{Reader, Writer};
+use tracewire_bridge::{Coded, envelopes_from_bits};
+
+use crate::envelope::decoded;
+use crate::guard::{Fail, emit, fast, guarded, input};
+
+/// Whether received JSON payloads lose their envelope members unless
+/// configured otherwise (core `envelope::json::STRIP_BY_DEFAULT`).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_stripByDefault<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jboolean {
+    fast(&mut env, || Ok(STRIP_BY_DEFAULT))
+}
+
+/// A codec for a connection that negotiated `envelopes` (the bridge's
+/// envelope bit set: 1 JSON, 2 binary), with JSON members at `path` (null
+/// or empty: top level), stripped on receive when `strip`. Free with
+/// `codecFree`. Fails with `invalid_argument` for a bad path.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_codecNew<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    envelopes: jint,
+    path: JString<'local>,
+    strip: jboolean,
+) -> jlong {
+    guarded(&mut env, |env| {
+        let path = if path.is_null() {
+            String::new()
+        } else {
+            path.try_to_string(env)?
+        };
+        let json = JsonEnvelope::at_path(&path)
+            .map_err(|e| Fail::Code(e.code(), e.to_string()))?
+            .strip_on_extract(strip);
+        let codec = Codec::new(envelopes_from_bits(envelopes as u32), json);
+        Ok(Box::into_raw(Box::new(codec)) as jlong)
+    })
+}
+
+/// Frees a `codecNew` handle (0 is ignored).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_codecFree<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    fast(&mut env, || {
+        if handle != 0 {
+            // SAFETY: made by codecNew; Java frees each handle once.
+            drop(unsafe { Box::from_raw(handle as *mut Codec) });
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `handle` is a live `codecNew` handle.
+unsafe fn codec<'a>(handle: jlong) -> Result<&'a Codec, Fail> {
+    if handle == 0 {
+        return Err(Fail::argument("closed message codec"));
+    }
+    // SAFETY: the caller's contract.
+    Ok(unsafe { &*(handle as *const Codec) })
+}
+
+/// The frame to send for an application payload of `message_type` (the
+/// bridge's `MessageType` code) sent in the span whose context is the
+/// context record at `ctx`. Out: `u8 0` (send the payload as it is: the
+/// envelope was not negotiated, or a text payload is not a JSON object), or
+/// `u8 1` followed by the frame to send (the rest of the output).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_codecEncode<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    message_type: jint,
+    ctx_addr: jlong,
+    ctx_len: jint,
+    payload_addr: jlong,
+    payload_len: jint,
+    out: jlong,
+    cap: jint,
+) -> jint {
+    fast(&mut env, || {
+        let mut w = Writer::new();
+        {
+            // SAFETY: Native's contract.
+            let codec = unsafe { codec(handle)? };
+            let message_type = MessageType::from_code(message_type as u32)?;
+            let ctx = Reader::new(unsafe { input(ctx_addr, ctx_len)? }).context()?;
+            let payload = unsafe { input(payload_addr, payload_len)? };
+            let enveloped = codec.encode_into(message_type, payload, &ctx, &mut w.out);
+            // The flag goes first; moving a frame by one byte costs less
+            // than a second buffer.
+            w.out.insert(0, u8::from(enveloped));
+        }
+        // SAFETY: Native's contract.
+        unsafe { emit(&w, out, cap) }
+    })
+}
+
+/// Reads a received frame of `message_type`. Out: the outcome as `jsonExtract`
+/// and `binaryDecode` write it (`u8` `DecodedKind` code; enveloped: a
+/// context record; malformed: `u32 code, str message`, then the event the
+/// receive span records, the core's `exception` event); then the payload the
+/// application sees: `u8 0, u32 offset, u32 length` (a part of the frame,
+/// not copied) or `u8 1` and the payload as bytes (members were stripped).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tracewire_internal_Native_codecDecode<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    message_type: jint,
+    frame_addr: jlong,
+    frame_len: jint,
+    out: jlong,
+    cap: jint,
+) -> jint {
+    fast(&mut env, || {
+        let mut w = Writer::new();
+        {
+            // SAFETY: Native's contract.
+            let codec = unsafe { codec(handle)? };
+            let message_type = MessageType::from_code(message_type as u32)?;
+            let frame = unsafe { input(frame_addr, frame_len)? };
+            let d = codec.decode(message_type, frame);
+            decoded(&mut w, &d);
+            let payload = d.payload();
+            let start = payload.as_ptr() as usize;
+            let base = frame.as_ptr() as usize;
+            // A payload inside the frame is handed back as a view of it.
+            if start >= base && start + payload.len() <= base + frame.len() {
+                w.u8(0);
+                w.len(start - base);
+                w.len(payload.len());
+            } else {
+                w.u8(1);
+                w.bytes(payload);
+            }
+        }
+        // SAFETY: Native's contract.
+        unsafe { emit(&w, out, cap) }
+    })
+}
