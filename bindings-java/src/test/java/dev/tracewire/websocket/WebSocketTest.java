@@ -404,7 +404,6 @@ class WebSocketTest {
     assertNotNull(inbox.texts.poll(10, TimeUnit.SECONDS));
     assertEquals("not json", Endpoints.TRACED_TEXT.get(0));
     ws.close(1000, "").get(10, TimeUnit.SECONDS);
-    assertEquals(StandardCharsets.UTF_8.name(), "UTF-8");
   }
 
   @Test
