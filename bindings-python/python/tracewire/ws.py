@@ -35,7 +35,6 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Dict,
     Generator,
     List,
     Optional,
@@ -243,10 +242,6 @@ class TracedConnection:
         await self.close()
 
 
-def _offer(envelopes: Union[Envelopes, None]) -> Envelopes:
-    return Envelopes.ALL if envelopes is None else envelopes
-
-
 class connect:
     """Opens a traced WebSocket connection (``await connect(...)`` or
     ``async with connect(...) as conn``).
@@ -281,7 +276,7 @@ class connect:
     ) -> None:
         self._uri = uri
         self._model = model
-        self._offer = _offer(envelopes)
+        self._offer = envelopes
         self._json = JsonEnvelope(json_path, strip=strip)
         self._provider = tracer_provider
         self._context = context
@@ -371,7 +366,7 @@ def serve(
     """
     from websockets.asyncio.server import serve as ws_serve
 
-    supported = _offer(envelopes)
+    supported = envelopes
     json_envelope = JsonEnvelope(json_path, strip=strip)
     # Whether this server terminates TLS is the only scheme it can know (behind
     # a proxy, plain ws may still be wss to the client): unknown otherwise.
