@@ -4,6 +4,7 @@
 //! carries). Python applies these decisions with opentelemetry-python and
 //! never chooses a name, kind, parent, link, baggage or attribute key itself.
 
+use crate::context::PyTraceContext;
 use crate::target::PyTarget;
 use crate::{guard, raise};
 use pyo3::prelude::*;
@@ -129,6 +130,38 @@ impl PyAvailable {
             ambient_in_connection_trace,
             ambient_is_connection,
             connection_has_span,
+        })
+    }
+
+    /// Reads the facts off the contexts at hand: `ambient` (the caller's
+    /// opentelemetry-python context; `None`: the current one), `remote`
+    /// (the context received with the handshake or message) and
+    /// `connection` (the context holding the connection span, once there is
+    /// one).
+    #[staticmethod]
+    #[pyo3(signature = (ambient = None, remote = None, connection = None))]
+    fn read(
+        py: Python<'_>,
+        ambient: Option<&Bound<'_, PyAny>>,
+        remote: Option<PyRef<'_, PyTraceContext>>,
+        connection: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let amb = crate::otel::span_ids(py, ambient)?;
+            let conn = match connection.filter(|c| !c.is_none()) {
+                Some(c) => crate::otel::span_ids(py, Some(c))?,
+                None => None,
+            };
+            let in_trace = matches!((amb, conn), (Some(a), Some(c)) if a.0 == c.0);
+            let remote = remote.as_ref().map(|r| &r.0);
+            Ok(PyAvailable(Available {
+                remote_has_span: remote.is_some_and(|r| r.traceparent.is_some()),
+                remote_has_baggage: remote.is_some_and(|r| !r.baggage.is_empty()),
+                ambient_has_span: amb.is_some(),
+                ambient_in_connection_trace: in_trace,
+                ambient_is_connection: in_trace && amb.map(|a| a.1) == conn.map(|c| c.1),
+                connection_has_span: conn.is_some(),
+            }))
         })
     }
 

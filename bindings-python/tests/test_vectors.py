@@ -422,8 +422,6 @@ def _decision(case: Dict[str, Any]) -> tw.SpanDecision:
 
 @pytest.mark.parametrize("case", vector_params("apply"))
 def test_apply(case: Dict[str, Any], tracer: trace.Tracer, exporter: InMemorySpanExporter) -> None:
-    from tracewire._spans import available
-
     decision = _decision(case)
     want = tw.Available(**case["available"])
     a = case["available"]
@@ -460,7 +458,7 @@ def test_apply(case: Dict[str, Any], tracer: trace.Tracer, exporter: InMemorySpa
             baggage="from=remote" if a["remote_has_baggage"] else None,
             remote=True,
         )
-    assert available(ambient, remote, connection) == want, "the contexts read back"
+    assert tw.Available.read(ambient, remote, connection) == want, "the contexts read back"
 
     # Applied through the binding's span-starting path (what tracewire.ws uses).
     ctx = tw.start_span(tracer, decision, ambient=ambient, remote=remote, connection=connection)

@@ -322,6 +322,12 @@ class Available:
         ambient_is_connection: bool = False,
         connection_has_span: bool = False,
     ) -> Available: ...
+    @staticmethod
+    def read(
+        ambient: Optional[Context] = None,
+        remote: Optional[TraceContext] = None,
+        connection: Optional[Context] = None,
+    ) -> Available: ...
     @property
     def remote_has_span(self) -> bool: ...
     @property

@@ -4,8 +4,8 @@ The core decides name, kind, parent candidates, links and attributes
 (``tracewire::model``) and, given what is at hand when the span starts, which
 context is the parent, whether the connection span is linked and whose
 baggage the span carries (``SpanDecision.choose``). This module only reads
-those facts off the opentelemetry-python contexts and builds what the core
-chose, as the Rust core's ``otel::start_span`` does.
+those facts off the opentelemetry-python contexts (``Available.read``) and
+builds what the core chose, as the Rust core's ``otel::start_span`` does.
 """
 
 from __future__ import annotations
@@ -20,24 +20,6 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from ._native import Applied, Available, CloseDecision, Connection, SpanDecision, TraceContext
 
 __all__ = ["start_span"]
-
-
-def available(ambient: Context, remote: Optional[TraceContext], connection: Optional[Context]) -> Available:
-    """What the contexts at hand offer, as the facts ``SpanDecision.choose``
-    takes."""
-    amb = trace.get_current_span(ambient).get_span_context()
-    conn = None if connection is None else trace.get_current_span(connection).get_span_context()
-    if conn is not None and not conn.is_valid:
-        conn = None
-    in_trace = conn is not None and amb.is_valid and amb.trace_id == conn.trace_id
-    return Available(
-        remote_has_span=remote is not None and remote.traceparent is not None,
-        remote_has_baggage=remote is not None and len(remote.baggage) > 0,
-        ambient_has_span=amb.is_valid,
-        ambient_in_connection_trace=in_trace,
-        ambient_is_connection=conn is not None and in_trace and amb.span_id == conn.span_id,
-        connection_has_span=conn is not None,
-    )
 
 
 def _parent_context(
@@ -87,7 +69,7 @@ def start_span(
         attributes: attributes added to the decision's.
     """
     ambient = otel_context.get_current() if ambient is None else ambient
-    applied = decision.choose(available(ambient, remote, connection))
+    applied = decision.choose(Available.read(ambient, remote, connection))
     parent = _parent_context(applied, ambient, remote, connection)
     links: List[Link] = []
     if applied.link_connection:
