@@ -9,7 +9,12 @@
   converted ``TraceState`` objects between calls);
 - one JSON message sent and received with its context: ``JsonEnvelope``
   vs the hand-written way (the propagator's header dict merged into the
-  message with ``json.dumps``, read back with ``json.loads`` + ``extract``).
+  message with ``json.dumps``, read back with ``json.loads`` + ``extract``);
+- one traced message through ``tracewire.ws.TracedConnection`` (send span,
+  codec, process span, over an in-memory socket; the spans sampled out so
+  the binding's own work shows) vs the same spans and envelope written by
+  hand with opentelemetry-python (a producer span, the propagator into the
+  JSON, a consumer span under the extracted context; no attributes).
 
 Run: ``make -C bindings-python bench``. Prints microseconds per operation
 (best of several alternating rounds) and the speed-up (theirs / ours).
@@ -21,7 +26,7 @@ import itertools
 import json
 import sys
 import timeit
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from opentelemetry import baggage, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
@@ -65,6 +70,65 @@ def headers(with_tracestate: bool) -> Dict[str, str]:
     if with_tracestate:
         h["tracestate"] = TRACESTATE
     return h
+
+
+class _Echo:
+    """An in-memory socket: what is sent is received."""
+
+    def __init__(self) -> None:
+        self.frames: List[object] = []
+
+    async def send(self, frame: object) -> None:
+        self.frames.append(frame)
+
+    async def recv(self) -> object:
+        return self.frames.pop()
+
+
+def _drive(coro: Any) -> Any:
+    """Runs a coroutine that never suspends (the in-memory socket)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("suspended")
+
+
+def traced_message() -> Tuple[float, float]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+    from opentelemetry.trace import SpanKind
+
+    from tracewire import ws as tws
+    from tracewire._spans import SpanApplier
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    conn = tw.Connection.from_target("connection", "client", "s-1", tw.Target.from_url("wss://example.com/chat"))
+    spans = SpanApplier(conn, provider)
+    spans.open(ambient=Context())
+    traced = tws.TracedConnection(_Echo(), spans=spans, codec=tw.Codec(tw.Envelopes.ALL))
+    text = json.dumps({"type": "chat", "text": "hello, how is the weather today?", "seq": 42})
+    tracer = provider.get_tracer("bench")
+    connection = spans.connection_context
+
+    def ours() -> object:
+        _drive(traced.send(text))
+        return _drive(traced.recv()).data
+
+    def theirs() -> object:
+        send = tracer.start_span("send /chat", context=connection, kind=SpanKind.PRODUCER)
+        carrier: Dict[str, str] = {}
+        THEIRS.inject(carrier, trace.set_span_in_context(send))
+        frame = json.dumps({**carrier, **json.loads(text)})
+        send.end()
+        received = json.loads(frame)
+        parent = THEIRS.extract(received)
+        process = tracer.start_span("process /chat", context=parent, kind=SpanKind.CONSUMER)
+        process.end()
+        return json.dumps({k: v for k, v in received.items() if k not in carrier})
+
+    assert ours() == text and json.loads(str(theirs())) == json.loads(text)
+    return side_by_side(ours, theirs)
 
 
 def main() -> int:
@@ -121,6 +185,8 @@ def main() -> int:
         t_ctx, _ = theirs()  # type: ignore[misc]
         assert trace.get_current_span(o_ctx).get_span_context() == trace.get_current_span(t_ctx).get_span_context()
         rows.append((f"JSON envelope send+receive ({label})", *side_by_side(ours, theirs)))
+
+    rows.append(("traced JSON message send+process", *traced_message()))
 
     print(f"tracewire {tw.__version__} on Python {sys.version.split()[0]}; microseconds per operation, best of {ROUNDS} alternating rounds")
     print(f"{'operation':<46} {'tracewire':>10} {'otel-python':>12} {'speed-up':>9}")

@@ -5,21 +5,23 @@
 //! the error when it was malformed.
 
 use crate::context::{self, PyTraceContext};
+use crate::model::PyEvent;
 use crate::{guard, py_error, raise};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use tracewire::envelope::json::JsonEnvelope;
+use tracewire::envelope::codec::exception_event;
+use tracewire::envelope::json::{JsonEnvelope, STRIP_BY_DEFAULT};
 use tracewire::envelope::{Decoded, binary};
 use tracewire::{ErrorCode, TraceContext};
 
 /// Frames at least this large are scanned and copied with the interpreter
 /// released, so other Python threads keep running. (The frame's `bytes`
 /// object is immutable and kept alive by the caller meanwhile.)
-const DETACH_AT: usize = 64 * 1024;
+pub(crate) const DETACH_AT: usize = 64 * 1024;
 
 /// Builds a `bytes` of `parts` concatenated, copying once (without holding
 /// the interpreter for large frames).
-fn bytes_of<'py>(py: Python<'py>, parts: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn bytes_of<'py>(py: Python<'py>, parts: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
     let len = parts.iter().map(|p| p.len()).sum();
     PyBytes::new_with(py, len, |buf| {
         let fill = |buf: &mut [u8]| {
@@ -46,12 +48,13 @@ pub(crate) struct PyDecoded {
     payload: Py<PyAny>,
     context: Option<TraceContext>,
     error: Option<Py<PyAny>>,
+    event: Option<Py<PyEvent>>,
 }
 
 impl PyDecoded {
     /// Converts a core outcome; `original` is the received frame object,
     /// handed back as the payload whenever the payload is the whole frame.
-    fn from_core(
+    pub(crate) fn from_core(
         py: Python<'_>,
         decoded: Decoded<'_>,
         original: &Bound<'_, PyAny>,
@@ -76,18 +79,21 @@ impl PyDecoded {
                 payload: payload(py, p)?,
                 context: None,
                 error: None,
+                event: None,
             },
             Decoded::Enveloped(ctx, p) => PyDecoded {
                 status: "enveloped",
                 payload: payload(py, &p)?,
                 context: Some(ctx),
                 error: None,
+                event: None,
             },
             Decoded::Malformed(e, p) => PyDecoded {
                 status: "malformed",
                 payload: payload(py, p)?,
                 context: None,
                 error: Some(raise(py, e.code(), &e).into_value(py).into_any()),
+                event: Some(Py::new(py, PyEvent::from_core(py, &exception_event(&e))?)?),
             },
         })
     }
@@ -118,6 +124,13 @@ impl PyDecoded {
     #[getter]
     fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.error.as_ref().map(|e| e.clone_ref(py))
+    }
+
+    /// What the receive span records for a malformed envelope (the
+    /// OpenTelemetry `exception` event, as the core builds it), else `None`.
+    #[getter]
+    fn exception_event(&self, py: Python<'_>) -> Option<Py<PyEvent>> {
+        self.event.as_ref().map(|e| e.clone_ref(py))
     }
 
     /// Whether the frame carried a valid envelope.
@@ -157,13 +170,13 @@ impl PyDecoded {
 
 /// The bytes of a frame: borrowed from a `bytes`, from the UTF-8 encoding
 /// of a `str` (one copy, made by Python), or copied from another buffer.
-enum FrameBytes<'py> {
+pub(crate) enum FrameBytes<'py> {
     Bytes(Bound<'py, PyBytes>),
     Owned(Vec<u8>),
 }
 
 impl FrameBytes<'_> {
-    fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             FrameBytes::Bytes(b) => b.as_bytes(),
             FrameBytes::Owned(v) => v,
@@ -173,7 +186,7 @@ impl FrameBytes<'_> {
 
 /// A frame given as `str` (text) or bytes-like (binary): its bytes and
 /// whether it is text.
-fn frame_bytes<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(FrameBytes<'py>, bool)> {
+pub(crate) fn frame_bytes<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(FrameBytes<'py>, bool)> {
     if let Ok(s) = frame.cast::<PyString>() {
         return Ok((FrameBytes::Bytes(s.encode_utf8()?), true));
     }
@@ -185,20 +198,33 @@ fn frame_bytes<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(FrameBytes<'py>, boo
 }
 
 /// Where the JSON envelope members live (`path`, dot-separated; empty: the
-/// top level) and whether `extract` strips them from the payload.
+/// top level) and whether `extract` strips them from the payload (`None`:
+/// the core's default, which strips).
 #[pyclass(frozen, module = "tracewire._native", name = "JsonEnvelope")]
 pub(crate) struct PyJsonEnvelope {
-    inner: JsonEnvelope,
+    pub(crate) inner: JsonEnvelope,
     path: String,
     strip: bool,
+}
+
+impl PyJsonEnvelope {
+    /// Top-level members, stripped or not as the core decides by default.
+    pub(crate) fn top_level() -> Self {
+        PyJsonEnvelope {
+            inner: JsonEnvelope::top_level(),
+            path: String::new(),
+            strip: STRIP_BY_DEFAULT,
+        }
+    }
 }
 
 #[pymethods]
 impl PyJsonEnvelope {
     #[new]
-    #[pyo3(signature = (path = "", *, strip = false))]
-    fn new(py: Python<'_>, path: &str, strip: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path = "", *, strip = None))]
+    fn new(py: Python<'_>, path: &str, strip: Option<bool>) -> PyResult<Self> {
         guard(py, || {
+            let strip = strip.unwrap_or(STRIP_BY_DEFAULT);
             let inner = JsonEnvelope::at_path(path)
                 .map_err(|e| raise(py, e.code(), e))?
                 .strip_on_extract(strip);
@@ -273,8 +299,8 @@ impl PyJsonEnvelope {
     }
 
     fn __repr__(&self) -> String {
-        let strip = if self.strip { ", strip=True" } else { "" };
-        format!("JsonEnvelope({:?}{strip})", self.path)
+        let strip = if self.strip { "True" } else { "False" };
+        format!("JsonEnvelope({:?}, strip={strip})", self.path)
     }
 }
 

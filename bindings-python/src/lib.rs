@@ -12,9 +12,13 @@
 //! The modules stack without cycles: `errors` and `headers` (Python header
 //! collections as pairs) depend on nothing here; `otel` converts between the
 //! core's context and opentelemetry-python on top of them; `context` (the
-//! value classes, including `TraceContext.to_otel`) sits on `otel`; and
-//! `handshake`, `envelope`, `model` and `metrics` sit on those.
+//! value classes, including `TraceContext.to_otel`) sits on `otel`;
+//! `handshake`, `target` and `metrics` sit on those; `model` (decisions,
+//! `choose`, events) on `target`; `envelope` on `model` (a malformed
+//! envelope's event); and `codec` (the per-connection frame rules) on
+//! `envelope` and `handshake`.
 
+mod codec;
 mod context;
 mod envelope;
 mod errors;
@@ -23,6 +27,7 @@ mod headers;
 mod metrics;
 mod model;
 mod otel;
+mod target;
 
 use pyo3::prelude::*;
 
@@ -35,7 +40,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     context::register(m)?;
     handshake::register(m)?;
+    target::register(m)?;
     envelope::register(m)?;
+    codec::register(m)?;
     model::register(m)?;
     metrics::register(m)?;
     otel::register(m)?;

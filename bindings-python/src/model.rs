@@ -1,16 +1,23 @@
 //! The tracing models as data: the span to start for each event on a
-//! connection. Python applies these decisions with opentelemetry-python and
-//! never chooses a name, kind, parent or attribute key itself.
+//! connection, and how to start it (`SpanDecision.choose`: which context is
+//! the parent, whether the connection span is linked, which baggage the span
+//! carries). Python applies these decisions with opentelemetry-python and
+//! never chooses a name, kind, parent, link, baggage or attribute key itself.
 
+use crate::context::PyTraceContext;
+use crate::target::PyTarget;
 use crate::{guard, raise};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tracewire::model::{CloseDecision, Connection, MessageType, Model, Role, SpanDecision};
+use tracewire::model::{
+    Applied, Available, CloseDecision, Connection, Event, LinkSource, MessageType, Model,
+    ParentSource, Role, SpanDecision,
+};
 use tracewire::{ErrorCode, KeyValue, Value};
 use tracewire_bridge::Coded;
 
 /// Core attributes as a `dict` of `str` to `str`/`int`/`float`/`bool`.
-fn attributes<'py>(py: Python<'py>, attrs: &[KeyValue]) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn attributes<'py>(py: Python<'py>, attrs: &[KeyValue]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for kv in attrs {
         match &kv.value {
@@ -23,6 +30,46 @@ fn attributes<'py>(py: Python<'py>, attrs: &[KeyValue]) -> PyResult<Bound<'py, P
     Ok(d)
 }
 
+/// A span event to add as it is (name and attribute keys are the core's),
+/// e.g. the `exception` event a malformed envelope leaves on a receive span.
+#[pyclass(frozen, module = "tracewire._native", name = "Event")]
+pub(crate) struct PyEvent {
+    name: &'static str,
+    attributes: Py<PyDict>,
+}
+
+impl PyEvent {
+    pub(crate) fn from_core(py: Python<'_>, e: &Event) -> PyResult<Self> {
+        Ok(PyEvent {
+            name: e.name,
+            attributes: attributes(py, &e.attributes)?.unbind(),
+        })
+    }
+}
+
+#[pymethods]
+impl PyEvent {
+    /// The event name.
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The event's attributes (a fresh `dict` on each access).
+    #[getter]
+    fn attributes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.attributes.bind(py).copy()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Event(name={:?}, attributes={})",
+            self.name,
+            self.attributes.bind(py).repr()?
+        ))
+    }
+}
+
 /// One span to start: name, kind, parent candidates (first available wins;
 /// none available: a new trace), links and attributes.
 #[pyclass(frozen, module = "tracewire._native", name = "SpanDecision")]
@@ -31,6 +78,8 @@ pub(crate) struct PySpanDecision {
     kind: &'static str,
     parent: Vec<&'static str>,
     links: Vec<&'static str>,
+    parent_sources: &'static [ParentSource],
+    link_sources: &'static [LinkSource],
     attributes: Py<PyDict>,
 }
 
@@ -41,8 +90,172 @@ impl PySpanDecision {
             kind: d.kind.name(),
             parent: d.parent.iter().map(|p| p.name()).collect(),
             links: d.links.iter().map(|l| l.name()).collect(),
+            parent_sources: d.parent,
+            link_sources: d.links,
             attributes: attributes(py, &d.attributes)?.unbind(),
         })
+    }
+}
+
+/// What is at hand when a span starts, as facts read off the
+/// opentelemetry-python contexts (every fact defaults to `False`).
+#[pyclass(frozen, eq, hash, module = "tracewire._native", name = "Available")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PyAvailable(Available);
+
+#[pymethods]
+impl PyAvailable {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        remote_has_span = false,
+        remote_has_baggage = false,
+        ambient_has_span = false,
+        ambient_in_connection_trace = false,
+        ambient_is_connection = false,
+        connection_has_span = false,
+    ))]
+    fn new(
+        remote_has_span: bool,
+        remote_has_baggage: bool,
+        ambient_has_span: bool,
+        ambient_in_connection_trace: bool,
+        ambient_is_connection: bool,
+        connection_has_span: bool,
+    ) -> Self {
+        PyAvailable(Available {
+            remote_has_span,
+            remote_has_baggage,
+            ambient_has_span,
+            ambient_in_connection_trace,
+            ambient_is_connection,
+            connection_has_span,
+        })
+    }
+
+    /// Reads the facts off the contexts at hand: `ambient` (the caller's
+    /// opentelemetry-python context; `None`: the current one), `remote`
+    /// (the context received with the handshake or message) and
+    /// `connection` (the context holding the connection span, once there is
+    /// one).
+    #[staticmethod]
+    #[pyo3(signature = (ambient = None, remote = None, connection = None))]
+    fn read(
+        py: Python<'_>,
+        ambient: Option<&Bound<'_, PyAny>>,
+        remote: Option<PyRef<'_, PyTraceContext>>,
+        connection: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let amb = crate::otel::span_ids(py, ambient)?;
+            let conn = match connection.filter(|c| !c.is_none()) {
+                Some(c) => crate::otel::span_ids(py, Some(c))?,
+                None => None,
+            };
+            let in_trace = matches!((amb, conn), (Some(a), Some(c)) if a.0 == c.0);
+            let remote = remote.as_ref().map(|r| &r.0);
+            Ok(PyAvailable(Available {
+                remote_has_span: remote.is_some_and(|r| r.traceparent.is_some()),
+                remote_has_baggage: remote.is_some_and(|r| !r.baggage.is_empty()),
+                ambient_has_span: amb.is_some(),
+                ambient_in_connection_trace: in_trace,
+                ambient_is_connection: in_trace && amb.map(|a| a.1) == conn.map(|c| c.1),
+                connection_has_span: conn.is_some(),
+            }))
+        })
+    }
+
+    /// The received context (handshake or message) has a span context.
+    #[getter]
+    fn remote_has_span(&self) -> bool {
+        self.0.remote_has_span
+    }
+
+    /// The received context carries baggage.
+    #[getter]
+    fn remote_has_baggage(&self) -> bool {
+        self.0.remote_has_baggage
+    }
+
+    /// The caller's context holds a valid span.
+    #[getter]
+    fn ambient_has_span(&self) -> bool {
+        self.0.ambient_has_span
+    }
+
+    /// The caller's span has the connection span's trace id.
+    #[getter]
+    fn ambient_in_connection_trace(&self) -> bool {
+        self.0.ambient_in_connection_trace
+    }
+
+    /// The caller's span is the connection span itself.
+    #[getter]
+    fn ambient_is_connection(&self) -> bool {
+        self.0.ambient_is_connection
+    }
+
+    /// There is a connection span with a valid span context.
+    #[getter]
+    fn connection_has_span(&self) -> bool {
+        self.0.connection_has_span
+    }
+
+    fn __repr__(&self) -> String {
+        let a = &self.0;
+        format!(
+            "Available(remote_has_span={}, remote_has_baggage={}, ambient_has_span={}, \
+             ambient_in_connection_trace={}, ambient_is_connection={}, connection_has_span={})",
+            py_bool(a.remote_has_span),
+            py_bool(a.remote_has_baggage),
+            py_bool(a.ambient_has_span),
+            py_bool(a.ambient_in_connection_trace),
+            py_bool(a.ambient_is_connection),
+            py_bool(a.connection_has_span),
+        )
+    }
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+/// How to start one span, as the core chose it: where the parent comes
+/// from, whether to link the connection span, and whose baggage the span's
+/// context carries.
+#[pyclass(frozen, eq, hash, module = "tracewire._native", name = "Applied")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PyApplied(Applied);
+
+#[pymethods]
+impl PyApplied {
+    /// `"remote"` (the received context), `"ambient"` (the caller's),
+    /// `"connection"` (the connection span's) or `"new_trace"` (no parent).
+    #[getter]
+    fn parent(&self) -> &'static str {
+        self.0.parent.as_str()
+    }
+
+    /// Whether the span links to the connection span.
+    #[getter]
+    fn link_connection(&self) -> bool {
+        self.0.link_connection
+    }
+
+    /// Whose baggage the span's context carries: `"remote"`, `"ambient"`,
+    /// `"connection"` or `"none"`.
+    #[getter]
+    fn baggage(&self) -> &'static str {
+        self.0.baggage.as_str()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Applied(parent={:?}, link_connection={}, baggage={:?})",
+            self.0.parent.as_str(),
+            py_bool(self.0.link_connection),
+            self.0.baggage.as_str()
+        )
     }
 }
 
@@ -77,6 +290,16 @@ impl PySpanDecision {
     #[getter]
     fn attributes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.attributes.bind(py).copy()
+    }
+
+    /// How to start this span given what is `available` (the core's
+    /// `model::choose`): parent, link and baggage.
+    fn choose(&self, available: &PyAvailable) -> PyApplied {
+        PyApplied(tracewire::model::choose(
+            self.parent_sources,
+            self.link_sources,
+            available.0,
+        ))
     }
 
     fn __repr__(&self) -> String {
@@ -136,6 +359,14 @@ fn message_type(py: Python<'_>, s: &str) -> PyResult<MessageType> {
 #[pyclass(frozen, module = "tracewire._native", name = "Connection")]
 pub(crate) struct PyConnection(Connection);
 
+fn model_and_role(py: Python<'_>, model: &str, role: &str) -> PyResult<(Model, Role)> {
+    let model: Model = model
+        .parse()
+        .map_err(|e| raise(py, ErrorCode::InvalidArgument, e))?;
+    let role = Role::from_name(role).map_err(|e| crate::errors::bridge_error(py, e))?;
+    Ok((model, role))
+}
+
 #[pymethods]
 impl PyConnection {
     /// `model`: `"connection"` or `"message"`; `role`: `"client"` or
@@ -152,15 +383,33 @@ impl PyConnection {
         server_port: Option<u16>,
     ) -> PyResult<Self> {
         guard(py, || {
-            let model: Model = model
-                .parse()
-                .map_err(|e| raise(py, ErrorCode::InvalidArgument, e))?;
-            let role = Role::from_name(role).map_err(|e| crate::errors::bridge_error(py, e))?;
+            let (model, role) = model_and_role(py, model, role)?;
             let mut conn = Connection::new(model, role, session_id, url_path);
             if let Some(addr) = server_address {
                 conn = conn.with_server(addr, server_port);
             }
             Ok(PyConnection(conn))
+        })
+    }
+
+    /// The connection whose spans record `target` (from `Target.from_url`
+    /// or `Target.from_request_lenient`): its address, port and path.
+    #[staticmethod]
+    fn from_target(
+        py: Python<'_>,
+        model: &str,
+        role: &str,
+        session_id: &str,
+        target: &PyTarget,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let (model, role) = model_and_role(py, model, role)?;
+            Ok(PyConnection(Connection::from_target(
+                model,
+                role,
+                session_id,
+                target.0.clone(),
+            )))
         })
     }
 
@@ -180,6 +429,18 @@ impl PyConnection {
     #[getter]
     fn url_path(&self) -> String {
         self.0.url_path.clone()
+    }
+
+    /// The host of the WebSocket URL, if known.
+    #[getter]
+    fn server_address(&self) -> Option<String> {
+        self.0.server_address.clone()
+    }
+
+    /// The port of the WebSocket URL, if known.
+    #[getter]
+    fn server_port(&self) -> Option<u16> {
+        self.0.server_port
     }
 
     /// Whether the connection span ends when the upgrade completes.
@@ -220,6 +481,9 @@ impl PyConnection {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySpanDecision>()?;
+    m.add_class::<PyAvailable>()?;
+    m.add_class::<PyEvent>()?;
+    m.add_class::<PyApplied>()?;
     m.add_class::<PyCloseDecision>()?;
     m.add_class::<PyConnection>()?;
     Ok(())

@@ -285,6 +285,87 @@ pub(crate) fn core_to_otel<'py>(
     o.context_cls.bind(py).call1((values,))
 }
 
+/// The fields of a valid opentelemetry-python `SpanContext`.
+struct SpanFields<'py> {
+    trace_id: Bound<'py, PyAny>,
+    span_id: Bound<'py, PyAny>,
+    is_remote: Bound<'py, PyAny>,
+    flags: Bound<'py, PyAny>,
+    trace_state: Bound<'py, PyAny>,
+}
+
+/// The span context of the span an OpenTelemetry context holds, if it holds
+/// one and it is valid.
+fn span_context<'py>(
+    py: Python<'py>,
+    o: &Otel,
+    cx: &Bound<'py, PyDict>,
+) -> PyResult<Option<SpanFields<'py>>> {
+    let Some(span) = cx.get_item(o.span_key.bind(py))? else {
+        return Ok(None);
+    };
+    if span.is_none() {
+        return Ok(None);
+    }
+    let sc = span.call_method0(intern!(py, "get_span_context"))?;
+    // `SpanContext` is a `tuple` of (trace_id, span_id, is_remote,
+    // trace_flags, trace_state, is_valid) by its public type; reading the
+    // items skips six Python property calls. Anything else is read through
+    // the attributes.
+    let (fields, is_valid) = match sc.cast::<PyTuple>() {
+        Ok(t) if t.len() == 6 => (
+            SpanFields {
+                trace_id: t.get_item(0)?,
+                span_id: t.get_item(1)?,
+                is_remote: t.get_item(2)?,
+                flags: t.get_item(3)?,
+                trace_state: t.get_item(4)?,
+            },
+            t.get_item(5)?,
+        ),
+        _ => (
+            SpanFields {
+                trace_id: sc.getattr(intern!(py, "trace_id"))?,
+                span_id: sc.getattr(intern!(py, "span_id"))?,
+                is_remote: sc.getattr(intern!(py, "is_remote"))?,
+                flags: sc.getattr(intern!(py, "trace_flags"))?,
+                trace_state: sc.getattr(intern!(py, "trace_state"))?,
+            },
+            sc.getattr(intern!(py, "is_valid"))?,
+        ),
+    };
+    Ok(if is_valid.is_truthy()? {
+        Some(fields)
+    } else {
+        None
+    })
+}
+
+/// An OpenTelemetry context (`None`: the current one) as a `dict`.
+fn context_dict<'py>(
+    py: Python<'py>,
+    o: &Otel,
+    cx: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    match cx.filter(|c| !c.is_none()) {
+        Some(c) => Ok(c.cast::<PyDict>()?.clone()),
+        None => Ok(o.get_current.bind(py).call0()?.cast_into::<PyDict>()?),
+    }
+}
+
+/// The trace id and span id of the valid span an OpenTelemetry context
+/// (`None`: the current one) holds, if any.
+pub(crate) fn span_ids(
+    py: Python<'_>,
+    cx: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<(u128, u64)>> {
+    let o = otel(py)?;
+    let cx = context_dict(py, o, cx)?;
+    span_context(py, o, &cx)?
+        .map(|sc| Ok((sc.trace_id.extract()?, sc.span_id.extract()?)))
+        .transpose()
+}
+
 /// The span context and baggage of an OpenTelemetry context (`None`: the
 /// current one), as the core's context to send on.
 pub(crate) fn otel_to_core(
@@ -292,57 +373,21 @@ pub(crate) fn otel_to_core(
     cx: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<TraceContext> {
     let o = otel(py)?;
-    let current;
-    let cx = match cx.filter(|c| !c.is_none()) {
-        Some(c) => c,
-        None => {
-            current = o.get_current.bind(py).call0()?;
-            &current
-        }
-    };
-    let cx = cx.cast::<PyDict>()?;
+    let cx = context_dict(py, o, cx)?;
     let mut tc = TraceContext::default();
-    if let Some(span) = cx.get_item(o.span_key.bind(py))?
-        && !span.is_none()
-    {
-        let sc = span.call_method0(intern!(py, "get_span_context"))?;
-        // `SpanContext` is a `tuple` of (trace_id, span_id, is_remote,
-        // trace_flags, trace_state, is_valid) by its public type; reading
-        // the items skips six Python property calls. Anything else is read
-        // through the attributes.
-        let fields = match sc.cast::<PyTuple>() {
-            Ok(t) if t.len() == 6 => (
-                t.get_item(0)?,
-                t.get_item(1)?,
-                t.get_item(2)?,
-                t.get_item(3)?,
-                t.get_item(4)?,
-                t.get_item(5)?,
-            ),
-            _ => (
-                sc.getattr(intern!(py, "trace_id"))?,
-                sc.getattr(intern!(py, "span_id"))?,
-                sc.getattr(intern!(py, "is_remote"))?,
-                sc.getattr(intern!(py, "trace_flags"))?,
-                sc.getattr(intern!(py, "trace_state"))?,
-                sc.getattr(intern!(py, "is_valid"))?,
-            ),
-        };
-        let (trace_id, span_id, is_remote, flags, ts, is_valid) = fields;
-        if is_valid.is_truthy()? {
-            let trace_id: u128 = trace_id.extract()?;
-            let span_id: u64 = span_id.extract()?;
-            let flags: u8 = flags.extract()?;
-            tc.traceparent = Some(TraceParent {
-                trace_id: TraceId(trace_id.to_be_bytes()),
-                span_id: SpanId(span_id.to_be_bytes()),
-                flags: TraceFlags(flags),
-            });
-            tc.remote = is_remote.is_truthy()?;
-            // The shared empty default needs no look at all.
-            if !ts.is_none() && !ts.is(o.default_trace_state.bind(py)) {
-                tc.tracestate = core_trace_state(py, o, &ts)?;
-            }
+    if let Some(sc) = span_context(py, o, &cx)? {
+        let trace_id: u128 = sc.trace_id.extract()?;
+        let span_id: u64 = sc.span_id.extract()?;
+        let flags: u8 = sc.flags.extract()?;
+        tc.traceparent = Some(TraceParent {
+            trace_id: TraceId(trace_id.to_be_bytes()),
+            span_id: SpanId(span_id.to_be_bytes()),
+            flags: TraceFlags(flags),
+        });
+        tc.remote = sc.is_remote.is_truthy()?;
+        // The shared empty default needs no look at all.
+        if !sc.trace_state.is_none() && !sc.trace_state.is(o.default_trace_state.bind(py)) {
+            tc.tracestate = core_trace_state(py, o, &sc.trace_state)?;
         }
     }
     if let Some(bag) = cx.get_item(o.baggage_key.bind(py))?

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sysconfig
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 import tracewire as tw
 from tracewire import _native
+from tracewire import ws as tws
 
 
 def test_imports_the_installed_wheel() -> None:
@@ -68,6 +70,10 @@ def test_panic_is_not_a_base_exception_only() -> None:
         raise AssertionError("no exception")
 
 
+async def _open(uri: str) -> None:
+    await tws.connect(uri)
+
+
 def test_bad_arguments_are_typed() -> None:
     with pytest.raises(tw.InvalidArgumentError):
         tw.Connection("sometimes", "client", "s", "/")
@@ -87,6 +93,12 @@ def test_bad_arguments_are_typed() -> None:
         tw.TraceContext.from_carrier(b"\xf5TW\x01")
     with pytest.raises(tw.UnsupportedEnvelopeVersionError):
         tw.TraceContext.from_carrier(b"\xf5TW\x02\x00")
+    with pytest.raises(tw.InvalidUrlError):
+        tw.Target.from_url("http://example.com/chat")
+    with pytest.raises(tw.InvalidArgumentError):
+        tw.Target.from_request("https", "example.com", "/chat")
+    with pytest.raises(tw.InvalidUrlError):  # before any connection attempt
+        asyncio.run(_open("example.com/chat"))
     with pytest.raises(tw.NotJsonObjectError):
         tw.JsonEnvelope().inject("[1,2]", tw.TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
 

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import pytest
+from opentelemetry import baggage as otel_baggage
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracewire as tw
 from conftest import VECTORS, vector_cases, vector_params
 
+# The baggage entry each source's context carries in the apply vectors,
+# naming the source.
+FROM = "from"
+
 
 def test_every_vector_file_is_covered() -> None:
-    covered = {"traceparent", "tracestate", "baggage", "envelope_json", "envelope_binary", "handshake", "model", "metrics"}
+    covered = {
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "envelope_json",
+        "envelope_binary",
+        "handshake",
+        "model",
+        "metrics",
+        "target",
+        "codec",
+        "apply",
+    }
     files = {p.stem for p in VECTORS.glob("*.json")}
     assert files, f"no vector files in {VECTORS}"
     assert files <= covered, f"vector files without a Python runner: {files - covered}"
@@ -288,6 +308,191 @@ def test_model(case: Dict[str, Any]) -> None:
     else:
         raise AssertionError(f"unknown event {event}")
     assert got == case["expected"]
+
+
+# -- URL to span target ------------------------------------------------------
+
+
+def _target(t: tw.Target) -> Dict[str, Any]:
+    return {"address": t.address, "port": t.port, "path": t.path}
+
+
+@pytest.mark.parametrize("case", vector_params("target"))
+def test_target(case: Dict[str, Any]) -> None:
+    read: Callable[[], tw.Target]
+    if case["side"] == "client":
+        url = case["url"]
+        read = lambda: tw.Target.from_url(url)  # noqa: E731
+    elif case["side"] == "server":
+        scheme, host, request_target = case["scheme"], case["host"], case["request_target"]
+        lenient = tw.Target.from_request_lenient(scheme, host, request_target)
+        assert _target(lenient) == case.get("lenient", case.get("expected")), "lenient"
+        read = lambda: tw.Target.from_request(scheme, host, request_target)  # noqa: E731
+    else:
+        raise AssertionError(f"unknown side {case['side']}")
+    if not case["valid"]:
+        with pytest.raises(tw.InvalidUrlError) as e:
+            read()
+        assert e.value.code == tw.ErrorCode.INVALID_URL
+        assert e.value.code.code_name == case["error_code"]
+        assert isinstance(e.value, ValueError)
+        return
+    target = read()
+    assert _target(target) == case["expected"]
+    assert target == read() and hash(target) == hash(read())
+    # The connection records exactly the target.
+    conn = tw.Connection.from_target("message", "client", "s", target)
+    assert (conn.url_path, conn.server_address, conn.server_port) == (target.path, target.address, target.port)
+    assert conn.open().name == f"connect {target.path}"
+
+
+# -- message codec ------------------------------------------------------------
+
+
+def _frame_bytes(v: Dict[str, str]) -> bytes:
+    if "utf8" in v:
+        return v["utf8"].encode()
+    return bytes.fromhex(v["hex"])
+
+
+def _same_form(like: Dict[str, str], b: Union[str, bytes]) -> Dict[str, str]:
+    raw = b.encode() if isinstance(b, str) else b
+    return {"utf8": raw.decode()} if "utf8" in like else {"hex": raw.hex()}
+
+
+@pytest.mark.parametrize("case", vector_params("codec"))
+def test_codec(case: Dict[str, Any]) -> None:
+    codec = tw.Codec(
+        tw.Envelopes(json=case["envelopes"]["json"], binary=case["envelopes"]["binary"]),
+        # Absent: the core's default (strip), which Python does not restate.
+        tw.JsonEnvelope(case["json_path"], strip=case.get("strip")),
+    )
+    raw = _frame_bytes(case["frame"])
+    # websockets' types: a text frame is a str, a binary frame bytes.
+    frame: Union[str, bytes] = raw.decode() if case["message_type"] == "text" else raw
+    expected = case["expected"]
+    if case["direction"] == "send":
+        out = codec.encode(frame, _context(case["context"]))
+        assert type(out) is type(frame)
+        assert {"frame": _same_form(case["frame"], out), "enveloped": out is not frame} == expected
+        return
+    assert case["direction"] == "receive"
+    decoded = codec.decode(frame)
+    assert type(decoded.payload) is type(frame)
+    event: Optional[Dict[str, Any]] = None
+    ev = decoded.exception_event
+    if ev is not None:
+        attrs = ev.attributes
+        assert attrs.pop("exception.message") == str(decoded.error)
+        event = {"name": ev.name, **attrs}
+    ctx = decoded.context
+    if ctx is not None:
+        assert ctx.remote, "a received context is remote"
+    got = {
+        "payload": _same_form(case["frame"], decoded.payload),
+        "context": None if ctx is None else dict(zip(("traceparent", "tracestate", "baggage"), _header_strings(ctx))),
+        "error_code": None if decoded.error is None else decoded.error.code.code_name,
+        "event": event,
+    }
+    assert got == expected
+    if expected["error_code"] is not None:
+        assert decoded.payload == frame, "a malformed frame is delivered as it came"
+
+
+# -- applying a span decision -------------------------------------------------
+
+APPLY_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def _decision(case: Dict[str, Any]) -> tw.SpanDecision:
+    conn = tw.Connection(case["model"], case["role"], case["session_id"], case["url_path"])
+    event = case["event"]
+    if event == "open":
+        return conn.open()
+    if event == "send":
+        return conn.send(case["message_type"], case["size"])
+    if event == "receive":
+        return conn.receive(case["message_type"], case["size"])
+    if event == "close":
+        span = conn.close(case.get("close_code"), case.get("close_reason") or "").span
+        assert span is not None, "close is a span in this model"
+        return span
+    raise AssertionError(f"unknown event {event}")
+
+
+@pytest.mark.parametrize("case", vector_params("apply"))
+def test_apply(case: Dict[str, Any], tracer: trace.Tracer, exporter: InMemorySpanExporter) -> None:
+    decision = _decision(case)
+    want = tw.Available(**case["available"])
+    a = case["available"]
+    expected = case["expected"]
+
+    # The pure choice.
+    applied = decision.choose(want)
+    assert {
+        "parent": applied.parent,
+        "links": ["connection"] if applied.link_connection else [],
+        "baggage": applied.baggage,
+    } == {k: expected[k] for k in ("parent", "links", "baggage")}
+
+    # Real contexts matching the case, each with baggage naming it.
+    def with_from(ctx: Context, source: str) -> Context:
+        return otel_baggage.set_baggage(FROM, source, ctx)
+
+    connection: Optional[Context] = None
+    if a["connection_has_span"]:
+        conn_span = tracer.start_span("connection", context=Context())
+        connection = trace.set_span_in_context(conn_span, with_from(Context(), "connection"))
+    if a["ambient_has_span"] and connection is not None and a["ambient_is_connection"]:
+        ambient = with_from(connection, "ambient")
+    elif a["ambient_has_span"] and connection is not None and a["ambient_in_connection_trace"]:
+        ambient = trace.set_span_in_context(tracer.start_span("ambient", context=connection), with_from(connection, "ambient"))
+    elif a["ambient_has_span"]:
+        ambient = trace.set_span_in_context(tracer.start_span("ambient", context=Context()), with_from(Context(), "ambient"))
+    else:
+        ambient = with_from(Context(), "ambient")  # baggage without a span: never a new trace's
+    remote: Optional[tw.TraceContext] = None
+    if a["remote_has_span"] or a["remote_has_baggage"]:
+        remote = tw.TraceContext(
+            APPLY_TRACEPARENT if a["remote_has_span"] else None,
+            baggage="from=remote" if a["remote_has_baggage"] else None,
+            remote=True,
+        )
+    assert tw.Available.read(ambient, remote, connection) == want, "the contexts read back"
+
+    # Applied through the binding's span-starting path (what tracewire.ws uses).
+    ctx = tw.start_span(tracer, decision, ambient=ambient, remote=remote, connection=connection)
+    trace.get_current_span(ctx).end()
+    (span,) = exporter.get_finished_spans()
+
+    def span_context(c: Optional[Context]) -> trace.SpanContext:
+        assert c is not None
+        return trace.get_current_span(c).get_span_context()
+
+    parent = expected["parent"]
+    if parent == "new_trace":
+        assert span.parent is None, "a root span"
+        for other in (ambient, connection):
+            if other is not None:
+                assert span.context.trace_id != span_context(other).trace_id
+    else:
+        assert span.parent is not None
+        if parent == "remote":
+            tp = tw.TraceParent.parse(APPLY_TRACEPARENT)
+            want_parent = (int(tp.trace_id, 16), int(tp.span_id, 16))
+            assert span.parent.is_remote
+        else:
+            sc = span_context(ambient if parent == "ambient" else connection)
+            want_parent = (sc.trace_id, sc.span_id)
+        assert (span.context.trace_id, span.parent.span_id) == want_parent
+    assert [link.context.span_id for link in span.links] == [span_context(connection).span_id for _ in expected["links"]]
+    seen = otel_baggage.get_baggage(FROM, ctx)
+    assert seen == (None if expected["baggage"] == "none" else expected["baggage"]), "baggage"
+    assert {
+        "name": span.name,
+        "kind": span.kind.name.lower(),
+        "attribute_keys": sorted(span.attributes or {}),
+    } == expected["span"]
 
 
 # -- stream metrics -----------------------------------------------------------

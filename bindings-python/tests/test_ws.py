@@ -259,6 +259,18 @@ def test_browser_style_query_context_and_bad_envelope(provider: TracerProvider, 
     (accept,) = by_kind(exporter.get_finished_spans(), SpanKind.SERVER)
     assert format(accept.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert accept.attributes["websocket.session.id"] == "browser-1"  # type: ignore[index]
+    # The malformed envelope leaves the core's exception event on its process
+    # span (status untouched: the message was still processed); the other
+    # message, not enveloped, leaves nothing.
+    bad_span, plain_span = sorted(by_kind(exporter.get_finished_spans(), SpanKind.CONSUMER), key=lambda s: s.start_time or 0)
+    (event,) = bad_span.events
+    assert event.name == "exception"
+    assert dict(event.attributes or {}) == {
+        "exception.type": "invalid_traceparent",
+        "exception.message": str(received[0].error),
+    }
+    assert bad_span.status.status_code == StatusCode.UNSET
+    assert not plain_span.events
 
 
 def test_abnormal_close_is_an_error(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:

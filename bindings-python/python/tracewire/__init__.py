@@ -10,9 +10,13 @@ package converts types and applies those decisions with opentelemetry-python.
 - Handshake: :func:`inject`, :func:`extract`, :class:`ClientHandshake`,
   :class:`ServerHandshake`, :class:`Envelopes`.
 - Envelopes: :class:`JsonEnvelope`, :func:`encode_binary`,
-  :func:`decode_binary`, :class:`Decoded` (nothing lost on bad input).
-- Tracing models: :class:`Connection` (span decisions), applied with
-  :func:`start_span`.
+  :func:`decode_binary`, :class:`Decoded` (nothing lost on bad input), and
+  :class:`Codec`, what every frame of a connection becomes for the
+  negotiated envelopes (with the :class:`Event` a malformed one records).
+- Tracing models: :class:`Target` (a URL's server address, port and path),
+  :class:`Connection` (span decisions), :meth:`SpanDecision.choose`
+  (:class:`Available` facts to the :class:`Applied` parent, link and
+  baggage), applied with :func:`start_span`.
 - Streams: :class:`StreamMetrics` (lock-free), :class:`StreamSpan`,
   :class:`StreamInstruments` (span attributes and histograms).
 - OpenTelemetry: :class:`W3CPropagator`, :func:`to_otel_context`,
@@ -36,22 +40,28 @@ from ._errors import (
     InvalidEnvelopeError,
     InvalidTraceParentError,
     InvalidTraceStateError,
+    InvalidUrlError,
     NotJsonObjectError,
     UnsupportedEnvelopeVersionError,
 )
 from ._native import (
+    Applied,
+    Available,
     Baggage,
     BaggageMember,
     ClientHandshake,
     CloseDecision,
+    Codec,
     Connection,
     Decoded,
     Envelopes,
+    Event,
     JsonEnvelope,
     ServerHandshake,
     SpanDecision,
     StreamMetrics,
     StreamSnapshot,
+    Target,
     TraceContext,
     TraceParent,
     TraceState,
@@ -88,10 +98,15 @@ __all__ = [
     "encode_binary",
     "decode_binary",
     "Decoded",
+    "Codec",
+    "Event",
     # tracing models
+    "Target",
     "Connection",
     "SpanDecision",
     "CloseDecision",
+    "Available",
+    "Applied",
     "start_span",
     # stream metrics
     "StreamMetrics",
@@ -119,5 +134,6 @@ __all__ = [
     "NotJsonObjectError",
     "InvalidCarrierError",
     "InvalidArgumentError",
+    "InvalidUrlError",
     "InternalError",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "NotJsonObjectError",
     "InvalidCarrierError",
     "InvalidArgumentError",
+    "InvalidUrlError",
     "InternalError",
 ]
 
@@ -42,6 +43,7 @@ class ErrorCode(IntEnum):
     NOT_JSON_OBJECT = 6
     INVALID_CARRIER = 7
     INVALID_ARGUMENT = 8
+    INVALID_URL = 9
     PANIC = 100
 
     @property
@@ -118,6 +120,13 @@ class InvalidArgumentError(Error, ValueError):
     code = ErrorCode.INVALID_ARGUMENT
 
 
+class InvalidUrlError(Error, ValueError):
+    """A WebSocket URL or request target cannot be read (scheme, host, port
+    or path)."""
+
+    code = ErrorCode.INVALID_URL
+
+
 class InternalError(Error, RuntimeError):
     """An internal failure (a Rust panic) caught at the language boundary."""
 
@@ -135,6 +144,7 @@ _BY_CODE: Dict[int, Type[Error]] = {
         NotJsonObjectError,
         InvalidCarrierError,
         InvalidArgumentError,
+        InvalidUrlError,
         InternalError,
     )
 }

@@ -1,9 +1,11 @@
 """Applies the core's span decisions with opentelemetry-python.
 
 The core decides name, kind, parent candidates, links and attributes
-(``tracewire::model``); this module only resolves the candidates against the
-contexts at hand and calls the tracer, the same way the Rust core's
-``otel::start_span`` does.
+(``tracewire::model``) and, given what is at hand when the span starts, which
+context is the parent, whether the connection span is linked and whose
+baggage the span carries (``SpanDecision.choose``). This module only reads
+those facts off the opentelemetry-python contexts (``Available.read``) and
+builds what the core chose, as the Rust core's ``otel::start_span`` does.
 """
 
 from __future__ import annotations
@@ -15,41 +17,29 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from ._native import CloseDecision, Connection, SpanDecision, TraceContext
+from ._native import Applied, Available, CloseDecision, Connection, SpanDecision, TraceContext
 
 __all__ = ["start_span"]
 
 
-def _has_span(ctx: Context) -> bool:
-    return bool(trace.get_current_span(ctx).get_span_context().is_valid)
-
-
-def _parent(
-    decision: SpanDecision,
-    ambient: Context,
-    remote: Optional[TraceContext],
-    connection: Optional[Context],
+def _parent_context(
+    applied: Applied, ambient: Context, remote: Optional[TraceContext], connection: Optional[Context]
 ) -> Context:
-    for source in decision.parent:
-        if source == "remote":
-            if remote is not None and remote.traceparent is not None:
-                return remote.to_otel()
-        elif source == "ambient":
-            if _has_span(ambient):
-                return ambient
-        elif source == "ambient_in_connection_trace":
-            if (
-                connection is not None
-                and _has_span(ambient)
-                and trace.get_current_span(ambient).get_span_context().trace_id
-                == trace.get_current_span(connection).get_span_context().trace_id
-            ):
-                return ambient
-        elif source == "connection":
-            if connection is not None and _has_span(connection):
-                return connection
-    # A new trace keeps the remote baggage if a message brought any.
-    return Context() if remote is None else remote.to_otel()
+    """The parent context ``applied`` names, holding the baggage it names.
+    (``choose`` names a source only when it is available.)"""
+    parent = applied.parent
+    if parent == "remote":
+        assert remote is not None
+        return remote.to_otel()  # the received span and baggage, as they came
+    if parent == "ambient":
+        return ambient
+    if parent == "connection":
+        assert connection is not None
+        return connection
+    if applied.baggage == "remote":
+        assert remote is not None
+        return TraceContext(baggage=remote.baggage, remote=True).to_otel()
+    return Context()
 
 
 def start_span(
@@ -62,9 +52,13 @@ def start_span(
     attributes: Optional[Mapping[str, Any]] = None,
 ) -> Context:
     """Starts the span a core :class:`SpanDecision` describes and returns its
-    context: the chosen parent's context (with its baggage) holding the new
-    span (``trace.get_current_span(ctx)`` gives the span; it is not made
-    current).
+    context: the chosen parent's context (with the chosen baggage) holding
+    the new span (``trace.get_current_span(ctx)`` gives the span; it is not
+    made current).
+
+    The parent, the link to the connection span and the baggage are what
+    ``decision.choose`` picks from what ``ambient``, ``remote`` and
+    ``connection`` offer.
 
     Args:
         tracer: the tracer to start the span with.
@@ -75,14 +69,12 @@ def start_span(
         attributes: attributes added to the decision's.
     """
     ambient = otel_context.get_current() if ambient is None else ambient
-    parent = _parent(decision, ambient, remote, connection)
-    parent_span_id = trace.get_current_span(parent).get_span_context().span_id
+    applied = decision.choose(Available.read(ambient, remote, connection))
+    parent = _parent_context(applied, ambient, remote, connection)
     links: List[Link] = []
-    for source in decision.links:
-        if source == "connection" and connection is not None:
-            sc = trace.get_current_span(connection).get_span_context()
-            if sc.is_valid and sc.span_id != parent_span_id:
-                links.append(Link(sc))
+    if applied.link_connection:
+        assert connection is not None
+        links.append(Link(trace.get_current_span(connection).get_span_context()))
     attrs = decision.attributes
     if attributes:
         attrs.update(attributes)

@@ -11,7 +11,12 @@ and ``websockets.asyncio.server.serve``:
 - spans follow the tracing model chosen per connection (``"connection"`` or
   ``"message"``), as the core decides them;
 - a peer that does not speak tracewire negotiates no envelope, so it sees
-  plain frames, and its frames are delivered untouched.
+  plain frames, and its frames are delivered untouched;
+- every frame goes through the core's :class:`~tracewire.Codec` for what was
+  negotiated (which frames are enveloped, stripping on receive, and the
+  ``exception`` event a malformed envelope leaves on the process span), and
+  the span names and attributes come from the URL as the core reads it
+  (:class:`~tracewire.Target`).
 
 Example::
 
@@ -30,7 +35,6 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Dict,
     Generator,
     List,
     Optional,
@@ -44,17 +48,16 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
 
-from ._errors import Error, NotJsonObjectError
+from ._errors import Error
 from ._native import (
     ClientHandshake,
+    Codec,
     Connection,
-    Decoded,
     Envelopes,
     JsonEnvelope,
     ServerHandshake,
+    Target,
     TraceContext,
-    decode_binary,
-    encode_binary,
 )
 from ._spans import SpanApplier
 
@@ -73,7 +76,8 @@ class Message:
             message's process span; start work spans under it.
         remote_context: the context the message carried, or ``None``.
         error: why the message's envelope was malformed (the frame is then
-            delivered as it came), or ``None``.
+            delivered as it came, and the process span has the core's
+            ``exception`` event), or ``None``.
         span: the process span.
     """
 
@@ -111,14 +115,12 @@ class TracedConnection:
         ws: Any,
         *,
         spans: SpanApplier,
-        envelopes: Envelopes,
-        json_envelope: JsonEnvelope,
+        codec: Codec,
     ) -> None:
         self.ws = ws
         self._spans = spans
         self._conn = spans.connection
-        self._envelopes = envelopes
-        self._json = json_envelope
+        self._codec = codec
 
     @property
     def session_id(self) -> str:
@@ -128,7 +130,13 @@ class TracedConnection:
     @property
     def envelopes(self) -> Envelopes:
         """The envelopes negotiated on this connection."""
-        return self._envelopes
+        return self._codec.envelopes
+
+    @property
+    def codec(self) -> Codec:
+        """The frame rules of this connection (negotiated envelopes, JSON
+        member path, stripping)."""
+        return self._codec
 
     @property
     def model(self) -> str:
@@ -141,12 +149,10 @@ class TracedConnection:
         return self._spans.connection_span
 
     async def send(self, message: Data, *, context: Optional[Context] = None) -> None:
-        """Sends one message inside a send span.
-
-        A text frame holding a JSON object carries the span's context in the
-        JSON envelope, a binary frame in the binary envelope, when the peer
-        accepted them; anything else is sent as it is. ``context`` is the
-        ambient context (default: the current one).
+        """Sends one message (``str``: a text frame, ``bytes``: a binary one)
+        inside a send span, whose context the codec puts in the envelope the
+        peer accepted for that frame (see :class:`~tracewire.Codec`).
+        ``context`` is the ambient context (default: the current one).
         """
         ambient = otel_context.get_current() if context is None else context
         text = isinstance(message, str)
@@ -155,15 +161,7 @@ class TracedConnection:
         span_context = self._spans.start(decision, ambient=ambient)
         span = trace.get_current_span(span_context)
         try:
-            frame: Data = message
-            if text and self._envelopes.json:
-                try:
-                    frame = self._json.inject(message, span_context)
-                except NotJsonObjectError:
-                    frame = message  # not a JSON object: sent as it is
-            elif not text and self._envelopes.binary:
-                frame = encode_binary(message, span_context)
-            await self.ws.send(frame)
+            await self.ws.send(self._codec.encode(message, span_context))
         except BaseException as exc:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, str(exc)))
@@ -171,24 +169,19 @@ class TracedConnection:
         finally:
             span.end()
 
-    def _decode(self, frame: Data) -> Optional[Decoded]:
-        if isinstance(frame, str):
-            return self._json.extract(frame) if self._envelopes.json else None
-        return decode_binary(frame) if self._envelopes.binary else None
-
     def _receive(self, frame: Data) -> Message:
-        decoded = self._decode(frame)
-        data: Data = frame if decoded is None else decoded.payload
-        remote_tc = None if decoded is None else decoded.context
-        error = None if decoded is None else decoded.error
+        decoded = self._codec.decode(frame)
+        data = decoded.payload
+        remote_tc = decoded.context
         text = isinstance(data, str)
         size = len(data.encode()) if isinstance(data, str) else len(data)
         decision = self._conn.receive("text" if text else "binary", size)
         ctx = self._spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
         span = trace.get_current_span(ctx)
-        if error is not None:
-            span.record_exception(error)
-        return Message(data, ctx, remote_tc, error, span)
+        event = decoded.exception_event
+        if event is not None:
+            span.add_event(event.name, event.attributes)
+        return Message(data, ctx, remote_tc, decoded.error, span)
 
     async def recv(self) -> Message:
         """Receives one message. Its process span covers the receipt and is
@@ -249,10 +242,6 @@ class TracedConnection:
         await self.close()
 
 
-def _offer(envelopes: Union[Envelopes, None]) -> Envelopes:
-    return Envelopes.ALL if envelopes is None else envelopes
-
-
 class connect:
     """Opens a traced WebSocket connection (``await connect(...)`` or
     ``async with connect(...) as conn``).
@@ -263,9 +252,10 @@ class connect:
             (one trace per message or stream, linked to the connection).
         envelopes: what to offer (default: JSON and binary).
         json_path: where JSON envelope members live (e.g. ``"params._meta"``).
-        strip: remove the JSON envelope members from received payloads, so
-            the application sees what the sender wrote (default, as in every
-            tracewire language); ``False`` keeps them.
+        strip: whether to remove the JSON envelope members from received
+            payloads; ``None`` (default) is the core's default, the same in
+            every tracewire language: stripped, so the application sees what
+            the sender wrote. ``False`` keeps them.
         tracer_provider: default: the global one.
         context: the ambient context for the ``connect`` span (default: current).
         **kwargs: passed to ``websockets.asyncio.client.connect``
@@ -279,14 +269,14 @@ class connect:
         model: str = "connection",
         envelopes: Optional[Envelopes] = None,
         json_path: str = "",
-        strip: bool = True,
+        strip: Optional[bool] = None,
         tracer_provider: Optional[trace.TracerProvider] = None,
         context: Optional[Context] = None,
         **kwargs: Any,
     ) -> None:
         self._uri = uri
         self._model = model
-        self._offer = _offer(envelopes)
+        self._offer = envelopes
         self._json = JsonEnvelope(json_path, strip=strip)
         self._provider = tracer_provider
         self._context = context
@@ -296,10 +286,9 @@ class connect:
     async def _connect(self) -> TracedConnection:
         from websockets.asyncio.client import connect as ws_connect
 
-        url = urlsplit(self._uri)
-        port = url.port or (443 if url.scheme == "wss" else 80)
+        target = Target.from_url(self._uri)
         handshake = ClientHandshake(self._offer)
-        conn = Connection(self._model, "client", handshake.session_id, url.path, url.hostname, port)
+        conn = Connection.from_target(self._model, "client", handshake.session_id, target)
         spans = SpanApplier(conn, self._provider)
         ambient = otel_context.get_current() if self._context is None else self._context
         span_context = spans.open(ambient=ambient)
@@ -318,7 +307,7 @@ class connect:
             raise
         accepted = handshake.accepted(ws.response.headers) if ws.response is not None else Envelopes.NONE
         spans.upgraded()
-        return TracedConnection(ws, spans=spans, envelopes=accepted, json_envelope=self._json)
+        return TracedConnection(ws, spans=spans, codec=Codec(accepted, self._json))
 
     def __await__(self) -> Generator[Any, None, TracedConnection]:
         return self._connect().__await__()
@@ -333,24 +322,12 @@ class connect:
 
 
 class _ServerState:
-    __slots__ = ("spans", "envelopes", "response_headers")
+    __slots__ = ("spans", "codec", "response_headers")
 
-    def __init__(
-        self, spans: SpanApplier, envelopes: Envelopes, response_headers: List[Tuple[str, str]]
-    ) -> None:
+    def __init__(self, spans: SpanApplier, codec: Codec, response_headers: List[Tuple[str, str]]) -> None:
         self.spans = spans
-        self.envelopes = envelopes
+        self.codec = codec
         self.response_headers = response_headers
-
-
-def _host_port(host_header: Optional[str]) -> Tuple[Optional[str], Optional[int]]:
-    if not host_header:
-        return None, None
-    url = urlsplit("//" + host_header)
-    try:
-        return url.hostname, url.port
-    except ValueError:
-        return url.hostname, None
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -367,7 +344,7 @@ def serve(
     model: str = "connection",
     envelopes: Optional[Envelopes] = None,
     json_path: str = "",
-    strip: bool = True,
+    strip: Optional[bool] = None,
     tracer_provider: Optional[trace.TracerProvider] = None,
     process_request: Optional[Callable[..., Any]] = None,
     process_response: Optional[Callable[..., Any]] = None,
@@ -383,12 +360,17 @@ def serve(
     close when the handler returns. Received JSON payloads lose their envelope
     members unless ``strip=False`` (see :class:`connect` for the other
     arguments). Your own ``process_request`` and ``process_response`` hooks
-    run first.
+    run first. ``server.address`` and ``server.port`` come from the ``Host``
+    header; the port defaults to the scheme's only when ``ssl`` is given
+    (the server then knows it terminates TLS).
     """
     from websockets.asyncio.server import serve as ws_serve
 
-    supported = _offer(envelopes)
+    supported = envelopes
     json_envelope = JsonEnvelope(json_path, strip=strip)
+    # Whether this server terminates TLS is the only scheme it can know (behind
+    # a proxy, plain ws may still be wss to the client): unknown otherwise.
+    scheme = "wss" if kwargs.get("ssl") is not None else None
     states: "weakref.WeakKeyDictionary[Any, _ServerState]" = weakref.WeakKeyDictionary()
 
     async def on_request(ws: Any, request: Any) -> Any:
@@ -396,13 +378,12 @@ def serve(
             response = await _maybe_await(process_request(ws, request))
             if response is not None:
                 return response
-        url = urlsplit(request.path)
-        hs = ServerHandshake(request.headers, url.query or None, supported)
-        address, server_port = _host_port(request.headers.get("Host"))
-        conn = Connection(model, "server", hs.session_id, url.path, address, server_port)
+        hs = ServerHandshake(request.headers, urlsplit(request.path).query or None, supported)
+        target = Target.from_request_lenient(scheme, request.headers.get("Host"), request.path)
+        conn = Connection.from_target(model, "server", hs.session_id, target)
         spans = SpanApplier(conn, tracer_provider)
         spans.open(remote=hs.context, ambient=Context())
-        states[ws] = _ServerState(spans, hs.envelopes, hs.response_headers())
+        states[ws] = _ServerState(spans, Codec(hs.envelopes, json_envelope), hs.response_headers())
         return None
 
     async def on_response(ws: Any, request: Any, response: Any) -> Any:
@@ -430,7 +411,7 @@ def serve(
         state = states.pop(ws, None)
         if state is None:  # not traced (should not happen): plain handling
             raise RuntimeError("tracewire: connection without handshake state")
-        conn = TracedConnection(ws, spans=state.spans, envelopes=state.envelopes, json_envelope=json_envelope)
+        conn = TracedConnection(ws, spans=state.spans, codec=state.codec)
         token = otel_context.attach(Context())
         failed = False
         try:
