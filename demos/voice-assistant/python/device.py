@@ -160,7 +160,7 @@ async def converse(
         # strip: received messages are the contract's payloads, without the envelope members.
         connecting = tracewire.ws.connect(url, model=settings.model, strip=True)
         conn = await asyncio.wait_for(connecting, stall_timeout_s)
-    except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+    except (OSError, asyncio.TimeoutError, WebSocketException, tracewire.InvalidUrlError) as exc:
         raise DeviceError(f"cannot connect to {url}: {str(exc) or type(exc).__name__}") from None
     device = Device(conn, settings, stall_timeout_s)
     finished = False
