@@ -28,7 +28,7 @@ import (
 )
 
 // abiVersion is the C ABI version this package was written against.
-const abiVersion = 2
+const abiVersion = 3
 
 func init() {
 	if v := C.tw_abi_version(); v != abiVersion {

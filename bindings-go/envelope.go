@@ -70,7 +70,8 @@ type Decoded struct {
 }
 
 // decodedFromC converts a C decoding result; with parent non-nil the
-// context goes into an otel context instead of Decoded.Context.
+// context goes into an otel context instead of Decoded.Context (which needs
+// the C call to have asked for the header forms).
 func decodedFromC(frame []byte, d *C.TwDecoded, parent context.Context) (Decoded, context.Context) {
 	var out Decoded
 	ctx := parent
@@ -200,7 +201,7 @@ func (e *JSONEnvelope) decode(frame []byte, parent context.Context) (Decoded, co
 	}
 	var out C.TwDecoded
 	fp, fn := cBytes(frame)
-	err := takeError(C.tw_json_extract(e.h, fp, fn, &out))
+	err := takeError(C.tw_json_extract(e.h, fp, fn, C.bool(parent == nil), &out))
 	runtime.KeepAlive(frame)
 	if err != nil {
 		return Decoded{Outcome: Malformed, Payload: frame, Err: err}, parent
@@ -259,7 +260,7 @@ func ExtractBinary(parent context.Context, frame []byte) (context.Context, []byt
 func decodeBinary(frame []byte, parent context.Context) (Decoded, context.Context) {
 	var out C.TwDecoded
 	fp, fn := cBytes(frame)
-	err := takeError(C.tw_binary_decode(fp, fn, &out))
+	err := takeError(C.tw_binary_decode(fp, fn, C.bool(parent == nil), &out))
 	runtime.KeepAlive(frame)
 	if err != nil {
 		return Decoded{Outcome: Malformed, Payload: frame, Err: err}, parent
@@ -301,7 +302,7 @@ func carrier(w *wire) []byte {
 func Restore(parent context.Context, carrier []byte) (context.Context, error) {
 	var out C.TwContext
 	p, n := cBytes(carrier)
-	err := takeError(C.tw_carrier_decode(p, n, &out))
+	err := takeError(C.tw_carrier_decode(p, n, false, &out))
 	runtime.KeepAlive(carrier)
 	if err != nil {
 		return parent, err
@@ -313,7 +314,7 @@ func Restore(parent context.Context, carrier []byte) (context.Context, error) {
 func ParseCarrier(carrier []byte) (TraceContext, error) {
 	var out C.TwContext
 	p, n := cBytes(carrier)
-	err := takeError(C.tw_carrier_decode(p, n, &out))
+	err := takeError(C.tw_carrier_decode(p, n, true, &out))
 	runtime.KeepAlive(carrier)
 	if err != nil {
 		return TraceContext{}, err

@@ -164,7 +164,7 @@ func extractValues(ctx context.Context, tp, ts, bg []string) (context.Context, [
 	p1, n1 := cString(tpv)
 	p2, n2 := cString(tsv)
 	p3, n3 := cString(bgv)
-	err := C.tw_extract_values(p1, n1, C.uint32_t(len(tp)), p2, n2, p3, n3, &out, &issues)
+	err := C.tw_extract_values(p1, n1, C.uint32_t(len(tp)), p2, n2, p3, n3, false, &out, &issues)
 	runtime.KeepAlive(tpv)
 	runtime.KeepAlive(tsv)
 	runtime.KeepAlive(bgv)
@@ -234,7 +234,7 @@ func extractFull(ctx context.Context, headers []byte, query *string) (context.Co
 			qn = 0
 		}
 	}
-	err := C.tw_extract(hp, hn, qp, qn, &out, &issues)
+	err := C.tw_extract(hp, hn, qp, qn, false, &out, &issues)
 	runtime.KeepAlive(headers)
 	runtime.KeepAlive(query)
 	if err != nil {

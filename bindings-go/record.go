@@ -89,22 +89,28 @@ var (
 	recordBaggages    memo[baggage.Baggage]
 )
 
+// spanFromRecord reads the head of a context record: flags, then (bit 0)
+// the hex trace and span ids and the trace flags. ok is false when there is
+// no span context or an id is not hex.
+func spanFromRecord(r *reader) (cfg trace.SpanContextConfig, ok bool) {
+	flags := r.u8()
+	cfg.Remote = flags&2 != 0
+	if flags&1 == 0 {
+		return cfg, false
+	}
+	_, err1 := hex.Decode(cfg.TraceID[:], r.take(32))
+	_, err2 := hex.Decode(cfg.SpanID[:], r.take(16))
+	cfg.TraceFlags = trace.TraceFlags(r.u8())
+	return cfg, err1 == nil && err2 == nil && r.ok
+}
+
 // contextFromRecord returns parent with the context record's span context
 // (when valid) and baggage (when not empty). The tracestate entries and
 // baggage members come already parsed by the core: they go straight into
 // otel-go's values, not through a header string.
 func contextFromRecord(parent context.Context, b []byte) context.Context {
 	r := newReader(b)
-	flags := r.u8()
-	var cfg trace.SpanContextConfig
-	hasSpan := flags&1 != 0
-	if hasSpan {
-		_, err1 := hex.Decode(cfg.TraceID[:], r.take(32))
-		_, err2 := hex.Decode(cfg.SpanID[:], r.take(16))
-		cfg.TraceFlags = trace.TraceFlags(r.u8())
-		cfg.Remote = flags&2 != 0
-		hasSpan = err1 == nil && err2 == nil
-	}
+	cfg, hasSpan := spanFromRecord(&r)
 	tsStart := r.b
 	for n := r.u32(); r.ok && n > 0; n-- {
 		r.str()
@@ -126,64 +132,74 @@ func contextFromRecord(parent context.Context, b []byte) context.Context {
 	return ctx
 }
 
-// traceStateFromRecord converts list<str key, str value>, in order.
+// traceContextFromRecord reads a context record into a TraceContext value
+// (without the header forms, which the caller takes from the core).
+func traceContextFromRecord(b []byte) TraceContext {
+	r := newReader(b)
+	cfg, hasSpan := spanFromRecord(&r)
+	tc := TraceContext{Remote: cfg.Remote}
+	if hasSpan && cfg.TraceID.IsValid() && cfg.SpanID.IsValid() {
+		tc.TraceParent = &TraceParent{TraceID: cfg.TraceID, SpanID: cfg.SpanID, Flags: cfg.TraceFlags}
+	}
+	tc.TraceState.entries = entriesFromRecord(&r)
+	tc.Baggage.members = membersFromRecord(&r)
+	return tc
+}
+
+// entriesFromRecord reads list<str key, str value>, in order.
+func entriesFromRecord(r *reader) []TraceStateEntry {
+	n := int(r.u32())
+	if n == 0 || !r.ok {
+		return nil
+	}
+	entries := make([]TraceStateEntry, 0, min(n, 32))
+	for i := 0; i < n && r.ok; i++ {
+		k, v := r.str(), r.str()
+		entries = append(entries, TraceStateEntry{Key: string(k), Value: string(v)})
+	}
+	return entries
+}
+
+// membersFromRecord reads list<member>: str key, str value, str metadata,
+// list<str key, u8 has_value, str value> (the decoded properties).
+func membersFromRecord(r *reader) []BaggageMember {
+	n := int(r.u32())
+	if n == 0 || !r.ok {
+		return nil
+	}
+	members := make([]BaggageMember, 0, min(n, 64))
+	for i := 0; i < n && r.ok; i++ {
+		m := BaggageMember{Key: string(r.str()), Value: string(r.str())}
+		r.str() // the header-form metadata; the decoded properties follow
+		for np := r.u32(); r.ok && np > 0; np-- {
+			p := BaggageProperty{Key: string(r.str())}
+			p.HasValue = r.u8() != 0
+			p.Value = string(r.str())
+			m.Properties = append(m.Properties, p)
+		}
+		members = append(members, m)
+	}
+	return members
+}
+
+// traceStateFromRecord converts a tracestate section to otel-go's value.
 func traceStateFromRecord(section []byte) trace.TraceState {
 	if v, ok := recordTraceStates.get(section); ok {
 		return v
 	}
 	r := newReader(section)
-	n := int(r.u32())
-	entries := make([][2]string, 0, min(n, 32))
-	for i := 0; i < n && r.ok; i++ {
-		k, v := r.str(), r.str()
-		entries = append(entries, [2]string{string(k), string(v)})
-	}
-	var ts trace.TraceState
-	// Insert puts a key first: insert from the back to keep the order.
-	for i := len(entries) - 1; i >= 0; i-- {
-		if next, err := ts.Insert(entries[i][0], entries[i][1]); err == nil {
-			ts = next
-		}
-	}
+	ts := otelTraceState(entriesFromRecord(&r))
 	recordTraceStates.put(string(section), ts)
 	return ts
 }
 
-// baggageFromRecord converts list<member>: str key, str value, str
-// metadata, list<str key, u8 has_value, str value> (the decoded properties).
+// baggageFromRecord converts a baggage section to otel-go's value.
 func baggageFromRecord(section []byte) baggage.Baggage {
 	if v, ok := recordBaggages.get(section); ok {
 		return v
 	}
 	r := newReader(section)
-	n := int(r.u32())
-	members := make([]baggage.Member, 0, min(n, 64))
-	for i := 0; i < n && r.ok; i++ {
-		key, value := string(r.str()), string(r.str())
-		r.str() // the header-form metadata; the decoded properties follow
-		var props []baggage.Property
-		for np := r.u32(); r.ok && np > 0; np-- {
-			pk, has, pv := string(r.str()), r.u8() != 0, string(r.str())
-			var p baggage.Property
-			var err error
-			if has {
-				p, err = baggage.NewKeyValuePropertyRaw(pk, pv)
-			} else {
-				p, err = baggage.NewKeyProperty(pk)
-			}
-			if err == nil {
-				props = append(props, p)
-			}
-		}
-		// Members otel-go refuses (its key grammar is stricter) are left out.
-		if m, err := baggage.NewMemberRaw(key, value, props...); err == nil {
-			members = append(members, m)
-		}
-	}
-	bag, err := baggage.New(members...)
-	if err != nil {
-		bag = baggage.Baggage{}
-	}
+	bag := otelBaggage(membersFromRecord(&r))
 	recordBaggages.put(string(section), bag)
 	return bag
 }

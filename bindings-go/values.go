@@ -27,7 +27,6 @@ import (
 	"context"
 	"encoding/binary"
 	"runtime"
-	"strings"
 	"unsafe"
 
 	"go.opentelemetry.io/otel/baggage"
@@ -177,25 +176,15 @@ func (ts TraceState) String() string { return ts.header }
 
 // Otel converts to the OpenTelemetry type. Entries otel-go refuses (Level 2
 // keys starting with a digit) are left out.
-func (ts TraceState) Otel() trace.TraceState {
-	return otelTraceState(ts.header)
-}
+func (ts TraceState) Otel() trace.TraceState { return otelTraceState(ts.entries) }
 
-// otelTraceState builds an otel-go TraceState from a canonical header,
-// keeping what otel-go accepts when it refuses the whole.
-func otelTraceState(header string) trace.TraceState {
-	if header == "" {
-		return trace.TraceState{}
-	}
-	if s, err := trace.ParseTraceState(header); err == nil {
-		return s
-	}
-	// The header is canonical (no spaces, unique keys), so splitting it is exact.
-	members := strings.Split(header, ",")
+// otelTraceState builds an otel-go TraceState from entries the core parsed,
+// keeping those otel-go accepts, in order.
+func otelTraceState(entries []TraceStateEntry) trace.TraceState {
 	var s trace.TraceState
-	for i := len(members) - 1; i >= 0; i-- {
-		k, v, _ := strings.Cut(members[i], "=")
-		if next, err := s.Insert(k, v); err == nil {
+	// Insert puts a key first: insert from the back to keep the order.
+	for i := len(entries) - 1; i >= 0; i-- {
+		if next, err := s.Insert(entries[i].Key, entries[i].Value); err == nil {
 			s = next
 		}
 	}
@@ -359,9 +348,13 @@ func (b Baggage) Len() int { return len(b.members) }
 func (b Baggage) String() string { return b.header }
 
 // Otel converts to the OpenTelemetry type. Members otel-go refuses are left out.
-func (b Baggage) Otel() baggage.Baggage {
-	var ms []baggage.Member
-	for _, m := range b.members {
+func (b Baggage) Otel() baggage.Baggage { return otelBaggage(b.members) }
+
+// otelBaggage builds otel-go baggage from members the core parsed (values
+// and property values already decoded), keeping those otel-go accepts.
+func otelBaggage(members []BaggageMember) baggage.Baggage {
+	ms := make([]baggage.Member, 0, len(members))
+	for _, m := range members {
 		var props []baggage.Property
 		for _, p := range m.Properties {
 			var prop baggage.Property
@@ -375,6 +368,7 @@ func (b Baggage) Otel() baggage.Baggage {
 				props = append(props, prop)
 			}
 		}
+		// Members otel-go refuses (its key grammar is stricter) are left out.
 		if mem, err := baggage.NewMemberRaw(m.Key, m.Value, props...); err == nil {
 			ms = append(ms, mem)
 		}
@@ -479,54 +473,38 @@ func (tc TraceContext) wire() wire {
 	return w
 }
 
+// contextRecord borrows the context record of a C context: inline in the
+// struct, or allocated by Rust when it did not fit.
+func contextRecord(c *C.TwContext) []byte {
+	if c.record.ptr != nil {
+		return view(c.record)
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&c.inline_record[0])), int(c.inline_len))
+}
+
+// freeContext frees what a C context allocated; a record that travelled
+// inline and no header forms leave nothing to free, and no C call is made.
+func freeContext(c *C.TwContext) {
+	if c.record.ptr != nil || c.tracestate.ptr != nil || c.baggage.ptr != nil {
+		C.tw_context_free(c)
+	}
+}
+
 // contextFromC returns parent with the context a C call produced (and frees
-// its strings). An invalid span context leaves parent's span as it is.
+// it). An invalid span context leaves parent's span as it is.
 func contextFromC(parent context.Context, c *C.TwContext) context.Context {
-	ctx := parent
-	if c.span.valid {
-		cfg := trace.SpanContextConfig{
-			TraceID:    trace.TraceID(*(*[16]byte)(unsafe.Pointer(&c.span.trace_id))),
-			SpanID:     trace.SpanID(*(*[8]byte)(unsafe.Pointer(&c.span.span_id))),
-			TraceFlags: trace.TraceFlags(c.span.flags),
-			Remote:     bool(c.remote),
-		}
-		if c.tracestate.len > 0 {
-			cfg.TraceState = otelTraceStateOf(view(c.tracestate))
-		}
-		ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(cfg))
-	}
-	if c.baggage.len > 0 {
-		ctx = baggage.ContextWithBaggage(ctx, otelBaggageOf(view(c.baggage)))
-	}
-	if c.tracestate.ptr != nil || c.baggage.ptr != nil {
-		C.tw_context_free(c) // one C call saved when there is nothing to free
-	}
+	ctx := contextFromRecord(parent, contextRecord(c))
+	freeContext(c)
 	return ctx
 }
 
-// traceContextFromC converts a C context into a TraceContext (and frees it).
+// traceContextFromC converts a C context, produced with its header forms,
+// into a TraceContext (and frees it): the entries and members come parsed
+// from the record, the header forms from the core.
 func traceContextFromC(c *C.TwContext) TraceContext {
-	tc := TraceContext{TraceParent: spanOut(&c.span), Remote: bool(c.remote)}
-	if c.tracestate.len > 0 {
-		tc.TraceState, _ = ParseTraceState(string(view(c.tracestate)))
-	}
-	if c.baggage.len > 0 {
-		tc.Baggage, _ = ParseBaggage(string(view(c.baggage)))
-	}
-	C.tw_context_free(c)
+	tc := traceContextFromRecord(contextRecord(c))
+	tc.TraceState.header = goString(c.tracestate)
+	tc.Baggage.header = goString(c.baggage)
+	freeContext(c)
 	return tc
-}
-
-// otelBaggage builds otel-go baggage from a canonical header produced by the
-// core, falling back to the core's member list when otel-go's parser is
-// stricter than the core's.
-func otelBaggage(header string) baggage.Baggage {
-	if b, err := baggage.Parse(header); err == nil {
-		return b
-	}
-	b, err := ParseBaggage(header)
-	if err != nil {
-		return baggage.Baggage{}
-	}
-	return b.Otel()
 }

@@ -30,7 +30,7 @@
 
 // The version of this ABI. It changes whenever a function's signature or a
 // struct's layout changes; the Go package checks it at start-up.
-#define TW_ABI_VERSION 2
+#define TW_ABI_VERSION 3
 
 // [`TwDecoded::outcome`]: the frame carries no envelope.
 #define TW_DECODED_PLAIN 0
@@ -155,6 +155,9 @@
 // Stream kind: a model's output (GenAI metric names).
 #define TW_STREAM_MODEL_OUTPUT 1
 
+// How many bytes of a context record travel inside [`TwContext`] itself.
+#define TW_CONTEXT_INLINE 256
+
 // The envelope rules of one connection: the envelopes both peers accepted,
 // where the JSON members live and whether they are stripped. Immutable;
 // share it between threads freely.
@@ -184,6 +187,33 @@ typedef struct TwBytes {
   size_t len;
 } TwBytes;
 
+// A context produced by the library, as the bridge's *context record*
+// (little-endian; grammar in `bindings-bridge/src/wire.rs`: flags, trace
+// and span ids, trace flags, the tracestate entries and the baggage members,
+// already parsed and decoded by the core). There is always a record: when
+// it fits in [`TW_CONTEXT_INLINE`] bytes it is the first `inline_len` bytes
+// of `inline_record` (nothing allocated), else it is `record`.
+//
+// `tracestate` and `baggage` are the core's header forms of the same values
+// (the tracestate shortened to 512 characters, the baggage
+// percent-encoded), written only when the function was asked for them
+// (`header_forms` true) and the value is not empty.
+//
+// Allocated by Rust: `record`, `tracestate`, `baggage` (NULL when unused);
+// free them with [`tw_context_free`].
+typedef struct TwContext {
+  // The record when it does not fit inline (else empty).
+  struct TwBytes record;
+  // How many bytes of `inline_record` hold the record (0 when `record` does).
+  size_t inline_len;
+  // The record when it fits.
+  uint8_t inline_record[TW_CONTEXT_INLINE];
+  // The `tracestate` header form (empty when not asked for or none).
+  struct TwBytes tracestate;
+  // The `baggage` header form (empty when not asked for or none).
+  struct TwBytes baggage;
+} TwContext;
+
 // A span context: trace id, span id and trace flags, as bytes.
 // `valid` is false when there is no span context (the other fields are then zero).
 typedef struct TwSpanContext {
@@ -196,20 +226,6 @@ typedef struct TwSpanContext {
   // Whether there is a span context.
   bool valid;
 } TwSpanContext;
-
-// A context produced by the library. `tracestate` and `baggage` hold the
-// serialised header values (empty when absent), allocated by Rust; free
-// them with [`tw_context_free`].
-typedef struct TwContext {
-  // The span context.
-  struct TwSpanContext span;
-  // Whether the context was received from another process.
-  bool remote;
-  // The `tracestate` header value (empty when there is none).
-  struct TwBytes tracestate;
-  // The `baggage` header value (empty when there is none).
-  struct TwBytes baggage;
-} TwContext;
 
 // The 55-character version-00 `traceparent` text.
 typedef struct TwTraceParentText {
@@ -283,7 +299,8 @@ typedef struct TwIssues {
 // What a server learns from an upgrade request, and what it answers.
 // Free with [`tw_server_handshake_free`].
 typedef struct TwServerHandshake {
-  // The client's context (empty when none was sent or it was invalid).
+  // The client's context (empty when none was sent or it was invalid),
+  // with the core's tracestate and baggage header forms.
   struct TwContext context;
   // What was ignored while extracting.
   struct TwIssues issues;
@@ -303,7 +320,8 @@ typedef struct TwServerHandshake {
 typedef struct TwDecoded {
   // `TW_DECODED_PLAIN`, `TW_DECODED_ENVELOPED` or `TW_DECODED_MALFORMED`.
   uint32_t outcome;
-  // The received context (enveloped only).
+  // The received context (enveloped only; otherwise zeroed, without a
+  // record).
   struct TwContext context;
   // Where the payload starts in the input frame.
   size_t payload_offset;
@@ -488,7 +506,8 @@ void tw_bytes_free(struct TwBytes *bytes);
 // Takes no pointer; nothing to free.
 uint32_t tw_abi_version(void);
 
-// Frees the strings in `*ctx` and zeroes them (idempotent). NULL is a no-op.
+// Frees what `*ctx` allocated (`record`, `tracestate`, `baggage`) and
+// zeroes those fields (idempotent). NULL is a no-op.
 // Thread safety: any thread; not concurrently with another use of the same struct.
 //
 // # Safety
@@ -625,7 +644,9 @@ struct TwError *tw_inject_headers(const struct TwSpanContext *span,
 // `traceparent_lines` says how many `traceparent` header lines there were
 // (0: none, the value is ignored; more than 1 is invalid); `tracestate` and
 // `baggage` hold every line of their header joined with `,` (empty: none).
-// Never fails on bad values: what was ignored is in `*issues`.
+// Never fails on bad values: what was ignored is in `*issues`. With
+// `headers`, `*out` also carries the core's tracestate and baggage header
+// forms (see [`TwContext`]).
 //
 // Errors: `invalid_argument` for NULL pointers only. Free `*out` with
 // [`tw_context_free`]; `*issues` needs no freeing. Thread safety: any thread.
@@ -639,13 +660,14 @@ struct TwError *tw_extract_values(const uint8_t *traceparent,
                                   size_t tracestate_len,
                                   const uint8_t *baggage,
                                   size_t baggage_len,
+                                  bool header_forms,
                                   struct TwContext *out,
                                   struct TwIssues *issues);
 
 // Extracts a context from request headers (records: name, value, ...; names
 // case-insensitive), then from the query string (`query` NULL: none), with
 // the precedence of `docs/PROTOCOL.md` section 3.2. Never fails on bad values:
-// what was ignored is in `*issues`.
+// what was ignored is in `*issues`. `header_forms` as for [`tw_extract_values`].
 //
 // Errors: `invalid_argument` for malformed records or NULL pointers. Free
 // `*out` with [`tw_context_free`]. Thread safety: any thread.
@@ -656,6 +678,7 @@ struct TwError *tw_extract(const uint8_t *headers,
                            size_t headers_len,
                            const uint8_t *query,
                            size_t query_len,
+                           bool header_forms,
                            struct TwContext *out,
                            struct TwIssues *issues);
 
@@ -790,7 +813,8 @@ struct TwError *tw_json_inject(const struct TwJsonEnvelope *env,
 
 // Decodes a received text frame (`docs/PROTOCOL.md` section 4.3). Never fails
 // on bad frames: a malformed envelope gives `TW_DECODED_MALFORMED` with the
-// error and the frame as the payload.
+// error and the frame as the payload. With `header_forms`, the context also
+// carries the core's tracestate and baggage header forms (see [`TwContext`]).
 //
 // Errors: `invalid_argument` for NULL pointers only. Free `*out` with
 // [`tw_decoded_free`]. Thread safety: any thread.
@@ -800,6 +824,7 @@ struct TwError *tw_json_inject(const struct TwJsonEnvelope *env,
 struct TwError *tw_json_extract(const struct TwJsonEnvelope *env,
                                 const uint8_t *frame,
                                 size_t frame_len,
+                                bool header_forms,
                                 struct TwDecoded *out);
 
 // Returns in `*out` the binary envelope for the context followed by
@@ -840,13 +865,17 @@ struct TwError *tw_binary_header(const struct TwSpanContext *span,
 
 // Decodes a received binary frame (`docs/PROTOCOL.md` section 5.3). Never
 // fails on bad frames; the payload is always a range of the input frame.
+// `header_forms` as for [`tw_json_extract`].
 //
 // Errors: `invalid_argument` for NULL pointers only. Free `*out` with
 // [`tw_decoded_free`]. Thread safety: any thread.
 //
 // # Safety
 // `(frame, len)` valid (or NULL with 0); `out` writable.
-struct TwError *tw_binary_decode(const uint8_t *frame, size_t frame_len, struct TwDecoded *out);
+struct TwError *tw_binary_decode(const uint8_t *frame,
+                                 size_t frame_len,
+                                 bool header_forms,
+                                 struct TwDecoded *out);
 
 // Serialises a context for a queue item or any store (`docs/PROTOCOL.md`
 // section 6): `*span` plus `tracestate` and `baggage` header values.
@@ -863,7 +892,9 @@ struct TwError *tw_carrier_encode(const struct TwSpanContext *span,
                                   size_t baggage_len,
                                   struct TwBytes *out);
 
-// Restores a context from carrier bytes; the result is marked remote.
+// Restores a context from carrier bytes; the result is marked remote. With
+// `headers`, `*out` also carries the core's tracestate and baggage header
+// forms (see [`TwContext`]).
 //
 // Errors: `invalid_envelope` or `unsupported_envelope_version` for bad
 // bytes (including bytes after the context); `invalid_argument` for NULL
@@ -871,7 +902,10 @@ struct TwError *tw_carrier_encode(const struct TwSpanContext *span,
 //
 // # Safety
 // `(carrier, len)` valid (or NULL with 0); `out` writable.
-struct TwError *tw_carrier_decode(const uint8_t *carrier, size_t len, struct TwContext *out);
+struct TwError *tw_carrier_decode(const uint8_t *carrier,
+                                  size_t len,
+                                  bool header_forms,
+                                  struct TwContext *out);
 
 // Parses a model name (`connection` or `message`, case-insensitive) into a
 // `TW_MODEL_*` value. Errors: `invalid_argument`. Thread safety: any thread.

@@ -29,30 +29,60 @@ pub struct TwSpanContext {
     pub valid: bool,
 }
 
-/// A context produced by the library. `tracestate` and `baggage` hold the
-/// serialised header values (empty when absent), allocated by Rust; free
-/// them with [`tw_context_free`].
+/// How many bytes of a context record travel inside [`TwContext`] itself.
+pub const TW_CONTEXT_INLINE: usize = 256;
+
+/// A context produced by the library, as the bridge's *context record*
+/// (little-endian; grammar in `bindings-bridge/src/wire.rs`: flags, trace
+/// and span ids, trace flags, the tracestate entries and the baggage members,
+/// already parsed and decoded by the core). There is always a record: when
+/// it fits in [`TW_CONTEXT_INLINE`] bytes it is the first `inline_len` bytes
+/// of `inline_record` (nothing allocated), else it is `record`.
+///
+/// `tracestate` and `baggage` are the core's header forms of the same values
+/// (the tracestate shortened to 512 characters, the baggage
+/// percent-encoded), written only when the function was asked for them
+/// (`header_forms` true) and the value is not empty.
+///
+/// Allocated by Rust: `record`, `tracestate`, `baggage` (NULL when unused);
+/// free them with [`tw_context_free`].
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TwContext {
-    /// The span context.
-    pub span: TwSpanContext,
-    /// Whether the context was received from another process.
-    pub remote: bool,
-    /// The `tracestate` header value (empty when there is none).
+    /// The record when it does not fit inline (else empty).
+    pub record: TwBytes,
+    /// How many bytes of `inline_record` hold the record (0 when `record` does).
+    pub inline_len: usize,
+    /// The record when it fits.
+    pub inline_record: [u8; TW_CONTEXT_INLINE],
+    /// The `tracestate` header form (empty when not asked for or none).
     pub tracestate: TwBytes,
-    /// The `baggage` header value (empty when there is none).
+    /// The `baggage` header form (empty when not asked for or none).
     pub baggage: TwBytes,
+}
+
+impl Default for TwContext {
+    fn default() -> Self {
+        TwContext {
+            record: TwBytes::default(),
+            inline_len: 0,
+            inline_record: [0; TW_CONTEXT_INLINE],
+            tracestate: TwBytes::default(),
+            baggage: TwBytes::default(),
+        }
+    }
 }
 
 impl TwContext {
     pub(crate) fn release(&mut self) {
+        self.record.release();
         self.tracestate.release();
         self.baggage.release();
     }
 }
 
-/// Frees the strings in `*ctx` and zeroes them (idempotent). NULL is a no-op.
+/// Frees what `*ctx` allocated (`record`, `tracestate`, `baggage`) and
+/// zeroes those fields (idempotent). NULL is a no-op.
 /// Thread safety: any thread; not concurrently with another use of the same struct.
 ///
 /// # Safety

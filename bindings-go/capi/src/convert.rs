@@ -123,22 +123,30 @@ pub(crate) unsafe fn context_in(
     })
 }
 
-/// The C struct for a core context (allocates the header strings).
-pub(crate) fn context_out(ctx: &TraceContext) -> TwContext {
-    TwContext {
-        span: span_out(ctx.traceparent),
-        remote: ctx.remote,
-        tracestate: if ctx.tracestate.is_empty() || ctx.traceparent.is_none() {
-            TwBytes::default()
-        } else {
-            TwBytes::from_string(ctx.tracestate.to_header())
-        },
-        baggage: if ctx.baggage.is_empty() {
-            TwBytes::default()
-        } else {
-            TwBytes::from_string(ctx.baggage.to_header())
-        },
+/// The C struct for a core context: its context record (inline when it
+/// fits) and, with `headers`, the core's header forms of its tracestate and
+/// baggage.
+pub(crate) fn context_out(ctx: &TraceContext, headers: bool) -> TwContext {
+    let mut out = TwContext::default();
+    let mut w = tracewire_bridge::wire::Writer::new();
+    w.context(ctx);
+    match out.inline_record.get_mut(..w.out.len()) {
+        Some(inline) => {
+            inline.copy_from_slice(&w.out);
+            out.inline_len = w.out.len();
+        }
+        None => out.record = TwBytes::from_vec(w.out.clone()),
     }
+    if headers {
+        // The record has no tracestate without a span context; nor do these.
+        if ctx.traceparent.is_some() && !ctx.tracestate.is_empty() {
+            out.tracestate = TwBytes::from_string(ctx.tracestate.to_header());
+        }
+        if !ctx.baggage.is_empty() {
+            out.baggage = TwBytes::from_string(ctx.baggage.to_header());
+        }
+    }
+    out
 }
 
 /// The codes of what extraction ignored (at most four are kept).

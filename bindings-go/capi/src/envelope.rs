@@ -31,7 +31,8 @@ use tracewire_bridge::{Coded, DecodedKind};
 pub struct TwDecoded {
     /// `TW_DECODED_PLAIN`, `TW_DECODED_ENVELOPED` or `TW_DECODED_MALFORMED`.
     pub outcome: u32,
-    /// The received context (enveloped only).
+    /// The received context (enveloped only; otherwise zeroed, without a
+    /// record).
     pub context: TwContext,
     /// Where the payload starts in the input frame.
     pub payload_offset: usize,
@@ -74,7 +75,7 @@ pub unsafe extern "C" fn tw_decoded_free(d: *mut TwDecoded) {
     }
 }
 
-fn decoded_out(frame: &[u8], decoded: Decoded<'_>) -> TwDecoded {
+fn decoded_out(frame: &[u8], decoded: Decoded<'_>, header_forms: bool) -> TwDecoded {
     let mut out = TwDecoded {
         outcome: u32::from(DecodedKind::of(&decoded).code()),
         ..TwDecoded::default()
@@ -90,7 +91,7 @@ fn decoded_out(frame: &[u8], decoded: Decoded<'_>) -> TwDecoded {
             borrowed(&mut out, p);
         }
         Decoded::Enveloped(ctx, p) => {
-            out.context = context_out(&ctx);
+            out.context = context_out(&ctx, header_forms);
             match p {
                 std::borrow::Cow::Borrowed(p) => borrowed(&mut out, p),
                 std::borrow::Cow::Owned(p) => out.payload_copy = TwBytes::from_vec(p),
@@ -197,7 +198,8 @@ pub unsafe extern "C" fn tw_json_inject(
 
 /// Decodes a received text frame (`docs/PROTOCOL.md` section 4.3). Never fails
 /// on bad frames: a malformed envelope gives `TW_DECODED_MALFORMED` with the
-/// error and the frame as the payload.
+/// error and the frame as the payload. With `header_forms`, the context also
+/// carries the core's tracestate and baggage header forms (see [`TwContext`]).
 ///
 /// Errors: `invalid_argument` for NULL pointers only. Free `*out` with
 /// [`tw_decoded_free`]. Thread safety: any thread.
@@ -209,6 +211,7 @@ pub unsafe extern "C" fn tw_json_extract(
     env: *const TwJsonEnvelope,
     frame: *const u8,
     frame_len: usize,
+    header_forms: bool,
     out: *mut TwDecoded,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
@@ -221,7 +224,7 @@ pub unsafe extern "C" fn tw_json_extract(
                 bytes(frame, frame_len)?,
             )
         };
-        let d = decoded_out(frame, env.0.extract(frame));
+        let d = decoded_out(frame, env.0.extract(frame), header_forms);
         // SAFETY: caller guarantee.
         unsafe { put(out, d) }
     })
@@ -296,6 +299,7 @@ pub unsafe extern "C" fn tw_binary_header(
 
 /// Decodes a received binary frame (`docs/PROTOCOL.md` section 5.3). Never
 /// fails on bad frames; the payload is always a range of the input frame.
+/// `header_forms` as for [`tw_json_extract`].
 ///
 /// Errors: `invalid_argument` for NULL pointers only. Free `*out` with
 /// [`tw_decoded_free`]. Thread safety: any thread.
@@ -306,6 +310,7 @@ pub unsafe extern "C" fn tw_binary_header(
 pub unsafe extern "C" fn tw_binary_decode(
     frame: *const u8,
     frame_len: usize,
+    header_forms: bool,
     out: *mut TwDecoded,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
@@ -313,7 +318,7 @@ pub unsafe extern "C" fn tw_binary_decode(
     guard(|| {
         // SAFETY: caller guarantee.
         let frame = unsafe { bytes(frame, frame_len) }?;
-        let d = decoded_out(frame, binary::decode(frame));
+        let d = decoded_out(frame, binary::decode(frame), header_forms);
         // SAFETY: caller guarantee.
         unsafe { put(out, d) }
     })
@@ -346,7 +351,9 @@ pub unsafe extern "C" fn tw_carrier_encode(
     })
 }
 
-/// Restores a context from carrier bytes; the result is marked remote.
+/// Restores a context from carrier bytes; the result is marked remote. With
+/// `headers`, `*out` also carries the core's tracestate and baggage header
+/// forms (see [`TwContext`]).
 ///
 /// Errors: `invalid_envelope` or `unsupported_envelope_version` for bad
 /// bytes (including bytes after the context); `invalid_argument` for NULL
@@ -358,6 +365,7 @@ pub unsafe extern "C" fn tw_carrier_encode(
 pub unsafe extern "C" fn tw_carrier_decode(
     carrier: *const u8,
     len: usize,
+    header_forms: bool,
     out: *mut TwContext,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
@@ -367,6 +375,6 @@ pub unsafe extern "C" fn tw_carrier_decode(
         let carrier = unsafe { bytes(carrier, len) }?;
         let ctx = TraceContext::from_carrier(carrier).map_err(TwError::core)?;
         // SAFETY: caller guarantee.
-        unsafe { put(out, context_out(&ctx)) }
+        unsafe { put(out, context_out(&ctx, header_forms)) }
     })
 }

@@ -167,7 +167,9 @@ pub unsafe extern "C" fn tw_inject_headers(
 /// `traceparent_lines` says how many `traceparent` header lines there were
 /// (0: none, the value is ignored; more than 1 is invalid); `tracestate` and
 /// `baggage` hold every line of their header joined with `,` (empty: none).
-/// Never fails on bad values: what was ignored is in `*issues`.
+/// Never fails on bad values: what was ignored is in `*issues`. With
+/// `headers`, `*out` also carries the core's tracestate and baggage header
+/// forms (see [`TwContext`]).
 ///
 /// Errors: `invalid_argument` for NULL pointers only. Free `*out` with
 /// [`tw_context_free`]; `*issues` needs no freeing. Thread safety: any thread.
@@ -183,6 +185,7 @@ pub unsafe extern "C" fn tw_extract_values(
     tracestate_len: usize,
     baggage: *const u8,
     baggage_len: usize,
+    header_forms: bool,
     out: *mut TwContext,
     issues: *mut TwIssues,
 ) -> *mut TwError {
@@ -217,7 +220,7 @@ pub unsafe extern "C" fn tw_extract_values(
         // SAFETY: caller guarantees.
         unsafe {
             put(issues, issues_out(&found))?;
-            put(out, context_out(&ctx))
+            put(out, context_out(&ctx, header_forms))
         }
     })
 }
@@ -258,7 +261,7 @@ unsafe fn query_in<'a>(query: *const u8, len: usize) -> Result<Option<std::borro
 /// Extracts a context from request headers (records: name, value, ...; names
 /// case-insensitive), then from the query string (`query` NULL: none), with
 /// the precedence of `docs/PROTOCOL.md` section 3.2. Never fails on bad values:
-/// what was ignored is in `*issues`.
+/// what was ignored is in `*issues`. `header_forms` as for [`tw_extract_values`].
 ///
 /// Errors: `invalid_argument` for malformed records or NULL pointers. Free
 /// `*out` with [`tw_context_free`]. Thread safety: any thread.
@@ -271,6 +274,7 @@ pub unsafe extern "C" fn tw_extract(
     headers_len: usize,
     query: *const u8,
     query_len: usize,
+    header_forms: bool,
     out: *mut TwContext,
     issues: *mut TwIssues,
 ) -> *mut TwError {
@@ -288,7 +292,7 @@ pub unsafe extern "C" fn tw_extract(
         // SAFETY: caller guarantees.
         unsafe {
             put(issues, issues_out(&found))?;
-            put(out, context_out(&ctx))
+            put(out, context_out(&ctx, header_forms))
         }
     })
 }
@@ -300,7 +304,8 @@ use tracewire_bridge::{envelopes_from_bits as envelopes_in, envelopes_to_bits as
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct TwServerHandshake {
-    /// The client's context (empty when none was sent or it was invalid).
+    /// The client's context (empty when none was sent or it was invalid),
+    /// with the core's tracestate and baggage header forms.
     pub context: TwContext,
     /// What was ignored while extracting.
     pub issues: TwIssues,
@@ -358,7 +363,7 @@ pub unsafe extern "C" fn tw_server_handshake(
             w.push(v.as_bytes());
         }
         let res = TwServerHandshake {
-            context: context_out(&hs.context),
+            context: context_out(&hs.context, true),
             issues: issues_out(&hs.issues),
             envelopes: envelopes_out(hs.envelopes),
             session_id: TwBytes::from_string(hs.session_id),

@@ -38,6 +38,20 @@ fn bytes_of(b: &TwBytes) -> &[u8] {
     unsafe { std::slice::from_raw_parts(b.ptr, b.len) }
 }
 
+/// The context record of a C context (inline or allocated), read by the bridge.
+fn context_of(c: &TwContext) -> tracewire::TraceContext {
+    let record = if c.record.ptr.is_null() {
+        &c.inline_record[..c.inline_len]
+    } else {
+        assert_eq!(c.inline_len, 0, "the record is in one place");
+        bytes_of(&c.record)
+    };
+    let mut r = tracewire_bridge::wire::Reader::new(record);
+    let ctx = r.context().unwrap();
+    assert!(r.is_empty(), "nothing after the record");
+    ctx
+}
+
 fn span() -> TwSpanContext {
     let mut out = TwSpanContext::default();
     // SAFETY: valid input and output.
@@ -115,7 +129,13 @@ fn null_pointers_are_invalid_argument_not_crashes() {
         assert_eq!(e.map(|e| e.0), Some(1));
         // NULL handles.
         let mut d = TwDecoded::default();
-        let e = take(tw_json_extract(ptr::null(), b"{}".as_ptr(), 2, &mut d));
+        let e = take(tw_json_extract(
+            ptr::null(),
+            b"{}".as_ptr(),
+            2,
+            false,
+            &mut d,
+        ));
         assert_eq!(e.map(|e| e.0), Some(invalid));
         let mut sd = TwSpanDecision::default();
         let e = take(tw_connection_open(ptr::null(), &mut sd));
@@ -170,10 +190,12 @@ fn invalid_utf8_is_a_typed_error_or_ignored_never_a_crash() {
             0,
             bad.as_ptr(),
             bad.len(),
+            true,
             &mut ctx,
             &mut issues,
         ));
-        assert!(!ctx.span.valid);
+        assert!(context_of(&ctx).traceparent.is_none());
+        assert!(ctx.tracestate.ptr.is_null() && ctx.baggage.ptr.is_null());
         assert_eq!(&issues.codes[..issues.count as usize], &[1, 3]);
         tw_context_free(&mut ctx);
 
@@ -181,7 +203,7 @@ fn invalid_utf8_is_a_typed_error_or_ignored_never_a_crash() {
         let mut env = ptr::null_mut();
         ok(tw_json_envelope_new(ptr::null(), 0, false, &mut env));
         let mut d = TwDecoded::default();
-        ok(tw_json_extract(env, bad.as_ptr(), bad.len(), &mut d));
+        ok(tw_json_extract(env, bad.as_ptr(), bad.len(), false, &mut d));
         assert_eq!(d.outcome, TW_DECODED_PLAIN);
         assert_eq!((d.payload_offset, d.payload_len), (0, bad.len()));
         tw_decoded_free(&mut d);
@@ -255,7 +277,7 @@ fn frees_are_idempotent_through_the_same_variable() {
 
         let mut d = TwDecoded::default();
         let bad = [0xF5, 0x54, 0x57, 9, 0];
-        ok(tw_binary_decode(bad.as_ptr(), bad.len(), &mut d));
+        ok(tw_binary_decode(bad.as_ptr(), bad.len(), false, &mut d));
         assert_eq!(d.outcome, TW_DECODED_MALFORMED);
         assert_eq!(tw_error_code(d.error), 5);
         tw_decoded_free(&mut d);
@@ -288,11 +310,17 @@ fn json_round_trip_borrows_the_payload() {
         let got = bytes_of(&framed).to_vec();
         assert!(got.starts_with(br#"{"traceparent":""#));
         let mut d = TwDecoded::default();
-        ok(tw_json_extract(env, got.as_ptr(), got.len(), &mut d));
+        ok(tw_json_extract(env, got.as_ptr(), got.len(), true, &mut d));
         assert_eq!(d.outcome, TW_DECODED_ENVELOPED);
         assert!(d.payload_copy.ptr.is_null(), "borrowed, not copied");
         assert_eq!((d.payload_offset, d.payload_len), (0, got.len()));
-        assert_eq!(d.context.span.trace_id, sc.trace_id);
+        let ctx = context_of(&d.context);
+        assert_eq!(ctx.traceparent.unwrap().trace_id.0, sc.trace_id);
+        assert_eq!(ctx.baggage.get("k"), Some("v"));
+        assert!(
+            d.context.record.ptr.is_null(),
+            "a small record travels inline"
+        );
         assert_eq!(bytes_of(&d.context.baggage), b"k=v");
         tw_decoded_free(&mut d);
         tw_bytes_free(&mut framed);
@@ -332,13 +360,35 @@ fn carrier_round_trip_and_trailing_bytes() {
         let mut bytes = bytes_of(&c).to_vec();
         tw_bytes_free(&mut c);
         let mut ctx = TwContext::default();
-        ok(tw_carrier_decode(bytes.as_ptr(), bytes.len(), &mut ctx));
-        assert!(ctx.remote && ctx.span.valid);
+        ok(tw_carrier_decode(
+            bytes.as_ptr(),
+            bytes.len(),
+            true,
+            &mut ctx,
+        ));
+        let got = context_of(&ctx);
+        assert!(got.remote && got.traceparent.is_some());
+        assert_eq!(got.tracestate.get("a"), Some("1"));
         assert_eq!(bytes_of(&ctx.tracestate), b"a=1");
         tw_context_free(&mut ctx);
         tw_context_free(&mut ctx);
+        // Without header forms, only the record.
+        ok(tw_carrier_decode(
+            bytes.as_ptr(),
+            bytes.len(),
+            false,
+            &mut ctx,
+        ));
+        assert!(ctx.tracestate.ptr.is_null() && ctx.inline_len > 0);
+        assert_eq!(context_of(&ctx), got);
+        tw_context_free(&mut ctx);
         bytes.push(0);
-        let e = take(tw_carrier_decode(bytes.as_ptr(), bytes.len(), &mut ctx));
+        let e = take(tw_carrier_decode(
+            bytes.as_ptr(),
+            bytes.len(),
+            false,
+            &mut ctx,
+        ));
         assert_eq!(e.map(|e| e.0), Some(4), "invalid_envelope");
     }
 }
@@ -361,7 +411,7 @@ fn handles_are_shareable_between_threads() {
                     let frame = br#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#;
                     let mut d = TwDecoded::default();
                     // SAFETY: live handle, valid pointers.
-                    ok(unsafe { tw_json_extract(sh.0, frame.as_ptr(), frame.len(), &mut d) });
+                    ok(unsafe { tw_json_extract(sh.0, frame.as_ptr(), frame.len(), false, &mut d) });
                     assert_eq!(d.outcome, TW_DECODED_ENVELOPED);
                     // SAFETY: written by the call.
                     unsafe { tw_decoded_free(&mut d) };
@@ -715,4 +765,46 @@ fn the_codec_envelopes_and_records_a_malformed_frame() {
         tw_codec_free(&mut codec);
     }
     assert!(codec.is_null());
+}
+
+#[test]
+fn a_large_context_record_is_allocated_and_header_forms_come_from_the_core() {
+    // 32 tracestate entries of 30 characters: the record holds them all,
+    // the header form is shortened to 512 characters by the core.
+    let ts: Vec<String> = (0..32)
+        .map(|i| format!("k{i:02}={}", "v".repeat(26)))
+        .collect();
+    let ts = ts.join(",");
+    let bag = "k=a%20b;p=1";
+    // SAFETY: valid pointers throughout.
+    unsafe {
+        let mut ctx = TwContext::default();
+        let mut issues = TwIssues::default();
+        ok(tw_extract_values(
+            TP.as_ptr(),
+            TP.len(),
+            1,
+            ts.as_ptr(),
+            ts.len(),
+            bag.as_ptr(),
+            bag.len(),
+            true,
+            &mut ctx,
+            &mut issues,
+        ));
+        assert_eq!(issues.count, 0);
+        assert!(!ctx.record.ptr.is_null() && ctx.inline_len == 0);
+        let got = context_of(&ctx);
+        assert_eq!(got.tracestate.len(), 32);
+        assert_eq!(got.baggage.get("k"), Some("a b"));
+        assert_eq!(
+            bytes_of(&ctx.tracestate),
+            got.tracestate.to_header().as_bytes()
+        );
+        assert!(ctx.tracestate.len <= 512);
+        assert_eq!(bytes_of(&ctx.baggage), b"k=a%20b;p=1");
+        tw_context_free(&mut ctx);
+        assert!(ctx.record.ptr.is_null() && ctx.tracestate.ptr.is_null());
+        tw_context_free(&mut ctx);
+    }
 }
