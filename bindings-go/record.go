@@ -6,7 +6,6 @@ package tracewire
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -98,19 +97,70 @@ func spanFromRecord(r *reader) (cfg trace.SpanContextConfig, ok bool) {
 	if flags&1 == 0 {
 		return cfg, false
 	}
-	_, err1 := hex.Decode(cfg.TraceID[:], r.take(32))
-	_, err2 := hex.Decode(cfg.SpanID[:], r.take(16))
+	ok1 := decodeHexID(cfg.TraceID[:], r.take(32))
+	ok2 := decodeHexID(cfg.SpanID[:], r.take(16))
 	cfg.TraceFlags = trace.TraceFlags(r.u8())
-	return cfg, err1 == nil && err2 == nil && r.ok
+	return cfg, ok1 && ok2 && r.ok
+}
+
+// decodeHexID decodes src, 2*len(dst) lowercase hex digits (as the record
+// writes them), into dst; false for a wrong length or any other byte. The
+// ids are on every received context, so this works on 8 digits at a time
+// (SWAR) instead of encoding/hex's digit-by-digit loop. len(dst) must be a
+// multiple of 4.
+func decodeHexID(dst, src []byte) bool {
+	if len(src) != 2*len(dst) {
+		return false
+	}
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	ok := true
+	for i := 0; i+8 <= len(src); i += 8 {
+		x := binary.LittleEndian.Uint64(src[i : i+8])
+		// Each byte must be '0'-'9' or 'a'-'f'.
+		ok = ok && x&high == 0 && byteBetween(x, '0'-1, '9'+1)|byteBetween(x, 'a'-1, 'f'+1) == high
+		// Digit value: the low nibble, plus 9 for a letter (bit 6 set).
+		n := x&(ones*0x0f) + (x>>6)&ones*9
+		// Pair the nibbles of each 16-bit lane, then gather the four bytes.
+		n = (n<<4 | n>>8) & 0x00ff00ff00ff00ff
+		n = (n | n>>8) & 0x0000ffff0000ffff
+		n = (n | n>>16) & 0xffffffff
+		binary.LittleEndian.PutUint32(dst[i/2:], uint32(n))
+	}
+	return ok
+}
+
+// byteBetween sets the high bit of each byte b of x with m < b < n (every
+// byte of x below 0x80; m, n at most 128), as in "Bit Twiddling Hacks".
+func byteBetween(x, m, n uint64) uint64 {
+	const ones, low7 = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	return (ones*(127+n) - x&low7) & ^x & (x&low7 + ones*(127-m)) & (ones * 0x80)
 }
 
 // contextFromRecord returns parent with the context record's span context
-// (when valid) and baggage (when not empty). The tracestate entries and
-// baggage members come already parsed by the core: they go straight into
-// otel-go's values, not through a header string.
+// (when valid) and baggage (when not empty).
 func contextFromRecord(parent context.Context, b []byte) context.Context {
 	r := newReader(b)
 	cfg, hasSpan := spanFromRecord(&r)
+	return withSections(parent, cfg, hasSpan, &r)
+}
+
+// skipSpan reads past the head of a context record (the flags and, with
+// bit 0, the ids and trace flags) and returns the flags: for a reader that
+// has the span context as bytes already.
+func skipSpan(r *reader) byte {
+	flags := r.u8()
+	if flags&1 != 0 {
+		r.take(32 + 16 + 1)
+	}
+	return flags
+}
+
+// withSections returns parent with the span context cfg (when hasSpan) and
+// the tracestate and baggage sections of a record read by r (past the
+// head). The tracestate entries and baggage members come already parsed by
+// the core: they go straight into otel-go's values, not through a header
+// string.
+func withSections(parent context.Context, cfg trace.SpanContextConfig, hasSpan bool, r *reader) context.Context {
 	tsStart := r.b
 	for n := r.u32(); r.ok && n > 0; n-- {
 		r.str()
@@ -130,20 +180,6 @@ func contextFromRecord(parent context.Context, b []byte) context.Context {
 		ctx = baggage.ContextWithBaggage(ctx, baggageFromRecord(bag))
 	}
 	return ctx
-}
-
-// traceContextFromRecord reads a context record into a TraceContext value
-// (without the header forms, which the caller takes from the core).
-func traceContextFromRecord(b []byte) TraceContext {
-	r := newReader(b)
-	cfg, hasSpan := spanFromRecord(&r)
-	tc := TraceContext{Remote: cfg.Remote}
-	if hasSpan && cfg.TraceID.IsValid() && cfg.SpanID.IsValid() {
-		tc.TraceParent = &TraceParent{TraceID: cfg.TraceID, SpanID: cfg.SpanID, Flags: cfg.TraceFlags}
-	}
-	tc.TraceState.entries = entriesFromRecord(&r)
-	tc.Baggage.members = membersFromRecord(&r)
-	return tc
 }
 
 // entriesFromRecord reads list<str key, str value>, in order.

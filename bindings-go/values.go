@@ -473,17 +473,8 @@ func (tc TraceContext) wire() wire {
 	return w
 }
 
-// contextRecord borrows the context record of a C context: inline in the
-// struct, or allocated by Rust when it did not fit.
-func contextRecord(c *C.TwContext) []byte {
-	if c.record.ptr != nil {
-		return view(c.record)
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&c.inline_record[0])), int(c.inline_len))
-}
-
-// freeContext frees what a C context allocated; a record that travelled
-// inline and no header forms leave nothing to free, and no C call is made.
+// freeContext frees what a C context allocated; a context without
+// tracestate and baggage allocated nothing, and no C call is made.
 func freeContext(c *C.TwContext) {
 	if c.record.ptr != nil || c.tracestate.ptr != nil || c.baggage.ptr != nil {
 		C.tw_context_free(c)
@@ -491,20 +482,40 @@ func freeContext(c *C.TwContext) {
 }
 
 // contextFromC returns parent with the context a C call produced (and frees
-// it). An invalid span context leaves parent's span as it is.
+// it): the span context from its bytes, the tracestate and baggage from the
+// context record, already parsed by the core. An invalid span context
+// leaves parent's span as it is.
 func contextFromC(parent context.Context, c *C.TwContext) context.Context {
-	ctx := contextFromRecord(parent, contextRecord(c))
+	cfg := trace.SpanContextConfig{
+		TraceID:    trace.TraceID(*(*[16]byte)(unsafe.Pointer(&c.span.trace_id))),
+		SpanID:     trace.SpanID(*(*[8]byte)(unsafe.Pointer(&c.span.span_id))),
+		TraceFlags: trace.TraceFlags(c.span.flags),
+		Remote:     bool(c.remote),
+	}
+	if c.record.ptr == nil {
+		if c.span.valid {
+			return trace.ContextWithSpanContext(parent, trace.NewSpanContext(cfg))
+		}
+		return parent
+	}
+	r := newReader(view(c.record))
+	skipSpan(&r)
+	ctx := withSections(parent, cfg, bool(c.span.valid), &r)
 	freeContext(c)
 	return ctx
 }
 
 // traceContextFromC converts a C context, produced with its header forms,
 // into a TraceContext (and frees it): the entries and members come parsed
-// from the record, the header forms from the core.
+// in the record, the header forms from the core.
 func traceContextFromC(c *C.TwContext) TraceContext {
-	tc := traceContextFromRecord(contextRecord(c))
-	tc.TraceState.header = goString(c.tracestate)
-	tc.Baggage.header = goString(c.baggage)
+	tc := TraceContext{TraceParent: spanOut(&c.span), Remote: bool(c.remote)}
+	if c.record.ptr != nil {
+		r := newReader(view(c.record))
+		skipSpan(&r)
+		tc.TraceState = TraceState{entries: entriesFromRecord(&r), header: goString(c.tracestate)}
+		tc.Baggage = Baggage{members: membersFromRecord(&r), header: goString(c.baggage)}
+	}
 	freeContext(c)
 	return tc
 }

@@ -155,9 +155,6 @@
 // Stream kind: a model's output (GenAI metric names).
 #define TW_STREAM_MODEL_OUTPUT 1
 
-// How many bytes of a context record travel inside [`TwContext`] itself.
-#define TW_CONTEXT_INLINE 256
-
 // The envelope rules of one connection: the envelopes both peers accepted,
 // where the JSON members live and whether they are stripped. Immutable;
 // share it between threads freely.
@@ -187,33 +184,6 @@ typedef struct TwBytes {
   size_t len;
 } TwBytes;
 
-// A context produced by the library, as the bridge's *context record*
-// (little-endian; grammar in `bindings-bridge/src/wire.rs`: flags, trace
-// and span ids, trace flags, the tracestate entries and the baggage members,
-// already parsed and decoded by the core). There is always a record: when
-// it fits in [`TW_CONTEXT_INLINE`] bytes it is the first `inline_len` bytes
-// of `inline_record` (nothing allocated), else it is `record`.
-//
-// `tracestate` and `baggage` are the core's header forms of the same values
-// (the tracestate shortened to 512 characters, the baggage
-// percent-encoded), written only when the function was asked for them
-// (`header_forms` true) and the value is not empty.
-//
-// Allocated by Rust: `record`, `tracestate`, `baggage` (NULL when unused);
-// free them with [`tw_context_free`].
-typedef struct TwContext {
-  // The record when it does not fit inline (else empty).
-  struct TwBytes record;
-  // How many bytes of `inline_record` hold the record (0 when `record` does).
-  size_t inline_len;
-  // The record when it fits.
-  uint8_t inline_record[TW_CONTEXT_INLINE];
-  // The `tracestate` header form (empty when not asked for or none).
-  struct TwBytes tracestate;
-  // The `baggage` header form (empty when not asked for or none).
-  struct TwBytes baggage;
-} TwContext;
-
 // A span context: trace id, span id and trace flags, as bytes.
 // `valid` is false when there is no span context (the other fields are then zero).
 typedef struct TwSpanContext {
@@ -226,6 +196,36 @@ typedef struct TwSpanContext {
   // Whether there is a span context.
   bool valid;
 } TwSpanContext;
+
+// A context produced by the library: its span context as bytes, and the
+// bridge's *context record* (little-endian; grammar in
+// `bindings-bridge/src/wire.rs`: flags, trace and span ids, trace flags,
+// the tracestate entries and the baggage members, already parsed and
+// decoded by the core) whenever the context has a tracestate or baggage.
+// Without either, `span` and `remote` are the whole context and no record
+// is written (nothing allocated: the common case of a bare `traceparent`).
+// The record stands alone (it repeats the span context and the remote
+// flag), so a reader can take everything from it.
+//
+// `tracestate` and `baggage` are the core's header forms of the same values
+// (the tracestate shortened to 512 characters, the baggage
+// percent-encoded), written only when the function was asked for them
+// (`header_forms` true) and the value is not empty.
+//
+// Allocated by Rust: `record`, `tracestate`, `baggage` (NULL when empty);
+// free them with [`tw_context_free`].
+typedef struct TwContext {
+  // The span context.
+  struct TwSpanContext span;
+  // Whether the context was received from another process.
+  bool remote;
+  // The context record (empty when there is neither tracestate nor baggage).
+  struct TwBytes record;
+  // The `tracestate` header form (empty when not asked for or none).
+  struct TwBytes tracestate;
+  // The `baggage` header form (empty when not asked for or none).
+  struct TwBytes baggage;
+} TwContext;
 
 // The 55-character version-00 `traceparent` text.
 typedef struct TwTraceParentText {

@@ -108,6 +108,18 @@ pub(crate) unsafe fn put<T>(out: *mut T, value: T) -> Result<()> {
     Ok(())
 }
 
+/// Borrows the out-pointer `out`, for results written in place (a large
+/// struct is then not built elsewhere and copied).
+///
+/// # Safety
+/// `out` must be NULL or valid for reads and writes of `T`, and initialised
+/// (e.g. by [`zero`]).
+pub(crate) unsafe fn out_mut<'a, T>(out: *mut T) -> Result<&'a mut T> {
+    // SAFETY: per the contract.
+    unsafe { out.as_mut() }
+        .ok_or_else(|| TwError::invalid_argument("a NULL out-pointer was passed"))
+}
+
 /// Zeroes `*out` (when not NULL) so an error leaves a well-defined value.
 ///
 /// # Safety

@@ -29,48 +29,36 @@ pub struct TwSpanContext {
     pub valid: bool,
 }
 
-/// How many bytes of a context record travel inside [`TwContext`] itself.
-pub const TW_CONTEXT_INLINE: usize = 256;
-
-/// A context produced by the library, as the bridge's *context record*
-/// (little-endian; grammar in `bindings-bridge/src/wire.rs`: flags, trace
-/// and span ids, trace flags, the tracestate entries and the baggage members,
-/// already parsed and decoded by the core). There is always a record: when
-/// it fits in [`TW_CONTEXT_INLINE`] bytes it is the first `inline_len` bytes
-/// of `inline_record` (nothing allocated), else it is `record`.
+/// A context produced by the library: its span context as bytes, and the
+/// bridge's *context record* (little-endian; grammar in
+/// `bindings-bridge/src/wire.rs`: flags, trace and span ids, trace flags,
+/// the tracestate entries and the baggage members, already parsed and
+/// decoded by the core) whenever the context has a tracestate or baggage.
+/// Without either, `span` and `remote` are the whole context and no record
+/// is written (nothing allocated: the common case of a bare `traceparent`).
+/// The record stands alone (it repeats the span context and the remote
+/// flag), so a reader can take everything from it.
 ///
 /// `tracestate` and `baggage` are the core's header forms of the same values
 /// (the tracestate shortened to 512 characters, the baggage
 /// percent-encoded), written only when the function was asked for them
 /// (`header_forms` true) and the value is not empty.
 ///
-/// Allocated by Rust: `record`, `tracestate`, `baggage` (NULL when unused);
+/// Allocated by Rust: `record`, `tracestate`, `baggage` (NULL when empty);
 /// free them with [`tw_context_free`].
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TwContext {
-    /// The record when it does not fit inline (else empty).
+    /// The span context.
+    pub span: TwSpanContext,
+    /// Whether the context was received from another process.
+    pub remote: bool,
+    /// The context record (empty when there is neither tracestate nor baggage).
     pub record: TwBytes,
-    /// How many bytes of `inline_record` hold the record (0 when `record` does).
-    pub inline_len: usize,
-    /// The record when it fits.
-    pub inline_record: [u8; TW_CONTEXT_INLINE],
     /// The `tracestate` header form (empty when not asked for or none).
     pub tracestate: TwBytes,
     /// The `baggage` header form (empty when not asked for or none).
     pub baggage: TwBytes,
-}
-
-impl Default for TwContext {
-    fn default() -> Self {
-        TwContext {
-            record: TwBytes::default(),
-            inline_len: 0,
-            inline_record: [0; TW_CONTEXT_INLINE],
-            tracestate: TwBytes::default(),
-            baggage: TwBytes::default(),
-        }
-    }
 }
 
 impl TwContext {

@@ -1,6 +1,6 @@
 //! Conversions between the C structs and the core's types.
 
-use crate::abi::{Result, TwBytes, TwError, bytes};
+use crate::abi::{Result, TwBytes, TwError, bytes, out_mut};
 use crate::context::{TwContext, TwIssues, TwSpanContext};
 use tracewire::{Baggage, ExtractIssue, KeyValue, SpanId, TraceContext, TraceFlags, TraceId};
 use tracewire::{TraceParent, TraceState};
@@ -123,30 +123,42 @@ pub(crate) unsafe fn context_in(
     })
 }
 
-/// The C struct for a core context: its context record (inline when it
-/// fits) and, with `headers`, the core's header forms of its tracestate and
-/// baggage.
-pub(crate) fn context_out(ctx: &TraceContext, headers: bool) -> TwContext {
-    let mut out = TwContext::default();
+/// Writes a core context into a zeroed C struct, in place: its span context,
+/// its context record when it has a tracestate or baggage and, with
+/// `header_forms`, the core's header forms of those.
+pub(crate) fn fill_context(out: &mut TwContext, ctx: &TraceContext, header_forms: bool) {
+    out.span = span_out(ctx.traceparent);
+    out.remote = ctx.remote;
+    // The record holds no tracestate without a span context; nor does this.
+    let tracestate = ctx.traceparent.is_some() && !ctx.tracestate.is_empty();
+    if !tracestate && ctx.baggage.is_empty() {
+        return;
+    }
     let mut w = tracewire_bridge::wire::Writer::new();
     w.context(ctx);
-    match out.inline_record.get_mut(..w.out.len()) {
-        Some(inline) => {
-            inline.copy_from_slice(&w.out);
-            out.inline_len = w.out.len();
-        }
-        None => out.record = TwBytes::from_vec(w.out.clone()),
-    }
-    if headers {
-        // The record has no tracestate without a span context; nor do these.
-        if ctx.traceparent.is_some() && !ctx.tracestate.is_empty() {
+    out.record = TwBytes::from_vec(w.out.clone());
+    if header_forms {
+        if tracestate {
             out.tracestate = TwBytes::from_string(ctx.tracestate.to_header());
         }
         if !ctx.baggage.is_empty() {
             out.baggage = TwBytes::from_string(ctx.baggage.to_header());
         }
     }
-    out
+}
+
+/// [`fill_context`] through a zeroed out-pointer.
+///
+/// # Safety
+/// `out` NULL or a writable `TwContext` zeroed by [`zero`].
+pub(crate) unsafe fn put_context(
+    out: *mut TwContext,
+    ctx: &TraceContext,
+    header_forms: bool,
+) -> Result<()> {
+    // SAFETY: forwarded.
+    fill_context(unsafe { out_mut(out) }?, ctx, header_forms);
+    Ok(())
 }
 
 /// The codes of what extraction ignored (at most four are kept).

@@ -15,7 +15,7 @@ use tracewire::envelope::{Decoded, binary};
 use crate::abi::*;
 use crate::codes::TW_DECODED_PLAIN;
 use crate::context::{TwContext, TwSpanContext};
-use crate::convert::{context_in, context_out};
+use crate::convert::{context_in, fill_context, put_context};
 use tracewire_bridge::{Coded, DecodedKind};
 
 // ---------------------------------------------------------------------------
@@ -75,30 +75,27 @@ pub unsafe extern "C" fn tw_decoded_free(d: *mut TwDecoded) {
     }
 }
 
-fn decoded_out(frame: &[u8], decoded: Decoded<'_>, header_forms: bool) -> TwDecoded {
-    let mut out = TwDecoded {
-        outcome: u32::from(DecodedKind::of(&decoded).code()),
-        ..TwDecoded::default()
-    };
+/// Writes a decoding result into a zeroed `TwDecoded`, in place.
+fn fill_decoded(out: &mut TwDecoded, frame: &[u8], decoded: Decoded<'_>, header_forms: bool) {
+    out.outcome = u32::from(DecodedKind::of(&decoded).code());
     let borrowed = |out: &mut TwDecoded, p: &[u8]| {
         out.payload_offset = (p.as_ptr() as usize).saturating_sub(frame.as_ptr() as usize);
         out.payload_len = p.len();
     };
     match decoded {
-        Decoded::Plain(p) => borrowed(&mut out, p),
+        Decoded::Plain(p) => borrowed(out, p),
         Decoded::Malformed(e, p) => {
             out.error = TwError::new(e.code(), e.to_string()).boxed();
-            borrowed(&mut out, p);
+            borrowed(out, p);
         }
         Decoded::Enveloped(ctx, p) => {
-            out.context = context_out(&ctx, header_forms);
+            fill_context(&mut out.context, &ctx, header_forms);
             match p {
-                std::borrow::Cow::Borrowed(p) => borrowed(&mut out, p),
+                std::borrow::Cow::Borrowed(p) => borrowed(out, p),
                 std::borrow::Cow::Owned(p) => out.payload_copy = TwBytes::from_vec(p),
             }
         }
     }
-    out
 }
 
 /// A JSON envelope configuration: member path and whether extraction strips
@@ -224,9 +221,10 @@ pub unsafe extern "C" fn tw_json_extract(
                 bytes(frame, frame_len)?,
             )
         };
-        let d = decoded_out(frame, env.0.extract(frame), header_forms);
-        // SAFETY: caller guarantee.
-        unsafe { put(out, d) }
+        // SAFETY: caller guarantee; zeroed above.
+        let out = unsafe { out_mut(out) }?;
+        fill_decoded(out, frame, env.0.extract(frame), header_forms);
+        Ok(())
     })
 }
 
@@ -318,9 +316,10 @@ pub unsafe extern "C" fn tw_binary_decode(
     guard(|| {
         // SAFETY: caller guarantee.
         let frame = unsafe { bytes(frame, frame_len) }?;
-        let d = decoded_out(frame, binary::decode(frame), header_forms);
-        // SAFETY: caller guarantee.
-        unsafe { put(out, d) }
+        // SAFETY: caller guarantee; zeroed above.
+        let out = unsafe { out_mut(out) }?;
+        fill_decoded(out, frame, binary::decode(frame), header_forms);
+        Ok(())
     })
 }
 
@@ -375,6 +374,6 @@ pub unsafe extern "C" fn tw_carrier_decode(
         let carrier = unsafe { bytes(carrier, len) }?;
         let ctx = TraceContext::from_carrier(carrier).map_err(TwError::core)?;
         // SAFETY: caller guarantee.
-        unsafe { put(out, context_out(&ctx, header_forms)) }
+        unsafe { put_context(out, &ctx, header_forms) }
     })
 }

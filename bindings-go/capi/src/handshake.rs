@@ -13,7 +13,7 @@ use tracewire::handshake::{self, ClientHandshake, Envelopes, ServerHandshake};
 
 use crate::abi::*;
 use crate::context::{TwContext, TwIssues, TwSpanContext, TwTraceParentText};
-use crate::convert::{self, context_in, context_out, issues_out};
+use crate::convert::{self, context_in, fill_context, issues_out, put_context};
 use crate::records;
 
 // ---------------------------------------------------------------------------
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn tw_extract_values(
                 bytes(baggage, baggage_len)?,
             )
         };
-        let tp = String::from_utf8_lossy(tp);
+        let tp = lossy(tp);
         // Only the number of lines matters beyond the first (two or more is
         // invalid), so no list is allocated.
         let lines = [tp.as_ref(), tp.as_ref()];
@@ -212,17 +212,28 @@ pub unsafe extern "C" fn tw_extract_values(
             1 => &lines[..1],
             _ => &lines,
         };
-        let ts = String::from_utf8_lossy(ts);
-        let bg = String::from_utf8_lossy(bg);
+        let ts = lossy(ts);
+        let bg = lossy(bg);
         let ts_lines: &[&str] = if ts.is_empty() { &[] } else { &[&ts] };
         let bg_lines: &[&str] = if bg.is_empty() { &[] } else { &[&bg] };
         let (ctx, found) = TraceContext::from_header_values(tp_lines, ts_lines, bg_lines);
         // SAFETY: caller guarantees.
         unsafe {
             put(issues, issues_out(&found))?;
-            put(out, context_out(&ctx, header_forms))
+            put_context(out, &ctx, header_forms)
         }
     })
+}
+
+/// Header text: borrowed when it is UTF-8, as it almost always is (the
+/// standard library's check is much faster than `from_utf8_lossy`'s scan);
+/// otherwise with replacement characters, which make the value invalid so
+/// that it is reported like any bad value.
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Request headers as records (name, value, name, value, ...), as `(name, value)` pairs.
@@ -292,7 +303,7 @@ pub unsafe extern "C" fn tw_extract(
         // SAFETY: caller guarantees.
         unsafe {
             put(issues, issues_out(&found))?;
-            put(out, context_out(&ctx, header_forms))
+            put_context(out, &ctx, header_forms)
         }
     })
 }
@@ -362,13 +373,14 @@ pub unsafe extern "C" fn tw_server_handshake(
             w.push(k.as_bytes());
             w.push(v.as_bytes());
         }
-        let res = TwServerHandshake {
-            context: context_out(&hs.context, true),
+        let mut res = TwServerHandshake {
             issues: issues_out(&hs.issues),
             envelopes: envelopes_out(hs.envelopes),
             session_id: TwBytes::from_string(hs.session_id),
             response_headers: TwBytes::from_vec(w.finish()),
+            ..TwServerHandshake::default()
         };
+        fill_context(&mut res.context, &hs.context, true);
         // SAFETY: caller guarantee.
         unsafe { put(out, res) }
     })

@@ -38,17 +38,27 @@ fn bytes_of(b: &TwBytes) -> &[u8] {
     unsafe { std::slice::from_raw_parts(b.ptr, b.len) }
 }
 
-/// The context record of a C context (inline or allocated), read by the bridge.
+/// The context a C context describes: its record, read by the bridge, when
+/// there is one (checked against `span` and `remote`), else `span` and
+/// `remote` alone.
 fn context_of(c: &TwContext) -> tracewire::TraceContext {
-    let record = if c.record.ptr.is_null() {
-        &c.inline_record[..c.inline_len]
-    } else {
-        assert_eq!(c.inline_len, 0, "the record is in one place");
-        bytes_of(&c.record)
-    };
-    let mut r = tracewire_bridge::wire::Reader::new(record);
+    let tp = c.span.valid.then_some(tracewire::TraceParent {
+        trace_id: tracewire::TraceId(c.span.trace_id),
+        span_id: tracewire::SpanId(c.span.span_id),
+        flags: tracewire::TraceFlags(c.span.flags),
+    });
+    if c.record.ptr.is_null() {
+        return tracewire::TraceContext {
+            traceparent: tp,
+            remote: c.remote,
+            ..Default::default()
+        };
+    }
+    let mut r = tracewire_bridge::wire::Reader::new(bytes_of(&c.record));
     let ctx = r.context().unwrap();
     assert!(r.is_empty(), "nothing after the record");
+    assert_eq!((ctx.traceparent, ctx.remote), (tp, c.remote));
+    assert!(!ctx.tracestate.is_empty() || !ctx.baggage.is_empty());
     ctx
 }
 
@@ -317,10 +327,6 @@ fn json_round_trip_borrows_the_payload() {
         let ctx = context_of(&d.context);
         assert_eq!(ctx.traceparent.unwrap().trace_id.0, sc.trace_id);
         assert_eq!(ctx.baggage.get("k"), Some("v"));
-        assert!(
-            d.context.record.ptr.is_null(),
-            "a small record travels inline"
-        );
         assert_eq!(bytes_of(&d.context.baggage), b"k=v");
         tw_decoded_free(&mut d);
         tw_bytes_free(&mut framed);
@@ -379,7 +385,7 @@ fn carrier_round_trip_and_trailing_bytes() {
             false,
             &mut ctx,
         ));
-        assert!(ctx.tracestate.ptr.is_null() && ctx.inline_len > 0);
+        assert!(ctx.tracestate.ptr.is_null() && !ctx.record.ptr.is_null());
         assert_eq!(context_of(&ctx), got);
         tw_context_free(&mut ctx);
         bytes.push(0);
@@ -768,7 +774,31 @@ fn the_codec_envelopes_and_records_a_malformed_frame() {
 }
 
 #[test]
-fn a_large_context_record_is_allocated_and_header_forms_come_from_the_core() {
+fn a_bare_span_context_allocates_nothing_and_header_forms_come_from_the_core() {
+    // SAFETY: valid pointers throughout.
+    unsafe {
+        let mut ctx = TwContext::default();
+        let mut issues = TwIssues::default();
+        ok(tw_extract_values(
+            TP.as_ptr(),
+            TP.len(),
+            1,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            true,
+            &mut ctx,
+            &mut issues,
+        ));
+        assert!(ctx.span.valid && ctx.remote);
+        assert!(ctx.record.ptr.is_null() && ctx.tracestate.ptr.is_null());
+        assert_eq!(
+            context_of(&ctx).traceparent.unwrap().encode(),
+            TP.as_bytes()
+        );
+        tw_context_free(&mut ctx);
+    }
     // 32 tracestate entries of 30 characters: the record holds them all,
     // the header form is shortened to 512 characters by the core.
     let ts: Vec<String> = (0..32)
@@ -793,7 +823,7 @@ fn a_large_context_record_is_allocated_and_header_forms_come_from_the_core() {
             &mut issues,
         ));
         assert_eq!(issues.count, 0);
-        assert!(!ctx.record.ptr.is_null() && ctx.inline_len == 0);
+        assert!(!ctx.record.ptr.is_null());
         let got = context_of(&ctx);
         assert_eq!(got.tracestate.len(), 32);
         assert_eq!(got.baggage.get("k"), Some("a b"));
