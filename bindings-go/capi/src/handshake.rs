@@ -168,7 +168,7 @@ pub unsafe extern "C" fn tw_inject_headers(
 /// (0: none, the value is ignored; more than 1 is invalid); `tracestate` and
 /// `baggage` hold every line of their header joined with `,` (empty: none).
 /// Never fails on bad values: what was ignored is in `*issues`. With
-/// `headers`, `*out` also carries the core's tracestate and baggage header
+/// `header_forms`, `*out` also carries the core's tracestate and baggage header
 /// forms (see [`TwContext`]).
 ///
 /// Errors: `invalid_argument` for NULL pointers only. Free `*out` with
