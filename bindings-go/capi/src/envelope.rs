@@ -351,7 +351,7 @@ pub unsafe extern "C" fn tw_carrier_encode(
 }
 
 /// Restores a context from carrier bytes; the result is marked remote. With
-/// `headers`, `*out` also carries the core's tracestate and baggage header
+/// `header_forms`, `*out` also carries the core's tracestate and baggage header
 /// forms (see [`TwContext`]).
 ///
 /// Errors: `invalid_envelope` or `unsupported_envelope_version` for bad
