@@ -180,7 +180,7 @@ pub fn query_values(query: &str, name: &str) -> Vec<String> {
 /// Like [`query_values`], but reads values only while their combined decoded
 /// length is within `budget` (one more value, cut, shows it was passed):
 /// each value is decoded up to 4 bytes past what is left of the budget, and
-/// what follows is checked for valid escapes but not kept.
+/// what follows is not read.
 fn query_values_within(query: &str, name: &str, budget: usize) -> Vec<String> {
     let query = query.strip_prefix('?').unwrap_or(query);
     let mut out = Vec::new();
@@ -206,14 +206,19 @@ fn query_values_within(query: &str, name: &str, budget: usize) -> Vec<String> {
 
 /// Decodes `application/x-www-form-urlencoded`, keeping the first `cap`
 /// bytes (and at most 3 more, to end on a character boundary); the rest is
-/// checked for valid escapes only.
+/// not read.
 fn form_decode(s: &str, cap: usize) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len().min(cap.saturating_add(4)));
     let mut cut = false;
     let mut i = 0;
     while i < b.len() {
-        cut = cut || out.len() >= cap;
+        if out.len() >= cap {
+            // Over the budget: the value is cut and its parser will refuse
+            // or cut it; the rest is not read.
+            cut = true;
+            break;
+        }
         let byte = match b[i] {
             b'+' => b' ',
             b'%' => {
@@ -224,9 +229,7 @@ fn form_decode(s: &str, cap: usize) -> Option<String> {
             }
             c => c,
         };
-        if !cut {
-            out.push(byte);
-        }
+        out.push(byte);
         i += 1;
     }
     match String::from_utf8(out) {

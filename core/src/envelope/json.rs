@@ -252,7 +252,9 @@ impl JsonEnvelope {
             remote: true,
         };
         let payload = if self.strip {
-            let mut out = Vec::with_capacity(frame.len());
+            // Sized to what is kept: a huge stripped member costs nothing.
+            let dropped: usize = found.strip.iter().map(|r| r.len()).sum();
+            let mut out = Vec::with_capacity(frame.len().saturating_sub(dropped));
             let mut from = 0;
             for r in found.strip {
                 out.extend_from_slice(&frame[from..r.start]);
@@ -516,8 +518,9 @@ impl<'a> Scanner<'a> {
     /// Reads a string token, unescaping only if it holds escapes, and then
     /// keeping at most about `cap` bytes: a longer string comes back cut, still
     /// longer than `cap` (by 1 to 4 bytes, at a character boundary), so a
-    /// caller comparing or parsing it sees it is over its budget. The whole
-    /// string is validated either way; nothing proportional to it is allocated.
+    /// caller comparing or parsing it sees it is over its budget. Escapes past
+    /// the cut are not validated; nothing proportional to the string is
+    /// allocated.
     fn string_capped(&mut self, cap: usize) -> Result<Cow<'a, str>, Invalid> {
         if !self.eat(b'"') {
             return Err(Invalid);
@@ -631,20 +634,22 @@ impl<'a> Scanner<'a> {
 
 /// Decodes the inside of a JSON string that contains escapes, keeping the
 /// first `cap` bytes and at most 3 more to end on a character boundary;
-/// the rest is decoded only to be validated.
+/// the rest is not read.
 fn unescape(raw: &[u8], cap: usize) -> Option<String> {
     let mut out = Vec::with_capacity(raw.len().min(cap.saturating_add(4)));
     let mut cut = false;
     let mut i = 0;
     while i < raw.len() {
-        if out.len() >= cap && !cut {
+        if out.len() >= cap {
+            // Over the budget: the value is cut and its parser will refuse
+            // or cut it, so the rest is neither decoded nor validated (the
+            // scanner has already found where the string ends).
             cut = true;
+            break;
         }
         let c = raw[i];
         if c != b'\\' {
-            if !cut {
-                out.push(c);
-            }
+            out.push(c);
             i += 1;
             continue;
         }
@@ -676,17 +681,13 @@ fn unescape(raw: &[u8], cap: usize) -> Option<String> {
                     hi
                 };
                 let ch = char::from_u32(cp)?;
-                if !cut {
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                }
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                 continue;
             }
             _ => return None,
         };
-        if !cut {
-            out.push(simple);
-        }
+        out.push(simple);
     }
     match String::from_utf8(out) {
         Ok(s) => Some(s),
