@@ -17,6 +17,7 @@
 //! | a JSON envelope member value | the budget of its header | unescaped only up to the budget, then as above |
 //! | a JSON member name | the longest name looked for | not unescaped, cannot match |
 //! | a query parameter value | the budget of its header | decoded only up to the budget, then as above |
+//! | `tracewire-session` (header or query) | 128 characters | a new id; the value is not copied |
 //! | a queue carrier | [`CARRIER_MAX_LEN`] | `invalid_envelope` |
 //! | a WebSocket message / frame (`ws`) | [`WS_MAX_MESSAGE_SIZE`] / [`WS_MAX_FRAME_SIZE`] | the connection fails with a capacity error; nothing is buffered |
 //!

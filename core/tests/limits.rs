@@ -23,7 +23,7 @@ fn baggage_updates_are_linear() {
         .expect("valid");
     assert_eq!(bag.iter().next().map(|m| m.value.as_str()), Some("w"));
     for (i, k) in keys.iter().enumerate() {
-        assert_eq!(bag.get(k).is_some(), true, "{k}");
+        assert!(bag.get(k).is_some(), "{k}");
         if i % 2 == 1 {
             assert!(bag.remove(k).is_some());
         }
@@ -84,11 +84,12 @@ fn raw_budgets_are_the_documented_numbers() {
     assert_eq!(limits::BAGGAGE_MAX_PROPERTIES, 16);
     assert_eq!(limits::BAGGAGE_MAX_MEMBERS, 64);
     assert_eq!(limits::BAGGAGE_MAX_BYTES, 8192);
+    assert_eq!(limits::CARRIER_MAX_LEN, 33_826);
     assert_eq!(limits::WS_MAX_MESSAGE_SIZE, 1 << 20);
     assert_eq!(limits::WS_MAX_FRAME_SIZE, 1 << 20);
     assert_eq!(limits::WS_HANDSHAKE_TIMEOUT, Duration::from_secs(10));
     // The longest valid tracestate without whitespace fits the raw budget.
-    assert!(32 * (256 + 1 + 256) + 31 <= limits::TRACESTATE_MAX_RAW);
+    const { assert!(32 * (256 + 1 + 256) + 31 <= limits::TRACESTATE_MAX_RAW) };
 }
 
 #[test]
