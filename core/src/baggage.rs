@@ -323,7 +323,7 @@ impl Baggage {
 
     /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = &BaggageMember> {
-        self.slots.iter().flatten()
+        self.slots.iter().filter_map(Option::as_ref)
     }
 
     /// The number of members.
@@ -345,6 +345,17 @@ impl Baggage {
 
     /// Replaces the member with the same key in place, or appends.
     fn upsert(&mut self, member: BaggageMember) {
+        if self.index.is_none() {
+            // Small baggage: one scan, no index to keep.
+            for m in self.slots.iter_mut().filter_map(Option::as_mut) {
+                if m.key == member.key {
+                    *m = member;
+                    return;
+                }
+            }
+            self.push(member);
+            return;
+        }
         match self.position(&member.key) {
             Some(i) => self.slots[i] = Some(member),
             None => self.push(member),
@@ -363,6 +374,7 @@ impl Baggage {
     }
 
     /// Appends a member whose key is not present.
+    #[inline]
     fn push(&mut self, member: BaggageMember) {
         if let Some(index) = &mut self.index {
             index.insert(member.key.clone(), self.slots.len());
@@ -385,11 +397,13 @@ impl Baggage {
     }
 
     /// Removes the holes left by [`remove`](Self::remove).
+    #[cold]
     fn compact(&mut self) {
         self.slots.retain(Option::is_some);
         self.rebuild_index();
     }
 
+    #[cold]
     fn rebuild_index(&mut self) {
         self.index = (self.slots.len() > INDEX_AFTER).then(|| {
             self.slots
