@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use tracewire::envelope::{binary, json::JsonEnvelope};
 use tracewire::otel::W3CPropagator;
-use tracewire::{TraceContext, TraceParent, TraceState};
+use tracewire::{Baggage, TraceContext, TraceParent, TraceState};
 
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TS8: &str = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,a1=x,b2=yy,c3@vendor=zzz,d4=1234,e5=abc,f6=00f067aa0ba902b7";
+const BAG8: &str = "userId=alice,serverNode=DF%2028,isProduction=false,tenant=acme;ttl=30,region=eu-west-1,session=5f3c9a,feature=new-ui,locale=fr-FR";
 
 fn headers(tracestate: bool) -> HashMap<String, String> {
     let mut h = HashMap::new();
@@ -28,6 +29,14 @@ fn context() -> TraceContext {
         traceparent: TraceParent::parse(TP).ok(),
         tracestate: TraceState::parse(TS8).unwrap_or_default(),
         ..Default::default()
+    }
+}
+
+/// [`context`] with eight baggage members, as a gateway forwards them.
+fn context_with_baggage() -> TraceContext {
+    TraceContext {
+        baggage: Baggage::parse(BAG8).unwrap_or_default(),
+        ..context()
     }
 }
 
@@ -80,6 +89,35 @@ fn tracestate(c: &mut Criterion) {
     c.bench_function("tracestate/parse_8_members", |b| {
         b.iter(|| TraceState::parse(black_box(TS8)))
     });
+    let ts = TraceState::parse(TS8).expect("valid");
+    c.bench_function("tracestate/insert_update_8_members", |b| {
+        b.iter(|| {
+            let mut ts = ts.clone();
+            ts.insert(black_box("d4"), "5678").ok();
+            ts
+        })
+    });
+}
+
+fn baggage(c: &mut Criterion) {
+    c.bench_function("baggage/parse_8_members", |b| {
+        b.iter(|| Baggage::parse(black_box(BAG8)))
+    });
+    let bag = Baggage::parse(BAG8).expect("valid");
+    c.bench_function("baggage/to_header_8_members", |b| {
+        b.iter(|| black_box(&bag).to_header())
+    });
+    c.bench_function("baggage/insert_16_members", |b| {
+        b.iter(|| {
+            let mut bag = Baggage::new();
+            for k in [
+                "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p",
+            ] {
+                bag.insert(black_box(k), "value").ok();
+            }
+            bag
+        })
+    });
 }
 
 fn envelopes(c: &mut Criterion) {
@@ -110,6 +148,12 @@ fn envelopes(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("json_extract", &label),
             &enveloped,
+            |b, f| b.iter(|| env.extract(black_box(f)).context().is_some()),
+        );
+        let with_baggage = env.inject(&frame, &context_with_baggage()).expect("object");
+        g.bench_with_input(
+            BenchmarkId::new("json_extract+baggage", &label),
+            &with_baggage,
             |b, f| b.iter(|| env.extract(black_box(f)).context().is_some()),
         );
         g.bench_with_input(BenchmarkId::new("binary_encode", &label), &frame, |b, f| {
@@ -209,6 +253,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     traceparent(&mut c);
     tracestate(&mut c);
+    baggage(&mut c);
     envelopes(&mut c);
     c.final_summary();
     summary();

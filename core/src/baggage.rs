@@ -25,11 +25,18 @@
 //!   [`Baggage::insert_member`] applied to each member in turn).
 //! - Any malformed member makes the whole parse fail with a [`BaggageError`]
 //!   naming the problem; the extraction layer then drops the whole baggage.
+//! - Raw budget, before any parsing: only whole members that end within the
+//!   first [`MAX_RAW_BYTES`] bytes of the combined header (one byte counted per
+//!   line separator) are read; the rest is dropped unread, not an error, and is
+//!   not validated. So parsing costs at most that many bytes of work and
+//!   allocation, however long the input ([`crate::limits`]).
 //! - Limits ([section 3.3]): members are kept in order while the result has at
-//!   most [`MAX_MEMBERS`] members and its canonical serialisation
-//!   ([`Baggage::to_header`]) at most [`MAX_BYTES`] bytes; the rest are
-//!   dropped, not an error. Because the limits are measured on the canonical
-//!   form, `to_header` of parsed baggage never drops anything further.
+//!   most [`MAX_MEMBERS`] members, each member at most [`MAX_PROPERTIES`]
+//!   properties, and its canonical serialisation ([`Baggage::to_header`]) at
+//!   most [`MAX_BYTES`] bytes; the first member that does not fit and all
+//!   after it are dropped, not an error. Because the limits are measured on
+//!   the canonical form, `to_header` of parsed baggage never drops anything
+//!   further.
 //!
 //! Errors never quote the offending input: it is untrusted and may end up in
 //! logs.
@@ -41,7 +48,16 @@
 //! every byte outside `baggage-octet`, `%` itself and `=`, becomes `%XX` with
 //! uppercase hex (so a space is `%20`, `,` is `%2C`, `;` is `%3B`, `=` is
 //! `%3D`: legal raw, but several propagators split a member at every `=`). Whole members are dropped from the end so the result stays
-//! within [`MAX_MEMBERS`] members and [`MAX_BYTES`] bytes.
+//! within [`MAX_MEMBERS`] members and [`MAX_BYTES`] bytes (and stop at a
+//! member with more than [`MAX_PROPERTIES`] properties).
+//!
+//! # Cost
+//!
+//! [`Baggage::get`], [`insert`](Baggage::insert),
+//! [`insert_member`](Baggage::insert_member) and [`remove`](Baggage::remove)
+//! take amortised constant time however many members are held (a key index
+//! past a few members; removal leaves a hole that is compacted once holes
+//! outnumber members), so building baggage of `n` members is linear in `n`.
 //!
 //! ```
 //! use tracewire::Baggage;
@@ -71,6 +87,14 @@ pub const MAX_MEMBERS: usize = 64;
 /// The most bytes of header written by [`Baggage::to_header`] (and kept, in
 /// canonical form, when parsing).
 pub const MAX_BYTES: usize = 8192;
+/// The most bytes of raw header read when parsing, all lines combined: see
+/// [`crate::limits::BAGGAGE_MAX_RAW`].
+pub const MAX_RAW_BYTES: usize = 2 * MAX_BYTES;
+/// The most properties a member may carry and still be kept or written: see
+/// [`crate::limits::BAGGAGE_MAX_PROPERTIES`].
+pub const MAX_PROPERTIES: usize = 16;
+/// Past this many members, lookups go through a key index.
+const INDEX_AFTER: usize = 16;
 
 /// Why a `baggage` value, key or member was rejected.
 ///
@@ -142,9 +166,31 @@ impl BaggageMember {
 }
 
 /// A set of baggage members with unique keys, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Baggage {
-    members: Vec<BaggageMember>,
+    /// Members in order; `None` is a removed member not yet compacted away.
+    slots: Vec<Option<BaggageMember>>,
+    /// How many slots hold a member.
+    live: usize,
+    /// Key to slot, kept once there are more than [`INDEX_AFTER`] slots (a
+    /// scan is faster below that, and most baggage is small).
+    index: Option<HashMap<String, usize>>,
+}
+
+impl PartialEq for Baggage {
+    fn eq(&self, other: &Self) -> bool {
+        self.live == other.live && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Baggage {}
+
+impl fmt::Debug for Baggage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Baggage")
+            .field("members", &self.iter().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Baggage {
@@ -174,9 +220,26 @@ impl Baggage {
         lines: I,
     ) -> Result<Baggage, BaggageError> {
         let mut bag = Baggage::new();
-        // Key -> position, so a header of many members is not quadratic.
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for line in lines {
+        // Bytes of the raw budget left, counting one separator per line.
+        let mut budget = MAX_RAW_BYTES + 1;
+        for (n, line) in lines.into_iter().enumerate() {
+            let sep = usize::from(n > 0);
+            if budget <= sep {
+                break;
+            }
+            budget -= sep;
+            // The part of the line read: all of it within the budget, else up
+            // to its last ',' within the budget (a member is only read whole;
+            // one byte past the budget tells whether a member ends at it).
+            let (line, last) = if line.len() < budget {
+                budget -= line.len();
+                (line, false)
+            } else {
+                let window = line.as_bytes().get(..budget).unwrap_or_default();
+                let end = memchr::memrchr(b',', window).unwrap_or(0);
+                // ',' is ASCII, so `end` is a char boundary.
+                (line.get(..end).unwrap_or_default(), true)
+            };
             // ',' is neither a tchar nor a baggage-octet, so it only ever
             // separates members.
             for raw in line.split(',') {
@@ -185,26 +248,27 @@ impl Baggage {
                     continue;
                 }
                 let member = parse_member(member)?;
-                match index.get(&member.key) {
-                    Some(&i) => bag.members[i] = member,
-                    None => {
-                        index.insert(member.key.clone(), bag.members.len());
-                        bag.members.push(member);
-                    }
+                match bag.position(&member.key) {
+                    Some(i) => bag.slots[i] = Some(member),
+                    // A new key past the limit can never be kept: validate it
+                    // (done above) but hold nothing.
+                    None if bag.live >= MAX_MEMBERS => {}
+                    None => bag.push(member),
                 }
+            }
+            if last {
+                break;
             }
         }
         let (kept, _) = bag.fitting_prefix();
-        bag.members.truncate(kept);
+        bag.truncate(kept);
         Ok(bag)
     }
 
     /// The value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|m| m.key == key)
-            .map(|m| m.value.as_str())
+        let i = self.position(key)?;
+        self.slots[i].as_ref().map(|m| m.value.as_str())
     }
 
     /// Sets `key` to `value` (without properties), replacing an existing
@@ -242,23 +306,34 @@ impl Baggage {
 
     /// Removes `key`, returning its member.
     pub fn remove(&mut self, key: &str) -> Option<BaggageMember> {
-        let i = self.members.iter().position(|m| m.key == key)?;
-        Some(self.members.remove(i))
+        let i = self.position(key)?;
+        let member = self.slots[i].take()?;
+        self.live -= 1;
+        if let Some(index) = &mut self.index {
+            index.remove(key);
+        }
+        // Compact once holes outnumber members, so each removal costs
+        // amortised constant time and iteration stays linear in `len`.
+        let holes = self.slots.len() - self.live;
+        if holes > INDEX_AFTER && holes > self.live {
+            self.compact();
+        }
+        Some(member)
     }
 
     /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = &BaggageMember> {
-        self.members.iter()
+        self.slots.iter().filter_map(Option::as_ref)
     }
 
     /// The number of members.
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.live
     }
 
     /// Whether there are no members.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.live == 0
     }
 
     /// The header value: members in order, percent-encoded, joined by `,`,
@@ -270,10 +345,73 @@ impl Baggage {
 
     /// Replaces the member with the same key in place, or appends.
     fn upsert(&mut self, member: BaggageMember) {
-        match self.members.iter_mut().find(|m| m.key == member.key) {
-            Some(slot) => *slot = member,
-            None => self.members.push(member),
+        if self.index.is_none() {
+            // Small baggage: one scan, no index to keep.
+            for m in self.slots.iter_mut().filter_map(Option::as_mut) {
+                if m.key == member.key {
+                    *m = member;
+                    return;
+                }
+            }
+            self.push(member);
+            return;
         }
+        match self.position(&member.key) {
+            Some(i) => self.slots[i] = Some(member),
+            None => self.push(member),
+        }
+    }
+
+    /// The slot holding `key`.
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self
+                .slots
+                .iter()
+                .position(|m| m.as_ref().is_some_and(|m| m.key == key)),
+        }
+    }
+
+    /// Appends a member whose key is not present.
+    #[inline]
+    fn push(&mut self, member: BaggageMember) {
+        if let Some(index) = &mut self.index {
+            index.insert(member.key.clone(), self.slots.len());
+        }
+        self.slots.push(Some(member));
+        self.live += 1;
+        if self.index.is_none() && self.slots.len() > INDEX_AFTER {
+            self.rebuild_index();
+        }
+    }
+
+    /// Keeps the first `n` members.
+    fn truncate(&mut self, n: usize) {
+        if n < self.live {
+            self.compact();
+            self.slots.truncate(n);
+            self.live = n;
+            self.rebuild_index();
+        }
+    }
+
+    /// Removes the holes left by [`remove`](Self::remove).
+    #[cold]
+    fn compact(&mut self) {
+        self.slots.retain(Option::is_some);
+        self.rebuild_index();
+    }
+
+    #[cold]
+    fn rebuild_index(&mut self) {
+        self.index = (self.slots.len() > INDEX_AFTER).then(|| {
+            self.slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| Some((m.as_ref()?.key.clone(), i)))
+                .collect()
+        });
     }
 
     /// How many leading members fit the limits, and their serialisation.
@@ -281,7 +419,10 @@ impl Baggage {
         let mut out = String::new();
         let mut one = String::new();
         let mut kept = 0;
-        for m in self.members.iter().take(MAX_MEMBERS) {
+        for m in self.iter().take(MAX_MEMBERS) {
+            if m.properties.len() > MAX_PROPERTIES {
+                break;
+            }
             one.clear();
             m.write_to(&mut one);
             let sep = usize::from(kept > 0);
@@ -340,7 +481,11 @@ fn parse_member(member: &str) -> Result<BaggageMember, BaggageError> {
             }
             None => None,
         };
-        properties.push((pkey.to_owned(), pvalue));
+        // One more than the limit is enough to know the member does not
+        // fit; the rest are validated but not held.
+        if properties.len() <= MAX_PROPERTIES {
+            properties.push((pkey.to_owned(), pvalue));
+        }
     }
     Ok(BaggageMember {
         key: key.to_owned(),

@@ -20,7 +20,14 @@
 //! ```
 
 use crate::context::{ExtractIssue, TraceContext};
+use crate::limits;
 use std::borrow::Cow;
+
+/// The most bytes of envelope offer read from the query string (a few
+/// tokens; the header is bounded by the HTTP server).
+const MAX_ENVELOPE_LEN: usize = 256;
+/// The longest valid session id.
+const MAX_SESSION_ID_LEN: usize = 128;
 
 /// The W3C Trace Context header carrying the sending span.
 pub const TRACEPARENT: &str = "traceparent";
@@ -109,27 +116,53 @@ pub fn inject(ctx: &TraceContext, headers: &mut (impl HeaderSink + ?Sized)) {
 /// the query; its `tracestate` always comes from the same place. `baggage`
 /// comes from the headers when present there, else from the query. Nothing
 /// fails: what was ignored, and why, is in the returned issues.
+///
+/// Each value is read within its budget ([`crate::limits`]): header lines
+/// are collected only until their combined length passes it, and query
+/// values are decoded only up to it, so a huge header or query string costs
+/// no work or memory proportional to its size.
 pub fn extract(
     headers: &(impl HeaderSource + ?Sized),
     query: Option<&str>,
 ) -> (TraceContext, Vec<ExtractIssue>) {
-    let h = |name| {
+    let h = |name, budget| {
         let mut values: Vec<Cow<'_, str>> = Vec::new();
-        headers.for_each_value(name, &mut |v| values.push(Cow::Borrowed(v)));
+        let mut total = 0usize;
+        headers.for_each_value(name, &mut |v| {
+            // Once past the budget the parser rejects or cuts the value
+            // anyway; one line past it is enough to show that.
+            if total <= budget {
+                total = total.saturating_add(v.len() + 1);
+                values.push(Cow::Borrowed(v));
+            }
+        });
         values
     };
-    let q = |name| {
+    let q = |name, budget| {
         query
-            .map(|q| query_values(q, name).into_iter().map(Cow::Owned).collect())
+            .map(|q| {
+                query_values_within(q, name, budget)
+                    .into_iter()
+                    .map(Cow::Owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    let (mut traceparent, mut tracestate) = (h(TRACEPARENT), h(TRACESTATE));
+    // Two traceparent lines are already an error.
+    let tp_budget = 2 * limits::TRACEPARENT_MAX_LEN;
+    let (mut traceparent, mut tracestate) = (
+        h(TRACEPARENT, tp_budget),
+        h(TRACESTATE, limits::TRACESTATE_MAX_RAW),
+    );
     if traceparent.is_empty() {
-        (traceparent, tracestate) = (q(TRACEPARENT), q(TRACESTATE));
+        (traceparent, tracestate) = (
+            q(TRACEPARENT, tp_budget),
+            q(TRACESTATE, limits::TRACESTATE_MAX_RAW),
+        );
     }
-    let mut baggage = h(BAGGAGE);
+    let mut baggage = h(BAGGAGE, limits::BAGGAGE_MAX_RAW);
     if baggage.is_empty() {
-        baggage = q(BAGGAGE);
+        baggage = q(BAGGAGE, limits::BAGGAGE_MAX_RAW);
     }
     TraceContext::from_header_values(&traceparent, &tracestate, &baggage)
 }
@@ -137,35 +170,79 @@ pub fn extract(
 /// The decoded values of every query parameter named `name`
 /// (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte).
 /// A leading `?` is ignored. Values that do not decode to UTF-8 are skipped.
+///
+/// This reads every value whole; the handshake itself reads query values
+/// within their budgets (see [`extract`]).
 pub fn query_values(query: &str, name: &str) -> Vec<String> {
-    let query = query.strip_prefix('?').unwrap_or(query);
-    query
-        .split('&')
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(k)? == name).then(|| form_decode(v)).flatten()
-        })
-        .collect()
+    query_values_within(query, name, usize::MAX)
 }
 
-fn form_decode(s: &str) -> Option<String> {
+/// Like [`query_values`], but reads values only while their combined decoded
+/// length is within `budget` (one more value, cut, shows it was passed):
+/// each value is decoded up to 4 bytes past what is left of the budget, and
+/// what follows is not read.
+fn query_values_within(query: &str, name: &str, budget: usize) -> Vec<String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for pair in query.split('&') {
+        if total > budget {
+            break;
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // Each decoded byte takes 1 or 3 encoded ones: a longer key cannot
+        // be `name`, and is not decoded.
+        if k.len() > 3 * name.len() || form_decode(k, usize::MAX).as_deref() != Some(name) {
+            continue;
+        }
+        let cap = budget.saturating_sub(total).saturating_add(4);
+        if let Some(v) = form_decode(v, cap) {
+            total = total.saturating_add(v.len() + 1);
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// Decodes `application/x-www-form-urlencoded`, keeping the first `cap`
+/// bytes (and at most 3 more, to end on a character boundary); the rest is
+/// not read.
+fn form_decode(s: &str, cap: usize) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+    let mut out = Vec::with_capacity(b.len().min(cap.saturating_add(4)));
+    let mut cut = false;
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
+        if out.len() >= cap {
+            // Over the budget: the value is cut and its parser will refuse
+            // or cut it; the rest is not read.
+            cut = true;
+            break;
+        }
+        let byte = match b[i] {
+            b'+' => b' ',
             b'%' => {
                 let hex = b.get(i + 1..i + 3)?;
                 let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
+                u8::from_str_radix(hex, 16).ok()?
             }
-            c => out.push(c),
-        }
+            c => c,
+        };
+        out.push(byte);
         i += 1;
     }
-    String::from_utf8(out).ok()
+    match String::from_utf8(out) {
+        Ok(s) => Some(s),
+        // Cut inside a character: drop its start.
+        Err(e) if cut && e.utf8_error().error_len().is_none() => {
+            let valid = e.utf8_error().valid_up_to();
+            let mut out = e.into_bytes();
+            out.truncate(valid);
+            String::from_utf8(out).ok()
+        }
+        Err(_) => None,
+    }
 }
 
 /// A set of envelope formats, as offered by a client or accepted by a server.
@@ -212,7 +289,7 @@ impl Envelopes {
             e = e.union(Envelopes::parse(v));
         });
         if !seen && let Some(q) = query {
-            for v in query_values(q, ENVELOPE_HEADER) {
+            for v in query_values_within(q, ENVELOPE_HEADER, MAX_ENVELOPE_LEN) {
                 e = e.union(Envelopes::parse(&v));
             }
         }
@@ -275,10 +352,24 @@ impl ServerHandshake {
         let envelopes = Envelopes::from_request(headers, query).intersect(supported);
         let mut session_id = None;
         headers.for_each_value(SESSION_HEADER, &mut |v| {
-            session_id.get_or_insert_with(|| v.trim().to_owned());
+            // An over-long id is invalid: keep it empty rather than copy it.
+            session_id.get_or_insert_with(|| {
+                let v = v.trim();
+                if v.len() <= MAX_SESSION_ID_LEN {
+                    v.to_owned()
+                } else {
+                    String::new()
+                }
+            });
         });
         let session_id = session_id
-            .or_else(|| query.and_then(|q| query_values(q, SESSION_HEADER).into_iter().next()))
+            .or_else(|| {
+                query.and_then(|q| {
+                    query_values_within(q, SESSION_HEADER, MAX_SESSION_ID_LEN)
+                        .into_iter()
+                        .next()
+                })
+            })
             .filter(|s| valid_session_id(s))
             .unwrap_or_else(new_session_id);
         ServerHandshake {

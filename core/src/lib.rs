@@ -18,6 +18,7 @@
 //! | [`envelope`] | context inside JSON text frames and binary frames; [`envelope::codec`], what each frame becomes for a negotiation state |
 //! | [`target`] | URL to `server.address`, `server.port` and the raw `url.path` |
 //! | [`model`] | span name, kind, parent, links and attributes per event, and how a binding applies them ([`model::choose`]) |
+//! | [`limits`] | size budgets applied before parsing any untrusted input, and the WebSocket limits |
 //! | [`metrics`] | lock-free stream metrics: time to first and last chunk, intervals |
 //! | `otel` (feature `otel`) | conversions to and from the `opentelemetry` API |
 //! | `otel::export` (feature `otlp`) | OTLP/HTTP export from the `OTEL_*` variables |
@@ -74,6 +75,7 @@ pub mod context;
 pub mod envelope;
 pub mod error;
 pub mod handshake;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 #[cfg(feature = "otel")]

@@ -7,6 +7,9 @@ use std::fmt;
 
 /// The length of a version-00 `traceparent` value: `00-<32 hex>-<16 hex>-<2 hex>`.
 pub const TRACEPARENT_LEN: usize = 55;
+/// The longest value of a future version read: see
+/// [`crate::limits::TRACEPARENT_MAX_LEN`].
+pub const MAX_LEN: usize = 256;
 
 /// A 16-byte trace id. The all-zero id is invalid and never constructed by parsing.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -66,6 +69,9 @@ pub enum TraceParentError {
     /// The parent (span) id is all zeros.
     #[error("traceparent parent-id is all zeros")]
     ZeroSpanId,
+    /// A value of a future version is longer than [`MAX_LEN`]; it was not read.
+    #[error("traceparent is longer than {MAX_LEN} characters")]
+    TooLong,
 }
 
 impl TraceParentError {
@@ -100,6 +106,9 @@ impl TraceParent {
     /// ```
     pub fn parse(value: &str) -> Result<TraceParent, TraceParentError> {
         let b = value.as_bytes();
+        if b.len() > MAX_LEN {
+            return Err(TraceParentError::TooLong);
+        }
         if b.len() < TRACEPARENT_LEN {
             return Err(TraceParentError::WrongLength(b.len()));
         }

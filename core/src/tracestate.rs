@@ -19,6 +19,10 @@
 //!   not ending in a space. Leading spaces belong to the value; trailing
 //!   spaces and tabs are optional whitespace ([section 3.3.1.3.2]).
 //! - More than 32 non-empty list-members is an error.
+//! - A raw value longer than [`MAX_RAW_LEN`] bytes, all lines combined (one
+//!   byte counted per line separator), is an error found before anything is
+//!   parsed ([`TraceStateError::TooLong`]): no valid list is that long without
+//!   padding ([`crate::limits::TRACESTATE_MAX_RAW`]).
 //! - A duplicate key keeps its first (leftmost, most recently updated) entry
 //!   and later ones are dropped. Uniqueness is the sender's duty and the
 //!   recommendation lets a receiver discard duplicates; the official harness
@@ -70,6 +74,9 @@ pub const MAX_HEADER_LEN: usize = 512;
 /// Entries (`key=value`) longer than this are the first removed when the
 /// header must be truncated.
 pub const LONG_ENTRY_LEN: usize = 128;
+/// The longest raw value parsed, all lines combined: see
+/// [`crate::limits::TRACESTATE_MAX_RAW`].
+pub const MAX_RAW_LEN: usize = 17 * 1024;
 
 /// Why a `tracestate` value, key or value was rejected.
 ///
@@ -103,6 +110,10 @@ pub enum TraceStateError {
     /// The header holds more than [`MAX_MEMBERS`] list-members.
     #[error("tracestate has more than {MAX_MEMBERS} list-members")]
     TooManyMembers,
+    /// The raw header, all lines combined, is longer than [`MAX_RAW_LEN`]
+    /// bytes; it was not parsed.
+    #[error("tracestate is longer than {MAX_RAW_LEN} bytes")]
+    TooLong,
 }
 
 impl TraceStateError {
@@ -166,7 +177,14 @@ impl TraceState {
     ) -> Result<TraceState, TraceStateError> {
         let mut ts = TraceState::new();
         let mut members = 0usize;
-        for line in lines {
+        let mut raw = 0usize;
+        for (n, line) in lines.into_iter().enumerate() {
+            // Checked before the line is read, so the work and the buffer
+            // stay within the budget whatever the input.
+            raw = raw.saturating_add(line.len() + usize::from(n > 0));
+            if raw > MAX_RAW_LEN {
+                return Err(TraceStateError::TooLong);
+            }
             ts.buf.reserve(line.len());
             for raw in line.split(',') {
                 // Trimming the member also strips the value's trailing OWS,

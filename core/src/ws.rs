@@ -11,7 +11,10 @@
 //!   the negotiated envelope; each one received starts a CONSUMER span whose
 //!   parent is the message's context, and comes with that span's
 //!   [`opentelemetry::Context`] so the handler can continue the trace;
-//! - control frames pass through; a close records its code and reason.
+//! - control frames pass through; a close records its code and reason;
+//! - both ends run under [`Limits`] (set on [`Config`]): a 1 MiB message and
+//!   frame limit, a bounded write buffer and a 10 s handshake timeout by
+//!   default, instead of tungstenite's 64 MiB / 16 MiB / unbounded / none.
 //!
 //! Which span is whose parent is decided by [`crate::model`]; see
 //! `docs/PROTOCOL.md` section 7.
@@ -38,6 +41,7 @@ use crate::envelope::codec::{self, Codec};
 use crate::envelope::json::JsonEnvelope;
 use crate::envelope::{Decoded, EnvelopeError};
 use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
+use crate::limits;
 use crate::model::{self, MessageType, Model, Role};
 use crate::otel::{PreparedSpan, SpanSources, start_span};
 use crate::target::{Target, UrlError};
@@ -49,27 +53,75 @@ use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, ready};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::UrlError as TungsteniteUrlError;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The instrumentation scope name of the spans this module starts.
 pub const INSTRUMENTATION_NAME: &str = "tracewire";
 
-/// How a connection is traced.
+/// How a connection is traced, and the limits it runs under.
 #[derive(Clone)]
 pub struct Config {
     model: Model,
     envelopes: Envelopes,
     json: JsonEnvelope,
     tracer: Arc<BoxedTracer>,
+    limits: Limits,
+}
+
+/// The WebSocket limits of a connection ([`Config::limits`]); the defaults
+/// are the `WS_*` constants of [`crate::limits`], chosen for a chat or voice
+/// gateway on the public internet (see there for why each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest message accepted, in bytes; `None` for no limit. A larger one
+    /// fails the stream with `Error::Capacity` before it is buffered.
+    pub max_message_size: Option<usize>,
+    /// Largest frame accepted, in bytes, checked from the frame header;
+    /// `None` for no limit.
+    pub max_frame_size: Option<usize>,
+    /// Bytes gathered before a write to the socket.
+    pub write_buffer_size: usize,
+    /// Most bytes queued for writing; past it a send fails with
+    /// `Error::WriteBufferFull`. At least `write_buffer_size` plus one message.
+    pub max_write_buffer_size: usize,
+    /// Longest opening handshake (`connect`: TCP connect included); `None`
+    /// for no limit. Past it the call fails with an `Error::Io` of kind
+    /// `TimedOut`.
+    pub handshake_timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: Some(limits::WS_MAX_MESSAGE_SIZE),
+            max_frame_size: Some(limits::WS_MAX_FRAME_SIZE),
+            write_buffer_size: limits::WS_WRITE_BUFFER_SIZE,
+            max_write_buffer_size: limits::WS_MAX_WRITE_BUFFER_SIZE,
+            handshake_timeout: Some(limits::WS_HANDSHAKE_TIMEOUT),
+        }
+    }
+}
+
+impl Limits {
+    /// The tokio-tungstenite configuration these limits give.
+    pub fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(self.max_message_size)
+            .max_frame_size(self.max_frame_size)
+            .write_buffer_size(self.write_buffer_size)
+            .max_write_buffer_size(self.max_write_buffer_size)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -78,6 +130,7 @@ impl std::fmt::Debug for Config {
             .field("model", &self.model)
             .field("envelopes", &self.envelopes)
             .field("json", &self.json)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -85,13 +138,15 @@ impl std::fmt::Debug for Config {
 impl Default for Config {
     /// The `connection` model, both envelopes, top-level JSON members
     /// stripped from received messages (the default everywhere: the
-    /// application sees what the sender wrote), and the global tracer provider.
+    /// application sees what the sender wrote), the global tracer provider,
+    /// and the default [`Limits`].
     fn default() -> Self {
         Config {
             model: Model::Connection,
             envelopes: Envelopes::ALL,
             json: JsonEnvelope::top_level(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
+            limits: Limits::default(),
         }
     }
 }
@@ -113,6 +168,47 @@ impl Config {
     /// from received payloads.
     pub fn json_envelope(mut self, json: JsonEnvelope) -> Self {
         self.json = json;
+        self
+    }
+
+    /// Replaces all the WebSocket limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The WebSocket limits in force.
+    pub fn get_limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Sets the largest message accepted (`None`: no limit).
+    pub fn max_message_size(mut self, bytes: Option<usize>) -> Self {
+        self.limits.max_message_size = bytes;
+        self
+    }
+
+    /// Sets the largest frame accepted (`None`: no limit).
+    pub fn max_frame_size(mut self, bytes: Option<usize>) -> Self {
+        self.limits.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets the bytes gathered before a write to the socket.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.limits.write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets the most bytes queued for writing.
+    pub fn max_write_buffer_size(mut self, bytes: usize) -> Self {
+        self.limits.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets the longest opening handshake (`None`: no limit).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.limits.handshake_timeout = timeout;
         self
     }
 
@@ -238,7 +334,12 @@ where
         &TraceContext::from_otel_context(&connection_cx),
         request.headers_mut(),
     );
-    let (inner, response) = match tokio_tungstenite::connect_async(request).await {
+    let connecting = tokio_tungstenite::connect_async_with_config(
+        request,
+        Some(config.limits.websocket_config()),
+        false,
+    );
+    let (inner, response) = match within(config.limits.handshake_timeout, connecting).await {
         Ok(ok) => ok,
         Err(e) => {
             let span = connection_cx.span();
@@ -292,7 +393,12 @@ where
         opened = Some((connection, hs.envelopes, cx));
         Ok(response)
     };
-    let inner = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    let accepting = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        callback,
+        Some(config.limits.websocket_config()),
+    );
+    let inner = within(config.limits.handshake_timeout, accepting).await;
     match (inner, opened) {
         (Ok(inner), Some((connection, envelopes, cx))) => {
             Ok(TracedStream::new(inner, connection, envelopes, config, cx))
@@ -306,6 +412,24 @@ where
         }
         // The callback runs on every successful handshake.
         (Ok(_), None) => Err(WsError::ConnectionClosed),
+    }
+}
+
+/// Runs a handshake within `timeout`, if any.
+async fn within<T>(
+    timeout: Option<Duration>,
+    handshake: impl std::future::Future<Output = Result<T, WsError>>,
+) -> Result<T, WsError> {
+    match timeout {
+        None => handshake.await,
+        Some(t) => tokio::time::timeout(t, handshake)
+            .await
+            .unwrap_or_else(|_| {
+                Err(WsError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the WebSocket handshake timed out",
+                )))
+            }),
     }
 }
 

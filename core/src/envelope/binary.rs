@@ -209,7 +209,15 @@ impl TraceContext {
     /// Restores a context from [`to_carrier`](Self::to_carrier)'s bytes (the
     /// async restore half). The result is marked remote: it came from
     /// outside the current task.
+    ///
+    /// A carrier longer than [`crate::limits::CARRIER_MAX_LEN`] is rejected
+    /// before it is read.
     pub fn from_carrier(carrier: &[u8]) -> Result<TraceContext, EnvelopeError> {
+        if carrier.len() > crate::limits::CARRIER_MAX_LEN {
+            return Err(EnvelopeError::InvalidField(
+                "a carrier is longer than its budget",
+            ));
+        }
         let (ctx, len) = decode_header(carrier)?;
         if len != carrier.len() {
             return Err(EnvelopeError::InvalidField(

@@ -28,6 +28,7 @@
 use super::{Decoded, EnvelopeError};
 use crate::context::TraceContext;
 use crate::handshake::{BAGGAGE, TRACEPARENT, TRACESTATE};
+use crate::limits;
 use crate::traceparent::TraceParent;
 use crate::{Baggage, TraceState};
 use std::borrow::Cow;
@@ -35,6 +36,11 @@ use std::ops::Range;
 
 /// Nesting deeper than this is not scanned (the frame is then not enveloped).
 const MAX_DEPTH: usize = 128;
+/// The longest envelope member name (`traceparent`).
+const LONGEST_NAME: usize = 11;
+/// How far past a value's budget it is unescaped: enough that a cut value is
+/// still over the budget after ending on a character boundary.
+const CAP_SLACK: usize = 4;
 
 /// Whether a receiver removes the envelope members from the payload it hands
 /// the application, unless configured otherwise. On in every language: an
@@ -246,7 +252,9 @@ impl JsonEnvelope {
             remote: true,
         };
         let payload = if self.strip {
-            let mut out = Vec::with_capacity(frame.len());
+            // Sized to what is kept: a huge stripped member costs nothing.
+            let dropped: usize = found.strip.iter().map(|r| r.len()).sum();
+            let mut out = Vec::with_capacity(frame.len().saturating_sub(dropped));
             let mut from = 0;
             for r in found.strip {
                 out.extend_from_slice(&frame[from..r.start]);
@@ -323,7 +331,7 @@ fn leading_envelope_members(s: &mut Scanner<'_>) -> (Vec<Range<usize>>, bool) {
             Some(b'"') => {}
             _ => return (drop, false),
         }
-        let Ok(key) = s.string() else {
+        let Ok(key) = s.key(LONGEST_NAME) else {
             return (drop, false);
         };
         if !is_envelope_name(&key) {
@@ -348,16 +356,16 @@ fn leading_envelope_members(s: &mut Scanner<'_>) -> (Vec<Range<usize>>, bool) {
     }
 }
 
-enum MemberValue {
-    String(String),
+enum MemberValue<'a> {
+    String(Cow<'a, str>),
     Other,
 }
 
 #[derive(Default)]
-struct Found {
-    traceparent: Option<MemberValue>,
-    tracestate: Option<MemberValue>,
-    baggage: Option<MemberValue>,
+struct Found<'a> {
+    traceparent: Option<MemberValue<'a>>,
+    tracestate: Option<MemberValue<'a>>,
+    baggage: Option<MemberValue<'a>>,
     strip: Vec<Range<usize>>,
 }
 
@@ -369,7 +377,7 @@ struct ScanError {
 /// Scans every member of the object the scanner is inside, recording the
 /// first occurrence of each envelope member and, if asked, the byte ranges
 /// that remove all of them with their commas.
-fn scan_envelope_members(s: &mut Scanner<'_>, strip: bool) -> Result<Found, ScanError> {
+fn scan_envelope_members<'a>(s: &mut Scanner<'a>, strip: bool) -> Result<Found<'a>, ScanError> {
     let mut found = Found::default();
     let fail = |s: &Scanner<'_>, saw_traceparent: bool| ScanError {
         at: s.pos,
@@ -386,23 +394,28 @@ fn scan_envelope_members(s: &mut Scanner<'_>, strip: bool) -> Result<Found, Scan
         first = false;
         let start = s.pos;
         let saw = found.traceparent.is_some();
-        let key = s.string().map_err(|_| fail(s, saw))?;
+        let key = s.key(LONGEST_NAME).map_err(|_| fail(s, saw))?;
         s.skip_ws();
         if !s.eat(b':') {
             return Err(fail(s, saw));
         }
         s.skip_ws();
-        let slot = match key.as_ref() {
-            TRACEPARENT => Some(&mut found.traceparent),
-            TRACESTATE => Some(&mut found.tracestate),
-            BAGGAGE => Some(&mut found.baggage),
-            _ => None,
+        let (slot, budget) = match key.as_ref() {
+            TRACEPARENT => (Some(&mut found.traceparent), limits::TRACEPARENT_MAX_LEN),
+            TRACESTATE => (Some(&mut found.tracestate), limits::TRACESTATE_MAX_RAW),
+            BAGGAGE => (Some(&mut found.baggage), limits::BAGGAGE_MAX_RAW),
+            _ => (None, 0),
         };
         let is_envelope = slot.is_some();
         match slot {
             Some(slot) if slot.is_none() => {
                 *slot = Some(if s.peek() == Some(b'"') {
-                    MemberValue::String(s.string().map_err(|_| fail(s, saw))?.into_owned())
+                    // Unescaped up to just past the value's budget, which its
+                    // parser then applies; never a copy of a huge member.
+                    MemberValue::String(
+                        s.string_capped(budget + CAP_SLACK)
+                            .map_err(|_| fail(s, saw))?,
+                    )
                 } else {
                     s.skip_ws_then_value().map_err(|_| fail(s, saw))?;
                     MemberValue::Other
@@ -484,7 +497,7 @@ impl<'a> Scanner<'a> {
         }
         loop {
             self.skip_ws();
-            let key = self.string()?;
+            let key = self.key(name.len())?;
             self.skip_ws();
             if !self.eat(b':') {
                 return Err(Invalid);
@@ -502,8 +515,13 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads a string token, unescaping only if it holds escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, Invalid> {
+    /// Reads a string token, unescaping only if it holds escapes, and then
+    /// keeping at most about `cap` bytes: a longer string comes back cut, still
+    /// longer than `cap` (by 1 to 4 bytes, at a character boundary), so a
+    /// caller comparing or parsing it sees it is over its budget. Escapes past
+    /// the cut are not validated; nothing proportional to the string is
+    /// allocated.
+    fn string_capped(&mut self, cap: usize) -> Result<Cow<'a, str>, Invalid> {
         if !self.eat(b'"') {
             return Err(Invalid);
         }
@@ -512,12 +530,18 @@ impl<'a> Scanner<'a> {
         let raw = &self.b[start..end];
         self.pos = end + 1;
         if escaped {
-            unescape(raw).map(Cow::Owned).ok_or(Invalid)
+            unescape(raw, cap).map(Cow::Owned).ok_or(Invalid)
         } else {
             std::str::from_utf8(raw)
                 .map(Cow::Borrowed)
                 .map_err(|_| Invalid)
         }
+    }
+
+    /// Reads a member name to compare with names of at most `longest` bytes:
+    /// a longer name cannot match, and is not unescaped past that.
+    fn key(&mut self, longest: usize) -> Result<Cow<'a, str>, Invalid> {
+        self.string_capped(longest + CAP_SLACK)
     }
 
     /// From just inside a string, the index of its closing quote and whether
@@ -608,11 +632,21 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Decodes the inside of a JSON string that contains escapes.
-fn unescape(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
+/// Decodes the inside of a JSON string that contains escapes, keeping the
+/// first `cap` bytes and at most 3 more to end on a character boundary;
+/// the rest is not read.
+fn unescape(raw: &[u8], cap: usize) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len().min(cap.saturating_add(4)));
+    let mut cut = false;
     let mut i = 0;
     while i < raw.len() {
+        if out.len() >= cap {
+            // Over the budget: the value is cut and its parser will refuse
+            // or cut it, so the rest is neither decoded nor validated (the
+            // scanner has already found where the string ends).
+            cut = true;
+            break;
+        }
         let c = raw[i];
         if c != b'\\' {
             out.push(c);
@@ -655,7 +689,18 @@ fn unescape(raw: &[u8]) -> Option<String> {
         };
         out.push(simple);
     }
-    String::from_utf8(out).ok()
+    match String::from_utf8(out) {
+        Ok(s) => Some(s),
+        // Cut inside a raw multi-byte character: drop its start (at most 3
+        // bytes, which the caller's slack allows for).
+        Err(e) if cut && e.utf8_error().error_len().is_none() => {
+            let valid = e.utf8_error().valid_up_to();
+            let mut out = e.into_bytes();
+            out.truncate(valid);
+            String::from_utf8(out).ok()
+        }
+        Err(_) => None,
+    }
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {
