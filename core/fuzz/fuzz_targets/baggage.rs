@@ -20,13 +20,24 @@ fuzz_target!(|data: &[u8]| {
     check_baggage_limits(&b);
     let header = b.to_header();
     let again = Baggage::parse(&header).expect("a baggage parses its own header");
-    assert_eq!(again, b, "parse -> serialise -> parse is not the same value");
+    assert_eq!(
+        again, b,
+        "parse -> serialise -> parse is not the same value"
+    );
     assert_eq!(again.to_header(), header);
     for m in b.iter() {
         assert_eq!(b.get(&m.key), Some(m.value.as_str()));
         // Building the same members gives the same header.
         let mut built = Baggage::new();
-        built.insert_member(m.clone()).expect("a parsed member is valid");
-        assert_eq!(Baggage::parse(&built.to_header()).ok().as_ref().and_then(|x| x.iter().next()), Some(m));
+        built
+            .insert_member(m.clone())
+            .expect("a parsed member is valid");
+        assert_eq!(
+            Baggage::parse(&built.to_header())
+                .ok()
+                .as_ref()
+                .and_then(|x| x.iter().next()),
+            Some(m)
+        );
     }
 });

@@ -28,7 +28,10 @@ fuzz_target!(|frame: &[u8]| {
             let (hctx, len) = binary::decode_header(frame).expect("decoded once");
             assert_eq!(hctx, ctx);
             assert_eq!(&frame[len..], &*p);
-            assert!(std::ptr::eq(p.as_ptr(), frame[len..].as_ptr()), "the payload was copied");
+            assert!(
+                std::ptr::eq(p.as_ptr(), frame[len..].as_ptr()),
+                "the payload was copied"
+            );
             let again = binary::encode(&ctx, &p);
             let Decoded::Enveloped(ctx2, p2) = binary::decode(&again) else {
                 panic!("a re-encoded frame did not decode");

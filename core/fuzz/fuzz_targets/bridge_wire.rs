@@ -124,7 +124,10 @@ fuzz_target!(|data: &[u8]| {
                 w.str(k);
                 write_value(&mut w, v);
             }
-            assert!(input.starts_with(&w.out), "the attributes block is not canonical");
+            assert!(
+                input.starts_with(&w.out),
+                "the attributes block is not canonical"
+            );
         }
         1 => {
             let Ok(ctx) = r.context() else { return };
@@ -177,7 +180,9 @@ fuzz_target!(|data: &[u8]| {
             };
             let applied = choose(&parent, &links, a);
             match applied.parent {
-                Parent::Remote => assert!(a.remote_has_span && parent.contains(&ParentSource::Remote)),
+                Parent::Remote => {
+                    assert!(a.remote_has_span && parent.contains(&ParentSource::Remote))
+                }
                 Parent::Ambient => assert!(a.ambient_has_span),
                 Parent::Connection => assert!(a.connection_has_span),
                 Parent::NewTrace => {}
@@ -186,14 +191,33 @@ fuzz_target!(|data: &[u8]| {
                 assert!(a.connection_has_span && links.contains(&LinkSource::Connection));
             }
             let packed = pack_applied(applied);
-            assert_eq!(strict::<Parent>((packed & 0xff) as u8), Some(applied.parent));
-            assert_eq!(strict::<BaggageSource>((packed >> 8 & 0xff) as u8), Some(applied.baggage));
+            assert_eq!(
+                strict::<Parent>((packed & 0xff) as u8),
+                Some(applied.parent)
+            );
+            assert_eq!(
+                strict::<BaggageSource>((packed >> 8 & 0xff) as u8),
+                Some(applied.baggage)
+            );
             assert_eq!(packed >> 16 != 0, applied.link_connection);
         }
         _ => {
             // Field by field as Java_dev_tracewire_internal_Native_modelDecide reads them.
             let Ok(d) = Decide::read(&mut r) else { return };
-            let Decide { model, role, session, path, has_address, address, port, event, mt, size, code, reason } = d;
+            let Decide {
+                model,
+                role,
+                session,
+                path,
+                has_address,
+                address,
+                port,
+                event,
+                mt,
+                size,
+                code,
+                reason,
+            } = d;
             let mut conn = Connection::new(model, role, session, path);
             if has_address {
                 conn = conn.with_server(address, u16::try_from(port).ok());

@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!((hctx, len), (ctx.clone(), data.len()));
             let mut longer = data.to_vec();
             longer.push(0);
-            assert!(TraceContext::from_carrier(&longer).is_err(), "trailing bytes accepted");
+            assert!(
+                TraceContext::from_carrier(&longer).is_err(),
+                "trailing bytes accepted"
+            );
             let carrier = ctx.to_carrier();
             let back = TraceContext::from_carrier(&carrier).expect("a captured context restores");
             assert_eq!(back, received(&ctx));

@@ -36,8 +36,14 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = vec![0xAA; 3];
     for envelopes in [
         Envelopes::NONE,
-        Envelopes { json: true, binary: false },
-        Envelopes { json: false, binary: true },
+        Envelopes {
+            json: true,
+            binary: false,
+        },
+        Envelopes {
+            json: false,
+            binary: true,
+        },
         Envelopes::ALL,
     ] {
         let codec = Codec::new(envelopes, json.clone());
@@ -55,15 +61,21 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 assert_eq!(d, json.extract(frame));
                 if utf8 {
-                    assert!(std::str::from_utf8(d.payload()).is_ok(), "text payload not UTF-8");
+                    assert!(
+                        std::str::from_utf8(d.payload()).is_ok(),
+                        "text payload not UTF-8"
+                    );
                 }
             }
             if let Decoded::Malformed(e, p) = &d {
                 assert_eq!(*p, frame);
                 let ev = exception_event(e);
                 assert_eq!(ev.name, "exception");
-                assert!(ev.attributes.iter().any(|kv| kv.value
-                    == tracewire::Value::from(e.code().as_str())));
+                assert!(
+                    ev.attributes
+                        .iter()
+                        .any(|kv| kv.value == tracewire::Value::from(e.code().as_str()))
+                );
             }
 
             // Sending.

@@ -12,10 +12,8 @@
 //! `http::HeaderMap`) extracts back as a receiver sees it. Query values
 //! form-encoded again decode to themselves.
 use libfuzzer_sys::fuzz_target;
-use tracewire::handshake::{
-    self, ClientHandshake, Envelopes, ServerHandshake, query_values,
-};
 use tracewire::TraceParent;
+use tracewire::handshake::{self, ClientHandshake, Envelopes, ServerHandshake, query_values};
 use tracewire_fuzz::{check_baggage_limits, check_context, fields, received, text};
 
 fn form_encode(s: &str) -> String {
@@ -35,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let Some(sel) = f.first().and_then(|s| s.first()) else {
         return;
     };
-    let supported = Envelopes { json: sel & 1 != 0, binary: sel & 2 != 0 };
+    let supported = Envelopes {
+        json: sel & 1 != 0,
+        binary: sel & 2 != 0,
+    };
     let query = f.get(1).copied().and_then(text).filter(|q| !q.is_empty());
     let mut headers: Vec<(String, String)> = Vec::new();
     for pair in f.get(2..).unwrap_or_default().chunks(2) {
@@ -50,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
     check_context(ctx);
     check_baggage_limits(&ctx.baggage);
     assert!(ctx.remote);
-    assert_eq!(handshake::extract(&headers, query), (ctx.clone(), hs.issues.clone()));
+    assert_eq!(
+        handshake::extract(&headers, query),
+        (ctx.clone(), hs.issues.clone())
+    );
 
     let tp_headers: Vec<&str> = headers
         .iter()
@@ -60,7 +64,9 @@ fuzz_target!(|data: &[u8]| {
     match tp_headers.as_slice() {
         [one] => assert_eq!(ctx.traceparent, TraceParent::parse(one).ok()),
         [] => {
-            let q = query.map(|q| query_values(q, "traceparent")).unwrap_or_default();
+            let q = query
+                .map(|q| query_values(q, "traceparent"))
+                .unwrap_or_default();
             if let [one] = q.as_slice() {
                 assert_eq!(ctx.traceparent, TraceParent::parse(one).ok());
             } else {
@@ -73,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(hs.envelopes.intersect(supported), hs.envelopes);
     let response = hs.response_headers();
     assert_eq!(response.len(), usize::from(!hs.envelopes.is_empty()));
-    let client = ClientHandshake { offered: Envelopes::ALL, session_id: String::new() };
+    let client = ClientHandshake {
+        offered: Envelopes::ALL,
+        session_id: String::new(),
+    };
     let response: Vec<(&str, String)> = response;
     assert_eq!(client.accepted(&response), hs.envelopes);
     assert!(!hs.session_id.is_empty() && hs.session_id.len() <= 128);

@@ -24,7 +24,10 @@ const MEMBERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
 
 /// The object at `path` in `v`: `Some(Some(obj))`, `Some(None)` when a
 /// component is missing, `None` when a component is not an object.
-fn at_path<'a>(v: &'a Value, path: &[String]) -> Option<Option<&'a serde_json::Map<String, Value>>> {
+fn at_path<'a>(
+    v: &'a Value,
+    path: &[String],
+) -> Option<Option<&'a serde_json::Map<String, Value>>> {
     let mut cur = v.as_object()?;
     for name in path {
         match cur.get(name) {
@@ -64,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
     let utf8 = std::str::from_utf8(frame).is_ok();
 
     for strip in [false, true] {
-        let env = JsonEnvelope::at_path(path).expect("path").strip_on_extract(strip);
+        let env = JsonEnvelope::at_path(path)
+            .expect("path")
+            .strip_on_extract(strip);
         match env.extract(frame) {
             Decoded::Plain(p) | Decoded::Malformed(_, p) => assert_eq!(p, frame),
             Decoded::Enveloped(c, p) => {
@@ -73,7 +78,10 @@ fuzz_target!(|data: &[u8]| {
                 if !strip {
                     assert_eq!(&*p, frame);
                 } else {
-                    assert!(!utf8 || std::str::from_utf8(&p).is_ok(), "stripping broke UTF-8");
+                    assert!(
+                        !utf8 || std::str::from_utf8(&p).is_ok(),
+                        "stripping broke UTF-8"
+                    );
                     assert!(
                         matches!(env.extract(&p), Decoded::Plain(_)),
                         "a stripped payload is still enveloped"
@@ -89,7 +97,10 @@ fuzz_target!(|data: &[u8]| {
 
         match env.inject(frame, ctx) {
             Ok(out) => {
-                assert!(!utf8 || std::str::from_utf8(&out).is_ok(), "injecting broke UTF-8");
+                assert!(
+                    !utf8 || std::str::from_utf8(&out).is_ok(),
+                    "injecting broke UTF-8"
+                );
                 if ctx.is_empty() {
                     assert_eq!(out, frame);
                     continue;

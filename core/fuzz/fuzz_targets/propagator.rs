@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use std::collections::HashMap;
 use tracewire::otel::W3CPropagator;
-use tracewire::{handshake, TraceContext};
+use tracewire::{TraceContext, handshake};
 use tracewire_fuzz::fields;
 
 /// An `Extractor` over an `http::HeaderMap` that returns every value.
@@ -26,7 +26,12 @@ impl Extractor for Headers<'_> {
         self.0.keys().map(http::HeaderName::as_str).collect()
     }
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let v: Vec<&str> = self.0.get_all(key).iter().filter_map(|v| v.to_str().ok()).collect();
+        let v: Vec<&str> = self
+            .0
+            .get_all(key)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         (!v.is_empty()).then_some(v)
     }
 }
@@ -46,8 +51,15 @@ fn check(ours: &TraceContext, cx: &opentelemetry::Context) -> TraceContext {
     let got = TraceContext::from_otel_context(cx);
     assert_eq!(got.traceparent, ours.traceparent);
     assert_eq!(got.remote, ours.traceparent.is_some());
-    assert_eq!(got.tracestate, ours.tracestate, "tracestate changed through OpenTelemetry");
-    assert_eq!(members(&got), members(ours), "baggage changed through OpenTelemetry");
+    assert_eq!(
+        got.tracestate, ours.tracestate,
+        "tracestate changed through OpenTelemetry"
+    );
+    assert_eq!(
+        members(&got),
+        members(ours),
+        "baggage changed through OpenTelemetry"
+    );
     // Inject and extract again: the same context.
     let mut carrier: HashMap<String, String> = HashMap::new();
     W3CPropagator.inject_context(cx, &mut carrier);
@@ -81,7 +93,10 @@ fuzz_target!(|data: &[u8]| {
     let cx = W3CPropagator.extract_with_context(&opentelemetry::Context::new(), &Headers(&map));
     check(&ours, &cx);
 
-    let pairs: Vec<(&str, &str)> = single.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = single
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let ours = handshake::extract(&pairs, None).0;
     let cx = W3CPropagator.extract_with_context(&opentelemetry::Context::new(), &single);
     check(&ours, &cx);

@@ -17,7 +17,8 @@ use tracewire_fuzz::{fields, text};
 fn check_path(p: &str) {
     assert!(p.starts_with('/'), "{p:?}");
     assert!(
-        p.bytes().all(|b| b.is_ascii_graphic() && !b"\"<>\\^`{|}?#".contains(&b)),
+        p.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"<>\\^`{|}?#".contains(&b)),
         "{p:?}"
     );
     let again = Target::from_request(None, None, p).expect("a path reads again");
@@ -30,10 +31,18 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(t) = Target::from_url(url) {
             let address = t.address.clone().expect("a client URL has an address");
             assert!(!address.is_empty());
-            assert!(!address.bytes().any(|b| b.is_ascii_uppercase() || b == b'@' || b == b'['));
+            assert!(
+                !address
+                    .bytes()
+                    .any(|b| b.is_ascii_uppercase() || b == b'@' || b == b'[')
+            );
             let port = t.port.expect("a client URL has a port");
             check_path(&t.path);
-            let host = if address.contains(':') { format!("[{address}]") } else { address };
+            let host = if address.contains(':') {
+                format!("[{address}]")
+            } else {
+                address
+            };
             let rebuilt = format!("ws://{host}:{port}{}", t.path);
             assert_eq!(Target::from_url(&rebuilt), Ok(t), "{rebuilt:?}");
         }

@@ -34,13 +34,22 @@ fuzz_target!(|data: &[u8]| {
     // Truncation removes whole entries and keeps the order.
     let mut rest = entries.iter();
     for e in again.iter() {
-        assert!(rest.any(|x| *x == e), "{e:?} is not an entry of the parsed value");
+        assert!(
+            rest.any(|x| *x == e),
+            "{e:?} is not an entry of the parsed value"
+        );
     }
-    let full: usize = entries.iter().map(|(k, v)| k.len() + v.len() + 1).sum::<usize>()
+    let full: usize = entries
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 1)
+        .sum::<usize>()
         + entries.len().saturating_sub(1);
     if full <= MAX_HEADER_LEN {
         assert_eq!(again, ts);
-        assert_eq!(TraceState::from_entries(entries.iter().copied()), Ok(ts.clone()));
+        assert_eq!(
+            TraceState::from_entries(entries.iter().copied()),
+            Ok(ts.clone())
+        );
     }
     // Updates: insert moves the key to the front; remove takes it out.
     if let Some((k, v)) = entries.last() {

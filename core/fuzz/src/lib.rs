@@ -61,9 +61,8 @@ pub fn contexts() -> Vec<TraceContext> {
 /// parse, a tracestate only with a span context, and marked remote.
 pub fn received(ctx: &TraceContext) -> TraceContext {
     let tracestate = match ctx.traceparent {
-        Some(_) if !ctx.tracestate.is_empty() => {
-            TraceState::parse(&ctx.tracestate.to_header()).expect("a tracestate parses its own header")
-        }
+        Some(_) if !ctx.tracestate.is_empty() => TraceState::parse(&ctx.tracestate.to_header())
+            .expect("a tracestate parses its own header"),
         _ => TraceState::new(),
     };
     let baggage = if ctx.baggage.is_empty() {
@@ -82,7 +81,10 @@ pub fn received(ctx: &TraceContext) -> TraceContext {
 /// Checks the invariants every context handed to an application holds.
 pub fn check_context(ctx: &TraceContext) {
     if ctx.traceparent.is_none() {
-        assert!(ctx.tracestate.is_empty(), "a tracestate without a traceparent");
+        assert!(
+            ctx.tracestate.is_empty(),
+            "a tracestate without a traceparent"
+        );
     }
     if let Some(tp) = ctx.traceparent {
         assert!(!tp.trace_id.is_zero() && !tp.span_id.is_zero());
@@ -92,7 +94,11 @@ pub fn check_context(ctx: &TraceContext) {
 
 /// Checks a parsed baggage: within the limits, keys unique.
 pub fn check_baggage_limits(b: &Baggage) {
-    assert!(b.len() <= tracewire::baggage::MAX_MEMBERS, "{} members", b.len());
+    assert!(
+        b.len() <= tracewire::baggage::MAX_MEMBERS,
+        "{} members",
+        b.len()
+    );
     assert!(b.to_header().len() <= tracewire::baggage::MAX_BYTES);
     let mut keys: Vec<&str> = b.iter().map(|m| m.key.as_str()).collect();
     keys.sort_unstable();
