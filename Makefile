@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 10
+FUZZ_CI_SECONDS ?= 8
 # Every feature of the core but `otlp-tls`, whose TLS stack only adds build time.
 FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 
