@@ -107,6 +107,10 @@ fuzz_target!(|data: &[u8]| {
                 }
                 let Some(v) = &parsed else { continue };
                 let got: Value = serde_json::from_slice(&out).expect("injecting broke valid JSON");
+                // Inject replaces only the envelope members leading the
+                // object; ones further in (a forwarded frame) stay, and the
+                // first `tracestate`/`baggage` is then the old one: only
+                // the traceparent is checked for such frames (reported).
                 let had_members = at_path(v, env.path())
                     .flatten()
                     .is_some_and(|o| MEMBERS.iter().any(|m| o.contains_key(*m)));

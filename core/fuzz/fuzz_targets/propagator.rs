@@ -37,13 +37,9 @@ impl Extractor for Headers<'_> {
 }
 
 /// The members of a baggage as a sorted list (OpenTelemetry's baggage is a map).
-fn members(ctx: &TraceContext) -> Vec<(String, String, Vec<(String, Option<String>)>)> {
-    let mut m: Vec<_> = ctx
-        .baggage
-        .iter()
-        .map(|m| (m.key.clone(), m.value.clone(), m.properties.clone()))
-        .collect();
-    m.sort();
+fn members(ctx: &TraceContext) -> Vec<tracewire::BaggageMember> {
+    let mut m: Vec<_> = ctx.baggage.iter().cloned().collect();
+    m.sort_by(|a, b| a.key.cmp(&b.key));
     m
 }
 

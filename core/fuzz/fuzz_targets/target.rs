@@ -27,25 +27,25 @@ fn check_path(p: &str) {
 
 fuzz_target!(|data: &[u8]| {
     let f = fields(data);
-    if let Some(url) = f.first().copied().and_then(text) {
-        if let Ok(t) = Target::from_url(url) {
-            let address = t.address.clone().expect("a client URL has an address");
-            assert!(!address.is_empty());
-            assert!(
-                !address
-                    .bytes()
-                    .any(|b| b.is_ascii_uppercase() || b == b'@' || b == b'[')
-            );
-            let port = t.port.expect("a client URL has a port");
-            check_path(&t.path);
-            let host = if address.contains(':') {
-                format!("[{address}]")
-            } else {
-                address
-            };
-            let rebuilt = format!("ws://{host}:{port}{}", t.path);
-            assert_eq!(Target::from_url(&rebuilt), Ok(t), "{rebuilt:?}");
-        }
+    if let Some(url) = f.first().copied().and_then(text)
+        && let Ok(t) = Target::from_url(url)
+    {
+        let address = t.address.clone().expect("a client URL has an address");
+        assert!(!address.is_empty());
+        assert!(
+            !address
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || b == b'@' || b == b'[')
+        );
+        let port = t.port.expect("a client URL has a port");
+        check_path(&t.path);
+        let host = if address.contains(':') {
+            format!("[{address}]")
+        } else {
+            address
+        };
+        let rebuilt = format!("ws://{host}:{port}{}", t.path);
+        assert_eq!(Target::from_url(&rebuilt), Ok(t), "{rebuilt:?}");
     }
     let scheme = match f.get(1).and_then(|s| s.first()) {
         Some(b) if b % 3 == 1 => Some(Scheme::Ws),
