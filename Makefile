@@ -3,6 +3,7 @@
 
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 8
 # Every feature of the core but `otlp-tls`, whose TLS stack only adds build time.
 FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 
@@ -10,7 +11,7 @@ FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 # targets; the root runs every one that exists.
 BINDINGS := $(patsubst %/Makefile,%,$(wildcard bindings-*/Makefile))
 
-.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz demo clean
+.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz fuzz-ci fuzz-corpus demo clean
 
 all: build
 
@@ -48,9 +49,18 @@ bench-rust:
 	$(CARGO) bench -p tracewire $(FEATURES)
 	$(CARGO) run --release -p tracewire $(FEATURES) --example ws_throughput
 
-## fuzz: every fuzz target for FUZZ_SECONDS each (needs the nightly toolchain).
+## fuzz: every fuzz target for FUZZ_SECONDS each, inputs up to 1 MiB
+## (installs the nightly toolchain and cargo-fuzz when missing).
 fuzz:
 	.ci/fuzz $(FUZZ_SECONDS)
+
+## fuzz-ci: the short run CI makes, FUZZ_CI_SECONDS per target.
+fuzz-ci:
+	.ci/fuzz $(FUZZ_CI_SECONDS)
+
+## fuzz-corpus: rewrite the committed seed corpus from tests/vectors.
+fuzz-corpus:
+	python3 core/fuzz/seed_corpus.py
 
 ## demo: the voice assistant across four languages; MODEL=message for the
 ## message model, BACKEND=jaeger to send it to a Jaeger started on loopback.
