@@ -449,6 +449,27 @@ mod tests {
     use tracewire::model::{Connection, LinkSource, MessageType, Model, ParentSource, Role};
 
     #[test]
+    fn a_record_with_a_flood_of_baggage_members_reads_in_linear_time() {
+        // A record with 45,000 members (JNI reads these from Java): each is
+        // read and inserted once. This took 2.3 s in a release build while
+        // every insert rescanned the members (a fuzz finding); the W3C member
+        // limits apply when the baggage becomes a header.
+        let mut w = Writer::from_vec(Vec::new());
+        w.u8(0);
+        w.len(0);
+        w.len(45_000);
+        for i in 0..45_000 {
+            w.str(&format!("k{i}"));
+            w.str("");
+            w.str("");
+            w.len(0);
+        }
+        let bytes = w.into_vec();
+        let ctx = Reader::new(&bytes).context().unwrap();
+        assert_eq!(ctx.baggage.len(), 45_000);
+    }
+
+    #[test]
     fn attributes_round_trip_every_type() {
         let attrs = [
             KeyValue::new("s", "text"),
