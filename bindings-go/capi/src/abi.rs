@@ -271,3 +271,21 @@ pub(crate) unsafe fn handle<'a, T>(h: *const T, what: &'static str) -> Result<&'
     // SAFETY: per the contract.
     unsafe { h.as_ref() }.ok_or_else(|| TwError::invalid_argument(what))
 }
+
+/// Frees the handle in `*slot` (made by `Box::into_raw`) and sets the slot
+/// to NULL, so a second call is a no-op; NULL `slot` or `*slot`: no-op. Every
+/// `tw_*_free` of a handle is this.
+///
+/// # Safety
+/// `slot` NULL or pointing to NULL or to a handle made by `Box::into_raw`
+/// and not used by any other call.
+pub(crate) unsafe fn free_handle<T>(slot: *mut *mut T) {
+    // SAFETY: per the contract.
+    if let Some(slot) = unsafe { slot.as_mut() } {
+        let h = std::mem::replace(slot, std::ptr::null_mut());
+        if !h.is_null() {
+            // SAFETY: made by `Box::into_raw`, and the slot no longer holds it.
+            drop(unsafe { Box::from_raw(h) });
+        }
+    }
+}

@@ -71,13 +71,7 @@ pub unsafe extern "C" fn tw_codec_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_codec_free(codec: *mut *mut TwCodec) {
     // SAFETY: per the contract.
-    if let Some(slot) = unsafe { codec.as_mut() } {
-        let h = std::mem::replace(slot, ptr::null_mut());
-        if !h.is_null() {
-            // SAFETY: made by `Box::into_raw` in `tw_codec_new`.
-            drop(unsafe { Box::from_raw(h) });
-        }
-    }
+    unsafe { free_handle(codec) }
 }
 
 /// The frame to send for an application `payload` of `message_type`

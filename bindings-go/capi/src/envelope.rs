@@ -143,13 +143,7 @@ pub unsafe extern "C" fn tw_json_envelope_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_json_envelope_free(env: *mut *mut TwJsonEnvelope) {
     // SAFETY: per the contract.
-    if let Some(slot) = unsafe { env.as_mut() } {
-        let h = std::mem::replace(slot, ptr::null_mut());
-        if !h.is_null() {
-            // SAFETY: made by `Box::into_raw` in `tw_json_envelope_new`.
-            drop(unsafe { Box::from_raw(h) });
-        }
-    }
+    unsafe { free_handle(env) }
 }
 /// Returns in `*out` a copy of `frame` with the context's members added
 /// (`docs/PROTOCOL.md` section 4.2). The context is `*span` plus `tracestate`

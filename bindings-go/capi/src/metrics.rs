@@ -51,13 +51,7 @@ pub unsafe extern "C" fn tw_stream_metrics_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_stream_metrics_free(m: *mut *mut TwStreamMetrics) {
     // SAFETY: per the contract.
-    if let Some(slot) = unsafe { m.as_mut() } {
-        let h = std::mem::replace(slot, ptr::null_mut());
-        if !h.is_null() {
-            // SAFETY: made by `Box::into_raw` in `tw_stream_metrics_new`.
-            drop(unsafe { Box::from_raw(h) });
-        }
-    }
+    unsafe { free_handle(m) }
 }
 
 /// Records one chunk of `bytes` bytes: now when `elapsed_ns` < 0, else at

@@ -108,13 +108,7 @@ pub unsafe extern "C" fn tw_connection_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tw_connection_free(conn: *mut *mut TwConnection) {
     // SAFETY: per the contract.
-    if let Some(slot) = unsafe { conn.as_mut() } {
-        let h = std::mem::replace(slot, ptr::null_mut());
-        if !h.is_null() {
-            // SAFETY: made by `Box::into_raw` in `tw_connection_new`.
-            drop(unsafe { Box::from_raw(h) });
-        }
-    }
+    unsafe { free_handle(conn) }
 }
 
 /// Everything needed to start one span. `attributes` is the bridge's

@@ -13,6 +13,7 @@ use tracewire_bridge::{Coded, envelopes_from_bits};
 
 use crate::envelope::decoded;
 use crate::guard::{Fail, emit, fast, guarded, input};
+use crate::plumbing::{free_handle, handle_ref, into_handle};
 
 /// Whether received JSON payloads lose their envelope members unless
 /// configured otherwise (core `envelope::json::STRIP_BY_DEFAULT`).
@@ -46,7 +47,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecNew<'local>(
             .map_err(|e| Fail::Code(e.code(), e.to_string()))?
             .strip_on_extract(strip);
         let codec = Codec::new(envelopes_from_bits(envelopes as u32), json);
-        Ok(Box::into_raw(Box::new(codec)) as jlong)
+        Ok(into_handle(codec))
     })
 }
 
@@ -58,10 +59,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecFree<'local>(
     handle: jlong,
 ) {
     fast(&mut env, || {
-        if handle != 0 {
-            // SAFETY: made by codecNew; Java frees each handle once.
-            drop(unsafe { Box::from_raw(handle as *mut Codec) });
-        }
+        // SAFETY: made by codecNew; Java frees it once, after its last use.
+        unsafe { free_handle::<Codec>(handle) };
         Ok(())
     })
 }
@@ -69,11 +68,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecFree<'local>(
 /// # Safety
 /// `handle` is a live `codecNew` handle.
 unsafe fn codec<'a>(handle: jlong) -> Result<&'a Codec, Fail> {
-    if handle == 0 {
-        return Err(Fail::argument("closed message codec"));
-    }
     // SAFETY: the caller's contract.
-    Ok(unsafe { &*(handle as *const Codec) })
+    unsafe { handle_ref(handle, "closed message codec") }
 }
 
 /// The frame to send for an application payload of `message_type` (the

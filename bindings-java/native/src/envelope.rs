@@ -10,6 +10,7 @@ use tracewire_bridge::DecodedKind;
 use tracewire_bridge::wire::{Reader, Writer};
 
 use crate::guard::{Fail, emit, fast, guarded, input};
+use crate::plumbing::{free_handle, handle_ref, into_handle};
 
 /// `u8 outcome` (the bridge's `DecodedKind` code), then a context record
 /// (enveloped) or `u32 code, str message` and the event the receive span
@@ -46,7 +47,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonNew<'local>(
         let envelope = JsonEnvelope::at_path(&path)
             .map_err(|e| Fail::Code(e.code(), e.to_string()))?
             .strip_on_extract(strip);
-        Ok(Box::into_raw(Box::new(envelope)) as jlong)
+        Ok(into_handle(envelope))
     })
 }
 
@@ -58,10 +59,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonFree<'local>(
     handle: jlong,
 ) {
     fast(&mut env, || {
-        if handle != 0 {
-            // SAFETY: made by jsonNew; Java frees each handle once.
-            drop(unsafe { Box::from_raw(handle as *mut JsonEnvelope) });
-        }
+        // SAFETY: made by jsonNew; Java frees it once, after its last use.
+        unsafe { free_handle::<JsonEnvelope>(handle) };
         Ok(())
     })
 }
@@ -69,11 +68,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonFree<'local>(
 /// # Safety
 /// `handle` is a live `jsonNew` handle.
 unsafe fn json<'a>(handle: jlong) -> Result<&'a JsonEnvelope, Fail> {
-    if handle == 0 {
-        return Err(Fail::argument("closed JSON envelope"));
-    }
     // SAFETY: the caller's contract.
-    Ok(unsafe { &*(handle as *const JsonEnvelope) })
+    unsafe { handle_ref(handle, "closed JSON envelope") }
 }
 
 /// Injects a context record into a JSON frame. Out: the new frame. Fails

@@ -9,6 +9,7 @@ use tracewire_bridge::Coded;
 use tracewire_bridge::wire::Writer;
 
 use crate::guard::{Fail, emit, fast};
+use crate::plumbing::{free_handle, handle_ref, into_handle};
 
 // ---------------------------------------------------------------- metrics
 
@@ -22,7 +23,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsNew<'local>(
 ) -> jlong {
     fast(&mut env, || {
         let m = StreamMetrics::new(StreamKind::from_code(kind as u32)?);
-        Ok(Box::into_raw(Box::new(m)) as jlong)
+        Ok(into_handle(m))
     })
 }
 
@@ -34,10 +35,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsFree<'local>(
     handle: jlong,
 ) {
     fast(&mut env, || {
-        if handle != 0 {
-            // SAFETY: made by metricsNew; Java frees it once, after its last use.
-            drop(unsafe { Box::from_raw(handle as *mut StreamMetrics) });
-        }
+        // SAFETY: made by metricsNew; Java frees it once, after its last use.
+        unsafe { free_handle::<StreamMetrics>(handle) };
         Ok(())
     })
 }
@@ -45,11 +44,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsFree<'local>(
 /// # Safety
 /// `handle` is a live `metricsNew` handle.
 unsafe fn metrics<'a>(handle: jlong) -> Result<&'a StreamMetrics, Fail> {
-    if handle == 0 {
-        return Err(Fail::argument("closed stream metrics"));
-    }
     // SAFETY: the caller's contract.
-    Ok(unsafe { &*(handle as *const StreamMetrics) })
+    unsafe { handle_ref(handle, "closed stream metrics") }
 }
 
 /// Records one chunk of `bytes`, now (lock-free).

@@ -10,6 +10,36 @@ use crate::headers::FIELDS;
 
 // ---------------------------------------------------------------- plumbing
 
+/// A native object handed to Java as a `long` handle (a leaked `Box`).
+pub(crate) fn into_handle<T>(value: T) -> jlong {
+    Box::into_raw(Box::new(value)) as jlong
+}
+
+/// Frees a handle made by [`into_handle`]; 0 is ignored.
+///
+/// # Safety
+/// `handle` is 0 or made by `into_handle::<T>`, and Java frees it once,
+/// after its last use (the owning class's `close`/`Cleaner` guarantee it).
+pub(crate) unsafe fn free_handle<T>(handle: jlong) {
+    if handle != 0 {
+        // SAFETY: the caller's contract.
+        drop(unsafe { Box::from_raw(handle as *mut T) });
+    }
+}
+
+/// Borrows a handle made by [`into_handle`]; 0 (a closed object) is
+/// `invalid_argument` naming `what`.
+///
+/// # Safety
+/// `handle` is 0 or a live `into_handle::<T>` handle.
+pub(crate) unsafe fn handle_ref<'a, T>(handle: jlong, what: &'static str) -> Result<&'a T, Fail> {
+    if handle == 0 {
+        return Err(Fail::argument(what));
+    }
+    // SAFETY: the caller's contract.
+    Ok(unsafe { &*(handle as *const T) })
+}
+
 /// The address of a direct buffer (0 for a heap buffer).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_address<'local>(
