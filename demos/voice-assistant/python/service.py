@@ -143,6 +143,9 @@ class _ReportingMetricExporter(MetricExporter):
     """The metrics counterpart of :class:`_ReportingSpanExporter`."""
 
     def __init__(self, inner: MetricExporter, report: ExportReport) -> None:
+        # The reader asks the exporter it is given for its temporality and
+        # aggregation; the SDK keeps the inner exporter's only in these
+        # attributes, so they are passed on as they are.
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
