@@ -413,3 +413,39 @@ def test_traced_client_refuses_a_message_over_the_limit(provider: TracerProvider
 
     closed = run(main())
     assert closed.sent is not None and closed.sent.code == 1009
+
+
+def test_limits_reach_websockets_on_both_sides(provider: TracerProvider) -> None:
+    seen: Dict[str, Any] = {}
+
+    async def handler(conn: tws.TracedConnection) -> None:
+        seen["server"] = (conn.ws.protocol.max_message_size, conn.ws.transport.get_write_buffer_limits()[1])
+        await conn.recv()
+
+    async def main() -> Any:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/"
+            async with tws.connect(uri, tracer_provider=provider, write_limit=64 * 1024) as conn:
+                client = (conn.ws.protocol.max_message_size, conn.ws.transport.get_write_buffer_limits()[1])
+                await conn.send("bye")
+            return client
+
+    client = run(main())
+    assert seen["server"] == (MIB, 4 * MIB)
+    assert client == (MIB, 64 * 1024)
+
+
+def test_server_handshake_timeout_closes_a_silent_peer(provider: TracerProvider) -> None:
+    async def handler(conn: tws.TracedConnection) -> None:
+        raise AssertionError("no handshake, no handler")
+
+    async def main() -> bytes:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider, open_timeout=0.2) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            try:
+                # The default would wait 10 s; the caller's 0.2 s closes it.
+                return await asyncio.wait_for(reader.read(), 5)
+            finally:
+                writer.close()
+
+    assert run(main()) == b""
