@@ -275,12 +275,14 @@ class TracedConnection:
     def _record_close(self) -> None:
         # websockets 13 has these on the protocol object only.
         state = getattr(self.ws, "protocol", self.ws)
-        # websockets' close_code is the frame received, 1006 without one; a
-        # side that fails the connection (1009 for a message over max_size,
-        # 1002, 1007) sends its frame and closes without waiting for the
-        # answer, so the frame it sent is what ended the connection.
+        # websockets' close_code is the frame received, 1006 without one. A
+        # side that fails the connection over what the peer sent (1009 for a
+        # message over max_size, 1002, 1007: parser_exc is set) sends its
+        # frame and closes without waiting for the answer, so the frame it
+        # sent is what ended the connection. A close handshake the peer never
+        # answers stays 1006.
         rcvd, sent = getattr(state, "close_rcvd", None), getattr(state, "close_sent", None)
-        if rcvd is None and sent is not None:
+        if rcvd is None and sent is not None and getattr(state, "parser_exc", None) is not None:
             self._spans.close(sent.code, sent.reason or "")
         else:
             self._spans.close(state.close_code, state.close_reason or "")
