@@ -16,7 +16,8 @@
 //! `handshake`, `target` and `metrics` sit on those; `model` (decisions,
 //! `choose`, events) on `target`; `envelope` on `model` (a malformed
 //! envelope's event); and `codec` (the per-connection frame rules) on
-//! `envelope` and `handshake`.
+//! `envelope` and `handshake`. `limits` (the WebSocket limits `tracewire.ws`
+//! passes to `websockets`) depends on nothing here.
 
 mod codec;
 mod context;
@@ -24,6 +25,7 @@ mod envelope;
 mod errors;
 mod handshake;
 mod headers;
+mod limits;
 mod metrics;
 mod model;
 mod otel;
@@ -45,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     codec::register(m)?;
     model::register(m)?;
     metrics::register(m)?;
+    limits::register(m)?;
     otel::register(m)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from websockets.asyncio.client import connect as plain_connect
 from websockets.asyncio.server import serve as plain_serve
+from websockets.exceptions import ConnectionClosedError
 
 import tracewire as tw
 from tracewire import ws as tws
@@ -323,3 +324,128 @@ def test_failing_handler_closes_with_1011(provider: TracerProvider, exporter: In
     assert accept.status.status_code == StatusCode.ERROR
     assert accept.attributes["websocket.close.code"] == 1011  # type: ignore[index]
     assert any(e.name == "exception" for e in accept.events)
+
+
+# WebSocket limits (docs/PROTOCOL.md 11.1): the core decides them, connect and
+# serve pass them to websockets unless the caller gives its own.
+
+MIB = 1 << 20
+
+
+def test_ws_limits_are_the_core_defaults() -> None:
+    limits = tw.ws_limits()
+    assert isinstance(limits, tw.WsLimits)
+    assert limits.max_message_size == MIB
+    assert limits.max_frame_size == MIB
+    assert limits.write_buffer_size == 128 * 1024
+    assert limits.max_write_buffer_size == 4 * MIB
+    assert limits.handshake_timeout == 10.0
+    assert "max_message_size=1048576" in repr(limits)
+    assert tws.limit_defaults() == {"max_size": MIB, "open_timeout": 10.0, "write_limit": 4 * MIB}
+
+
+def length_handler(received: List[tws.Message]) -> Callable[[tws.TracedConnection], Awaitable[None]]:
+    """Answers each message with its length (an echo of a large message would
+    meet the client's own limit)."""
+
+    async def handler(conn: tws.TracedConnection) -> None:
+        async def on_message(msg: tws.Message) -> None:
+            received.append(msg)
+            await conn.send(str(len(msg.data)))
+
+        try:
+            await conn.handle(on_message)
+        except ConnectionClosedError:
+            pass
+
+    return handler
+
+
+def test_message_over_the_limit_is_refused_with_1009(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+
+    async def main() -> ConnectionClosedError:
+        async with tws.serve(length_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/big"
+            async with tws.connect(uri, tracer_provider=provider) as conn:
+                await conn.send(b"\x00" * (MIB // 2))
+                assert (await conn.recv()).data == str(MIB // 2)
+                await conn.send(b"\x00" * (MIB + 1))
+                with pytest.raises(ConnectionClosedError) as info:
+                    await conn.recv()
+            await wait_for_spans(exporter, "accept /big")
+            return info.value
+
+    closed = run(main())
+    assert closed.rcvd is not None and closed.rcvd.code == 1009
+    assert [len(m.data) for m in received] == [MIB // 2]
+    (accept,) = by_kind(exporter.get_finished_spans(), SpanKind.SERVER)
+    assert accept.attributes["websocket.close.code"] == 1009  # type: ignore[index]
+
+
+def test_caller_max_size_wins(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+
+    async def main() -> str:
+        handler = length_handler(received)
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider, max_size=4 * MIB) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/", tracer_provider=provider) as conn:
+                await conn.send(b"\x00" * (2 * MIB))
+                reply = await conn.recv()
+                assert isinstance(reply.data, str)
+                return reply.data
+
+    assert run(main()) == str(2 * MIB)
+    assert [len(m.data) for m in received] == [2 * MIB]
+
+
+def test_traced_client_refuses_a_message_over_the_limit(provider: TracerProvider) -> None:
+    async def send_big(ws: Any) -> None:
+        await ws.send(b"\x00" * (2 * MIB))
+        await ws.wait_closed()
+
+    async def main() -> ConnectionClosedError:
+        async with plain_serve(send_big, "127.0.0.1", 0, max_size=None) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/", tracer_provider=provider) as conn:
+                with pytest.raises(ConnectionClosedError) as info:
+                    await conn.recv()
+                return info.value
+
+    closed = run(main())
+    assert closed.sent is not None and closed.sent.code == 1009
+
+
+def test_limits_reach_websockets_on_both_sides(provider: TracerProvider) -> None:
+    seen: Dict[str, Any] = {}
+
+    async def handler(conn: tws.TracedConnection) -> None:
+        seen["server"] = (conn.ws.protocol.max_message_size, conn.ws.transport.get_write_buffer_limits()[1])
+        await conn.recv()
+
+    async def main() -> Any:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/"
+            async with tws.connect(uri, tracer_provider=provider, write_limit=64 * 1024) as conn:
+                client = (conn.ws.protocol.max_message_size, conn.ws.transport.get_write_buffer_limits()[1])
+                await conn.send("bye")
+            return client
+
+    client = run(main())
+    assert seen["server"] == (MIB, 4 * MIB)
+    assert client == (MIB, 64 * 1024)
+
+
+def test_server_handshake_timeout_closes_a_silent_peer(provider: TracerProvider) -> None:
+    async def handler(conn: tws.TracedConnection) -> None:
+        raise AssertionError("no handshake, no handler")
+
+    async def main() -> bytes:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider, open_timeout=0.2) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            try:
+                # The default would wait 10 s; the caller's 0.2 s closes it.
+                return await asyncio.wait_for(reader.read(), 5)
+            finally:
+                writer.close()
+
+    assert run(main()) == b""

@@ -22,7 +22,8 @@ package converts types and applies those decisions with opentelemetry-python.
 - OpenTelemetry: :class:`W3CPropagator`, :func:`to_otel_context`,
   :func:`from_otel_context`.
 - Async hops: :func:`capture`, :func:`restore`, :func:`restored`, :func:`bind`.
-- WebSockets: :mod:`tracewire.ws` (``connect``, ``serve``).
+- WebSockets: :mod:`tracewire.ws` (``connect``, ``serve``), with the core's
+  limits (:func:`ws_limits`, a :class:`WsLimits`) as defaults.
 - Errors: :class:`Error` and its subclasses, each with an :class:`ErrorCode`.
 """
 
@@ -65,12 +66,14 @@ from ._native import (
     TraceContext,
     TraceParent,
     TraceState,
+    WsLimits,
     decode_binary,
     encode_binary,
     extract,
     inject,
     metric_names,
     new_session_id,
+    ws_limits,
 )
 from ._otel import W3CPropagator, from_otel_context, to_otel_context
 from ._spans import start_span
@@ -118,6 +121,9 @@ __all__ = [
     "W3CPropagator",
     "to_otel_context",
     "from_otel_context",
+    # WebSocket limits
+    "ws_limits",
+    "WsLimits",
     # async hops
     "capture",
     "restore",

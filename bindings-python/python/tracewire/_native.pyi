@@ -58,6 +58,8 @@ __all__ = [
     "StreamSnapshot",
     "StreamMetrics",
     "metric_names",
+    "WsLimits",
+    "ws_limits",
 ]
 
 __version__: str
@@ -442,3 +444,18 @@ class StreamMetrics:
     def snapshot_and_intervals(self) -> Tuple[StreamSnapshot, List[float]]: ...
 
 def metric_names(kind: str = "generic") -> Dict[str, Tuple[str, str, str]]: ...
+
+@final
+class WsLimits:
+    @property
+    def max_message_size(self) -> int: ...
+    @property
+    def max_frame_size(self) -> int: ...
+    @property
+    def write_buffer_size(self) -> int: ...
+    @property
+    def max_write_buffer_size(self) -> int: ...
+    @property
+    def handshake_timeout(self) -> float: ...
+
+def ws_limits() -> WsLimits: ...

@@ -16,7 +16,31 @@ and ``websockets.asyncio.server.serve``:
   negotiated (which frames are enveloped, stripping on receive, and the
   ``exception`` event a malformed envelope leaves on the process span), and
   the span names and attributes come from the URL as the core reads it
-  (:class:`~tracewire.Target`).
+  (:class:`~tracewire.Target`);
+- both run with the core's WebSocket limits (:func:`limit_defaults`,
+  ``docs/PROTOCOL.md`` 11.1) unless the caller passes its own.
+
+Limits: ``connect`` and ``serve`` pass ``websockets`` these defaults, from
+:func:`tracewire.ws_limits`:
+
+- ``max_size``: the largest message (1 MiB). ``websockets`` checks each frame
+  against what is left of it, from the frame header, before reading the
+  payload; a larger message closes the connection with 1009 (message too big)
+  and never reaches the application. The core's frame limit equals the
+  message limit, so it needs no separate argument (a smaller one would be
+  passed as ``websockets``' ``(message, fragment)`` pair).
+- ``open_timeout``: the opening handshake (10 s); for the client it includes
+  the TCP connect, for the server it runs per connection.
+- ``write_limit``: the high-water mark of the write buffer (4 MiB, the core's
+  most bytes queued for writing). Above it, ``send`` waits for the peer to
+  read rather than queueing without bound. The core's write buffer size
+  (frames gathered before a socket write) has no ``websockets`` counterpart:
+  asyncio writes each frame to the transport as it is sent.
+
+Any of ``max_size``, ``open_timeout`` or ``write_limit`` given to
+``connect(...)`` or ``serve(...)`` wins over the default, e.g.
+``serve(handler, host, port, max_size=16 * 2**20)``; a peer that must carry
+larger messages raises the limit on both sides.
 
 Example::
 
@@ -35,6 +59,7 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Dict,
     Generator,
     List,
     Optional,
@@ -58,12 +83,29 @@ from ._native import (
     ServerHandshake,
     Target,
     TraceContext,
+    ws_limits,
 )
 from ._spans import SpanApplier
 
-__all__ = ["Message", "TracedConnection", "connect", "serve"]
+__all__ = ["Message", "TracedConnection", "connect", "limit_defaults", "serve"]
 
 Data = Union[str, bytes]
+
+
+def limit_defaults() -> Dict[str, Any]:
+    """The keyword arguments ``connect`` and ``serve`` give ``websockets``
+    unless the caller gives its own: ``max_size``, ``open_timeout`` and
+    ``write_limit``, from the core's limits (:func:`tracewire.ws_limits`).
+    Useful to open a plain ``websockets`` endpoint with the same limits."""
+    limits = ws_limits()
+    max_size: Union[int, Tuple[int, int]] = limits.max_message_size
+    if limits.max_frame_size < limits.max_message_size:
+        max_size = (limits.max_message_size, limits.max_frame_size)
+    return {
+        "max_size": max_size,
+        "open_timeout": limits.handshake_timeout,
+        "write_limit": limits.max_write_buffer_size,
+    }
 
 
 class Message:
@@ -233,7 +275,17 @@ class TracedConnection:
     def _record_close(self) -> None:
         # websockets 13 has these on the protocol object only.
         state = getattr(self.ws, "protocol", self.ws)
-        self._spans.close(state.close_code, state.close_reason or "")
+        # websockets' close_code is the frame received, 1006 without one. A
+        # side that fails the connection over what the peer sent (1009 for a
+        # message over max_size, 1002, 1007: parser_exc is set) sends its
+        # frame and closes without waiting for the answer, so the frame it
+        # sent is what ended the connection. A close handshake the peer never
+        # answers stays 1006.
+        rcvd, sent = getattr(state, "close_rcvd", None), getattr(state, "close_sent", None)
+        if rcvd is None and sent is not None and getattr(state, "parser_exc", None) is not None:
+            self._spans.close(sent.code, sent.reason or "")
+        else:
+            self._spans.close(state.close_code, state.close_reason or "")
 
     async def __aenter__(self) -> "TracedConnection":
         return self
@@ -259,7 +311,9 @@ class connect:
         tracer_provider: default: the global one.
         context: the ambient context for the ``connect`` span (default: current).
         **kwargs: passed to ``websockets.asyncio.client.connect``
-            (``additional_headers`` are merged).
+            (``additional_headers`` are merged); ``max_size``,
+            ``open_timeout`` and ``write_limit`` replace the core's defaults
+            (:func:`limit_defaults`).
     """
 
     def __init__(
@@ -293,7 +347,7 @@ class connect:
         ambient = otel_context.get_current() if self._context is None else self._context
         span_context = spans.open(ambient=ambient)
         request = handshake.request_headers(TraceContext.from_otel(span_context))
-        kwargs = dict(self._kwargs)
+        kwargs = {**limit_defaults(), **self._kwargs}
         extra = kwargs.pop("additional_headers", None)
         headers: List[Tuple[str, str]] = []
         if extra is not None:
@@ -362,7 +416,11 @@ def serve(
     arguments). Your own ``process_request`` and ``process_response`` hooks
     run first. ``server.address`` and ``server.port`` come from the ``Host``
     header; the port defaults to the scheme's only when ``ssl`` is given
-    (the server then knows it terminates TLS).
+    (the server then knows it terminates TLS). Other keyword arguments go to
+    ``websockets``; ``max_size``, ``open_timeout`` and ``write_limit``
+    replace the core's defaults (:func:`limit_defaults`): by default a
+    message over 1 MiB closes its connection with 1009 before ``handler``
+    sees it.
     """
     from websockets.asyncio.server import serve as ws_serve
 
@@ -430,4 +488,5 @@ def serve(
             finally:
                 conn._record_close()
 
-    return ws_serve(on_connection, host, port, process_request=on_request, process_response=on_response, **kwargs)
+    options = {**limit_defaults(), **kwargs}
+    return ws_serve(on_connection, host, port, process_request=on_request, process_response=on_response, **options)
