@@ -260,11 +260,11 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 }
 
 // accept upgrades r within the handshake timeout. websocket.Accept takes no
-// context; the deadline on the response's connection is what bounds the
-// write of the upgrade response to a peer that does not read. Clearing it
-// once upgraded also lifts an http.Server WriteTimeout, which would
-// otherwise end a long-lived connection that hijacking took out of the
-// server's hands.
+// context, so a write deadline on the response's connection is what bounds
+// the upgrade response to a peer that does not read it. net/http flushes
+// that response and then clears the deadlines as it hands the connection
+// over (Hijack); clearing it here too keeps a deadline from outliving the
+// handshake with a ResponseWriter that hijacks otherwise.
 func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*websocket.Conn, error) {
 	d := opts.handshakeTimeout()
 	if d <= 0 {
