@@ -14,4 +14,12 @@
 // By default the application receives JSON payloads without the envelope
 // members (what the peer wrote), as in every tracewire language;
 // Options.KeepEnvelope leaves them in.
+//
+// Both ends apply the core's WebSocket limits (docs/PROTOCOL.md section
+// 11.1) unless Options say otherwise: messages up to
+// tracewire.WSMaxMessageSize (1 MiB; a larger one closes the connection
+// with 1009 before the application sees it) and an opening handshake of at
+// most tracewire.WSHandshakeTimeout (10 s). A server should also set
+// http.Server.ReadHeaderTimeout, which bounds the upgrade request before
+// Accept runs.
 package twwebsocket

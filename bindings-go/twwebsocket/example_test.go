@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	tracewire "tracewire.dev/go"
 	"tracewire.dev/go/twwebsocket"
 )
 
@@ -48,4 +50,26 @@ func ExampleDial() {
 	// envelopes: json, binary
 	// echo: {"text":"hi"}
 	// same trace: true
+}
+
+// The core's limits apply by default; Options override them per endpoint,
+// and http.Server.ReadHeaderTimeout bounds the upgrade request itself.
+func ExampleOptions_limits() {
+	opts := &twwebsocket.AcceptOptions{Options: twwebsocket.Options{
+		ReadLimit:        4 << 20,          // this endpoint takes 4 MiB messages (the client must too)
+		HandshakeTimeout: 30 * time.Second, // and slow upgrades
+	}}
+	srv := &http.Server{
+		Addr:              "127.0.0.1:8080",
+		ReadHeaderTimeout: tracewire.WSHandshakeTimeout,
+		Handler: twwebsocket.Handler(opts, func(r *http.Request, c *twwebsocket.Conn) {
+			_ = c.Serve(r.Context(), func(ctx context.Context, typ websocket.MessageType, p []byte) error {
+				return nil
+			})
+		}),
+	}
+	_ = srv // srv.ListenAndServe()
+	fmt.Println("default message limit:", tracewire.WSMaxMessageSize, "bytes; handshake:", tracewire.WSHandshakeTimeout)
+	// Output:
+	// default message limit: 1048576 bytes; handshake: 10s
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel"
@@ -37,6 +38,42 @@ type Options struct {
 	// By default they are removed, so the application sees what the sender
 	// wrote (the default of every tracewire language).
 	KeepEnvelope bool
+	// ReadLimit is the largest message Read accepts, in bytes on the wire
+	// (envelope included). Zero means tracewire.WSMaxMessageSize (1 MiB,
+	// the core's default, which replaces coder/websocket's 32 KiB); a
+	// negative value means no limit. A larger message is never buffered
+	// whole nor handed to the application: Read fails with an error
+	// wrapping websocket.ErrMessageTooBig and the connection is closed with
+	// 1009 (websocket.StatusMessageTooBig). coder/websocket has no separate
+	// frame limit (every frame is part of a message, so this bounds it) and
+	// writes synchronously (no send queue to bound), so the core's frame and
+	// write buffer limits have nothing to apply to here.
+	ReadLimit int64
+	// HandshakeTimeout bounds the opening handshake. Zero means
+	// tracewire.WSHandshakeTimeout (10 s); a negative value means none (ctx
+	// alone bounds Dial). Dial applies it as a timeout on the context of the
+	// dial, from the TCP connect to the upgrade; Accept as a write deadline
+	// on the upgrade response, cleared once upgraded. net/http reads the
+	// request before Accept runs: bound that read with http.Server's
+	// ReadHeaderTimeout (tracewire.WSHandshakeTimeout is a fitting value).
+	HandshakeTimeout time.Duration
+}
+
+func (o *Options) readLimit() int64 {
+	switch {
+	case o.ReadLimit == 0:
+		return tracewire.WSMaxMessageSize
+	case o.ReadLimit < 0:
+		return -1
+	}
+	return o.ReadLimit
+}
+
+func (o *Options) handshakeTimeout() time.Duration {
+	if o.HandshakeTimeout == 0 {
+		return tracewire.WSHandshakeTimeout
+	}
+	return o.HandshakeTimeout
 }
 
 func (o *Options) envelopes() tracewire.Envelopes {
@@ -147,7 +184,13 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		merged[k] = vs
 	}
 	wsOpts.HTTPHeader = merged
-	ws, resp, err := websocket.Dial(ctx, rawURL, &wsOpts)
+	dialCtx := ctx
+	if d := opts.handshakeTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		dialCtx, cancel = context.WithTimeout(ctx, d)
+		defer cancel() // the connection does not keep the dial's context
+	}
+	ws, resp, err := websocket.Dial(dialCtx, rawURL, &wsOpts)
 	if err != nil {
 		return nil, resp, fail(err)
 	}
@@ -194,7 +237,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	for k, vs := range hs.ResponseHeader {
 		w.Header()[k] = vs
 	}
-	ws, err := websocket.Accept(w, r, opts.WebSocket)
+	ws, err := accept(w, r, opts)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -214,6 +257,27 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, err
 	}
 	return c, nil
+}
+
+// accept upgrades r within the handshake timeout. websocket.Accept takes no
+// context, so a write deadline on the response's connection is what bounds
+// the upgrade response to a peer that does not read it. net/http flushes
+// that response and then clears the deadlines as it hands the connection
+// over (Hijack); clearing it here too keeps a deadline from outliving the
+// handshake with a ResponseWriter that hijacks otherwise.
+func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*websocket.Conn, error) {
+	d := opts.handshakeTimeout()
+	if d <= 0 {
+		return websocket.Accept(w, r, opts.WebSocket)
+	}
+	rc := http.NewResponseController(w)
+	// A writer that cannot take deadlines (some middleware) upgrades unbounded.
+	bounded := rc.SetWriteDeadline(time.Now().Add(d)) == nil
+	ws, err := websocket.Accept(w, r, opts.WebSocket)
+	if bounded {
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
+	return ws, err
 }
 
 // Handler returns an http.Handler that accepts each request with opts and
@@ -240,6 +304,7 @@ func connectionInfo(model tracewire.Model, role tracewire.Role, sessionID string
 }
 
 func (c *Conn) setup(o *Options) error {
+	c.ws.SetReadLimit(o.readLimit())
 	for i, t := range [2]tracewire.MessageType{tracewire.Text, tracewire.Binary} {
 		send, err := c.conn.Send(t, 0)
 		if err != nil {
@@ -262,7 +327,7 @@ func (c *Conn) setup(o *Options) error {
 	return nil
 }
 
-// WebSocket returns the underlying connection (for Ping, SetReadLimit...).
+// WebSocket returns the underlying connection (for Ping, CloseRead...).
 // Frames written or read through it directly are not traced.
 func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
 
@@ -340,15 +405,20 @@ func (m *Message) End() { m.span.End() }
 
 // Read waits for the next data message and starts its process span. End
 // the span with Message.End once processed (Serve does it for you). When
-// the connection ends, Read records the close (code and reason, or 1006)
-// and returns the error of websocket.Conn.Read.
+// the connection ends, Read records the close (code and reason, 1009 for a
+// message over Options.ReadLimit, or 1006) and returns the error of
+// websocket.Conn.Read.
 func (c *Conn) Read(ctx context.Context) (*Message, error) {
 	typ, frame, err := c.ws.Read(ctx)
 	if err != nil {
 		var ce websocket.CloseError
-		if errors.As(err, &ce) {
+		switch {
+		case errors.As(err, &ce):
 			c.finish(int(ce.Code), ce.Reason)
-		} else {
+		case errors.Is(err, websocket.ErrMessageTooBig):
+			// coder/websocket has closed the connection with 1009 itself.
+			c.finish(int(websocket.StatusMessageTooBig), "")
+		default:
 			c.finish(-1, "")
 		}
 		return nil, err

@@ -155,6 +155,26 @@
 // Stream kind: a model's output (GenAI metric names).
 #define TW_STREAM_MODEL_OUTPUT 1
 
+// Default largest WebSocket message accepted, in bytes (1 MiB): the core's
+// `tracewire::limits::WS_MAX_MESSAGE_SIZE` (docs/PROTOCOL.md section 11.1).
+// A binding's traced client and server apply it unless configured otherwise.
+#define TW_WS_MAX_MESSAGE_SIZE (1 << 20)
+
+// Default largest WebSocket frame accepted, in bytes (1 MiB, the message
+// limit): `tracewire::limits::WS_MAX_FRAME_SIZE`.
+#define TW_WS_MAX_FRAME_SIZE (1 << 20)
+
+// Default write buffer, in bytes (128 KiB): `tracewire::limits::WS_WRITE_BUFFER_SIZE`.
+#define TW_WS_WRITE_BUFFER_SIZE (128 * 1024)
+
+// Default most bytes queued for writing (4 MiB):
+// `tracewire::limits::WS_MAX_WRITE_BUFFER_SIZE`.
+#define TW_WS_MAX_WRITE_BUFFER_SIZE (4 << 20)
+
+// Default longest opening handshake, in milliseconds (10 s):
+// `tracewire::limits::WS_HANDSHAKE_TIMEOUT`.
+#define TW_WS_HANDSHAKE_TIMEOUT_MS 10000
+
 // The envelope rules of one connection: the envelopes both peers accepted,
 // where the JSON members live and whether they are stripped. Immutable;
 // share it between threads freely.

@@ -101,6 +101,22 @@ pub const TW_STREAM_GENERIC: u32 = 0;
 /// Stream kind: a model's output (GenAI metric names).
 pub const TW_STREAM_MODEL_OUTPUT: u32 = 1;
 
+/// Default largest WebSocket message accepted, in bytes (1 MiB): the core's
+/// `tracewire::limits::WS_MAX_MESSAGE_SIZE` (docs/PROTOCOL.md section 11.1).
+/// A binding's traced client and server apply it unless configured otherwise.
+pub const TW_WS_MAX_MESSAGE_SIZE: usize = 1 << 20;
+/// Default largest WebSocket frame accepted, in bytes (1 MiB, the message
+/// limit): `tracewire::limits::WS_MAX_FRAME_SIZE`.
+pub const TW_WS_MAX_FRAME_SIZE: usize = 1 << 20;
+/// Default write buffer, in bytes (128 KiB): `tracewire::limits::WS_WRITE_BUFFER_SIZE`.
+pub const TW_WS_WRITE_BUFFER_SIZE: usize = 128 * 1024;
+/// Default most bytes queued for writing (4 MiB):
+/// `tracewire::limits::WS_MAX_WRITE_BUFFER_SIZE`.
+pub const TW_WS_MAX_WRITE_BUFFER_SIZE: usize = 4 << 20;
+/// Default longest opening handshake, in milliseconds (10 s):
+/// `tracewire::limits::WS_HANDSHAKE_TIMEOUT`.
+pub const TW_WS_HANDSHAKE_TIMEOUT_MS: u32 = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +213,22 @@ mod tests {
         assert_eq!(Scheme::ALL.len(), 2);
         assert_eq!(TW_ENVELOPE_JSON, tracewire_bridge::ENVELOPE_JSON);
         assert_eq!(TW_ENVELOPE_BINARY, tracewire_bridge::ENVELOPE_BINARY);
+    }
+
+    #[test]
+    fn the_websocket_limits_are_the_cores() {
+        use std::time::Duration;
+        use tracewire::limits;
+        assert_eq!(TW_WS_MAX_MESSAGE_SIZE, limits::WS_MAX_MESSAGE_SIZE);
+        assert_eq!(TW_WS_MAX_FRAME_SIZE, limits::WS_MAX_FRAME_SIZE);
+        assert_eq!(TW_WS_WRITE_BUFFER_SIZE, limits::WS_WRITE_BUFFER_SIZE);
+        assert_eq!(
+            TW_WS_MAX_WRITE_BUFFER_SIZE,
+            limits::WS_MAX_WRITE_BUFFER_SIZE
+        );
+        assert_eq!(
+            Duration::from_millis(TW_WS_HANDSHAKE_TIMEOUT_MS.into()),
+            limits::WS_HANDSHAKE_TIMEOUT
+        );
     }
 }
