@@ -52,7 +52,8 @@ public final class TracedSession {
 
   /**
    * Starts tracing a session in {@code @OnOpen}: the {@code accept} span under the client's
-   * handshake context (ended here in the {@code message} model).
+   * handshake context (ended here in the {@code message} model). Sets the session's largest
+   * text and binary message to {@link TracingConfigurator#maxMessageSize()}.
    *
    * @throws IllegalStateException when the endpoint is not configured with {@link
    *     TracingConfigurator}
@@ -64,7 +65,11 @@ public final class TracedSession {
       throw new IllegalStateException(
           "tracewire: the endpoint must use TracingConfigurator (no handshake in the session)");
     }
-    TracedSession t = new TracedSession(session, (ServerHandshake) hs, (TracingConfigurator) conf);
+    TracingConfigurator c = (TracingConfigurator) conf;
+    // Before the first message is read: the container then refuses larger ones with 1009.
+    session.setMaxTextMessageBufferSize(c.maxMessageSize());
+    session.setMaxBinaryMessageBufferSize(c.maxMessageSize());
+    TracedSession t = new TracedSession(session, (ServerHandshake) hs, c);
     t.tracer.open(t.handshake.context());
     t.tracer.upgraded();
     session.getUserProperties().put(PROPERTY, t);
