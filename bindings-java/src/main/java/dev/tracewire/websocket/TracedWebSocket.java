@@ -62,7 +62,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * 1008} (policy violation) with that reason; the socket is aborted if the server does not answer
  * it within the handshake timeout. The opening handshake, TCP connect included, fails
  * after {@link Builder#handshakeTimeout} (default 10 s) with {@link
- * java.net.http.HttpTimeoutException}. Sends waiting for earlier ones hold at most {@link
+ * java.net.http.HttpTimeoutException}. Sends not yet written hold at most {@link
  * Builder#maxQueuedSendBytes} (default 4 MiB); past it a send fails at once with {@link
  * java.io.IOException}. A listener that throws does not stop the connection: the exception is
  * recorded on the message's process span and the next message is requested.
@@ -187,7 +187,7 @@ public final class TracedWebSocket {
     }
 
     /**
-     * The most bytes of sends waiting for earlier ones (default {@link
+     * The most bytes of sends not yet written (default {@link
      * WebSocketLimits#MAX_WRITE_BUFFER_SIZE}, 4 MiB); past it a send fails at once with {@link
      * java.io.IOException} instead of queueing without bound.
      *
@@ -235,9 +235,14 @@ public final class TracedWebSocket {
           .handle(
               (ws, err) -> {
                 if (err != null) {
-                  ct.fail(err);
+                  // The JDK's own failure (HttpTimeoutException, ...) is the cause seen by callers.
+                  Throwable cause =
+                      err instanceof java.util.concurrent.CompletionException && err.getCause() != null
+                          ? err.getCause()
+                          : err;
+                  ct.fail(cause);
                   traced.closeCodecs();
-                  throw new java.util.concurrent.CompletionException(err);
+                  throw new java.util.concurrent.CompletionException(cause);
                 }
                 traced.ws = ws;
                 ct.upgraded();

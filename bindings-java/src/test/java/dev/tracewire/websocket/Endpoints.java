@@ -55,6 +55,14 @@ final class Endpoints {
     }
   }
 
+  /** Connection model, a 100-byte message limit. */
+  public static final class SmallConfigurator extends TracingConfigurator {
+    public SmallConfigurator() {
+      super(Otel.TRACER, TracingModel.CONNECTION, Envelopes.ALL, "");
+      maxMessageSize(100);
+    }
+  }
+
   static String reply(String got) {
     ObjectNode o = JSON.createObjectNode();
     o.put("echo", got);
@@ -143,6 +151,24 @@ final class Endpoints {
 
   @ServerEndpoint(value = "/keep", configurator = KeepEnvelopeConfigurator.class)
   public static final class KeepEnvelopeEcho {
+    @OnOpen
+    public void onOpen(Session s) {
+      open(s);
+    }
+
+    @OnMessage
+    public void onText(Session s, String message) throws IOException {
+      text(s, message);
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
+    }
+  }
+
+  @ServerEndpoint(value = "/small", configurator = SmallConfigurator.class)
+  public static final class SmallEcho {
     @OnOpen
     public void onOpen(Session s) {
       open(s);

@@ -55,7 +55,7 @@ class WebSocketTest {
           new Server(
               "127.0.0.1", port, "/", Map.of(),
               Endpoints.ConnectionEcho.class, Endpoints.MessageEcho.class, Endpoints.KeepEnvelopeEcho.class,
-              Endpoints.PlainEcho.class, Endpoints.Big.class);
+              Endpoints.PlainEcho.class, Endpoints.Big.class, Endpoints.SmallEcho.class);
       try {
         server.start();
         return;
@@ -540,5 +540,60 @@ class WebSocketTest {
     long[] limits = Endpoints.TRACED_LIMITS.get(0);
     assertEquals(WebSocketLimits.MAX_MESSAGE_SIZE, limits[0]);
     assertEquals(WebSocketLimits.MAX_MESSAGE_SIZE, limits[1]);
+  }
+
+  @Test
+  void theServerLimitCanBeSetInTheConfigurator() throws Exception {
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/small"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText("x".repeat(100)).get(10, TimeUnit.SECONDS);
+    assertNotNull(in.texts.poll(10, TimeUnit.SECONDS));
+    // In two fragments: Tyrus checks the session's limit as it reassembles a message.
+    ws.webSocket().sendText("x".repeat(60), false).get(10, TimeUnit.SECONDS);
+    ws.webSocket().sendText("x".repeat(41), true).get(10, TimeUnit.SECONDS);
+    assertEquals(1009, in.closes.poll(10, TimeUnit.SECONDS));
+    assertEquals(List.of("x".repeat(100)), Endpoints.TRACED_TEXT);
+    assertEquals(100, Endpoints.TRACED_LIMITS.get(0)[0]);
+    assertEquals(100, Endpoints.TRACED_LIMITS.get(0)[1]);
+    for (int i = 0; i < 100 && all(Otel.EXPORTER.getFinishedSpanItems(), "accept /small", SpanKind.SERVER).isEmpty(); i++) {
+      Thread.sleep(50);
+    }
+  }
+
+  @Test
+  void theHandshakeTimesOut() throws Exception {
+    // A peer that accepts the TCP connection and never answers the upgrade.
+    try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      long start = System.nanoTime();
+      CompletableFuture<TracedWebSocket> f =
+          TracedWebSocket.builder(HTTP)
+              .tracer(Otel.TRACER)
+              .handshakeTimeout(java.time.Duration.ofMillis(300))
+              .connect(URI.create("ws://127.0.0.1:" + silent.getLocalPort() + "/"), new Inbox());
+      java.util.concurrent.ExecutionException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              java.util.concurrent.ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause() instanceof java.net.http.HttpTimeoutException, e.toString());
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+    }
+  }
+
+  @Test
+  void queuedSendsAreBounded() throws Exception {
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP)
+            .tracer(Otel.TRACER)
+            .maxQueuedSendBytes(10)
+            .connect(uri("/big"), in)
+            .get(10, TimeUnit.SECONDS);
+    ws.sendText("t3").get(10, TimeUnit.SECONDS);
+    assertEquals("xxx", in.texts.poll(10, TimeUnit.SECONDS));
+    java.util.concurrent.ExecutionException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            java.util.concurrent.ExecutionException.class,
+            () -> ws.sendText("t" + "0".repeat(20)).get(10, TimeUnit.SECONDS));
+    assertTrue(e.getCause() instanceof java.io.IOException, e.toString());
   }
 }
