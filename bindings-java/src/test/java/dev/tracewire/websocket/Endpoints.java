@@ -183,6 +183,11 @@ final class Endpoints {
     public void onClose(Session s, CloseReason reason) {
       TracedSession.of(s).close(reason);
     }
+
+    @OnError
+    public void onError(Session s, Throwable t) {
+      TracedSession.of(s).error(t);
+    }
   }
 
   /** An uninstrumented server. */

@@ -596,4 +596,19 @@ class WebSocketTest {
             () -> ws.sendText("t" + "0".repeat(20)).get(10, TimeUnit.SECONDS));
     assertTrue(e.getCause() instanceof java.io.IOException, e.toString());
   }
+
+  @Test
+  void aTracedServerRefusesAnOverLimitMessageInOneFrame() throws Exception {
+    // Tyrus checks the session's limit only while reassembling fragments: TracedSession also does.
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/small"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText("x".repeat(101)).get(10, TimeUnit.SECONDS);
+    assertEquals(1009, in.closes.poll(10, TimeUnit.SECONDS));
+    assertTrue(Endpoints.TRACED_TEXT.isEmpty());
+    assertTrue(in.texts.isEmpty());
+    for (int i = 0; i < 100 && all(Otel.EXPORTER.getFinishedSpanItems(), "accept /small", SpanKind.SERVER).isEmpty(); i++) {
+      Thread.sleep(50);
+    }
+  }
 }
