@@ -190,6 +190,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn websocket_limits_match_the_java_constants() {
+        use tracewire::limits;
+        let java = java("internal/Native.java");
+        let int = |n: usize| i32::try_from(n).ok();
+        let cases = [
+            ("WS_MAX_MESSAGE_SIZE", int(limits::WS_MAX_MESSAGE_SIZE)),
+            ("WS_MAX_FRAME_SIZE", int(limits::WS_MAX_FRAME_SIZE)),
+            ("WS_WRITE_BUFFER_SIZE", int(limits::WS_WRITE_BUFFER_SIZE)),
+            (
+                "WS_MAX_WRITE_BUFFER_SIZE",
+                int(limits::WS_MAX_WRITE_BUFFER_SIZE),
+            ),
+            (
+                "WS_HANDSHAKE_TIMEOUT_MILLIS",
+                i32::try_from(limits::WS_HANDSHAKE_TIMEOUT.as_millis()).ok(),
+            ),
+        ];
+        for (name, core) in cases {
+            assert!(core.is_some(), "{name} does not fit a Java int");
+            assert_eq!(java_constant(&java, name), core, "{name}");
+        }
+    }
+
     /// The value of `public static final int NAME = value;` in `Native.java`.
     fn java_constant(java: &str, name: &str) -> Option<i32> {
         let decl = format!("public static final int {name} = ");

@@ -84,6 +84,24 @@ public final class Native {
   /** {@link #modelChoose} result: the bit set when the connection span is linked. */
   public static final int APPLIED_LINK_CONNECTION = 65536;
 
+  /**
+   * Default largest WebSocket message received, in bytes (Rust: {@code
+   * tracewire::limits::WS_MAX_MESSAGE_SIZE}; pinned by a test in {@code native/src/lib.rs}).
+   */
+  public static final int WS_MAX_MESSAGE_SIZE = 1048576;
+
+  /** Default largest WebSocket frame received, in bytes ({@code limits::WS_MAX_FRAME_SIZE}). */
+  public static final int WS_MAX_FRAME_SIZE = 1048576;
+
+  /** Default WebSocket write buffer, in bytes ({@code limits::WS_WRITE_BUFFER_SIZE}). */
+  public static final int WS_WRITE_BUFFER_SIZE = 131072;
+
+  /** Default most bytes queued for sending ({@code limits::WS_MAX_WRITE_BUFFER_SIZE}). */
+  public static final int WS_MAX_WRITE_BUFFER_SIZE = 4194304;
+
+  /** Default longest opening handshake, in ms ({@code limits::WS_HANDSHAKE_TIMEOUT}). */
+  public static final int WS_HANDSHAKE_TIMEOUT_MILLIS = 10000;
+
   private Native() {}
 
   /** Makes sure the library is loaded (loading it on first use). */

@@ -32,6 +32,7 @@ public final class TracedSession {
   private final ServerHandshake handshake;
   private final ConnectionTracer tracer;
   private final MessageCodec codec;
+  private final int maxMessageSize;
 
   private TracedSession(Session session, ServerHandshake hs, TracingConfigurator conf) {
     this.session = session;
@@ -48,11 +49,13 @@ public final class TracedSession {
         new ConnectionModel(conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), target);
     this.tracer = new ConnectionTracer(conf.tracer(), model);
     this.codec = new MessageCodec(hs.envelopes(), conf.jsonPath(), conf.stripEnvelope());
+    this.maxMessageSize = conf.maxMessageSize();
   }
 
   /**
    * Starts tracing a session in {@code @OnOpen}: the {@code accept} span under the client's
-   * handshake context (ended here in the {@code message} model).
+   * handshake context (ended here in the {@code message} model). Sets the session's largest
+   * text and binary message to {@link TracingConfigurator#maxMessageSize()}.
    *
    * @throws IllegalStateException when the endpoint is not configured with {@link
    *     TracingConfigurator}
@@ -64,7 +67,11 @@ public final class TracedSession {
       throw new IllegalStateException(
           "tracewire: the endpoint must use TracingConfigurator (no handshake in the session)");
     }
-    TracedSession t = new TracedSession(session, (ServerHandshake) hs, (TracingConfigurator) conf);
+    TracingConfigurator c = (TracingConfigurator) conf;
+    // Before the first message is read: the container then refuses larger ones with 1009.
+    session.setMaxTextMessageBufferSize(c.maxMessageSize());
+    session.setMaxBinaryMessageBufferSize(c.maxMessageSize());
+    TracedSession t = new TracedSession(session, (ServerHandshake) hs, c);
     t.tracer.open(t.handshake.context());
     t.tracer.upgraded();
     session.getUserProperties().put(PROPERTY, t);
@@ -105,14 +112,42 @@ public final class TracedSession {
     return session;
   }
 
-  /** Decodes a received text message and starts its process span (current until closed). */
+  /**
+   * Decodes a received text message and starts its process span (current until closed).
+   *
+   * @throws IllegalArgumentException when the message is longer than {@link
+   *     TracingConfigurator#maxMessageSize()} characters (a container may not check its limit on
+   *     a message that arrives in one frame: Tyrus does not); the session is then closed with
+   *     {@code 1009} and the message is not decoded
+   */
   public Received receiveText(String message) {
+    refuseOverLimit(message.length());
     return Received.start(tracer, codec.decodeText(message), MessageType.TEXT);
   }
 
-  /** Decodes a received binary message and starts its process span (current until closed). */
+  /**
+   * Decodes a received binary message and starts its process span (current until closed).
+   *
+   * @throws IllegalArgumentException when the message is longer than {@link
+   *     TracingConfigurator#maxMessageSize()} bytes; the session is then closed with {@code 1009}
+   *     and the message is not decoded
+   */
   public Received receiveBinary(ByteBuffer message) {
+    refuseOverLimit(message.remaining());
     return Received.start(tracer, codec.decodeBinary(message), MessageType.BINARY);
+  }
+
+  private void refuseOverLimit(int size) {
+    if (size > maxMessageSize) {
+      try {
+        session.close(new CloseReason(CloseReason.CloseCodes.TOO_BIG, "message too big"));
+      } catch (IOException e) {
+        // The connection is gone already; @OnClose / @OnError record how.
+      }
+      throw new IllegalArgumentException(
+          "tracewire: a message of " + size + " over the limit of " + maxMessageSize
+              + "; the session is closed with 1009");
+    }
   }
 
   /** Sends a text message in a {@code send} span, with the JSON envelope when accepted. */

@@ -16,16 +16,21 @@ import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A traced client on the JDK's {@link java.net.http.WebSocket}: the {@code connect} span, the
@@ -48,8 +53,27 @@ import java.util.concurrent.CompletionStage;
  *     }).join();
  * ws.sendText("{\"text\":\"hi\"}").join();
  * }</pre>
+ *
+ * <p>Limits (docs/PROTOCOL.md section 11.1; the defaults are the core's, {@link
+ * WebSocketLimits}): a received message is counted as its fragments arrive, and one over {@link
+ * Builder#maxMessageSize} (default 1 MiB, UTF-8 bytes for text) is dropped unbuffered and never
+ * delivered; the close is recorded (and reported to {@link Listener#onClose}) as {@code 1009},
+ * "message too big". The JDK client may not send 1009 itself, so its close frame carries {@code
+ * 1008} (policy violation) with that reason; the socket is aborted if the server does not answer
+ * it within the handshake timeout. The opening handshake, TCP connect included, fails
+ * after {@link Builder#handshakeTimeout} (default 10 s) with {@link
+ * java.net.http.HttpTimeoutException}. Sends not yet written hold at most {@link
+ * Builder#maxQueuedSendBytes} (default 4 MiB); past it a send fails at once with {@link
+ * java.io.IOException}. A listener that throws does not stop the connection: the exception is
+ * recorded on the message's process span and the next message is requested.
  */
 public final class TracedWebSocket {
+  /** The close code recorded for a message over the limit (RFC 6455, 7.4.1). */
+  private static final int MESSAGE_TOO_BIG = 1009;
+  /** The close code sent for it: the nearest one the JDK client may send. */
+  private static final int POLICY_VIOLATION = 1008;
+  private static final String TOO_BIG_REASON = "message too big";
+
   /** Callbacks for a traced connection; each runs with the message's process span current. */
   public interface Listener {
     /** The connection is open. */
@@ -61,7 +85,10 @@ public final class TracedWebSocket {
     /** A whole binary message was received (the process span ends when this returns). */
     default void onBinary(TracedWebSocket ws, Received message) {}
 
-    /** The server closed the connection (after the close was recorded). */
+    /**
+     * The connection closed (after the close was recorded): the server's close, or {@code 1009}
+     * when this client refused a message over its limit.
+     */
     default void onClose(TracedWebSocket ws, int statusCode, String reason) {}
 
     /** The connection failed (recorded as an abnormal close, 1006). */
@@ -78,6 +105,9 @@ public final class TracedWebSocket {
     private String jsonPath = "";
     private boolean stripEnvelope = MessageCodec.stripByDefault();
     private final Map<String, String> headers = new LinkedHashMap<>();
+    private int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
+    private Duration handshakeTimeout = WebSocketLimits.HANDSHAKE_TIMEOUT;
+    private long maxQueuedSendBytes = WebSocketLimits.MAX_WRITE_BUFFER_SIZE;
 
     private Builder(HttpClient client) {
       this.client = Objects.requireNonNull(client, "client");
@@ -126,6 +156,51 @@ public final class TracedWebSocket {
       return this;
     }
 
+    /**
+     * The largest message received, in bytes (default {@link WebSocketLimits#MAX_MESSAGE_SIZE},
+     * 1 MiB; text counted in UTF-8). A larger message is not delivered and closes the connection
+     * with {@code 1009}. Raise it on both sides for peers that must carry larger messages.
+     *
+     * @throws IllegalArgumentException when {@code bytes} is not positive
+     */
+    public Builder maxMessageSize(int bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxMessageSize must be positive: " + bytes);
+      }
+      this.maxMessageSize = bytes;
+      return this;
+    }
+
+    /**
+     * The longest opening handshake, TCP connect included (default {@link
+     * WebSocketLimits#HANDSHAKE_TIMEOUT}, 10 s); {@link #connect}'s future then fails with
+     * {@link java.net.http.HttpTimeoutException}.
+     *
+     * @throws IllegalArgumentException when {@code timeout} is not positive
+     */
+    public Builder handshakeTimeout(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("handshakeTimeout must be positive: " + timeout);
+      }
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The most bytes of sends not yet written (default {@link
+     * WebSocketLimits#MAX_WRITE_BUFFER_SIZE}, 4 MiB); past it a send fails at once with {@link
+     * java.io.IOException} instead of queueing without bound.
+     *
+     * @throws IllegalArgumentException when {@code bytes} is not positive
+     */
+    public Builder maxQueuedSendBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxQueuedSendBytes must be positive: " + bytes);
+      }
+      this.maxQueuedSendBytes = bytes;
+      return this;
+    }
+
     /** An extra request header. */
     public Builder header(String name, String value) {
       headers.put(name, value);
@@ -151,17 +226,23 @@ public final class TracedWebSocket {
       TracedWebSocket traced =
           new TracedWebSocket(
               ct, hs, new Envelopes(assume.json() && offer.json(), assume.binary() && offer.binary()),
-              jsonPath, stripEnvelope, listener);
-      WebSocket.Builder b = client.newWebSocketBuilder();
+              jsonPath, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
+              maxQueuedSendBytes);
+      WebSocket.Builder b = client.newWebSocketBuilder().connectTimeout(handshakeTimeout);
       headers.forEach(b::header);
       hs.requestHeaders(TraceContext.fromContext(ct.connectionContext())).forEach(b::header);
       return b.buildAsync(uri, traced.new Inner())
           .handle(
               (ws, err) -> {
                 if (err != null) {
-                  ct.fail(err);
+                  // The JDK's own failure (HttpTimeoutException, ...) is the cause seen by callers.
+                  Throwable cause =
+                      err instanceof java.util.concurrent.CompletionException && err.getCause() != null
+                          ? err.getCause()
+                          : err;
+                  ct.fail(cause);
                   traced.closeCodecs();
-                  throw new java.util.concurrent.CompletionException(err);
+                  throw new java.util.concurrent.CompletionException(cause);
                 }
                 traced.ws = ws;
                 ct.upgraded();
@@ -178,6 +259,11 @@ public final class TracedWebSocket {
   private volatile WebSocket ws;
   private CompletableFuture<?> sendChain = CompletableFuture.completedFuture(null);
   private volatile boolean closed;
+  private final int maxMessageSize;
+  private final Duration closeTimeout;
+  private final long maxQueuedSendBytes;
+  private final AtomicLong queuedSendBytes = new AtomicLong();
+  private final AtomicBoolean closeNotified = new AtomicBoolean();
 
   private TracedWebSocket(
       ConnectionTracer tracer,
@@ -185,7 +271,13 @@ public final class TracedWebSocket {
       Envelopes send,
       String jsonPath,
       boolean stripEnvelope,
-      Listener listener) {
+      Listener listener,
+      int maxMessageSize,
+      Duration closeTimeout,
+      long maxQueuedSendBytes) {
+    this.maxMessageSize = maxMessageSize;
+    this.closeTimeout = closeTimeout;
+    this.maxQueuedSendBytes = maxQueuedSendBytes;
     this.tracer = tracer;
     this.handshake = hs;
     this.sendCodec = new MessageCodec(send, jsonPath, stripEnvelope);
@@ -226,7 +318,7 @@ public final class TracedWebSocket {
     try (Scope ignored = ctx.makeCurrent()) {
       frame = sendCodec.encodeText(text, ctx);
     }
-    return send(span, w -> w.sendText(frame, true));
+    return send(span, utf8Length(frame), w -> w.sendText(frame, true));
   }
 
   /** Sends a binary message in a {@code send} span (under the current context). */
@@ -237,7 +329,7 @@ public final class TracedWebSocket {
     try (Scope ignored = ctx.makeCurrent()) {
       frame = sendCodec.encodeBinary(data, ctx);
     }
-    return send(span, w -> w.sendBinary(frame, true));
+    return send(span, frame.remaining(), w -> w.sendBinary(frame, true));
   }
 
   /** Sends a close frame; the close is recorded when the server's close arrives. */
@@ -246,8 +338,18 @@ public final class TracedWebSocket {
   }
 
   private CompletableFuture<TracedWebSocket> send(
-      Span span, java.util.function.Function<WebSocket, CompletableFuture<WebSocket>> op) {
-    return chain(op)
+      Span span, long size, java.util.function.Function<WebSocket, CompletableFuture<WebSocket>> op) {
+    CompletableFuture<WebSocket> sent;
+    if (queuedSendBytes.addAndGet(size) > maxQueuedSendBytes) {
+      queuedSendBytes.addAndGet(-size);
+      sent =
+          CompletableFuture.failedFuture(
+              new IOException(
+                  "tracewire: more than " + maxQueuedSendBytes + " bytes of sends queued"));
+    } else {
+      sent = chain(op).whenComplete((w, e) -> queuedSendBytes.addAndGet(-size));
+    }
+    return sent
         .handle(
             (w, err) -> {
               if (err != null) {
@@ -270,6 +372,57 @@ public final class TracedWebSocket {
     return next;
   }
 
+  /** UTF-8 length of {@code s}, without encoding it. */
+  private static long utf8Length(CharSequence s) {
+    long n = 0;
+    for (int i = 0, len = s.length(); i < len; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        n += 1;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < len && Character.isLowSurrogate(s.charAt(i + 1))) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * A message over the limit: the close is recorded as 1009 at once and the listener told so;
+   * the close frame says 1008, as the JDK client may not send 1009 (it allows only 1000, 1001,
+   * 1008, 1011 and 3000-4999). If the server does not answer in time, the socket is aborted.
+   */
+  private void refuseTooBig(WebSocket webSocket) {
+    recordClose(MESSAGE_TOO_BIG, TOO_BIG_REASON);
+    Runnable abort =
+        () -> {
+          if (!webSocket.isInputClosed()) {
+            webSocket.abort();
+            notifyClose(MESSAGE_TOO_BIG, TOO_BIG_REASON);
+          }
+        };
+    chain(w -> w.sendClose(POLICY_VIOLATION, TOO_BIG_REASON))
+        .whenComplete(
+            (w, err) -> {
+              if (err != null) {
+                abort.run();
+              } else {
+                CompletableFuture.delayedExecutor(closeTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .execute(abort);
+              }
+            });
+  }
+
+  private void notifyClose(int statusCode, String reason) {
+    if (closeNotified.compareAndSet(false, true)) {
+      listener.onClose(this, statusCode, reason);
+    }
+  }
+
   private void recordClose(Integer code, String reason) {
     if (!closed) {
       closed = true;
@@ -289,50 +442,105 @@ public final class TracedWebSocket {
   private final class Inner implements WebSocket.Listener {
     private final StringBuilder text = new StringBuilder();
     private final ByteArrayOutputStream binary = new ByteArrayOutputStream();
+    // Bytes of the message being reassembled; after a refusal, nothing more is buffered.
+    private long size;
+    private boolean refused;
 
     @Override
     public void onOpen(WebSocket webSocket) {
       ws = webSocket;
-      listener.onOpen(TracedWebSocket.this);
-      webSocket.request(1);
+      try {
+        listener.onOpen(TracedWebSocket.this);
+      } catch (RuntimeException e) {
+        Span s = tracer.connectionSpan();
+        if (s != null) {
+          s.recordException(e);
+        }
+      } finally {
+        webSocket.request(1);
+      }
+    }
+
+    /** Counts a fragment; false (and the close started) when the message is over the limit. */
+    private boolean admit(WebSocket webSocket, long fragment) {
+      if (refused) {
+        return false;
+      }
+      size += fragment;
+      if (size > maxMessageSize) {
+        refused = true;
+        text.setLength(0);
+        text.trimToSize();
+        binary.reset();
+        refuseTooBig(webSocket);
+        return false;
+      }
+      return true;
     }
 
     @Override
     public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-      text.append(data);
-      if (last) {
-        String message = text.toString();
-        text.setLength(0);
-        try (Received r = Received.start(tracer, receiveCodec.decodeText(message), MessageType.TEXT)) {
-          listener.onText(TracedWebSocket.this, r);
+      try {
+        if (admit(webSocket, utf8Length(data))) {
+          text.append(data);
+          if (last) {
+            String message = text.toString();
+            text.setLength(0);
+            size = 0;
+            try (Received r =
+                Received.start(tracer, receiveCodec.decodeText(message), MessageType.TEXT)) {
+              deliver(r, () -> listener.onText(TracedWebSocket.this, r));
+            }
+          }
         }
+      } finally {
+        webSocket.request(1);
       }
-      webSocket.request(1);
       return null;
     }
 
     @Override
     public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-      byte[] b = new byte[data.remaining()];
-      data.get(b);
-      binary.write(b, 0, b.length);
-      if (last) {
-        ByteBuffer message = ByteBuffer.wrap(binary.toByteArray());
-        binary.reset();
-        try (Received r =
-            Received.start(tracer, receiveCodec.decodeBinary(message), MessageType.BINARY)) {
-          listener.onBinary(TracedWebSocket.this, r);
+      try {
+        if (admit(webSocket, data.remaining())) {
+          byte[] b = new byte[data.remaining()];
+          data.get(b);
+          binary.write(b, 0, b.length);
+          if (last) {
+            ByteBuffer message = ByteBuffer.wrap(binary.toByteArray());
+            binary.reset();
+            size = 0;
+            try (Received r =
+                Received.start(tracer, receiveCodec.decodeBinary(message), MessageType.BINARY)) {
+              deliver(r, () -> listener.onBinary(TracedWebSocket.this, r));
+            }
+          }
         }
+      } finally {
+        webSocket.request(1);
       }
-      webSocket.request(1);
       return null;
+    }
+
+    /** Runs a listener callback; what it throws is recorded on the process span, not lost. */
+    private void deliver(Received r, Runnable callback) {
+      try {
+        callback.run();
+      } catch (RuntimeException e) {
+        r.span().recordException(e);
+        r.span().setStatus(StatusCode.ERROR);
+      }
     }
 
     @Override
     public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
       // The JDK reports a close frame without a status as 1005, which is recorded as such.
       recordClose(statusCode, reason);
-      listener.onClose(TracedWebSocket.this, statusCode, reason);
+      if (refused) {
+        notifyClose(MESSAGE_TOO_BIG, TOO_BIG_REASON);
+      } else {
+        notifyClose(statusCode, reason);
+      }
       return null;
     }
 

@@ -8,6 +8,7 @@ import dev.tracewire.Target;
 import dev.tracewire.TracingModel;
 import io.opentelemetry.api.trace.Tracer;
 import jakarta.websocket.HandshakeResponse;
+import jakarta.websocket.Session;
 import jakarta.websocket.server.HandshakeRequest;
 import jakarta.websocket.server.ServerEndpointConfig;
 import java.net.URI;
@@ -38,6 +39,13 @@ import java.util.Map;
  * TRACEWIRE_MODEL} (default {@code connection}), both envelopes, and top-level JSON members,
  * removed from received payloads (the application sees what the client wrote). Subclass and override the accessors, or use the other constructor with programmatic endpoint
  * configuration.
+ *
+ * <p>Limits: {@link TracedSession#open} sets the session's largest text and binary message
+ * ({@link Session#setMaxTextMessageBufferSize}, {@link Session#setMaxBinaryMessageBufferSize})
+ * to {@link #maxMessageSize()}, by default the core's {@link WebSocketLimits#MAX_MESSAGE_SIZE}
+ * (1 MiB, docs/PROTOCOL.md section 11.1); the container refuses a larger message with {@code
+ * 1009}. Set another with {@link #maxMessageSize(int)} or by overriding {@link
+ * #maxMessageSize()}. The handshake timeout and write buffers are the container's settings.
  */
 public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   /** User property holding the {@link ServerHandshake} of the connection. */
@@ -52,6 +60,7 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   private final Envelopes supported;
   private final String jsonPath;
   private final boolean stripEnvelope;
+  private volatile int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
 
   /** Defaults (see the class docs). */
   public TracingConfigurator() {
@@ -122,6 +131,30 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
    */
   public boolean stripEnvelope() {
     return stripEnvelope;
+  }
+
+  /**
+   * The largest text or binary message a traced session accepts, in bytes (text: in
+   * characters, as Jakarta counts them). Default: the core's {@link
+   * WebSocketLimits#MAX_MESSAGE_SIZE}.
+   */
+  public int maxMessageSize() {
+    return maxMessageSize;
+  }
+
+  /**
+   * Sets the largest message a traced session accepts (see {@link #maxMessageSize()}); raise it
+   * on both sides for peers that must carry larger messages.
+   *
+   * @return this configurator
+   * @throws IllegalArgumentException when {@code bytes} is not positive
+   */
+  public TracingConfigurator maxMessageSize(int bytes) {
+    if (bytes <= 0) {
+      throw new IllegalArgumentException("maxMessageSize must be positive: " + bytes);
+    }
+    this.maxMessageSize = bytes;
+    return this;
   }
 
   private static String host(HandshakeRequest request) {

@@ -27,6 +27,11 @@ final class Endpoints {
   /** Text payloads the traced servers handed to the application. */
   static final List<String> TRACED_TEXT = new CopyOnWriteArrayList<>();
 
+  /** Max text/binary message sizes of traced sessions when opened. */
+  static final List<long[]> TRACED_LIMITS = new CopyOnWriteArrayList<>();
+  /** Close codes the big-message server received. */
+  static final List<Integer> BIG_CLOSES = new CopyOnWriteArrayList<>();
+
   private Endpoints() {}
 
   /** Connection model, test tracer. */
@@ -50,6 +55,14 @@ final class Endpoints {
     }
   }
 
+  /** Connection model, a 100-byte message limit. */
+  public static final class SmallConfigurator extends TracingConfigurator {
+    public SmallConfigurator() {
+      super(Otel.TRACER, TracingModel.CONNECTION, Envelopes.ALL, "");
+      maxMessageSize(100);
+    }
+  }
+
   static String reply(String got) {
     ObjectNode o = JSON.createObjectNode();
     o.put("echo", got);
@@ -59,6 +72,7 @@ final class Endpoints {
   /** The traced echo logic shared by both models (Jakarta annotations are not inherited). */
   static void open(Session s) {
     TracedSession.open(s);
+    TRACED_LIMITS.add(new long[] {s.getMaxTextMessageBufferSize(), s.getMaxBinaryMessageBufferSize()});
   }
 
   static void text(Session s, String message) throws IOException {
@@ -153,6 +167,29 @@ final class Endpoints {
     }
   }
 
+  @ServerEndpoint(value = "/small", configurator = SmallConfigurator.class)
+  public static final class SmallEcho {
+    @OnOpen
+    public void onOpen(Session s) {
+      open(s);
+    }
+
+    @OnMessage
+    public void onText(Session s, String message) throws IOException {
+      text(s, message);
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
+    }
+
+    @OnError
+    public void onError(Session s, Throwable t) {
+      TracedSession.of(s).error(t);
+    }
+  }
+
   /** An uninstrumented server. */
   @ServerEndpoint("/plain")
   public static final class PlainEcho {
@@ -165,6 +202,28 @@ final class Endpoints {
     @OnMessage
     public ByteBuffer binary(ByteBuffer message) {
       return message;
+    }
+  }
+
+  /**
+   * An uninstrumented server sending a message of the size asked: {@code "t<n>"} a text of
+   * {@code n} bytes, {@code "b<n>"} a binary one; it records the close codes it receives.
+   */
+  @ServerEndpoint("/big")
+  public static final class Big {
+    @OnMessage
+    public void ask(Session s, String what) throws IOException {
+      int n = Integer.parseInt(what.substring(1));
+      if (what.charAt(0) == 't') {
+        s.getBasicRemote().sendText("x".repeat(n));
+      } else {
+        s.getBasicRemote().sendBinary(ByteBuffer.allocate(n));
+      }
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      BIG_CLOSES.add(reason.getCloseCode().getCode());
     }
   }
 }

@@ -55,7 +55,7 @@ class WebSocketTest {
           new Server(
               "127.0.0.1", port, "/", Map.of(),
               Endpoints.ConnectionEcho.class, Endpoints.MessageEcho.class, Endpoints.KeepEnvelopeEcho.class,
-              Endpoints.PlainEcho.class);
+              Endpoints.PlainEcho.class, Endpoints.Big.class, Endpoints.SmallEcho.class);
       try {
         server.start();
         return;
@@ -80,6 +80,8 @@ class WebSocketTest {
     Endpoints.PLAIN_RECEIVED.clear();
     Endpoints.TRACED_BINARY.clear();
     Endpoints.TRACED_TEXT.clear();
+    Endpoints.TRACED_LIMITS.clear();
+    Endpoints.BIG_CLOSES.clear();
   }
 
   private static URI uri(String path) {
@@ -87,7 +89,7 @@ class WebSocketTest {
   }
 
   /** Collects what the client's listener receives. */
-  static final class Inbox implements TracedWebSocket.Listener {
+  static class Inbox implements TracedWebSocket.Listener {
     final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
     final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
     final BlockingQueue<Integer> closes = new LinkedBlockingQueue<>();
@@ -442,5 +444,171 @@ class WebSocketTest {
         "invalid_traceparent",
         process.getEvents().get(0).getAttributes().get(AttributeKey.stringKey("exception.type")));
     assertEquals(StatusCode.UNSET, process.getStatus().getStatusCode());
+  }
+
+  private static Inbox askBig(TracedWebSocket.Builder b, String what, Inbox in) throws Exception {
+    TracedWebSocket ws = b.tracer(Otel.TRACER).connect(uri("/big"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText(what).get(10, TimeUnit.SECONDS);
+    return in;
+  }
+
+  @Test
+  void theDefaultLimitsAreTheCores() {
+    assertEquals(1 << 20, WebSocketLimits.MAX_MESSAGE_SIZE);
+    assertEquals(java.time.Duration.ofSeconds(10), WebSocketLimits.HANDSHAKE_TIMEOUT);
+  }
+
+  @Test
+  void aMessageOverTheDefaultLimitIsRefusedWith1009AndNeverDelivered() throws Exception {
+    int over = WebSocketLimits.MAX_MESSAGE_SIZE + 1;
+    for (String what : List.of("t" + over, "b" + over)) {
+      Endpoints.BIG_CLOSES.clear();
+      Inbox in = askBig(TracedWebSocket.builder(HTTP), what, new Inbox());
+      assertEquals(1009, in.closes.poll(10, TimeUnit.SECONDS), what);
+      assertTrue(in.texts.isEmpty(), what);
+      assertTrue(in.binaries.isEmpty(), what);
+      // The JDK client may not send 1009: its close frame says 1008, the span records 1009.
+      for (int i = 0; i < 100 && Endpoints.BIG_CLOSES.isEmpty(); i++) {
+        Thread.sleep(50);
+      }
+      assertEquals(List.of(1008), Endpoints.BIG_CLOSES, what);
+      SpanData conn = one(Otel.EXPORTER.getFinishedSpanItems(), "connect /big", SpanKind.CLIENT);
+      assertEquals(1009L, conn.getAttributes().get(CLOSE_CODE), what);
+      Otel.EXPORTER.reset();
+    }
+  }
+
+  @Test
+  void aMessageAtTheDefaultLimitIsDelivered() throws Exception {
+    int max = WebSocketLimits.MAX_MESSAGE_SIZE;
+    Inbox in = askBig(TracedWebSocket.builder(HTTP), "t" + max, new Inbox());
+    assertEquals(max, in.texts.poll(10, TimeUnit.SECONDS).length());
+    askBig(TracedWebSocket.builder(HTTP), "b" + max, in);
+    assertEquals(max, in.binaries.poll(10, TimeUnit.SECONDS).length);
+    assertTrue(in.closes.isEmpty());
+  }
+
+  @Test
+  void theMessageLimitCanBeRaisedOrLowered() throws Exception {
+    int big = WebSocketLimits.MAX_MESSAGE_SIZE * 2;
+    Inbox in = askBig(TracedWebSocket.builder(HTTP).maxMessageSize(big), "t" + big, new Inbox());
+    assertEquals(big, in.texts.poll(10, TimeUnit.SECONDS).length());
+    Inbox small = askBig(TracedWebSocket.builder(HTTP).maxMessageSize(100), "b101", new Inbox());
+    assertEquals(1009, small.closes.poll(10, TimeUnit.SECONDS));
+    assertTrue(small.binaries.isEmpty());
+  }
+
+  @Test
+  void aThrowingListenerDoesNotStopTheConnection() throws Exception {
+    Inbox in =
+        new Inbox() {
+          int n;
+
+          @Override
+          public void onText(TracedWebSocket ws, Received m) {
+            if (n++ == 0) {
+              throw new IllegalStateException("listener bug");
+            }
+            super.onText(ws, m);
+          }
+        };
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/big"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText("t3").get(10, TimeUnit.SECONDS);
+    ws.sendText("t4").get(10, TimeUnit.SECONDS);
+    assertEquals("xxxx", in.texts.poll(10, TimeUnit.SECONDS));
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    assertEquals(1000, in.closes.poll(10, TimeUnit.SECONDS));
+    List<SpanData> process = all(Otel.EXPORTER.getFinishedSpanItems(), "process /big", SpanKind.CONSUMER);
+    assertTrue(
+        process.stream().anyMatch(s -> s.getStatus().getStatusCode() == StatusCode.ERROR),
+        Otel.names(Otel.EXPORTER.getFinishedSpanItems()).toString());
+  }
+
+  @Test
+  void aTracedServerSetsTheSessionLimitsAndRefusesLargerMessages() throws Exception {
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/conn"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText("x".repeat(WebSocketLimits.MAX_MESSAGE_SIZE + 1)).get(10, TimeUnit.SECONDS);
+    assertEquals(1009, in.closes.poll(10, TimeUnit.SECONDS));
+    assertTrue(Endpoints.TRACED_TEXT.isEmpty());
+    // Wait for the server to record its close, so no span leaks into the next test.
+    for (int i = 0; i < 100 && all(Otel.EXPORTER.getFinishedSpanItems(), "accept /conn", SpanKind.SERVER).isEmpty(); i++) {
+      Thread.sleep(50);
+    }
+    long[] limits = Endpoints.TRACED_LIMITS.get(0);
+    assertEquals(WebSocketLimits.MAX_MESSAGE_SIZE, limits[0]);
+    assertEquals(WebSocketLimits.MAX_MESSAGE_SIZE, limits[1]);
+  }
+
+  @Test
+  void theServerLimitCanBeSetInTheConfigurator() throws Exception {
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/small"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText("x".repeat(100)).get(10, TimeUnit.SECONDS);
+    assertNotNull(in.texts.poll(10, TimeUnit.SECONDS));
+    // In two fragments: Tyrus checks the session's limit as it reassembles a message.
+    ws.webSocket().sendText("x".repeat(60), false).get(10, TimeUnit.SECONDS);
+    ws.webSocket().sendText("x".repeat(41), true).get(10, TimeUnit.SECONDS);
+    assertEquals(1009, in.closes.poll(10, TimeUnit.SECONDS));
+    assertEquals(List.of("x".repeat(100)), Endpoints.TRACED_TEXT);
+    assertEquals(100, Endpoints.TRACED_LIMITS.get(0)[0]);
+    assertEquals(100, Endpoints.TRACED_LIMITS.get(0)[1]);
+    for (int i = 0; i < 100 && all(Otel.EXPORTER.getFinishedSpanItems(), "accept /small", SpanKind.SERVER).isEmpty(); i++) {
+      Thread.sleep(50);
+    }
+  }
+
+  @Test
+  void theHandshakeTimesOut() throws Exception {
+    // A peer that accepts the TCP connection and never answers the upgrade.
+    try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      long start = System.nanoTime();
+      CompletableFuture<TracedWebSocket> f =
+          TracedWebSocket.builder(HTTP)
+              .tracer(Otel.TRACER)
+              .handshakeTimeout(java.time.Duration.ofMillis(300))
+              .connect(URI.create("ws://127.0.0.1:" + silent.getLocalPort() + "/"), new Inbox());
+      java.util.concurrent.ExecutionException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              java.util.concurrent.ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause() instanceof java.net.http.HttpTimeoutException, e.toString());
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+    }
+  }
+
+  @Test
+  void queuedSendsAreBounded() throws Exception {
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP)
+            .tracer(Otel.TRACER)
+            .maxQueuedSendBytes(10)
+            .connect(uri("/big"), in)
+            .get(10, TimeUnit.SECONDS);
+    ws.sendText("t3").get(10, TimeUnit.SECONDS);
+    assertEquals("xxx", in.texts.poll(10, TimeUnit.SECONDS));
+    java.util.concurrent.ExecutionException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            java.util.concurrent.ExecutionException.class,
+            () -> ws.sendText("t" + "0".repeat(20)).get(10, TimeUnit.SECONDS));
+    assertTrue(e.getCause() instanceof java.io.IOException, e.toString());
+  }
+
+  @Test
+  void aTracedServerRefusesAnOverLimitMessageInOneFrame() throws Exception {
+    // Tyrus checks the session's limit only while reassembling fragments: TracedSession also does.
+    Inbox in = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/small"), in).get(10, TimeUnit.SECONDS);
+    ws.sendText("x".repeat(101)).get(10, TimeUnit.SECONDS);
+    assertEquals(1009, in.closes.poll(10, TimeUnit.SECONDS));
+    assertTrue(Endpoints.TRACED_TEXT.isEmpty());
+    assertTrue(in.texts.isEmpty());
+    for (int i = 0; i < 100 && all(Otel.EXPORTER.getFinishedSpanItems(), "accept /small", SpanKind.SERVER).isEmpty(); i++) {
+      Thread.sleep(50);
+    }
   }
 }
