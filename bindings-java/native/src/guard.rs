@@ -7,7 +7,7 @@ use jni::sys::{jint, jlong};
 use jni::{Env, EnvUnowned, jni_sig, jni_str};
 use tracewire::ErrorCode;
 use tracewire_bridge::BridgeError;
-use tracewire_bridge::wire::Writer;
+use tracewire_bridge::wire::{Reader, Writer};
 
 /// Why an entry point failed: a core error (code and message) or a JNI failure.
 pub(crate) enum Fail {
@@ -154,4 +154,29 @@ pub(crate) fn fast<'local, T: Default>(
             .with_env(|_| -> Result<T, Fail> { Err(e) })
             .resolve::<Throw>(),
     }
+}
+
+/// The shape of every entry point that reads one input record and writes
+/// one output record: `f` reads `input` and writes the output, inside the
+/// guard, and the output is copied to `out` as [`emit`] does.
+///
+/// # Safety
+/// `input_addr`/`input_len` as [`input`] requires, `out`/`cap` as [`emit`]
+/// requires (Native's contract, crate docs).
+pub(crate) unsafe fn exchange(
+    env: &mut EnvUnowned<'_>,
+    (input_addr, input_len): (jlong, jint),
+    (out, cap): (jlong, jint),
+    f: impl FnOnce(&mut Reader<'_>, &mut Writer) -> Result<(), Fail>,
+) -> jint {
+    fast(env, || {
+        let mut w = Writer::new();
+        {
+            // SAFETY: the caller's contract.
+            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
+            f(&mut r, &mut w)?;
+        }
+        // SAFETY: the caller's contract.
+        unsafe { emit(&w, out, cap) }
+    })
 }

@@ -12,7 +12,7 @@ use tracewire::handshake::{
 use tracewire_bridge::wire::{Reader, Writer};
 use tracewire_bridge::{envelopes_from_bits, envelopes_to_bits};
 
-use crate::guard::{Fail, emit, fast, guarded, input};
+use crate::guard::{Fail, emit, exchange, fast, guarded, input};
 use crate::w3c::lines;
 
 /// The header names, in the order of the field indexes used on the wire.
@@ -113,20 +113,16 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_extract<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    fast(&mut env, || {
-        let mut w = Writer::new();
-        {
-            // SAFETY: Native's contract (crate docs).
-            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-            let query = opt_query(&mut r)?;
-            let headers = pairs(&mut r)?;
-            let (ctx, found) = handshake::extract(&headers, query);
-            w.context(&ctx);
-            issues(&mut w, &found);
-        }
-        // SAFETY: Native's contract.
-        unsafe { emit(&w, out, cap) }
-    })
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        let query = opt_query(r)?;
+        let headers = pairs(r)?;
+        let (ctx, found) = handshake::extract(&headers, query);
+        w.context(&ctx);
+        issues(w, &found);
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }
 
 /// Injects a context as headers.
@@ -165,29 +161,25 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_serverHandshake<'local
     out: jlong,
     cap: jint,
 ) -> jint {
-    fast(&mut env, || {
-        let mut w = Writer::new();
-        {
-            // SAFETY: Native's contract.
-            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-            let supported = envelopes_from_bits(u32::from(r.u8()?));
-            let query = opt_query(&mut r)?;
-            let headers = pairs(&mut r)?;
-            let hs = ServerHandshake::from_request(&headers, query, supported);
-            w.context(&hs.context);
-            issues(&mut w, &hs.issues);
-            // Two bits: always fits a byte.
-            w.u8(envelopes_to_bits(hs.envelopes) as u8);
-            w.str(&hs.session_id);
-            let mut sink = IndexedSink::default();
-            for (name, value) in hs.response_headers() {
-                handshake::HeaderSink::set(&mut sink, name, &value);
-            }
-            write_sink(&mut w, &sink);
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        let supported = envelopes_from_bits(u32::from(r.u8()?));
+        let query = opt_query(r)?;
+        let headers = pairs(r)?;
+        let hs = ServerHandshake::from_request(&headers, query, supported);
+        w.context(&hs.context);
+        issues(w, &hs.issues);
+        // Two bits: always fits a byte.
+        w.u8(envelopes_to_bits(hs.envelopes) as u8);
+        w.str(&hs.session_id);
+        let mut sink = IndexedSink::default();
+        for (name, value) in hs.response_headers() {
+            handshake::HeaderSink::set(&mut sink, name, &value);
         }
-        // SAFETY: Native's contract.
-        unsafe { emit(&w, out, cap) }
-    })
+        write_sink(w, &sink);
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }
 
 /// The client's upgrade request headers.
@@ -274,18 +266,14 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_extractFields<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    fast(&mut env, || {
-        let mut w = Writer::new();
-        {
-            // SAFETY: Native's contract.
-            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-            let (tp, ts, bg) = (lines(&mut r)?, lines(&mut r)?, lines(&mut r)?);
-            let (ctx, _) = tracewire::TraceContext::from_header_values(&tp, &ts, &bg);
-            w.context(&ctx);
-        }
-        // SAFETY: Native's contract.
-        unsafe { emit(&w, out, cap) }
-    })
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        let (tp, ts, bg) = (lines(r)?, lines(r)?, lines(r)?);
+        let (ctx, _) = tracewire::TraceContext::from_header_values(&tp, &ts, &bg);
+        w.context(&ctx);
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }
 
 /// The propagator's inject when there is only a span context (no tracestate,

@@ -7,7 +7,7 @@ use tracewire::model::{Connection, LinkSource, MessageType, Model, ParentSource,
 use tracewire_bridge::wire::{Reader, Writer};
 use tracewire_bridge::{BridgeError, Coded, ModelEvent, available_from_bits, pack_applied};
 
-use crate::guard::{Fail, emit, fast, guarded, input};
+use crate::guard::{Fail, exchange, fast, guarded, input};
 
 // ---------------------------------------------------------------- model
 
@@ -45,42 +45,38 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
     out: jlong,
     cap: jint,
 ) -> jint {
-    fast(&mut env, || {
-        let mut w = Writer::new();
-        {
-            // SAFETY: Native's contract.
-            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-            let model: Model = r.coded()?;
-            let role: Role = r.coded()?;
-            let session = r.str()?;
-            let path = r.str()?;
-            let has_address = r.u8()? != 0;
-            let address = r.str()?;
-            let port = r.i32()?;
-            let event: ModelEvent = r.coded()?;
-            let message_type: MessageType = r.coded()?;
-            let size = usize::try_from(r.i64()?).unwrap_or(0);
-            let code = r.i32()?;
-            let reason = r.str()?;
-            let mut conn = Connection::new(model, role, session, path);
-            if has_address {
-                conn = conn.with_server(address, u16::try_from(port).ok());
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        let model: Model = r.coded()?;
+        let role: Role = r.coded()?;
+        let session = r.str()?;
+        let path = r.str()?;
+        let has_address = r.u8()? != 0;
+        let address = r.str()?;
+        let port = r.i32()?;
+        let event: ModelEvent = r.coded()?;
+        let message_type: MessageType = r.coded()?;
+        let size = usize::try_from(r.i64()?).unwrap_or(0);
+        let code = r.i32()?;
+        let reason = r.str()?;
+        let mut conn = Connection::new(model, role, session, path);
+        if has_address {
+            conn = conn.with_server(address, u16::try_from(port).ok());
+        }
+        match event {
+            ModelEvent::Open => {
+                w.span_decision(&conn.open());
+                w.u8(u8::from(conn.connection_span_ends_at_upgrade()));
             }
-            match event {
-                ModelEvent::Open => {
-                    w.span_decision(&conn.open());
-                    w.u8(u8::from(conn.connection_span_ends_at_upgrade()));
-                }
-                ModelEvent::Send => w.span_decision(&conn.send(message_type, size)),
-                ModelEvent::Receive => w.span_decision(&conn.receive(message_type, size)),
-                ModelEvent::Close => {
-                    w.close_decision(&conn.close(u16::try_from(code).ok(), reason));
-                }
+            ModelEvent::Send => w.span_decision(&conn.send(message_type, size)),
+            ModelEvent::Receive => w.span_decision(&conn.receive(message_type, size)),
+            ModelEvent::Close => {
+                w.close_decision(&conn.close(u16::try_from(code).ok(), reason));
             }
         }
-        // SAFETY: Native's contract.
-        unsafe { emit(&w, out, cap) }
-    })
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }
 
 /// Applies a span decision's candidates to what is at hand (`model::choose`).

@@ -8,7 +8,7 @@ use tracewire::target::{Scheme, Target};
 use tracewire_bridge::BridgeError;
 use tracewire_bridge::wire::{Reader, Writer};
 
-use crate::guard::{Fail, emit, fast, input};
+use crate::guard::{Fail, emit, exchange, fast, input};
 
 /// Reads a client's `ws://` or `wss://` URL (`Target::from_url`).
 /// In: the URL, UTF-8 (no length prefix). Out: a target record. Fails with
@@ -48,23 +48,18 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_targetFromRequest<'loc
     out: jlong,
     cap: jint,
 ) -> jint {
-    fast(&mut env, || {
-        let mut w = Writer::new();
-        {
-            // SAFETY: Native's contract.
-            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-            let scheme = match r.str()? {
-                "" => None,
-                name => Some(name.parse::<Scheme>().map_err(BridgeError::from)?),
-            };
-            let has_host = r.u8()? != 0;
-            let host = r.str()?;
-            let request_target = r.str()?;
-            let target =
-                Target::from_request_lenient(scheme, has_host.then_some(host), request_target);
-            w.target(&target);
-        }
-        // SAFETY: Native's contract.
-        unsafe { emit(&w, out, cap) }
-    })
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        let scheme = match r.str()? {
+            "" => None,
+            name => Some(name.parse::<Scheme>().map_err(BridgeError::from)?),
+        };
+        let has_host = r.u8()? != 0;
+        let host = r.str()?;
+        let request_target = r.str()?;
+        let target = Target::from_request_lenient(scheme, has_host.then_some(host), request_target);
+        w.target(&target);
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }

@@ -6,7 +6,7 @@ use jni::sys::{jint, jlong};
 use tracewire::ErrorCode;
 use tracewire_bridge::wire::{Reader, Writer};
 
-use crate::guard::{Fail, emit, fast, input};
+use crate::guard::{Fail, exchange};
 
 /// The operations of `Native.w3c`, numbered as `Native.W3C_*` in Java (a
 /// test below reads `Native.java` and checks the numbers).
@@ -106,56 +106,52 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_w3c<'local>(
     fn code<E: std::fmt::Display>(c: ErrorCode) -> impl FnOnce(E) -> Fail {
         move |e| Fail::Code(c, e.to_string())
     }
-    fast(&mut env, || {
-        let mut w = Writer::new();
-        {
-            // SAFETY: Native's contract.
-            let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-            match W3cOp::from_code(op)? {
-                W3cOp::ParseTraceParent => {
-                    let tp = tracewire::TraceParent::parse(r.str()?)
-                        .map_err(code(ErrorCode::InvalidTraceParent))?;
-                    let ctx = tracewire::TraceContext {
-                        traceparent: Some(tp),
-                        remote: true,
-                        ..Default::default()
-                    };
-                    w.context(&ctx);
-                }
-                W3cOp::ParseTraceState => {
-                    let ts = tracewire::TraceState::parse_lines(lines(&mut r)?)
-                        .map_err(code(ErrorCode::InvalidTraceState))?;
-                    tracestate_out(&mut w, &ts);
-                }
-                W3cOp::TraceStateInsert => {
-                    let mut ts = tracestate_in(&mut r)?;
-                    let (k, v) = (r.str()?, r.str()?);
-                    ts.insert(k, v)
-                        .map_err(code(ErrorCode::InvalidTraceState))?;
-                    tracestate_out(&mut w, &ts);
-                }
-                W3cOp::TraceStateRemove => {
-                    let mut ts = tracestate_in(&mut r)?;
-                    ts.remove(r.str()?);
-                    tracestate_out(&mut w, &ts);
-                }
-                W3cOp::ParseBaggage => {
-                    let b = tracewire::Baggage::parse_lines(lines(&mut r)?)
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        match W3cOp::from_code(op)? {
+            W3cOp::ParseTraceParent => {
+                let tp = tracewire::TraceParent::parse(r.str()?)
+                    .map_err(code(ErrorCode::InvalidTraceParent))?;
+                let ctx = tracewire::TraceContext {
+                    traceparent: Some(tp),
+                    remote: true,
+                    ..Default::default()
+                };
+                w.context(&ctx);
+            }
+            W3cOp::ParseTraceState => {
+                let ts = tracewire::TraceState::parse_lines(lines(r)?)
+                    .map_err(code(ErrorCode::InvalidTraceState))?;
+                tracestate_out(w, &ts);
+            }
+            W3cOp::TraceStateInsert => {
+                let mut ts = tracestate_in(r)?;
+                let (k, v) = (r.str()?, r.str()?);
+                ts.insert(k, v)
+                    .map_err(code(ErrorCode::InvalidTraceState))?;
+                tracestate_out(w, &ts);
+            }
+            W3cOp::TraceStateRemove => {
+                let mut ts = tracestate_in(r)?;
+                ts.remove(r.str()?);
+                tracestate_out(w, &ts);
+            }
+            W3cOp::ParseBaggage => {
+                let b = tracewire::Baggage::parse_lines(lines(r)?)
+                    .map_err(code(ErrorCode::InvalidBaggage))?;
+                baggage_out(w, &b);
+            }
+            W3cOp::BuildBaggage => {
+                let n = r.u32()?;
+                let mut b = tracewire::Baggage::new();
+                for _ in 0..n {
+                    b.insert_member(r.member()?)
                         .map_err(code(ErrorCode::InvalidBaggage))?;
-                    baggage_out(&mut w, &b);
                 }
-                W3cOp::BuildBaggage => {
-                    let n = r.u32()?;
-                    let mut b = tracewire::Baggage::new();
-                    for _ in 0..n {
-                        b.insert_member(r.member()?)
-                            .map_err(code(ErrorCode::InvalidBaggage))?;
-                    }
-                    baggage_out(&mut w, &b);
-                }
+                baggage_out(w, &b);
             }
         }
-        // SAFETY: Native's contract.
-        unsafe { emit(&w, out, cap) }
-    })
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }
