@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 8
+FUZZ_CI_RUNS ?= 40000
 # Every feature of the core but `otlp-tls`, whose TLS stack only adds build time.
 FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 
@@ -54,9 +54,10 @@ bench-rust:
 fuzz:
 	.ci/fuzz $(FUZZ_SECONDS)
 
-## fuzz-ci: the short run CI makes, FUZZ_CI_SECONDS per target.
+## fuzz-ci: the short, reproducible run CI makes: FUZZ_CI_RUNS inputs per
+## target from a fixed seed.
 fuzz-ci:
-	.ci/fuzz $(FUZZ_CI_SECONDS)
+	.ci/fuzz --runs $(FUZZ_CI_RUNS)
 
 ## fuzz-corpus: rewrite the committed seed corpus from tests/vectors.
 fuzz-corpus:

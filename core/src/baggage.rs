@@ -154,14 +154,19 @@ impl BaggageMember {
         out.push_str(&self.key);
         out.push('=');
         percent_encode_into(out, &self.value);
-        for (k, v) in &self.properties {
+        for property in &self.properties {
             out.push(';');
-            out.push_str(k);
-            if let Some(v) = v {
-                out.push('=');
-                percent_encode_into(out, v);
-            }
+            write_property(out, property);
         }
+    }
+}
+
+/// Appends one property in its wire form (`key` or `key=percent-encoded value`).
+pub(crate) fn write_property(out: &mut String, (key, value): &(String, Option<String>)) {
+    out.push_str(key);
+    if let Some(v) = value {
+        out.push('=');
+        percent_encode_into(out, v);
     }
 }
 
@@ -467,24 +472,11 @@ fn parse_member(member: &str) -> Result<BaggageMember, BaggageError> {
         decode_value(trim_ows(value)).map_err(|e| e.unwrap_or(BaggageError::InvalidValue))?;
     let mut properties = Vec::new();
     for prop in parts {
-        let prop = trim_ows(prop);
-        let (pkey, pvalue) = match prop.split_once('=') {
-            Some((k, v)) => (trim_ows(k), Some(trim_ows(v))),
-            None => (prop, None),
-        };
-        if !is_token(pkey) {
-            return Err(BaggageError::InvalidPropertyKey);
-        }
-        let pvalue = match pvalue {
-            Some(v) => {
-                Some(decode_value(v).map_err(|e| e.unwrap_or(BaggageError::InvalidPropertyValue))?)
-            }
-            None => None,
-        };
+        let property = parse_property(prop)?;
         // One more than the limit is enough to know the member does not
         // fit; the rest are validated but not held.
         if properties.len() <= MAX_PROPERTIES {
-            properties.push((pkey.to_owned(), pvalue));
+            properties.push(property);
         }
     }
     Ok(BaggageMember {
@@ -492,6 +484,26 @@ fn parse_member(member: &str) -> Result<BaggageMember, BaggageError> {
         value,
         properties,
     })
+}
+
+/// Parses one property in its wire form (OWS around it and around `=`
+/// allowed), percent-decoding the value.
+pub(crate) fn parse_property(prop: &str) -> Result<(String, Option<String>), BaggageError> {
+    let prop = trim_ows(prop);
+    let (key, value) = match prop.split_once('=') {
+        Some((k, v)) => (trim_ows(k), Some(trim_ows(v))),
+        None => (prop, None),
+    };
+    if !is_token(key) {
+        return Err(BaggageError::InvalidPropertyKey);
+    }
+    let value = match value {
+        Some(v) => {
+            Some(decode_value(v).map_err(|e| e.unwrap_or(BaggageError::InvalidPropertyValue))?)
+        }
+        None => None,
+    };
+    Ok((key.to_owned(), value))
 }
 
 /// Checks `*baggage-octet` and percent-decodes.

@@ -144,3 +144,96 @@ fn sdk_raw_percent_and_backslash_accepted() {
     W3CPropagator.inject_context(&cx, &mut ours);
     assert_eq!(ours["baggage"], "q=5%25b%5Cc", "we percent-encode them");
 }
+
+/// Property values live in OpenTelemetry's metadata string in wire form: an
+/// encoded space at the end of a value (which the metadata parser would trim
+/// if it were decoded) and an encoded `;` survive extract -> inject -> extract,
+/// and the SDK's own propagator sees the same header.
+#[test]
+fn property_values_keep_their_encoding_through_metadata() {
+    let h: HashMap<String, String> = [("baggage", "k=v;p=DF%20;q=a%3Bb;flag")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let cx = W3CPropagator.extract(&h);
+    let (_, metadata) = cx.baggage().get_with_metadata("k").expect("member k");
+    assert_eq!(metadata.as_str(), "p=DF%20;q=a%3Bb;flag");
+    let mut ours = HashMap::new();
+    W3CPropagator.inject_context(&cx, &mut ours);
+    assert_eq!(ours["baggage"], "k=v;p=DF%20;q=a%3Bb;flag");
+    assert_eq!(sdk_inject(&cx)["baggage"], "k=v;p=DF%20;q=a%3Bb;flag");
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// W3C Level 2 keys that `opentelemetry`'s `TraceState` rejects (`@` twice,
+/// a system part over 14 characters) are passed on with the rest, through a
+/// child span the SDK starts, in their order.
+#[test]
+fn level2_tracestate_survives_the_sdk_span() {
+    use opentelemetry::trace::{Tracer, TracerProvider};
+    let state = "foo@@bar=1,congo=2,t61@rcwkgmzeverylongsystem=x";
+    let h = headers(&[
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        ("tracestate", state),
+    ]);
+    let cx = W3CPropagator.extract(&h);
+    assert_eq!(
+        cx.span().span_context().trace_state().header(),
+        "congo=2",
+        "the SDK's TraceState holds what it accepts"
+    );
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let span = provider.tracer("t").start_with_context("child", &cx);
+    let child = cx.with_span(span);
+    let mut out = HashMap::new();
+    W3CPropagator.inject_context(&child, &mut out);
+    assert_eq!(out["tracestate"], state);
+
+    // The application updates its own member: it moves to the front, the
+    // members the SDK could not hold follow the SDK's.
+    let updated = child
+        .span()
+        .span_context()
+        .trace_state()
+        .insert("mine", "7")
+        .expect("valid");
+    let sc = child.span().span_context().clone();
+    let mine = child.with_remote_span_context(opentelemetry::trace::SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags(),
+        false,
+        updated,
+    ));
+    let mut out = HashMap::new();
+    W3CPropagator.inject_context(&mine, &mut out);
+    assert_eq!(
+        out["tracestate"],
+        "mine=7,congo=2,foo@@bar=1,t61@rcwkgmzeverylongsystem=x"
+    );
+
+    // Another trace does not inherit the held state.
+    let other = Context::new().with_remote_span_context(SpanContext::new(
+        opentelemetry::trace::TraceId::from_bytes([7; 16]),
+        opentelemetry::trace::SpanId::from_bytes([8; 8]),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    ));
+    let other = mine.with_remote_span_context(other.span().span_context().clone());
+    let mut out = HashMap::new();
+    W3CPropagator.inject_context(&other, &mut out);
+    assert!(
+        out.get("tracestate").is_none_or(|v| v.is_empty()),
+        "{out:?}"
+    );
+}

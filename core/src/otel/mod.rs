@@ -48,28 +48,99 @@ impl From<SpanId> for ot::SpanId {
     }
 }
 
+/// A received tracestate that `opentelemetry`'s `TraceState` could not hold
+/// whole: that type rejects keys W3C Level 2 allows (`@` anywhere, a
+/// `system` part over 14 characters), and W3C requires a received tracestate
+/// to be passed on. Kept in the OpenTelemetry context beside the span
+/// context, so every context derived from it (child spans included) sends the
+/// whole state on.
+#[derive(Clone)]
+struct HeldTraceState {
+    trace_id: TraceId,
+    /// The members the SDK accepted: what its span contexts carry while the
+    /// application leaves the state alone.
+    accepted: TraceState,
+    /// The whole received state.
+    full: TraceState,
+}
+
+impl HeldTraceState {
+    /// The state to send for `sdk`, a span context's state in this trace:
+    /// the whole received state while the SDK's is unchanged, otherwise the
+    /// SDK's (updated) members followed by the members it could not hold.
+    fn merge(&self, sdk: TraceState) -> TraceState {
+        if sdk == self.accepted {
+            return self.full.clone();
+        }
+        let rejected = self
+            .full
+            .iter()
+            .filter(|(k, _)| self.accepted.get(k).is_none() && sdk.get(k).is_none());
+        TraceState::from_entries(
+            sdk.iter()
+                .chain(rejected)
+                .take(crate::tracestate::MAX_MEMBERS),
+        )
+        .unwrap_or(sdk)
+    }
+}
+
+/// `state` as the SDK's `TraceState`, and the members it rejected.
+fn sdk_trace_state(state: &TraceState) -> (ot::TraceState, bool) {
+    if let Ok(whole) = ot::TraceState::from_key_value(state.iter()) {
+        return (whole, false);
+    }
+    let accepted = state
+        .iter()
+        .filter(|member| ot::TraceState::from_key_value(std::iter::once(*member)).is_ok());
+    (
+        ot::TraceState::from_key_value(accepted).unwrap_or_default(),
+        true,
+    )
+}
+
 impl TraceContext {
     /// The span context this context describes (invalid when there is none).
+    ///
+    /// Its `TraceState` holds the members `opentelemetry` accepts; members
+    /// with keys that crate rejects are kept only by
+    /// [`to_otel_context`](Self::to_otel_context).
     pub fn to_span_context(&self) -> ot::SpanContext {
         let Some(tp) = self.traceparent else {
             return ot::SpanContext::empty_context();
         };
-        let state = ot::TraceState::from_key_value(self.tracestate.iter()).unwrap_or_default();
         ot::SpanContext::new(
             tp.trace_id.into(),
             tp.span_id.into(),
             ot::TraceFlags::new(tp.flags.0),
             self.remote,
-            state,
+            sdk_trace_state(&self.tracestate).0,
         )
     }
 
     /// `parent` with this context's span context (as a remote parent when
-    /// [`remote`](Self::remote)) and baggage.
+    /// [`remote`](Self::remote)) and baggage. The whole tracestate is kept,
+    /// including members `opentelemetry`'s `TraceState` rejects: spans
+    /// started from the result and [`from_otel_context`](Self::from_otel_context)
+    /// (hence every inject) pass it on.
     pub fn to_otel_context(&self, parent: &opentelemetry::Context) -> opentelemetry::Context {
         let mut cx = parent.clone();
-        if self.traceparent.is_some() {
-            cx = cx.with_remote_span_context(self.to_span_context());
+        if let Some(tp) = self.traceparent {
+            let (state, rejected) = sdk_trace_state(&self.tracestate);
+            if rejected {
+                cx = cx.with_value(HeldTraceState {
+                    trace_id: tp.trace_id,
+                    accepted: TraceState::from_entries(&state).unwrap_or_default(),
+                    full: self.tracestate.clone(),
+                });
+            }
+            cx = cx.with_remote_span_context(ot::SpanContext::new(
+                tp.trace_id.into(),
+                tp.span_id.into(),
+                ot::TraceFlags::new(tp.flags.0),
+                self.remote,
+                state,
+            ));
         }
         with_baggage(cx, &self.baggage)
     }
@@ -84,9 +155,15 @@ impl TraceContext {
             flags: TraceFlags(sc.trace_flags().to_u8()),
         });
         let tracestate = match traceparent {
-            // A state the SDK accepted but our parser would not is dropped,
-            // as a receiver would drop it.
-            Some(_) => TraceState::from_entries(sc.trace_state()).unwrap_or_default(),
+            Some(tp) => {
+                // A state the SDK accepted but our parser would not is
+                // dropped, as a receiver would drop it.
+                let sdk = TraceState::from_entries(sc.trace_state()).unwrap_or_default();
+                match cx.get::<HeldTraceState>() {
+                    Some(held) if held.trace_id == tp.trace_id => held.merge(sdk),
+                    _ => sdk,
+                }
+            }
             None => TraceState::new(),
         };
         let mut baggage = Baggage::new();
@@ -121,27 +198,29 @@ pub(crate) fn with_baggage(
     )
 }
 
+/// OpenTelemetry keeps a member's properties as one opaque metadata string,
+/// which its propagators copy to and from the header as they are: so it holds
+/// them in wire form, values percent-encoded (a decoded `%20` at the end of a
+/// value would otherwise be trimmed away on the next extraction).
 fn properties_to_metadata(m: &BaggageMember) -> String {
-    m.properties
-        .iter()
-        .map(|(k, v)| match v {
-            Some(v) => format!("{k}={v}"),
-            None => k.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(";")
+    let mut out = String::new();
+    for (i, property) in m.properties.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        crate::baggage::write_property(&mut out, property);
+    }
+    out
 }
 
+/// The properties in a metadata string; one that is not a valid property
+/// (metadata set by hand can hold anything) is left out.
 fn metadata_to_properties(metadata: &BaggageMetadata) -> Vec<(String, Option<String>)> {
     metadata
         .as_str()
         .split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.trim().to_owned(), Some(v.trim().to_owned())),
-            None => (p.to_owned(), None),
-        })
+        .filter(|p| !p.trim().is_empty())
+        .filter_map(|p| crate::baggage::parse_property(p).ok())
         .collect()
 }
 
