@@ -28,7 +28,7 @@ import (
 )
 
 // abiVersion is the C ABI version this package was written against.
-const abiVersion = 3
+const abiVersion = 4
 
 func init() {
 	if v := C.tw_abi_version(); v != abiVersion {

@@ -43,11 +43,14 @@ const (
 	StreamModelOutput StreamKind = 1
 )
 
-// Histogram is the name, unit and description of one histogram.
+// Histogram is one histogram as the core defines it.
 type Histogram struct {
 	Name        string
 	Unit        string
 	Description string
+	// Boundaries are the explicit bucket boundaries, ascending (given to the
+	// SDK with metric.WithExplicitBucketBoundaries).
+	Boundaries []float64
 }
 
 // MetricNames are the histograms a stream kind is recorded into, as the
@@ -65,7 +68,9 @@ func staticString(s C.TwStr) string {
 }
 
 func histogramFromC(h *C.TwHistogram) Histogram {
-	return Histogram{Name: staticString(h.name), Unit: staticString(h.unit), Description: staticString(h.description)}
+	// The boundaries are static in the library; copy them into Go memory.
+	bounds := append([]float64(nil), unsafe.Slice((*float64)(unsafe.Pointer(h.boundaries)), int(h.boundaries_len))...)
+	return Histogram{Name: staticString(h.name), Unit: staticString(h.unit), Description: staticString(h.description), Boundaries: bounds}
 }
 
 // MetricNames returns the histograms this kind of stream is recorded into.
@@ -234,10 +239,12 @@ func NewStreamInstruments(meter metric.Meter, kind StreamKind) (*StreamInstrumen
 		return nil, err
 	}
 	f := func(h Histogram) (metric.Float64Histogram, error) {
-		return meter.Float64Histogram(h.Name, metric.WithUnit(h.Unit), metric.WithDescription(h.Description))
+		return meter.Float64Histogram(h.Name, metric.WithUnit(h.Unit), metric.WithDescription(h.Description),
+			metric.WithExplicitBucketBoundaries(h.Boundaries...))
 	}
 	i := func(h Histogram) (metric.Int64Histogram, error) {
-		return meter.Int64Histogram(h.Name, metric.WithUnit(h.Unit), metric.WithDescription(h.Description))
+		return meter.Int64Histogram(h.Name, metric.WithUnit(h.Unit), metric.WithDescription(h.Description),
+			metric.WithExplicitBucketBoundaries(h.Boundaries...))
 	}
 	in := &StreamInstruments{kind: kind}
 	var errs [5]error
@@ -254,7 +261,11 @@ func NewStreamInstruments(meter metric.Meter, kind StreamKind) (*StreamInstrumen
 	return in, nil
 }
 
-// Record records one finished stream: each value once, each interval once.
+// Record records one finished stream: each value once, each interval once,
+// with attrs on every value. For a StreamModelOutput stream the GenAI
+// conventions require gen_ai.operation.name and gen_ai.provider.name; keep
+// attrs to bounded values (the operation, provider, model, server.address,
+// server.port, error.type), never ids.
 func (in *StreamInstruments) Record(ctx context.Context, m *StreamMetrics, attrs ...attribute.KeyValue) error {
 	s, intervals, err := m.SnapshotAndIntervals()
 	if err != nil {

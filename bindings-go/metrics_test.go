@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -185,7 +186,8 @@ func TestStreamInstrumentsUseCoreNames(t *testing.T) {
 	for i, ms := range []int{100, 130, 150} {
 		m.RecordChunkAt(time.Duration(ms)*time.Millisecond, i+1)
 	}
-	if err := in.Record(context.Background(), m); err != nil {
+	op := attribute.String("gen_ai.operation.name", "chat")
+	if err := in.Record(context.Background(), m, op); err != nil {
 		t.Fatal(err)
 	}
 	var rm metricdata.ResourceMetrics
@@ -194,18 +196,32 @@ func TestStreamInstrumentsUseCoreNames(t *testing.T) {
 	}
 	names, _ := StreamModelOutput.MetricNames()
 	got := map[string]uint64{}
+	bounds := map[string][]float64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, mt := range sm.Metrics {
 			switch d := mt.Data.(type) {
 			case metricdata.Histogram[float64]:
 				got[mt.Name] = d.DataPoints[0].Count
+				bounds[mt.Name] = d.DataPoints[0].Bounds
+				if v, ok := d.DataPoints[0].Attributes.Value("gen_ai.operation.name"); !ok || v.AsString() != "chat" {
+					t.Errorf("%s: attributes %v", mt.Name, d.DataPoints[0].Attributes)
+				}
 			case metricdata.Histogram[int64]:
 				got[mt.Name] = d.DataPoints[0].Count
+				bounds[mt.Name] = d.DataPoints[0].Bounds
 			}
 		}
 	}
 	if got[names.TimeToFirstChunk.Name] != 1 || got[names.ChunkInterval.Name] != 2 || got[names.ChunkCount.Name] != 1 {
 		t.Errorf("recorded %v", got)
+	}
+	// The GenAI conventions' boundaries: 10 ms doubling to 81.92 s.
+	ttfc := bounds[names.TimeToFirstChunk.Name]
+	if len(ttfc) != 14 || ttfc[0] != 0.01 || ttfc[13] != 81.92 {
+		t.Errorf("time to first chunk bounds %v", ttfc)
+	}
+	if b := bounds[names.ChunkCount.Name]; len(b) == 0 || !slices.Equal(b, names.ChunkCount.Boundaries) {
+		t.Errorf("chunk count bounds %v, core %v", b, names.ChunkCount.Boundaries)
 	}
 	if names.TimeToFirstChunk.Name != "gen_ai.client.operation.time_to_first_chunk" || names.TimeToFirstChunk.Unit != "s" {
 		t.Errorf("names %+v", names.TimeToFirstChunk)

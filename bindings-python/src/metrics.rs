@@ -168,13 +168,14 @@ impl PyStreamMetrics {
     }
 }
 
-fn histogram(h: &Histogram) -> (&'static str, &'static str, &'static str) {
-    (h.name, h.unit, h.description)
+fn histogram(h: &Histogram) -> (&'static str, &'static str, &'static str, Vec<f64>) {
+    (h.name, h.unit, h.description, h.boundaries.to_vec())
 }
 
 /// The histograms a stream of `kind` is recorded into:
-/// `{slot: (name, unit, description)}` for the slots `time_to_first_chunk`,
-/// `time_to_last_chunk`, `chunk_interval`, `chunk_count`, `bytes`.
+/// `{slot: (name, unit, description, bucket boundaries)}` for the slots
+/// `time_to_first_chunk`, `time_to_last_chunk`, `chunk_interval`,
+/// `chunk_count`, `bytes`.
 #[pyfunction]
 #[pyo3(signature = (kind = "generic"))]
 fn metric_names<'py>(py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyDict>> {
@@ -190,9 +191,20 @@ fn metric_names<'py>(py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyDict>
     })
 }
 
+/// The keys of a stream span's attributes that its histogram values carry
+/// too, for `kind` (core's `StreamKind::metric_attribute_keys`).
+#[pyfunction]
+#[pyo3(signature = (kind = "generic"))]
+fn metric_attribute_keys(py: Python<'_>, kind: &str) -> PyResult<Vec<&'static str>> {
+    guard(py, || {
+        Ok(parse_kind(py, kind)?.metric_attribute_keys().to_vec())
+    })
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStreamSnapshot>()?;
     m.add_class::<PyStreamMetrics>()?;
     m.add_function(wrap_pyfunction!(metric_names, m)?)?;
+    m.add_function(wrap_pyfunction!(metric_attribute_keys, m)?)?;
     Ok(())
 }

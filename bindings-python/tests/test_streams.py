@@ -19,10 +19,16 @@ def test_stream_span_writes_attributes_and_histograms(provider: TracerProvider, 
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("test")
     instruments = tw.StreamInstruments(meter, "model_output")
-    with tw.StreamSpan("chat llm", instruments, tracer=provider.get_tracer("t")) as stream:
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.conversation.id": "c-42",  # span only: unbounded
+    }
+    with tw.StreamSpan("chat llm", instruments, tracer=provider.get_tracer("t"), attributes=attributes) as stream:
         for token in ["Hel", "lo", ", world"]:
             time.sleep(0.002)
             stream.record_chunk(len(token))
+        stream.set_attribute("gen_ai.response.model", "m1")
     (span,) = exporter.get_finished_spans()
     names = tw.metric_names("model_output")
     attrs = dict(span.attributes or {})
@@ -33,10 +39,21 @@ def test_stream_span_writes_attributes_and_histograms(provider: TracerProvider, 
     data = reader.get_metrics_data()
     assert data is not None
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    assert set(metrics) == {name for name, _, _ in names.values()}
+    assert set(metrics) == {name for name, _, _, _ in names.values()}
     interval = metrics[names["chunk_interval"][0]]
     assert interval.data.data_points[0].count == 2
     assert metrics[names["time_to_first_chunk"][0]].unit == "s"
+    assert attrs["gen_ai.conversation.id"] == "c-42"
+    for slot, (name, _, _, boundaries) in names.items():
+        (point,) = metrics[name].data.data_points
+        assert list(point.explicit_bounds) == boundaries, slot
+        assert dict(point.attributes) == {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.response.model": "m1",
+        }, slot
+    # The GenAI conventions' boundaries: 10 ms doubling to 81.92 s.
+    assert names["time_to_first_chunk"][3][0] == 0.01 and names["time_to_first_chunk"][3][-1] == 81.92
 
 
 def test_stream_span_error_status(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
@@ -48,6 +65,7 @@ def test_stream_span_error_status(provider: TracerProvider, exporter: InMemorySp
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code == StatusCode.ERROR
     assert span.attributes["tracewire.stream.chunk_count"] == 1  # type: ignore[index]
+    assert span.attributes["error.type"] == "RuntimeError"  # type: ignore[index]
 
 
 def test_record_from_many_threads() -> None:

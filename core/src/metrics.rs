@@ -103,9 +103,9 @@ pub enum StreamKind {
     ModelOutput,
 }
 
-/// The name, unit and description of one histogram, as the OpenTelemetry
-/// metrics API takes them when the instrument is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The name, unit, description and bucket boundaries of one histogram, as
+/// the OpenTelemetry metrics API takes them when the instrument is created.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Histogram {
     /// The instrument name, e.g. `gen_ai.client.operation.time_to_first_chunk`.
     pub name: &'static str,
@@ -113,11 +113,44 @@ pub struct Histogram {
     pub unit: &'static str,
     /// A one-sentence description.
     pub description: &'static str,
+    /// The explicit bucket boundaries (the advice every SDK takes at
+    /// creation), ascending. The SDK default (0, 5, 10, 25, ... 10000) is made
+    /// for milliseconds and would put nearly every value in seconds into its
+    /// first bucket.
+    pub boundaries: &'static [f64],
 }
+
+/// Boundaries of the GenAI time histograms, in seconds: the explicit bucket
+/// boundaries the GenAI semantic conventions give for
+/// `gen_ai.client.operation.duration`, `time_to_first_chunk` and
+/// `time_per_output_chunk` (10 ms doubling to 81.92 s).
+pub const GEN_AI_TIME_BOUNDARIES: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+/// Boundaries of the generic stream time histograms, in seconds. Generic
+/// streams are mostly audio and other media whose chunks come every 10 to
+/// 100 ms, so the range starts at 1 ms (1-2-5 steps up to a minute), finer
+/// at the low end than the GenAI list.
+pub const STREAM_TIME_BOUNDARIES: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 60.0,
+];
+
+/// Boundaries of the chunk-count histogram: powers of 4 from 1 to 4^10 (about
+/// a million chunks), as the GenAI conventions bucket token counts.
+pub const CHUNK_COUNT_BOUNDARIES: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+];
+
+/// Boundaries of the stream-bytes histogram: powers of 4 from 64 B to 64 MiB.
+pub const BYTES_BOUNDARIES: &[f64] = &[
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+    67108864.0,
+];
 
 /// The histograms a stream's metrics are recorded into, decided by its
 /// [`StreamKind`]. See the module docs for when each is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricNames {
     /// Time to first chunk, in seconds: [`StreamSnapshot::time_to_first_chunk`].
     pub time_to_first_chunk: Histogram,
@@ -135,18 +168,21 @@ const TIME_TO_LAST_CHUNK: Histogram = Histogram {
     name: "tracewire.stream.time_to_last_chunk",
     unit: "s",
     description: "Time from the start of the stream to its last chunk.",
+    boundaries: STREAM_TIME_BOUNDARIES,
 };
 
 const CHUNK_COUNT: Histogram = Histogram {
     name: "tracewire.stream.chunk_count",
     unit: "{chunk}",
     description: "Number of chunks in the stream.",
+    boundaries: CHUNK_COUNT_BOUNDARIES,
 };
 
 const BYTES: Histogram = Histogram {
     name: "tracewire.stream.bytes",
     unit: "By",
     description: "Total size of the stream's chunks.",
+    boundaries: BYTES_BOUNDARIES,
 };
 
 const GENERIC_NAMES: MetricNames = MetricNames {
@@ -154,12 +190,14 @@ const GENERIC_NAMES: MetricNames = MetricNames {
         name: "tracewire.stream.time_to_first_chunk",
         unit: "s",
         description: "Time from the start of the stream to its first chunk.",
+        boundaries: STREAM_TIME_BOUNDARIES,
     },
     time_to_last_chunk: TIME_TO_LAST_CHUNK,
     chunk_interval: Histogram {
         name: "tracewire.stream.chunk_interval",
         unit: "s",
         description: "Time between consecutive chunks, recorded for each chunk after the first.",
+        boundaries: STREAM_TIME_BOUNDARIES,
     },
     chunk_count: CHUNK_COUNT,
     bytes: BYTES,
@@ -171,12 +209,14 @@ const MODEL_OUTPUT_NAMES: MetricNames = MetricNames {
         name: "gen_ai.client.operation.time_to_first_chunk",
         unit: "s",
         description: "Time to receive the first chunk, measured from when the client issues the generation request to when the first chunk is received in the response stream.",
+        boundaries: GEN_AI_TIME_BOUNDARIES,
     },
     time_to_last_chunk: TIME_TO_LAST_CHUNK,
     chunk_interval: Histogram {
         name: "gen_ai.client.operation.time_per_output_chunk",
         unit: "s",
         description: "Time per output chunk, recorded for each chunk received after the first one, measured as the time elapsed from the end of the previous chunk to the end of the current chunk.",
+        boundaries: GEN_AI_TIME_BOUNDARIES,
     },
     chunk_count: CHUNK_COUNT,
     bytes: BYTES,
@@ -196,6 +236,36 @@ impl StreamKind {
         match self {
             StreamKind::Generic => &GENERIC_NAMES,
             StreamKind::ModelOutput => &MODEL_OUTPUT_NAMES,
+        }
+    }
+
+    /// The keys of the stream span's attributes that its histograms carry too,
+    /// in this order (the span keeps all of them; a metric keeps only these,
+    /// so its cardinality stays bounded).
+    ///
+    /// `ModelOutput`: the attributes the GenAI conventions list for
+    /// `gen_ai.client.operation.time_to_first_chunk` and
+    /// `time_per_output_chunk`; `gen_ai.operation.name` and
+    /// `gen_ai.provider.name` are required there, so set them on a GenAI
+    /// stream's span. `Generic`: the peer and the error.
+    ///
+    /// ```
+    /// use tracewire::StreamKind;
+    /// assert_eq!(StreamKind::ModelOutput.metric_attribute_keys()[0], "gen_ai.operation.name");
+    /// assert!(!StreamKind::Generic.metric_attribute_keys().contains(&"url.full"));
+    /// ```
+    pub const fn metric_attribute_keys(self) -> &'static [&'static str] {
+        match self {
+            StreamKind::Generic => &["server.address", "server.port", "error.type"],
+            StreamKind::ModelOutput => &[
+                "gen_ai.operation.name",
+                "gen_ai.provider.name",
+                "gen_ai.request.model",
+                "gen_ai.response.model",
+                "server.address",
+                "server.port",
+                "error.type",
+            ],
         }
     }
 

@@ -4,7 +4,7 @@
 
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::{SpanBuilder, TracerProvider};
-use opentelemetry::{Context, Value};
+use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
@@ -28,16 +28,19 @@ fn stream_span_records_attributes_and_histograms() {
     ));
     let tracer = tracer_provider.tracer("test");
 
-    let stream = StreamSpan::start(
-        &tracer,
-        SpanBuilder::from_name("chat"),
-        &Context::new(),
-        instruments,
-    );
+    let builder = SpanBuilder::from_name("chat").with_attributes([
+        KeyValue::new("gen_ai.operation.name", "chat"),
+        KeyValue::new("gen_ai.provider.name", "openai"),
+        KeyValue::new("gen_ai.request.model", "m1"),
+        // Span-only: unbounded values stay off the metrics.
+        KeyValue::new("gen_ai.conversation.id", "c-42"),
+    ]);
+    let stream = StreamSpan::start(&tracer, builder, &Context::new(), instruments);
     for size in [3, 5, 7] {
         std::thread::sleep(std::time::Duration::from_millis(2));
         stream.record_chunk(size);
     }
+    stream.set_attribute(KeyValue::new("gen_ai.response.model", "m1-2026"));
     stream.end();
     meter_provider.force_flush().expect("flush");
 
@@ -62,32 +65,65 @@ fn stream_span_records_attributes_and_histograms() {
     };
     assert!(first >= 0.002 && first <= last, "{first} {last}");
 
+    assert_eq!(attr("gen_ai.conversation.id"), Some(Value::from("c-42")));
+    assert_eq!(attr("gen_ai.response.model"), Some(Value::from("m1-2026")));
+
+    // Per histogram: values recorded, bucket bounds, attribute keys of the
+    // (single) data point.
     let exported = metrics.get_finished_metrics().expect("metrics");
     let mut seen = std::collections::BTreeMap::new();
     for rm in &exported {
         for sm in rm.scope_metrics() {
             for m in sm.metrics() {
-                let count: u64 = match m.data() {
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                        h.data_points().map(|p| p.count()).sum()
-                    }
-                    AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                        h.data_points().map(|p| p.count()).sum()
-                    }
-                    _ => 0,
+                let point = match m.data() {
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                        .data_points()
+                        .map(|p| {
+                            let keys: Vec<String> =
+                                p.attributes().map(|kv| kv.key.to_string()).collect();
+                            (p.count(), p.bounds().collect::<Vec<f64>>(), keys)
+                        })
+                        .next(),
+                    AggregatedMetrics::U64(MetricData::Histogram(h)) => h
+                        .data_points()
+                        .map(|p| {
+                            let keys: Vec<String> =
+                                p.attributes().map(|kv| kv.key.to_string()).collect();
+                            (p.count(), p.bounds().collect::<Vec<f64>>(), keys)
+                        })
+                        .next(),
+                    _ => None,
                 };
-                seen.insert(m.name().to_owned(), count);
+                let (count, bounds, mut keys) = point.expect("one data point");
+                keys.sort();
+                assert_eq!(
+                    keys,
+                    [
+                        "gen_ai.operation.name",
+                        "gen_ai.provider.name",
+                        "gen_ai.request.model",
+                        "gen_ai.response.model"
+                    ],
+                    "{}",
+                    m.name()
+                );
+                seen.insert(m.name().to_owned(), (count, bounds));
             }
         }
     }
+    let count = |h: &tracewire::metrics::Histogram| {
+        let (count, bounds) = &seen[h.name];
+        assert_eq!(bounds.as_slice(), h.boundaries, "{}", h.name);
+        *count
+    };
     let names = StreamKind::ModelOutput.metric_names();
-    assert_eq!(seen.get(names.time_to_first_chunk.name), Some(&1));
-    assert_eq!(seen.get(names.time_to_last_chunk.name), Some(&1));
     assert_eq!(
-        seen.get(names.chunk_interval.name),
-        Some(&2),
-        "one value per interval"
+        names.time_to_first_chunk.boundaries,
+        tracewire::metrics::GEN_AI_TIME_BOUNDARIES
     );
-    assert_eq!(seen.get(names.chunk_count.name), Some(&1));
-    assert_eq!(seen.get(names.bytes.name), Some(&1));
+    assert_eq!(count(&names.time_to_first_chunk), 1);
+    assert_eq!(count(&names.time_to_last_chunk), 1);
+    assert_eq!(count(&names.chunk_interval), 2, "one value per interval");
+    assert_eq!(count(&names.chunk_count), 1);
+    assert_eq!(count(&names.bytes), 1);
 }

@@ -171,6 +171,9 @@ def check_streams(spans: List[Span]) -> None:
         for span in (gateway_chat[turn], llm[turn]):
             assert stream(span)["count"] == words, (span["service"], turn)
             assert "gen_ai.response.time_to_first_chunk" in span["attributes"]
+            # The attributes the GenAI conventions require on a chat span.
+            assert span["attributes"]["gen_ai.operation.name"] == "chat"
+            assert span["attributes"]["gen_ai.provider.name"] == "tracewire-demo"
         for span in (device[turn], gateway_tts[turn], tts[turn], asr[turn],
                      gateway_chat[turn], llm[turn]):
             metrics = stream(span)

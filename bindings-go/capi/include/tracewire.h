@@ -30,7 +30,7 @@
 
 // The version of this ABI. It changes whenever a function's signature or a
 // struct's layout changes; the Go package checks it at start-up.
-#define TW_ABI_VERSION 3
+#define TW_ABI_VERSION 4
 
 // [`TwDecoded::outcome`]: the frame carries no envelope.
 #define TW_DECODED_PLAIN 0
@@ -459,7 +459,8 @@ typedef struct TwStreamSnapshot {
   struct TwBytes intervals;
 } TwStreamSnapshot;
 
-// The name, unit and description of one histogram (static strings).
+// The name, unit, description and bucket boundaries of one histogram
+// (static data).
 typedef struct TwHistogram {
   // The instrument name.
   struct TwStr name;
@@ -467,6 +468,10 @@ typedef struct TwHistogram {
   struct TwStr unit;
   // A one-sentence description.
   struct TwStr description;
+  // The explicit bucket boundaries, ascending (`boundaries_len` values).
+  const double *boundaries;
+  // How many boundaries.
+  size_t boundaries_len;
 } TwHistogram;
 
 // The histograms a stream kind is recorded into (static strings; nothing to free).
@@ -1209,7 +1214,7 @@ struct TwError *tw_stream_metrics_snapshot(const struct TwStreamMetrics *m,
                                            bool with_intervals,
                                            struct TwStreamSnapshot *out);
 
-// The histogram names, units and descriptions for stream kind `kind`
+// The histogram names, units, descriptions and boundaries for stream kind `kind`
 // (`TW_STREAM_*`). Errors: `invalid_argument` for an unknown kind or a NULL
 // `out`. Nothing to free. Thread safety: any thread.
 //

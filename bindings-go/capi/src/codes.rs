@@ -8,7 +8,7 @@ use crate::*;
 
 /// The version of this ABI. It changes whenever a function's signature or a
 /// struct's layout changes; the Go package checks it at start-up.
-pub const TW_ABI_VERSION: u32 = 3;
+pub const TW_ABI_VERSION: u32 = 4;
 
 /// [`TwDecoded::outcome`]: the frame carries no envelope.
 pub const TW_DECODED_PLAIN: u32 = 0;

@@ -184,7 +184,8 @@ pub unsafe extern "C" fn tw_stream_metrics_snapshot(
     })
 }
 
-/// The name, unit and description of one histogram (static strings).
+/// The name, unit, description and bucket boundaries of one histogram
+/// (static data).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct TwHistogram {
@@ -194,6 +195,10 @@ pub struct TwHistogram {
     pub unit: TwStr,
     /// A one-sentence description.
     pub description: TwStr,
+    /// The explicit bucket boundaries, ascending (`boundaries_len` values).
+    pub boundaries: *const f64,
+    /// How many boundaries.
+    pub boundaries_len: usize,
 }
 
 /// The histograms a stream kind is recorded into (static strings; nothing to free).
@@ -212,7 +217,7 @@ pub struct TwMetricNames {
     pub bytes: TwHistogram,
 }
 
-/// The histogram names, units and descriptions for stream kind `kind`
+/// The histogram names, units, descriptions and boundaries for stream kind `kind`
 /// (`TW_STREAM_*`). Errors: `invalid_argument` for an unknown kind or a NULL
 /// `out`. Nothing to free. Thread safety: any thread.
 ///
@@ -229,6 +234,8 @@ pub unsafe extern "C" fn tw_stream_metric_names(
             name: TwStr::of(h.name),
             unit: TwStr::of(h.unit),
             description: TwStr::of(h.description),
+            boundaries: h.boundaries.as_ptr(),
+            boundaries_len: h.boundaries.len(),
         };
         let n = TwMetricNames {
             time_to_first_chunk: h(&names.time_to_first_chunk),

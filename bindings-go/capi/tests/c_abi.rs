@@ -472,6 +472,11 @@ fn stream_metrics_through_the_abi() {
             core.time_to_first_chunk.name
         );
         assert_eq!(s(names.chunk_interval.unit), core.chunk_interval.unit);
+        let bounds = std::slice::from_raw_parts(
+            names.chunk_interval.boundaries,
+            names.chunk_interval.boundaries_len,
+        );
+        assert_eq!(bounds, core.chunk_interval.boundaries);
         tw_stream_metrics_free(&mut m);
         assert!(m.is_null());
     }

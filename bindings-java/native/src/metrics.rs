@@ -125,9 +125,9 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsSnapshot<'local
     })
 }
 
-/// The histogram names of a stream kind. Out: 5 x (str name, str unit,
-/// str description): time to first chunk, time to last chunk, chunk
-/// interval, chunk count, bytes.
+/// The histograms of a stream kind. Out: 5 x (str name, str unit,
+/// str description, u32 n, n x f64 bucket boundaries): time to first chunk,
+/// time to last chunk, chunk interval, chunk count, bytes.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_metricsNames<'local>(
     mut env: EnvUnowned<'local>,
@@ -149,6 +149,10 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_metricsNames<'local>(
             w.str(h.name);
             w.str(h.unit);
             w.str(h.description);
+            w.len(h.boundaries.len());
+            for b in h.boundaries {
+                w.f64(*b);
+            }
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }

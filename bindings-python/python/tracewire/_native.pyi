@@ -57,6 +57,7 @@ __all__ = [
     "propagator_inject",
     "StreamSnapshot",
     "StreamMetrics",
+    "metric_attribute_keys",
     "metric_names",
     "WsLimits",
     "ws_limits",
@@ -443,7 +444,8 @@ class StreamMetrics:
     def snapshot(self) -> StreamSnapshot: ...
     def snapshot_and_intervals(self) -> Tuple[StreamSnapshot, List[float]]: ...
 
-def metric_names(kind: str = "generic") -> Dict[str, Tuple[str, str, str]]: ...
+def metric_names(kind: str = "generic") -> Dict[str, Tuple[str, str, str, List[float]]]: ...
+def metric_attribute_keys(kind: str = "generic") -> List[str]: ...
 
 @final
 class WsLimits:

@@ -6,14 +6,14 @@ and OpenTelemetry histograms under the names the core decides."""
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Type
+from typing import Any, Dict, Mapping, Optional, Tuple, Type
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
 
-from ._native import StreamMetrics, metric_names
+from ._native import StreamMetrics, metric_attribute_keys, metric_names
 
 __all__ = ["StreamInstruments", "StreamSpan"]
 
@@ -29,9 +29,15 @@ class StreamInstruments:
         meter = metrics.get_meter("tracewire", __version__) if meter is None else meter
         self.kind = kind
         self._histograms: Dict[str, Any] = {
-            slot: meter.create_histogram(name, unit=unit, description=description)
-            for slot, (name, unit, description) in metric_names(kind).items()
+            slot: meter.create_histogram(
+                name,
+                unit=unit,
+                description=description,
+                explicit_bucket_boundaries_advisory=boundaries,
+            )
+            for slot, (name, unit, description, boundaries) in metric_names(kind).items()
         }
+        self.metric_attribute_keys: Tuple[str, ...] = tuple(metric_attribute_keys(kind))
 
     def record(self, stream: StreamMetrics, attributes: Optional[Mapping[str, Any]] = None) -> None:
         """Records one finished stream: each value once, each interval once."""
@@ -58,7 +64,11 @@ class StreamSpan:
                 stream.record_chunk(len(token))
 
     On exit the metrics are written as span attributes and histogram values
-    and the span ends (with an error status if the block raised).
+    and the span ends (with an error status if the block raised). The
+    histogram values carry the span attributes the core names for the
+    stream kind (``StreamInstruments.metric_attribute_keys``): for a
+    ``"model_output"`` stream pass ``gen_ai.operation.name`` and
+    ``gen_ai.provider.name``, which the GenAI conventions require.
     """
 
     def __init__(
@@ -77,8 +87,21 @@ class StreamSpan:
         self.instruments = instruments
         self.span: Span = tracer.start_span(name, context=context, kind=kind, attributes=attributes)
         self.metrics = StreamMetrics(instruments.kind)
+        self._metric_attributes: Dict[str, Any] = {}
+        for key, value in (attributes or {}).items():
+            self._keep_for_metrics(key, value)
         self._token: Optional[object] = None
         self._ended = False
+
+    def _keep_for_metrics(self, key: str, value: Any) -> None:
+        if key in self.instruments.metric_attribute_keys:
+            self._metric_attributes[key] = value
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Sets an attribute on the span, and on the histogram values when the
+        kind records that key (e.g. ``gen_ai.response.model``, known late)."""
+        self._keep_for_metrics(key, value)
+        self.span.set_attribute(key, value)
 
     @property
     def context(self) -> Context:
@@ -95,7 +118,9 @@ class StreamSpan:
             return
         self._ended = True
         self.span.set_attributes(self.metrics.snapshot().attributes())
-        self.instruments.record(self.metrics)
+        keys = self.instruments.metric_attribute_keys
+        ordered = {k: self._metric_attributes[k] for k in keys if k in self._metric_attributes}
+        self.instruments.record(self.metrics, ordered)
         self.span.end()
 
     def __enter__(self) -> "StreamSpan":
@@ -111,6 +136,9 @@ class StreamSpan:
         if exc is not None:
             self.span.record_exception(exc)
             self.span.set_status(Status(StatusCode.ERROR, str(exc)))
+            # error.type names the exception's class, as OpenTelemetry
+            # Python's own instrumentations write it.
+            self.set_attribute("error.type", type(exc).__qualname__)
         if self._token is not None:
             otel_context.detach(self._token)  # type: ignore[arg-type]
             self._token = None

@@ -5,7 +5,7 @@ use crate::metrics::{StreamKind, StreamMetrics};
 use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The histograms of one [`StreamKind`], created once per meter and shared
 /// by every stream of that kind.
@@ -28,6 +28,7 @@ impl StreamInstruments {
                 .f64_histogram(h.name)
                 .with_unit(h.unit)
                 .with_description(h.description)
+                .with_boundaries(h.boundaries.to_vec())
                 .build()
         };
         let u64h = |h: &crate::metrics::Histogram| {
@@ -35,6 +36,7 @@ impl StreamInstruments {
                 .u64_histogram(h.name)
                 .with_unit(h.unit)
                 .with_description(h.description)
+                .with_boundaries(h.boundaries.to_vec())
                 .build()
         };
         StreamInstruments {
@@ -71,10 +73,13 @@ impl StreamInstruments {
 
 /// A span for one logical stream with its metrics. Record chunks as they
 /// arrive (from any thread); [`end`](Self::end) writes the metrics as span
-/// attributes and histogram values, and ends the span.
+/// attributes and histogram values, and ends the span. The histogram values
+/// carry the span's attributes named by [`StreamKind::metric_attribute_keys`]
+/// (for a GenAI stream, set `gen_ai.operation.name` and
+/// `gen_ai.provider.name` on the builder: the conventions require them).
 ///
 /// ```
-/// use std::sync::Arc;
+/// use std::sync::{Arc, Mutex};
 /// use opentelemetry::trace::SpanBuilder;
 /// use tracewire::otel::{StreamInstruments, StreamSpan};
 /// use tracewire::StreamKind;
@@ -82,7 +87,11 @@ impl StreamInstruments {
 /// let tracer = opentelemetry::global::tracer("app");
 /// let meter = opentelemetry::global::meter("app");
 /// let instruments = Arc::new(StreamInstruments::new(&meter, StreamKind::ModelOutput));
-/// let stream = StreamSpan::start(&tracer, SpanBuilder::from_name("chat llm"), &opentelemetry::Context::current(), instruments);
+/// let builder = SpanBuilder::from_name("chat llm").with_attributes([
+///     opentelemetry::KeyValue::new("gen_ai.operation.name", "chat"),
+///     opentelemetry::KeyValue::new("gen_ai.provider.name", "openai"),
+/// ]);
+/// let stream = StreamSpan::start(&tracer, builder, &opentelemetry::Context::current(), instruments);
 /// for token in ["Hel", "lo"] {
 ///     stream.record_chunk(token.len() as u64);
 /// }
@@ -93,6 +102,25 @@ pub struct StreamSpan {
     context: Context,
     metrics: StreamMetrics,
     instruments: Arc<StreamInstruments>,
+    /// The span attributes the histograms carry too (see `metric_attributes`).
+    metric_attributes: Mutex<Vec<KeyValue>>,
+}
+
+/// Those of `attributes` whose keys `kind` records on its histograms, in
+/// the order of [`StreamKind::metric_attribute_keys`]; a later value of a
+/// key replaces an earlier one, as on a span.
+fn metric_attributes<'a>(
+    kind: StreamKind,
+    attributes: impl IntoIterator<Item = &'a KeyValue>,
+) -> Vec<KeyValue> {
+    let keys = kind.metric_attribute_keys();
+    let mut slots: Vec<Option<KeyValue>> = vec![None; keys.len()];
+    for kv in attributes {
+        if let Some(i) = keys.iter().position(|k| *k == kv.key.as_str()) {
+            slots[i] = Some(kv.clone());
+        }
+    }
+    slots.into_iter().flatten().collect()
 }
 
 impl StreamSpan {
@@ -108,12 +136,34 @@ impl StreamSpan {
         T: Tracer,
         T::Span: Send + Sync + 'static,
     {
+        let kind = instruments.kind();
+        let metric_attributes = metric_attributes(kind, builder.attributes.iter().flatten());
         let span = tracer.build_with_context(builder, parent);
         StreamSpan {
             context: parent.with_span(span),
-            metrics: StreamMetrics::new(instruments.kind()),
+            metrics: StreamMetrics::new(kind),
             instruments,
+            metric_attributes: Mutex::new(metric_attributes),
         }
+    }
+
+    /// Sets an attribute on the stream's span, and on its histogram values
+    /// when `kind` records that key (e.g. `gen_ai.response.model` or
+    /// `error.type`, known only once the answer arrives).
+    pub fn set_attribute(&self, attribute: KeyValue) {
+        let kind = self.instruments.kind();
+        if kind
+            .metric_attribute_keys()
+            .contains(&attribute.key.as_str())
+        {
+            let mut attrs = self
+                .metric_attributes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let merged = metric_attributes(kind, attrs.iter().chain([&attribute]));
+            *attrs = merged;
+        }
+        self.context.span().set_attribute(attribute);
     }
 
     /// The context holding the stream's span, to send the request in.
@@ -142,7 +192,11 @@ impl StreamSpan {
                 .iter()
                 .map(KeyValue::from),
         );
-        self.instruments.record(&self.metrics, &[]);
+        let attributes = self
+            .metric_attributes
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.instruments.record(&self.metrics, &attributes);
         span.end();
     }
 }

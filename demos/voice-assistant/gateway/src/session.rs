@@ -14,6 +14,10 @@ use tracewire::metrics::StreamKind;
 use tracewire::otel::{StreamInstruments, StreamSpan};
 use tracewire::ws::{self, Config, Received, TracedStream};
 
+/// `gen_ai.provider.name` of the stand-in model (the GenAI conventions
+/// require it on `chat` spans and metrics); the same in the Java llm.
+const PROVIDER: &str = "tracewire-demo";
+
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -193,6 +197,7 @@ impl Session<'_> {
                 self.gateway.tokens.clone(),
                 vec![
                     KeyValue::new("gen_ai.operation.name", "chat"),
+                    KeyValue::new("gen_ai.provider.name", PROVIDER),
                     KeyValue::new("gen_ai.request.model", "stand-in-llm"),
                 ],
             ),

@@ -68,13 +68,14 @@ public final class StreamMetrics implements AutoCloseable {
       double[] intervals) {}
 
   /**
-   * One histogram's name, unit and description, as the core names them.
+   * One histogram as the core defines it.
    *
    * @param name the instrument name
    * @param unit the UCUM unit
    * @param description the description
+   * @param boundaries the explicit bucket boundaries, ascending (given to the SDK as advice)
    */
-  public record Histogram(String name, String unit, String description) {}
+  public record Histogram(String name, String unit, String description, List<Double> boundaries) {}
 
   private final Kind kind;
   private final NativeHandle handle;
@@ -153,7 +154,7 @@ public final class StreamMetrics implements AutoCloseable {
   }
 
   /**
-   * The core's histogram names for {@code kind}: time to first chunk, time to last chunk, chunk
+   * The core's histograms for {@code kind}: time to first chunk, time to last chunk, chunk
    * interval, chunk count, bytes.
    */
   public static List<Histogram> histogramNames(Kind kind) {
@@ -161,7 +162,14 @@ public final class StreamMetrics implements AutoCloseable {
       s.call((in, len, out, cap) -> Native.metricsNames(kind.ordinal(), out, cap));
       Histogram[] h = new Histogram[5];
       for (int i = 0; i < 5; i++) {
-        h[i] = new Histogram(s.readStr(), s.readStr(), s.readStr());
+        String name = s.readStr();
+        String unit = s.readStr();
+        String description = s.readStr();
+        Double[] boundaries = new Double[s.readU32()];
+        for (int b = 0; b < boundaries.length; b++) {
+          boundaries[b] = s.readF64();
+        }
+        h[i] = new Histogram(name, unit, description, List.of(boundaries));
       }
       return List.of(h);
     }
@@ -192,15 +200,22 @@ public final class StreamMetrics implements AutoCloseable {
     }
 
     private static DoubleHistogram doubles(Meter meter, Histogram h) {
-      return meter.histogramBuilder(h.name()).setUnit(h.unit()).setDescription(h.description()).build();
+      return meter
+          .histogramBuilder(h.name())
+          .setUnit(h.unit())
+          .setDescription(h.description())
+          .setExplicitBucketBoundariesAdvice(h.boundaries())
+          .build();
     }
 
     private static LongHistogram longs(Meter meter, Histogram h) {
+      List<Long> boundaries = h.boundaries().stream().map(Double::longValue).toList();
       return meter
           .histogramBuilder(h.name())
           .ofLongs()
           .setUnit(h.unit())
           .setDescription(h.description())
+          .setExplicitBucketBoundariesAdvice(boundaries)
           .build();
     }
 

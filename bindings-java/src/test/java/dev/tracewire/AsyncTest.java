@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.opentelemetry.api.baggage.Baggage;
+import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
@@ -152,7 +153,7 @@ class AsyncTest {
         m.recordChunkAt(100_000_000L, 10);
         m.recordChunkAt(150_000_000L, 20);
         m.recordChunkAt(250_000_000L, 30);
-        inst.record(m, Attributes.empty());
+        inst.record(m, Attributes.of(AttributeKey.stringKey("gen_ai.operation.name"), "chat"));
         StreamMetrics.Snapshot s = m.snapshot();
         assertEquals(0.1, s.timeToFirstChunk().getAsDouble(), 1e-12);
         assertEquals(0.075, s.intervalMean().getAsDouble(), 1e-12);
@@ -170,7 +171,18 @@ class AsyncTest {
       assertTrue(names.contains("gen_ai.client.operation.time_to_first_chunk"));
       MetricData perChunk =
           metrics.stream().filter(d -> d.getName().equals("gen_ai.client.operation.time_per_output_chunk")).findFirst().orElseThrow();
-      assertEquals(2, perChunk.getHistogramData().getPoints().iterator().next().getCount());
+      var point = perChunk.getHistogramData().getPoints().iterator().next();
+      assertEquals(2, point.getCount());
+      assertEquals("chat", point.getAttributes().get(AttributeKey.stringKey("gen_ai.operation.name")));
+      // The GenAI conventions' boundaries: 10 ms doubling to 81.92 s.
+      assertEquals(14, point.getBoundaries().size());
+      assertEquals(0.01, point.getBoundaries().get(0), 0);
+      assertEquals(81.92, point.getBoundaries().get(13), 0);
+      MetricData bytes =
+          metrics.stream().filter(d -> d.getName().equals("tracewire.stream.bytes")).findFirst().orElseThrow();
+      assertEquals(
+          StreamMetrics.histogramNames(StreamMetrics.Kind.MODEL_OUTPUT).get(4).boundaries(),
+          bytes.getHistogramData().getPoints().iterator().next().getBoundaries());
     }
   }
 }

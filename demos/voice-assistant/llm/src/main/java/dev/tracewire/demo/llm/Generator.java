@@ -72,6 +72,8 @@ final class Generator {
             .spanBuilder("chat stand-in-llm")
             .setParent(ContextCarrier.restore(request.context()))
             .setAttribute("gen_ai.operation.name", "chat")
+            // Required by the GenAI conventions; the demo's model is its own provider.
+            .setAttribute("gen_ai.provider.name", "tracewire-demo")
             .setAttribute("gen_ai.request.model", "stand-in-llm")
             .setAttribute("thread.name", Thread.currentThread().getName())
             .setAttribute("demo.turn", request.turn())
