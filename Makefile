@@ -11,7 +11,7 @@ FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 # targets; the root runs every one that exists.
 BINDINGS := $(patsubst %/Makefile,%,$(wildcard bindings-*/Makefile))
 
-.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz fuzz-ci fuzz-corpus demo clean
+.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz fuzz-ci fuzz-corpus demo load clean
 
 all: build
 
@@ -62,6 +62,12 @@ fuzz-ci:
 ## fuzz-corpus: rewrite the committed seed corpus from tests/vectors.
 fuzz-corpus:
 	python3 core/fuzz/seed_corpus.py
+
+## load: SESSIONS (default 1000) voice-assistant sessions at once, tracing on
+## and off, then with the OTLP receiver down for 10 s mid-run (see
+## demos/voice-assistant/load.py). Minutes, not part of make test.
+load:
+	$(MAKE) -C demos load
 
 ## demo: the voice assistant across four languages; MODEL=message for the
 ## message model, BACKEND=jaeger to send it to a Jaeger started on loopback.

@@ -295,7 +295,15 @@ func TestDialAcceptMessageModel(t *testing.T) {
 		t.Error("requests share a trace")
 	}
 	for _, s := range rec.spans() {
-		if s.SpanKind != trace.SpanKindProducer && s.SpanKind != trace.SpanKindConsumer && s.Name != "close /chat" {
+		if s.Name == "close /chat" {
+			// A close belongs to its connection's trace, under the connection span.
+			p := s.Parent.SpanID()
+			if len(s.Links) != 0 || (p != connect.SpanContext.SpanID() && p != accept.SpanContext.SpanID()) {
+				t.Errorf("close /chat: parent %v, %d links; want a connection span, none", p, len(s.Links))
+			}
+			continue
+		}
+		if s.SpanKind != trace.SpanKindProducer && s.SpanKind != trace.SpanKindConsumer {
 			continue
 		}
 		if _, ok := attr(s, "websocket.session.id"); !ok {

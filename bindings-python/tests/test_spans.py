@@ -63,8 +63,13 @@ def test_message_model_new_traces(tracer: trace.Tracer, exporter: InMemorySpanEx
     for ctx in (send, recv, closed):
         span_of(ctx).end()
     c_id = span_of(connect).get_span_context().trace_id
-    for ctx in (send, recv, closed):
-        (s,) = [x for x in exporter.get_finished_spans() if x.context.span_id == span_of(ctx).get_span_context().span_id]
+    finished = {x.context.span_id: x for x in exporter.get_finished_spans()}
+    for ctx in (send, recv):
+        s = finished[span_of(ctx).get_span_context().span_id]
         assert s.parent is None and s.context.trace_id != c_id
         assert [link.context.trace_id for link in s.links] == [c_id]
         assert s.attributes["websocket.session.id"] == "s-2"  # type: ignore[index]
+    # The close belongs to the connection's trace: under the connection span.
+    c = finished[span_of(closed).get_span_context().span_id]
+    assert c.parent is not None and c.parent.span_id == span_of(connect).get_span_context().span_id
+    assert c.context.trace_id == c_id and not c.links

@@ -120,6 +120,10 @@ class Service:
             if self._echo_stderr:
                 print(f"[{self.name}] {line}", file=sys.stderr, flush=True)
 
+    def stderr_lines(self) -> List[str]:
+        """The last stderr lines (what `why` shows)."""
+        return list(self._stderr_tail)
+
     def why(self) -> str:
         """The exit status and the last stderr lines, for an error message."""
         code = self.proc.poll()
@@ -195,6 +199,8 @@ class Run:
         self.turns: List[dict] = []
         self.waterfall: List[str] = []
         self.jaeger: Optional[jaeger.Jaeger] = None
+        # The local receiver, when this run started one.
+        self.collector: Optional[Service] = None
 
     def _env(self, service: str) -> Dict[str, str]:
         env = dict(os.environ)
@@ -229,7 +235,6 @@ class Run:
             print(f"[device] {line}", file=sys.stderr)
 
     def execute(self) -> None:
-        collector: Optional[Service] = None
         try:
             if self.tracing and self.args.backend == "jaeger":
                 self.jaeger = jaeger.Jaeger()
@@ -241,9 +246,9 @@ class Run:
                     argv += ["--out", self.out]
                 if self.args.quiet:
                     argv.append("--quiet")
-                collector = self._start("collector", argv, env=dict(os.environ),
-                                        on_line=self.waterfall.append)
-                self.endpoint = collector.wait_ready(READY_TIMEOUT_S)
+                self.collector = self._start("collector", argv, env=dict(os.environ),
+                                             on_line=self.waterfall.append)
+                self.endpoint = self.collector.wait_ready(READY_TIMEOUT_S)
             else:
                 # Another backend holds the spans; a file left by an earlier run is stale.
                 self.out = None
@@ -261,10 +266,10 @@ class Run:
             # The device has flushed its spans; now the servers, which flush
             # theirs on SIGTERM (the gateway, their client, first), and last
             # the receiver, which writes the file.
-            problems = [p for s in reversed(self.services) if s not in (device, collector)
+            problems = [p for s in reversed(self.services) if s not in (device, self.collector)
                         if (p := s.stop()) is not None]
-            if collector is not None:
-                problem = collector.stop()
+            if self.collector is not None:
+                problem = self.collector.stop()
                 if problem is not None:
                     problems.append(problem)
             if problems:
@@ -272,8 +277,9 @@ class Run:
         except jaeger.JaegerError as exc:
             raise DemoError(str(exc)) from None
         finally:
-            for service in self.services:
-                service.kill()
+            for service in [*self.services, self.collector]:
+                if service is not None:
+                    service.kill()
 
     def stop_backend(self) -> None:
         if self.jaeger is not None:
@@ -292,8 +298,12 @@ class Run:
         device.join_output(5.0)
         if device.proc.returncode != 0:
             raise DemoError(device.why())
-        if len(self.turns) != self.args.turns:
-            raise DemoError(f"the device reported {len(self.turns)} of {self.args.turns} turns")
+        if len(self.turns) != self.expected_turns():
+            raise DemoError(f"the device reported {len(self.turns)} of {self.expected_turns()} turns")
+
+    def expected_turns(self) -> int:
+        """The TURN lines a successful device prints."""
+        return self.args.turns
 
 
 def summary(run: Run) -> str:

@@ -268,6 +268,15 @@ def test_message_model_is_one_trace_per_turn(message_traces: List[dict]) -> None
                 assert any(c is not None and c["service"] == span["service"] for c in linked), (
                     span["service"], span["name"])
     check_clean_ends(everything)
+    # A close belongs to its connection's trace: a child of the connection
+    # span of the same service, never a one-span trace of its own.
+    closes = [s for s in everything if s["name"].startswith("close ")]
+    assert closes
+    for close in closes:
+        parent = connections.get(close["parent_span_id"])
+        assert parent is not None and parent["service"] == close["service"], (close["service"], close["name"])
+    singles = [t["spans"][0]["name"] for t in message_traces if len(t["spans"]) == 1]
+    assert not [n for n in singles if n.startswith("close ")], singles
     # One device session: every device span has the same session id.
     sessions = Counter(s["attributes"]["websocket.session.id"] for s in everything
                        if s["service"] == "device" and "websocket.session.id" in s["attributes"])

@@ -9,7 +9,7 @@
 //! | open (server) | SERVER `accept {path}`, parent: handshake context; lives until close | same, but ends once the upgrade completes |
 //! | send | PRODUCER `send {path}`, parent: ambient if in the connection's trace, else the connection span | PRODUCER, parent: ambient (none: new trace), link: connection span |
 //! | receive | CONSUMER `process {path}`, parent: the message's context, else the connection span; link: connection span | CONSUMER, parent: the message's context (none: new trace), link: connection span |
-//! | close | attributes on the connection span, which ends | INTERNAL `close {path}`, parent: ambient, link: connection span |
+//! | close | attributes on the connection span, which ends | INTERNAL `close {path}`, parent: the connection span (ended at the upgrade) |
 //!
 //! Every span carries `websocket.session.id`, so the traces of one session
 //! can be found together in the `message` model.
@@ -370,11 +370,14 @@ impl Connection {
         let span = (self.model == Model::Message).then(|| {
             let mut a = self.common();
             a.extend(attributes.iter().cloned());
+            // The close belongs to its connection's trace, whatever the
+            // caller is doing when the connection ends (under the ambient
+            // span, every close became a one-span trace of its own).
             SpanDecision {
                 name: format!("close {}", self.url_path),
                 kind: SpanKind::Internal,
-                parent: &[ParentSource::Ambient],
-                links: &[LinkSource::Connection],
+                parent: &[ParentSource::Connection],
+                links: &[],
                 attributes: a,
             }
         });

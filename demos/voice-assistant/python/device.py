@@ -11,7 +11,12 @@ another: per turn ``turn.start``, 25 chunks of synthetic speech (one every
 closes with 1000 after the last turn and exits 0. Any failure (connection,
 protocol, no progress for 30 s) is one line on stderr and exit 1.
 
-    python device.py --url ws://127.0.0.1:PORT/voice [--turns 3]
+    python device.py --url ws://127.0.0.1:PORT/voice [--turns 3] [--sessions 1]
+
+With ``--sessions N`` (the load test, ``make load``) N sessions run at once,
+started ``--ramp-ms`` apart; their TURN lines carry ``"session"``, a session
+that fails prints ``FAILED {"session": i, "error": "..."}`` on stdout while
+the others go on, and the exit code is 1 if any failed.
 
 The contract (messages, spans, environment) is in demos/README.md.
 """
@@ -177,10 +182,50 @@ async def converse(
         await conn.close(1000 if finished else 1011)
 
 
-async def _converse_until_signalled(url: str, turns: int, settings: Settings) -> None:
-    """Runs :func:`converse`; SIGTERM or SIGINT cut it short (a DeviceError)."""
+class _Tagged:
+    """Stdout for one of many sessions: each TURN line carries the session."""
+
+    def __init__(self, session: int) -> None:
+        self._session = session
+
+    def write(self, line: str) -> None:
+        if line.startswith("TURN "):
+            values = json.loads(line[len("TURN ") :])
+            line = "TURN " + json.dumps({"session": self._session, **values}) + "\n"
+        if line.strip():
+            sys.stdout.write(line)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+async def converse_many(url: str, turns: int, settings: Settings, sessions: int, ramp_s: float) -> None:
+    """Runs ``sessions`` sessions of ``turns`` turns at once, started
+    ``ramp_s`` apart. A failed session is a FAILED line; the others go on.
+    Raises :class:`DeviceError` at the end if any failed."""
+
+    async def one(index: int) -> bool:
+        await asyncio.sleep(index * ramp_s)
+        try:
+            await converse(url, turns, settings, out=_Tagged(index))  # type: ignore[arg-type]
+        except DeviceError as exc:
+            print("FAILED " + json.dumps({"session": index, "error": str(exc)}), flush=True)
+            return False
+        return True
+
+    results = await asyncio.gather(*(one(i) for i in range(sessions)))
+    failed = results.count(False)
+    if failed:
+        raise DeviceError(f"{failed} of {sessions} sessions failed")
+
+
+async def _converse_until_signalled(url: str, turns: int, settings: Settings, sessions: int, ramp_s: float) -> None:
+    """Runs the sessions; SIGTERM or SIGINT cut them short (a DeviceError)."""
     stop = service.stop_on_signals()
-    session = asyncio.create_task(converse(url, turns, settings))
+    if sessions == 1:
+        session = asyncio.create_task(converse(url, turns, settings))
+    else:
+        session = asyncio.create_task(converse_many(url, turns, settings, sessions, ramp_s))
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
@@ -202,6 +247,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = service.ArgumentParser(prog=NAME, description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="the gateway, ws://HOST:PORT/voice")
     parser.add_argument("--turns", type=_positive, default=3, help="turns to speak (default 3)")
+    parser.add_argument("--sessions", type=_positive, default=1, help="sessions at once (default 1)")
+    parser.add_argument("--ramp-ms", type=float, default=2.0, help="between session starts (default 2)")
     args = parser.parse_args(argv)
     service.configure_logging(NAME)
     try:
@@ -210,7 +257,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except service.StartupError as exc:
         return service.fail(NAME, str(exc), 2)
     try:
-        asyncio.run(_converse_until_signalled(args.url, args.turns, settings))
+        asyncio.run(_converse_until_signalled(args.url, args.turns, settings, args.sessions, args.ramp_ms / 1e3))
     except DeviceError as exc:
         return service.fail(NAME, str(exc))
     finally:

@@ -347,3 +347,31 @@ def test_cannot_run(
     if reason.startswith("device: cannot connect to ws://"):
         [connect] = otlp.named("connect /voice")
         assert connect.status_code == StatusCode.ERROR.value
+
+
+def test_many_sessions_tag_their_turns() -> None:
+    """--sessions: the sessions run at once; each TURN line names its session."""
+
+    async def scenario() -> Tuple[int, str, str]:
+        async with GatewayStandIn() as gateway:
+            return await run_device("--url", gateway.url, "--turns", "2", "--sessions", "3",
+                                    DEMO_PACE="0", OTEL_SDK_DISABLED="true")
+
+    code, stdout, stderr = asyncio.run(scenario())
+    assert code == 0, stderr
+    turns = turn_lines(stdout)
+    assert sorted((t["session"], t["turn"]) for t in turns) == [(s, t) for s in range(3) for t in (1, 2)]
+
+
+def test_a_failed_session_is_reported_and_the_others_finish() -> None:
+    async def scenario() -> Tuple[int, str, str]:
+        async with GatewayStandIn(miscount=1) as gateway:
+            return await run_device("--url", gateway.url, "--sessions", "2", "--turns", "1",
+                                    DEMO_PACE="0", OTEL_SDK_DISABLED="true")
+
+    code, stdout, stderr = asyncio.run(scenario())
+    assert code == 1
+    failed = sorted(json.loads(line[len("FAILED "):])["session"]
+                    for line in stdout.splitlines() if line.startswith("FAILED "))
+    assert failed == [0, 1], stdout
+    assert stderr.startswith("device: 2 of 2 sessions failed"), stderr
