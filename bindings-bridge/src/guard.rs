@@ -24,9 +24,12 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// The `panic` error for a caught panic payload.
 pub fn panic_error(payload: Box<dyn Any + Send>) -> BridgeError {
     let message = format!("panic in tracewire: {}", panic_message(&*payload));
-    // Dropping a payload runs foreign code and can itself panic: leak it
-    // rather than unwind out of the guard.
-    std::mem::forget(payload);
+    // Dropping a payload can run a Drop that panics itself: that panic is
+    // caught too, and only its payload is leaked (leaking every payload lost
+    // memory on every caught panic).
+    if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(second);
+    }
     BridgeError::new(ErrorCode::Panic, message)
 }
 
