@@ -30,6 +30,10 @@ const (
 	// from the start of the dial (TCP connect included) or accept to the
 	// upgrade.
 	WSHandshakeTimeout = 10 * time.Second
+	// WSHandshakeMaxRequestBytes is the largest opening handshake request a
+	// server should read (64 KiB, headers included). net/http admits 1 MiB
+	// by default; set http.Server.MaxHeaderBytes to this.
+	WSHandshakeMaxRequestBytes = 64 << 10
 )
 
 // The constants above are the C ABI's values, which the capi tests check
@@ -46,4 +50,6 @@ const (
 	_ = uint64(C.TW_WS_MAX_WRITE_BUFFER_SIZE - WSMaxWriteBufferSize)
 	_ = uint64(WSHandshakeTimeout/time.Millisecond) - C.TW_WS_HANDSHAKE_TIMEOUT_MS
 	_ = C.TW_WS_HANDSHAKE_TIMEOUT_MS - uint64(WSHandshakeTimeout/time.Millisecond)
+	_ = uint64(WSHandshakeMaxRequestBytes - C.TW_WS_HANDSHAKE_MAX_REQUEST_BYTES)
+	_ = uint64(C.TW_WS_HANDSHAKE_MAX_REQUEST_BYTES - WSHandshakeMaxRequestBytes)
 )

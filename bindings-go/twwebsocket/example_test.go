@@ -62,6 +62,7 @@ func ExampleOptions_limits() {
 	srv := &http.Server{
 		Addr:              "127.0.0.1:8080",
 		ReadHeaderTimeout: tracewire.WSHandshakeTimeout,
+		MaxHeaderBytes:    tracewire.WSHandshakeMaxRequestBytes,
 		Handler: twwebsocket.Handler(opts, func(r *http.Request, c *twwebsocket.Conn) {
 			_ = c.Serve(r.Context(), func(ctx context.Context, typ websocket.MessageType, p []byte) error {
 				return nil

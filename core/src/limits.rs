@@ -102,3 +102,10 @@ pub const WS_MAX_WRITE_BUFFER_SIZE: usize = 4 << 20;
 /// duration, so a peer that trickles a request would hold a task forever;
 /// 10 s covers slow mobile links several times over.
 pub const WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest opening handshake request a server reads, request line and
+/// headers together: 64 KiB, what tungstenite allows (`ws`). It holds the
+/// budgets of `tracestate` and `baggage` (section 11) with room for cookies
+/// and tokens; Go's `net/http` admits 1 MiB by default, which a server sets
+/// lower with this number (`http.Server.MaxHeaderBytes`).
+pub const WS_HANDSHAKE_MAX_REQUEST_BYTES: usize = 64 * 1024;

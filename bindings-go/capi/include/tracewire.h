@@ -175,6 +175,10 @@
 // `tracewire::limits::WS_HANDSHAKE_TIMEOUT`.
 #define TW_WS_HANDSHAKE_TIMEOUT_MS 10000
 
+// The largest opening handshake request a server reads, in bytes (64 KiB):
+// `tracewire::limits::WS_HANDSHAKE_MAX_REQUEST_BYTES`.
+#define TW_WS_HANDSHAKE_MAX_REQUEST_BYTES (64 * 1024)
+
 // The envelope rules of one connection: the envelopes both peers accepted,
 // where the JSON members live and whether they are stripped. Immutable;
 // share it between threads freely.

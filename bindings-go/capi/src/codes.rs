@@ -116,6 +116,9 @@ pub const TW_WS_MAX_WRITE_BUFFER_SIZE: usize = 4 << 20;
 /// Default longest opening handshake, in milliseconds (10 s):
 /// `tracewire::limits::WS_HANDSHAKE_TIMEOUT`.
 pub const TW_WS_HANDSHAKE_TIMEOUT_MS: u32 = 10_000;
+/// The largest opening handshake request a server reads, in bytes (64 KiB):
+/// `tracewire::limits::WS_HANDSHAKE_MAX_REQUEST_BYTES`.
+pub const TW_WS_HANDSHAKE_MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -229,6 +232,10 @@ mod tests {
         assert_eq!(
             Duration::from_millis(TW_WS_HANDSHAKE_TIMEOUT_MS.into()),
             limits::WS_HANDSHAKE_TIMEOUT
+        );
+        assert_eq!(
+            TW_WS_HANDSHAKE_MAX_REQUEST_BYTES,
+            limits::WS_HANDSHAKE_MAX_REQUEST_BYTES
         );
     }
 }

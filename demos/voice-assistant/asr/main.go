@@ -53,7 +53,12 @@ func run(host string, port int) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/asr", newHandler(model, pace))
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: tracewire.WSHandshakeTimeout,
+		// net/http would read 1 MiB of headers per upgrade.
+		MaxHeaderBytes: tracewire.WSHandshakeMaxRequestBytes,
+	}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
 	fmt.Printf("READY ws://%s/asr\n", listener.Addr())

@@ -1,6 +1,7 @@
 package dev.tracewire.demo.llm;
 
 import dev.tracewire.TracingModel;
+import dev.tracewire.websocket.WebSocketLimits;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
 import jakarta.websocket.DeploymentException;
@@ -9,6 +10,7 @@ import java.net.ServerSocket;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.glassfish.tyrus.core.TyrusWebSocketEngine;
 import org.glassfish.tyrus.server.Server;
 
 /**
@@ -28,7 +30,9 @@ public final class Llm {
       System.err.println("llm: " + e.getMessage());
       System.exit(2);
     } catch (Exception e) {
-      System.err.println("llm: cannot start: " + e);
+      // Autoconfigure wraps the reason ("Unexpected configuration error"): name it.
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      System.err.println("llm: cannot start: " + e.getMessage() + (cause != e ? ": " + cause : ""));
       System.exit(1);
     }
   }
@@ -53,7 +57,13 @@ public final class Llm {
     // OTEL_* configure export; OTEL_SDK_DISABLED=true gives a no-op SDK.
     OpenTelemetrySdk sdk =
         AutoConfiguredOpenTelemetrySdk.builder()
-            .addPropertiesSupplier(() -> Map.of("otel.service.name", serviceName()))
+            // Defaults the environment overrides: OTLP/HTTP is the protocol the
+            // jar carries a sender for (autoconfigure's own default is gRPC).
+            .addPropertiesSupplier(
+                () ->
+                    Map.of(
+                        "otel.service.name", serviceName(),
+                        "otel.exporter.otlp.protocol", "http/protobuf"))
             .setResultAsGlobal()
             .build()
             .getOpenTelemetrySdk();
@@ -94,7 +104,12 @@ public final class Llm {
           chosen = probe.getLocalPort();
         }
       }
-      Server server = new Server(host, chosen, "/", Map.of(), LlmEndpoint.class);
+      // Tyrus reads a whole frame into its incoming buffer before any size check
+      // (TracedSession's comes after): bound the buffer by the frame limit plus the
+      // largest frame header (14 bytes), so an oversized frame is refused unread.
+      Map<String, Object> properties =
+          Map.of(TyrusWebSocketEngine.INCOMING_BUFFER_SIZE, WebSocketLimits.MAX_FRAME_SIZE + 14);
+      Server server = new Server(host, chosen, "/", properties, LlmEndpoint.class);
       try {
         server.start();
         return server;
