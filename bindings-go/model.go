@@ -15,6 +15,8 @@ package tracewire
 #cgo nocallback tw_connection_message
 #cgo noescape tw_connection_new
 #cgo nocallback tw_connection_new
+#cgo noescape tw_connection_set_route
+#cgo nocallback tw_connection_set_route
 #cgo noescape tw_connection_open
 #cgo nocallback tw_connection_open
 #cgo noescape tw_message_size_key
@@ -327,6 +329,11 @@ type ConnectionInfo struct {
 	ServerAddress string
 	// ServerPort is the port of the URL (0 when unknown).
 	ServerPort int
+	// Route is the route template the application matched ("/chat/{room}"
+	// for "/chat/42"; "" when none): span names use it instead of the raw
+	// path, whose cardinality is unbounded, and it is recorded as
+	// http.route and messaging.destination.template.
+	Route string
 }
 
 // Connection holds the facts about one connection that every span
@@ -354,6 +361,12 @@ func NewConnection(info ConnectionInfo) (*Connection, error) {
 		}
 	}
 	err := takeError(C.tw_connection_new(C.uint32_t(info.Model), C.uint32_t(info.Role), sp, sn, pp, pn, ap, an, port, &c.h))
+	if err == nil && info.Route != "" {
+		rp, rn := cString(info.Route)
+		if err = takeError(C.tw_connection_set_route(c.h, rp, rn)); err != nil {
+			C.tw_connection_free(&c.h)
+		}
+	}
 	runtime.KeepAlive(info)
 	if err != nil {
 		return nil, err

@@ -534,6 +534,9 @@ func TestVectorsModel(t *testing.T) {
 				info.ServerPort = int(p)
 			}
 		}
+		if r := optStr(c, "route"); r != nil {
+			info.Route = *r
+		}
 		conn, err := NewConnection(info)
 		if err != nil {
 			t.Fatal(err)

@@ -372,7 +372,8 @@ impl PyConnection {
     /// `model`: `"connection"` or `"message"`; `role`: `"client"` or
     /// `"server"`.
     #[new]
-    #[pyo3(signature = (model, role, session_id, url_path, server_address = None, server_port = None))]
+    #[pyo3(signature = (model, role, session_id, url_path, server_address = None, server_port = None, route = None))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
         py: Python<'_>,
         model: &str,
@@ -381,15 +382,24 @@ impl PyConnection {
         url_path: &str,
         server_address: Option<&str>,
         server_port: Option<u16>,
+        route: Option<&str>,
     ) -> PyResult<Self> {
         guard(py, || {
             let (model, role) = model_and_role(py, model, role)?;
-            let mut conn = Connection::new(model, role, session_id, url_path);
+            let mut conn =
+                Connection::new(model, role, session_id, url_path).with_route(route.unwrap_or(""));
             if let Some(addr) = server_address {
                 conn = conn.with_server(addr, server_port);
             }
             Ok(PyConnection(conn))
         })
+    }
+
+    /// This connection with the route template the application matched
+    /// (``/chat/{room}`` for ``/chat/42``): span names use it, and it is
+    /// recorded as ``http.route`` and ``messaging.destination.template``.
+    fn with_route(&self, route: &str) -> PyConnection {
+        PyConnection(self.0.clone().with_route(route))
     }
 
     /// The connection whose spans record `target` (from `Target.from_url`

@@ -287,6 +287,7 @@ def test_model(case: Dict[str, Any]) -> None:
         case["url_path"],
         case.get("server_address"),
         case.get("server_port"),
+        case.get("route"),
     )
     event = case["event"]
     mt = case.get("message_type") or "text"

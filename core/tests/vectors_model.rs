@@ -56,6 +56,9 @@ fn model_vectors() {
         if let Some(addr) = common::opt_str(case, "server_address") {
             conn = conn.with_server(addr, case["server_port"].as_u64().map(|p| p as u16));
         }
+        if let Some(route) = common::opt_str(case, "route") {
+            conn = conn.with_route(route);
+        }
         let mt = || -> MessageType {
             case["message_type"]
                 .as_str()

@@ -965,6 +965,19 @@ struct TwError *tw_connection_new(uint32_t model,
                                   int32_t port,
                                   struct TwConnection **out);
 
+// Sets the route template the application matched (`/chat/{room}` for
+// `/chat/42`) on `conn`: span names use it, and it is recorded as
+// `http.route` and `messaging.destination.template`. Empty: none.
+//
+// Errors: `invalid_argument` for non-UTF-8 text or NULL pointers. Thread
+// safety: not concurrently with other uses of the handle.
+//
+// # Safety
+// `conn` a live handle; `(route, route_len)` valid (or NULL with 0).
+struct TwError *tw_connection_set_route(struct TwConnection *conn,
+                                        const uint8_t *route,
+                                        size_t route_len);
+
 // Frees `*conn` and sets it to NULL, so a second call is a no-op. NULL or
 // `*conn` NULL: no-op. Not concurrently with other uses of the handle.
 // Thread safety: any thread, once no other call uses the handle.

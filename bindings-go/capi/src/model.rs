@@ -99,6 +99,35 @@ pub unsafe extern "C" fn tw_connection_new(
     })
 }
 
+/// Sets the route template the application matched (`/chat/{room}` for
+/// `/chat/42`) on `conn`: span names use it, and it is recorded as
+/// `http.route` and `messaging.destination.template`. Empty: none.
+///
+/// Errors: `invalid_argument` for non-UTF-8 text or NULL pointers. Thread
+/// safety: not concurrently with other uses of the handle.
+///
+/// # Safety
+/// `conn` a live handle; `(route, route_len)` valid (or NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_connection_set_route(
+    conn: *mut TwConnection,
+    route: *const u8,
+    route_len: usize,
+) -> *mut TwError {
+    guard(|| {
+        // SAFETY: caller guarantees.
+        let (conn, route) = unsafe {
+            (
+                conn.as_mut()
+                    .ok_or_else(|| TwError::invalid_argument("conn is NULL"))?,
+                text(route, route_len, "the route is not UTF-8")?,
+            )
+        };
+        conn.0 = conn.0.clone().with_route(route);
+        Ok(())
+    })
+}
+
 /// Frees `*conn` and sets it to NULL, so a second call is a no-op. NULL or
 /// `*conn` NULL: no-op. Not concurrently with other uses of the handle.
 /// Thread safety: any thread, once no other call uses the handle.

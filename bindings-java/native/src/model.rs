@@ -58,7 +58,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
         let size = usize::try_from(r.i64()?).unwrap_or(0);
         let code = r.i32()?;
         let reason = r.str()?;
-        let mut conn = Connection::new(model, role, session, path);
+        let route = r.str()?;
+        let mut conn = Connection::new(model, role, session, path).with_route(route);
         if has_address {
             conn = conn.with_server(address, u16::try_from(port).ok());
         }

@@ -62,6 +62,11 @@ pub mod keys {
     pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
     /// The URL path, which names the channel.
     pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
+    /// The route template the application matched (`/chat/{room}`), when it
+    /// gave one: the connection span's low-cardinality route.
+    pub const HTTP_ROUTE: &str = "http.route";
+    /// The route template, as the messaging spans' low-cardinality destination.
+    pub const MESSAGING_DESTINATION_TEMPLATE: &str = "messaging.destination.template";
     /// The size of the application payload in bytes (without the envelope).
     pub const MESSAGING_BODY_SIZE: &str = "messaging.message.body.size";
     /// The OpenTelemetry event name for a recorded error: a received
@@ -227,6 +232,10 @@ pub struct Connection {
     pub server_address: Option<String>,
     /// The port of the WebSocket URL, if known.
     pub server_port: Option<u16>,
+    /// The route template the application matched (`/chat/{room}`), if it
+    /// gave one: span names use it instead of the raw path, whose
+    /// cardinality is unbounded (a path per room, user or id).
+    pub route: Option<String>,
 }
 
 impl Connection {
@@ -240,6 +249,7 @@ impl Connection {
             url_path: crate::target::path_or_root(url_path).to_owned(),
             server_address: None,
             server_port: None,
+            route: None,
         }
     }
 
@@ -254,6 +264,7 @@ impl Connection {
             url_path: target.path,
             server_address: target.address,
             server_port: target.port,
+            route: None,
         }
     }
 
@@ -262,6 +273,27 @@ impl Connection {
         self.server_address = Some(address.to_owned());
         self.server_port = port;
         self
+    }
+
+    /// Sets the route template the application matched for this URL (e.g.
+    /// `/chat/{room}` for `/chat/42`): span names use it, and it is recorded
+    /// as `http.route` and `messaging.destination.template`; `url.path` and
+    /// `messaging.destination.name` stay the raw path. An empty route is none.
+    ///
+    /// ```
+    /// use tracewire::model::{Connection, MessageType, Model, Role};
+    /// let conn = Connection::new(Model::Message, Role::Server, "s-1", "/chat/42")
+    ///     .with_route("/chat/{room}");
+    /// assert_eq!(conn.receive(MessageType::Text, 2).name, "process /chat/{room}");
+    /// ```
+    pub fn with_route(mut self, route: &str) -> Self {
+        self.route = (!route.is_empty()).then(|| route.to_owned());
+        self
+    }
+
+    /// What span names say after the verb: the route template, else the path.
+    fn name_target(&self) -> &str {
+        self.route.as_deref().unwrap_or(&self.url_path)
     }
 
     /// Whether the connection span ends when the upgrade completes
@@ -286,6 +318,15 @@ impl Connection {
         a
     }
 
+    /// The connection span's attributes: the common ones and the route.
+    fn connection_attributes(&self) -> Vec<KeyValue> {
+        let mut a = self.common();
+        if let Some(route) = &self.route {
+            a.push(KeyValue::new(keys::HTTP_ROUTE, route.clone()));
+        }
+        a
+    }
+
     /// The connection span, started when the upgrade request is sent
     /// (client) or received (server).
     pub fn open(&self) -> SpanDecision {
@@ -294,11 +335,11 @@ impl Connection {
             Role::Server => ("accept", SpanKind::Server, &[ParentSource::Remote]),
         };
         SpanDecision {
-            name: format!("{verb} {}", self.url_path),
+            name: format!("{verb} {}", self.name_target()),
             kind,
             parent,
             links: &[],
-            attributes: self.common(),
+            attributes: self.connection_attributes(),
         }
     }
 
@@ -317,6 +358,12 @@ impl Connection {
             KeyValue::new(keys::MESSAGING_BODY_SIZE, size as u64),
             KeyValue::new(keys::MESSAGE_TYPE, message_type.as_str()),
         ]);
+        if let Some(route) = &self.route {
+            a.push(KeyValue::new(
+                keys::MESSAGING_DESTINATION_TEMPLATE,
+                route.clone(),
+            ));
+        }
         a
     }
 
@@ -334,7 +381,7 @@ impl Connection {
             Model::Message => (&[ParentSource::Ambient], &[LinkSource::Connection]),
         };
         SpanDecision {
-            name: format!("send {}", self.url_path),
+            name: format!("send {}", self.name_target()),
             kind: SpanKind::Producer,
             parent,
             links,
@@ -350,7 +397,7 @@ impl Connection {
             Model::Message => &[ParentSource::Remote],
         };
         SpanDecision {
-            name: format!("process {}", self.url_path),
+            name: format!("process {}", self.name_target()),
             kind: SpanKind::Consumer,
             parent,
             links: &[LinkSource::Connection],
@@ -374,7 +421,7 @@ impl Connection {
             // caller is doing when the connection ends (under the ambient
             // span, every close became a one-span trace of its own).
             SpanDecision {
-                name: format!("close {}", self.url_path),
+                name: format!("close {}", self.name_target()),
                 kind: SpanKind::Internal,
                 parent: &[ParentSource::Connection],
                 links: &[],

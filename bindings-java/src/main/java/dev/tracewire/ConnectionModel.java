@@ -39,6 +39,7 @@ public final class ConnectionModel {
   private final String urlPath;
   private final String serverAddress;
   private final int serverPort;
+  private final String route;
 
   /**
    * A connection to or from {@code target} (see {@link Target#fromUrl} and {@link
@@ -76,6 +77,30 @@ public final class ConnectionModel {
     this.urlPath = urlPath;
     this.serverAddress = serverAddress;
     this.serverPort = serverPort;
+    this.route = "";
+  }
+
+  private ConnectionModel(ConnectionModel c, String route) {
+    this.model = c.model;
+    this.role = c.role;
+    this.sessionId = c.sessionId;
+    this.urlPath = c.urlPath;
+    this.serverAddress = c.serverAddress;
+    this.serverPort = c.serverPort;
+    this.route = route;
+  }
+
+  /**
+   * This connection with the route template the application matched (e.g. {@code /chat/{room}}
+   * for {@code /chat/42}): span names use it instead of the raw path, whose cardinality is
+   * unbounded, and it is recorded as {@code http.route} and {@code
+   * messaging.destination.template}. Empty: none.
+   *
+   * @param route the route template
+   * @return a new connection model
+   */
+  public ConnectionModel withRoute(String route) {
+    return new ConnectionModel(this, Objects.requireNonNull(route, "route"));
   }
 
   /** The tracing model. */
@@ -158,6 +183,7 @@ public final class ConnectionModel {
     s.i64(size);
     s.u32(code == null ? -1 : code);
     s.str(reason == null ? "" : reason);
+    s.str(route);
     s.call(Native::modelDecide);
   }
 

@@ -379,6 +379,9 @@ class VectorsTest {
           int port = c.has("server_port") && !c.get("server_port").isNull() ? c.get("server_port").asInt() : -1;
           ConnectionModel conn =
               new ConnectionModel(model, role, c.get("session_id").asText(), c.get("url_path").asText(), addr, port);
+          if (Vectors.str(c, "route") != null) {
+            conn = conn.withRoute(Vectors.str(c, "route"));
+          }
           MessageType mt = "binary".equals(Vectors.str(c, "message_type")) ? MessageType.BINARY : MessageType.TEXT;
           long size = c.has("size") ? c.get("size").asLong() : 0;
           JsonNode want = c.get("expected");
