@@ -113,8 +113,14 @@ const (
 // LinkSource is a span to link to, added when available and not the parent.
 type LinkSource uint32
 
-// LinkConnection is the connection span.
-const LinkConnection LinkSource = 0
+const (
+	// LinkConnection is the connection span.
+	LinkConnection LinkSource = 0
+	// LinkRemote is the received span context, for a peer not trusted as a
+	// parent (the core's trust policy; decisions with it are not made
+	// through this binding yet).
+	LinkRemote LinkSource = 1
+)
 
 // MessageSizeKey is the one message-span attribute that changes from message
 // to message (the payload size), as the core names it. A transport
@@ -642,10 +648,13 @@ func (p ParentSource) String() string {
 	return "unknown"
 }
 
-// String is "connection".
+// String is "connection" or "remote".
 func (l LinkSource) String() string {
-	if l == LinkConnection {
+	switch l {
+	case LinkConnection:
 		return "connection"
+	case LinkRemote:
+		return "remote"
 	}
 	return "unknown"
 }
@@ -691,4 +700,6 @@ const (
 	_ = C.TW_PARENT_CONNECTION - ParentConnection
 	_ = LinkConnection - C.TW_LINK_CONNECTION
 	_ = C.TW_LINK_CONNECTION - LinkConnection
+	_ = LinkRemote - C.TW_LINK_REMOTE
+	_ = C.TW_LINK_REMOTE - LinkRemote
 )

@@ -255,11 +255,13 @@ pub fn available_from_bits(bits: u32) -> Result<Available, BridgeError> {
 
 /// An [`Applied`](tracewire::model::Applied) in one `u32`, so it crosses FFI
 /// as a plain return value: bits 0-7 the [`Parent`] code, bits 8-15 the
-/// [`BaggageSource`] code, bit 16 whether to link the connection span.
+/// [`BaggageSource`] code, bit 16 whether to link the connection span, bit
+/// 17 whether to link the received span context.
 pub fn pack_applied(applied: tracewire::model::Applied) -> u32 {
     u32::from(applied.parent.code())
         | u32::from(applied.baggage.code()) << 8
         | u32::from(applied.link_connection) << 16
+        | u32::from(applied.link_remote) << 17
 }
 
 #[cfg(test)]
@@ -321,10 +323,11 @@ mod tests {
         let applied = tracewire::model::Applied {
             parent: Parent::NewTrace,
             link_connection: true,
+            link_remote: true,
             baggage: BaggageSource::Remote,
         };
-        // new_trace is 3, remote baggage 0, the link bit 16.
-        assert_eq!(pack_applied(applied), 3 | 1 << 16);
+        // new_trace is 3, remote baggage 0, the link bits 16 and 17.
+        assert_eq!(pack_applied(applied), 3 | 1 << 16 | 1 << 17);
     }
 
     #[test]

@@ -30,7 +30,7 @@
 //! | `MessageType` | 0 `text`, 1 `binary` |
 //! | `SpanKind` | 0 `client`, 1 `server`, 2 `producer`, 3 `consumer`, 4 `internal` |
 //! | `ParentSource` | 0 `remote`, 1 `ambient`, 2 `ambient_in_connection_trace`, 3 `connection` |
-//! | `LinkSource` | 0 `connection` |
+//! | `LinkSource` | 0 `connection`, 1 `remote` |
 //! | `Parent` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `new_trace` |
 //! | `BaggageSource` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `none` |
 //! | `StreamKind` | 0 `generic`, 1 `model_output` |
@@ -39,7 +39,7 @@
 //! | [`ModelEvent`] | 0 `open`, 1 `send`, 2 `receive`, 3 `close` |
 //! | envelope set | a bit set: 1 JSON, 2 binary ([`envelopes_from_bits`]) |
 //! | `Available` | a bit set in field order: 1 remote_has_span, 2 remote_has_baggage, 4 ambient_has_span, 8 ambient_in_connection_trace, 16 ambient_is_connection, 32 connection_has_span ([`available_from_bits`]) |
-//! | `Applied` | one `u32`: bits 0-7 `Parent`, bits 8-15 `BaggageSource`, bit 16 link the connection span ([`pack_applied`]) |
+//! | `Applied` | one `u32`: bits 0-7 `Parent`, bits 8-15 `BaggageSource`, bit 16 link the connection span, bit 17 link the received span context ([`pack_applied`]) |
 //!
 //! The codes of the core's enums are their positions in the core's `ALL`
 //! tables and the names their `as_str`, so the core is the one source.

@@ -56,6 +56,8 @@ pub const TW_PARENT_AMBIENT_IN_CONNECTION_TRACE: u32 = 2;
 pub const TW_PARENT_CONNECTION: u32 = 3;
 /// Link: the connection span.
 pub const TW_LINK_CONNECTION: u32 = 0;
+/// Link: the received span context (a peer not trusted as a parent).
+pub const TW_LINK_REMOTE: u32 = 1;
 
 /// [`tw_target_from_request`]: the server cannot tell `ws` from `wss`.
 pub const TW_SCHEME_UNKNOWN: i32 = -1;
@@ -95,6 +97,8 @@ pub const TW_APPLIED_BAGGAGE_CONNECTION: u32 = 2;
 pub const TW_APPLIED_BAGGAGE_NONE: u32 = 3;
 /// [`tw_choose`] result bit: link the connection span.
 pub const TW_APPLIED_LINK_CONNECTION: u32 = 1 << 16;
+/// [`tw_choose`] result bit: link the received span context.
+pub const TW_APPLIED_LINK_REMOTE: u32 = 1 << 17;
 
 /// Stream kind: any stream of chunks.
 pub const TW_STREAM_GENERIC: u32 = 0;
@@ -170,7 +174,10 @@ mod tests {
             ),
             (TW_PARENT_CONNECTION, ParentSource::Connection),
         ]);
-        same(&[(TW_LINK_CONNECTION, LinkSource::Connection)]);
+        same(&[
+            (TW_LINK_CONNECTION, LinkSource::Connection),
+            (TW_LINK_REMOTE, LinkSource::Remote),
+        ]);
         same(&[
             (TW_STREAM_GENERIC, StreamKind::Generic),
             (TW_STREAM_MODEL_OUTPUT, StreamKind::ModelOutput),
@@ -190,9 +197,16 @@ mod tests {
         let link = Applied {
             parent: Parent::Remote,
             link_connection: true,
+            link_remote: false,
             baggage: BaggageSource::Remote,
         };
         assert_eq!(pack_applied(link), TW_APPLIED_LINK_CONNECTION);
+        let link = Applied {
+            link_connection: false,
+            link_remote: true,
+            ..link
+        };
+        assert_eq!(pack_applied(link), TW_APPLIED_LINK_REMOTE);
         let bits = [
             TW_AVAILABLE_REMOTE_HAS_SPAN,
             TW_AVAILABLE_REMOTE_HAS_BAGGAGE,

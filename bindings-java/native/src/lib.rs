@@ -178,6 +178,7 @@ mod tests {
         let packed = tracewire_bridge::pack_applied(tracewire::model::Applied {
             parent: tracewire::model::Parent::NewTrace,
             link_connection: true,
+            link_remote: false,
             baggage: tracewire::model::BaggageSource::None,
         }) as i32;
         let mask = java_constant(&java, "APPLIED_CODE_MASK").unwrap();

@@ -83,8 +83,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
 /// In: the decision's `list<u8 parent source>` and `list<u8 link source>`
 /// (as in a span decision). `available`: the bridge's `Available` bit set.
 /// Returns the bridge's packed `Applied` (bits 0-7 `Parent`, 8-15
-/// `BaggageSource`, bit 16 link the connection span). Unknown codes or bits
-/// are `invalid_argument`.
+/// `BaggageSource`, bit 16 link the connection span, bit 17 link the received
+/// span context). Unknown codes or bits are `invalid_argument`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_modelChoose<'local>(
     mut env: EnvUnowned<'local>,

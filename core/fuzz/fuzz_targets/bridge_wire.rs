@@ -199,7 +199,11 @@ fuzz_target!(|data: &[u8]| {
                 strict::<BaggageSource>((packed >> 8 & 0xff) as u8),
                 Some(applied.baggage)
             );
-            assert_eq!(packed >> 16 != 0, applied.link_connection);
+            if applied.link_remote {
+                assert!(a.remote_has_span && links.contains(&LinkSource::Remote));
+            }
+            assert_eq!(packed >> 16 & 1 != 0, applied.link_connection);
+            assert_eq!(packed >> 17 & 1 != 0, applied.link_remote);
         }
         _ => {
             // Field by field as Java_dev_tracewire_internal_Native_modelDecide reads them.

@@ -22,7 +22,9 @@ public final class ConnectionModel {
     SpanKind.CLIENT, SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL
   };
   private static final SpanDecision.Source[] SOURCES = SpanDecision.Source.values();
-  private static final SpanDecision.Source[] LINKS = {SpanDecision.Source.CONNECTION};
+  private static final SpanDecision.Source[] LINKS = {
+    SpanDecision.Source.CONNECTION, SpanDecision.Source.REMOTE
+  };
   private static final ConcurrentHashMap<String, AttributeKey<?>[]> KEYS = new ConcurrentHashMap<>();
 
   /** This end of the connection. */
