@@ -5,8 +5,8 @@
 //!
 //! For the core's enums nothing is restated here: the code is the value's
 //! position in the core's `ALL` and the name is its `as_str`. Only the
-//! bridge's own enums ([`DecodedKind`], [`ValueTag`], [`ModelEvent`]) have
-//! their tables written out.
+//! bridge's own enums ([`DecodedKind`], [`ValueTag`], [`ModelEvent`],
+//! [`BaggagePolicyKind`]) have their tables written out.
 //!
 //! Decoding is strict: an unknown number or name is an `invalid_argument`
 //! error that names the enum and the value, never a default.
@@ -15,7 +15,8 @@ use crate::error::BridgeError;
 use tracewire::envelope::Decoded;
 use tracewire::handshake::Envelopes;
 use tracewire::model::{
-    Available, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource, Role, SpanKind,
+    Available, BaggagePolicy, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource,
+    RemoteContext, Role, SpanKind,
 };
 use tracewire::{StreamKind, Value};
 
@@ -115,6 +116,45 @@ core_coded! {
     LinkSource, "link source";
     Parent, "parent";
     BaggageSource, "baggage source";
+    RemoteContext, "remote context policy";
+}
+
+/// Which kind of [`BaggagePolicy`] crosses FFI; an allowlist's keys cross
+/// beside it (as a list of strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaggagePolicyKind {
+    /// [`BaggagePolicy::KeepAll`].
+    KeepAll,
+    /// [`BaggagePolicy::AllowKeys`].
+    AllowKeys,
+    /// [`BaggagePolicy::Drop`].
+    Drop,
+}
+
+coded!(BaggagePolicyKind, "baggage policy" {
+    KeepAll = 0, "keep_all";
+    AllowKeys = 1, "allow_keys";
+    Drop = 2, "drop";
+});
+
+impl BaggagePolicyKind {
+    /// The policy of this kind; `keys` are used only by `AllowKeys`.
+    pub fn policy(self, keys: impl IntoIterator<Item = String>) -> BaggagePolicy {
+        match self {
+            BaggagePolicyKind::KeepAll => BaggagePolicy::KeepAll,
+            BaggagePolicyKind::AllowKeys => BaggagePolicy::AllowKeys(keys.into_iter().collect()),
+            BaggagePolicyKind::Drop => BaggagePolicy::Drop,
+        }
+    }
+
+    /// The kind of `policy`.
+    pub fn of(policy: &BaggagePolicy) -> Self {
+        match policy {
+            BaggagePolicy::KeepAll => BaggagePolicyKind::KeepAll,
+            BaggagePolicy::AllowKeys(_) => BaggagePolicyKind::AllowKeys,
+            BaggagePolicy::Drop => BaggagePolicyKind::Drop,
+        }
+    }
 }
 
 coded!(StreamKind, "stream kind" {
@@ -294,6 +334,8 @@ mod tests {
         check::<LinkSource>();
         check::<Parent>();
         check::<BaggageSource>();
+        check::<RemoteContext>();
+        check::<BaggagePolicyKind>();
         check::<StreamKind>();
         check::<DecodedKind>();
         check::<ValueTag>();

@@ -33,6 +33,8 @@
 //! | `LinkSource` | 0 `connection`, 1 `remote` |
 //! | `Parent` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `new_trace` |
 //! | `BaggageSource` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `none` |
+//! | `RemoteContext` | 0 `parent`, 1 `link`, 2 `ignore` |
+//! | [`BaggagePolicyKind`] | 0 `keep_all`, 1 `allow_keys`, 2 `drop` (the keys of `allow_keys` beside it) |
 //! | `StreamKind` | 0 `generic`, 1 `model_output` |
 //! | [`DecodedKind`] | 0 `plain`, 1 `enveloped`, 2 `malformed` |
 //! | [`ValueTag`] | 0 `string`, 1 `int`, 2 `float`, 3 `bool` |
@@ -105,8 +107,9 @@ pub mod guard;
 pub mod wire;
 
 pub use codes::{
-    AVAILABLE_BITS, Coded, DecodedKind, ENVELOPE_BINARY, ENVELOPE_JSON, ModelEvent, ValueTag,
-    available_from_bits, envelopes_from_bits, envelopes_to_bits, pack_applied,
+    AVAILABLE_BITS, BaggagePolicyKind, Coded, DecodedKind, ENVELOPE_BINARY, ENVELOPE_JSON,
+    ModelEvent, ValueTag, available_from_bits, envelopes_from_bits, envelopes_to_bits,
+    pack_applied,
 };
 pub use error::{BridgeError, CoreError, Result};
 pub use tracewire::ErrorCode;
