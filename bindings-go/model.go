@@ -117,8 +117,7 @@ const (
 	// LinkConnection is the connection span.
 	LinkConnection LinkSource = 0
 	// LinkRemote is the received span context, for a peer not trusted as a
-	// parent (the core's trust policy; decisions with it are not made
-	// through this binding yet).
+	// parent (RemoteLink).
 	LinkRemote LinkSource = 1
 )
 
@@ -432,6 +431,10 @@ func (c *Connection) message(receive bool, t MessageType, size int) (SpanDecisio
 // Closed is what to record when the connection closes with code (negative:
 // it ended without a close frame, recorded as 1006) and reason.
 func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
+	return c.closed(code, reason, 0)
+}
+
+func (c *Connection) closed(code int, reason string, receiveSpansSkipped uint64) (CloseDecision, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.h == nil {
@@ -442,7 +445,7 @@ func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
 	}
 	var out C.TwCloseDecision
 	rp, rn := cString(reason)
-	err := takeError(C.tw_connection_close(c.h, C.int32_t(code), rp, rn, &out))
+	err := takeError(C.tw_connection_close(c.h, C.int32_t(code), rp, rn, C.uint64_t(receiveSpansSkipped), &out))
 	runtime.KeepAlive(reason)
 	if err != nil {
 		return CloseDecision{}, err
@@ -529,7 +532,7 @@ func (d *SpanDecision) choose(bits C.uint32_t) (C.uint32_t, error) {
 // chosen remembers the core's choice for a decision's candidates, links and
 // availability bits: a pure function of the three, asked on every span of
 // every message. Each slot holds key<<32 | chosenValid | the packed answer
-// (17 bits), so a lookup is one atomic load and nothing is ever stale.
+// (18 bits), so a lookup is one atomic load and nothing is ever stale.
 var chosen [256]atomic.Uint64
 
 const chosenValid = 1 << 31
@@ -602,6 +605,9 @@ func (d SpanDecision) Start(ctx context.Context, tracer trace.Tracer, src Source
 	}
 	if applied&C.TW_APPLIED_LINK_CONNECTION != 0 {
 		all = append(all, trace.WithLinks(trace.Link{SpanContext: src.Connection}))
+	}
+	if applied&C.TW_APPLIED_LINK_REMOTE != 0 {
+		all = append(all, trace.WithLinks(trace.Link{SpanContext: remote}))
 	}
 	all = append(all, opts...)
 	return tracer.Start(parentCtx, d.Name, all...)
