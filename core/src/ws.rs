@@ -245,7 +245,9 @@ pub struct Received {
     pub message: Message,
     /// For data messages, the context holding this message's process span
     /// (it ends when the last clone of this context is dropped) and the
-    /// message's baggage; for control frames, the connection's context.
+    /// message's baggage; for control frames, and for data messages past the
+    /// trust policy's receive span budget ([`Config::trust`]), the
+    /// connection's context.
     pub context: Context,
     /// Why the message's envelope could not be read, if it was malformed.
     /// The message is delivered all the same, with its original bytes.
