@@ -479,7 +479,8 @@ impl<S> TracedStream<S> {
         self.codec.envelopes()
     }
 
-    /// The session id both peers record.
+    /// The session id this side records: the client's, unless this is a
+    /// server whose trust policy does not take the client as a parent.
     pub fn session_id(&self) -> &str {
         &self.connection.session_id
     }

@@ -3,7 +3,7 @@
 //! the SDK's in-memory exporter.
 #![cfg(feature = "tokio-tungstenite")]
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue, Value};
@@ -31,7 +31,7 @@ fn named<'a>(spans: &'a [SpanData], name: &str, kind: SpanKind) -> Vec<&'a SpanD
     found
 }
 
-fn attr<'a>(span: &SpanData, key: &str) -> Option<Value> {
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
     span.attributes
         .iter()
         .find(|kv| kv.key.as_str() == key)
