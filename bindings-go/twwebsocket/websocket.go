@@ -355,7 +355,8 @@ func (c *Conn) setup(o *Options) error {
 // Frames written or read through it directly are not traced.
 func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
 
-// SessionID is the session id both peers record.
+// SessionID is the session id this side records: the client's, unless this
+// is a server whose Options.Trust does not take the client as a parent.
 func (c *Conn) SessionID() string { return c.sessionID }
 
 // Envelopes are the envelope formats in use on this connection.

@@ -170,7 +170,9 @@ class TracedConnection:
 
     @property
     def session_id(self) -> str:
-        """The session id both peers record as ``websocket.session.id``."""
+        """The session id this side records as ``websocket.session.id``: the
+        client's, unless this is a server whose ``trust`` policy does not take
+        the client as a parent (it records one of its own)."""
         return self._conn.session_id
 
     @property
