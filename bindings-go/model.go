@@ -115,8 +115,13 @@ const (
 // LinkSource is a span to link to, added when available and not the parent.
 type LinkSource uint32
 
-// LinkConnection is the connection span.
-const LinkConnection LinkSource = 0
+const (
+	// LinkConnection is the connection span.
+	LinkConnection LinkSource = 0
+	// LinkRemote is the received span context, for a peer not trusted as a
+	// parent (RemoteLink).
+	LinkRemote LinkSource = 1
+)
 
 // MessageSizeKey is the one message-span attribute that changes from message
 // to message (the payload size), as the core names it. A transport
@@ -439,6 +444,10 @@ func (c *Connection) message(receive bool, t MessageType, size int) (SpanDecisio
 // Closed is what to record when the connection closes with code (negative:
 // it ended without a close frame, recorded as 1006) and reason.
 func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
+	return c.closed(code, reason, 0)
+}
+
+func (c *Connection) closed(code int, reason string, receiveSpansSkipped uint64) (CloseDecision, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.h == nil {
@@ -449,7 +458,7 @@ func (c *Connection) Closed(code int, reason string) (CloseDecision, error) {
 	}
 	var out C.TwCloseDecision
 	rp, rn := cString(reason)
-	err := takeError(C.tw_connection_close(c.h, C.int32_t(code), rp, rn, &out))
+	err := takeError(C.tw_connection_close(c.h, C.int32_t(code), rp, rn, C.uint64_t(receiveSpansSkipped), &out))
 	runtime.KeepAlive(reason)
 	if err != nil {
 		return CloseDecision{}, err
@@ -536,7 +545,7 @@ func (d *SpanDecision) choose(bits C.uint32_t) (C.uint32_t, error) {
 // chosen remembers the core's choice for a decision's candidates, links and
 // availability bits: a pure function of the three, asked on every span of
 // every message. Each slot holds key<<32 | chosenValid | the packed answer
-// (17 bits), so a lookup is one atomic load and nothing is ever stale.
+// (18 bits), so a lookup is one atomic load and nothing is ever stale.
 var chosen [256]atomic.Uint64
 
 const chosenValid = 1 << 31
@@ -610,6 +619,9 @@ func (d SpanDecision) Start(ctx context.Context, tracer trace.Tracer, src Source
 	if applied&C.TW_APPLIED_LINK_CONNECTION != 0 {
 		all = append(all, trace.WithLinks(trace.Link{SpanContext: src.Connection}))
 	}
+	if applied&C.TW_APPLIED_LINK_REMOTE != 0 {
+		all = append(all, trace.WithLinks(trace.Link{SpanContext: remote}))
+	}
 	all = append(all, opts...)
 	return tracer.Start(parentCtx, d.Name, all...)
 }
@@ -655,10 +667,13 @@ func (p ParentSource) String() string {
 	return "unknown"
 }
 
-// String is "connection".
+// String is "connection" or "remote".
 func (l LinkSource) String() string {
-	if l == LinkConnection {
+	switch l {
+	case LinkConnection:
 		return "connection"
+	case LinkRemote:
+		return "remote"
 	}
 	return "unknown"
 }
@@ -704,4 +719,6 @@ const (
 	_ = C.TW_PARENT_CONNECTION - ParentConnection
 	_ = LinkConnection - C.TW_LINK_CONNECTION
 	_ = C.TW_LINK_CONNECTION - LinkConnection
+	_ = LinkRemote - C.TW_LINK_REMOTE
+	_ = C.TW_LINK_REMOTE - LinkRemote
 )

@@ -5,8 +5,8 @@
 //!
 //! For the core's enums nothing is restated here: the code is the value's
 //! position in the core's `ALL` and the name is its `as_str`. Only the
-//! bridge's own enums ([`DecodedKind`], [`ValueTag`], [`ModelEvent`]) have
-//! their tables written out.
+//! bridge's own enums ([`DecodedKind`], [`ValueTag`], [`ModelEvent`],
+//! [`BaggagePolicyKind`]) have their tables written out.
 //!
 //! Decoding is strict: an unknown number or name is an `invalid_argument`
 //! error that names the enum and the value, never a default.
@@ -15,7 +15,8 @@ use crate::error::BridgeError;
 use tracewire::envelope::Decoded;
 use tracewire::handshake::Envelopes;
 use tracewire::model::{
-    Available, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource, Role, SpanKind,
+    Available, BaggagePolicy, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource,
+    RemoteContext, Role, SpanKind,
 };
 use tracewire::{StreamKind, Value};
 
@@ -115,6 +116,45 @@ core_coded! {
     LinkSource, "link source";
     Parent, "parent";
     BaggageSource, "baggage source";
+    RemoteContext, "remote context policy";
+}
+
+/// Which kind of [`BaggagePolicy`] crosses FFI; an allowlist's keys cross
+/// beside it (as a list of strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaggagePolicyKind {
+    /// [`BaggagePolicy::KeepAll`].
+    KeepAll,
+    /// [`BaggagePolicy::AllowKeys`].
+    AllowKeys,
+    /// [`BaggagePolicy::Drop`].
+    Drop,
+}
+
+coded!(BaggagePolicyKind, "baggage policy" {
+    KeepAll = 0, "keep_all";
+    AllowKeys = 1, "allow_keys";
+    Drop = 2, "drop";
+});
+
+impl BaggagePolicyKind {
+    /// The policy of this kind; `keys` are used only by `AllowKeys`.
+    pub fn policy(self, keys: impl IntoIterator<Item = String>) -> BaggagePolicy {
+        match self {
+            BaggagePolicyKind::KeepAll => BaggagePolicy::KeepAll,
+            BaggagePolicyKind::AllowKeys => BaggagePolicy::AllowKeys(keys.into_iter().collect()),
+            BaggagePolicyKind::Drop => BaggagePolicy::Drop,
+        }
+    }
+
+    /// The kind of `policy`.
+    pub fn of(policy: &BaggagePolicy) -> Self {
+        match policy {
+            BaggagePolicy::KeepAll => BaggagePolicyKind::KeepAll,
+            BaggagePolicy::AllowKeys(_) => BaggagePolicyKind::AllowKeys,
+            BaggagePolicy::Drop => BaggagePolicyKind::Drop,
+        }
+    }
 }
 
 coded!(StreamKind, "stream kind" {
@@ -255,11 +295,13 @@ pub fn available_from_bits(bits: u32) -> Result<Available, BridgeError> {
 
 /// An [`Applied`](tracewire::model::Applied) in one `u32`, so it crosses FFI
 /// as a plain return value: bits 0-7 the [`Parent`] code, bits 8-15 the
-/// [`BaggageSource`] code, bit 16 whether to link the connection span.
+/// [`BaggageSource`] code, bit 16 whether to link the connection span, bit
+/// 17 whether to link the received span context.
 pub fn pack_applied(applied: tracewire::model::Applied) -> u32 {
     u32::from(applied.parent.code())
         | u32::from(applied.baggage.code()) << 8
         | u32::from(applied.link_connection) << 16
+        | u32::from(applied.link_remote) << 17
 }
 
 #[cfg(test)]
@@ -292,6 +334,8 @@ mod tests {
         check::<LinkSource>();
         check::<Parent>();
         check::<BaggageSource>();
+        check::<RemoteContext>();
+        check::<BaggagePolicyKind>();
         check::<StreamKind>();
         check::<DecodedKind>();
         check::<ValueTag>();
@@ -321,10 +365,11 @@ mod tests {
         let applied = tracewire::model::Applied {
             parent: Parent::NewTrace,
             link_connection: true,
+            link_remote: true,
             baggage: BaggageSource::Remote,
         };
-        // new_trace is 3, remote baggage 0, the link bit 16.
-        assert_eq!(pack_applied(applied), 3 | 1 << 16);
+        // new_trace is 3, remote baggage 0, the link bits 16 and 17.
+        assert_eq!(pack_applied(applied), 3 | 1 << 16 | 1 << 17);
     }
 
     #[test]

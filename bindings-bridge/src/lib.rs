@@ -30,16 +30,18 @@
 //! | `MessageType` | 0 `text`, 1 `binary` |
 //! | `SpanKind` | 0 `client`, 1 `server`, 2 `producer`, 3 `consumer`, 4 `internal` |
 //! | `ParentSource` | 0 `remote`, 1 `ambient`, 2 `ambient_in_connection_trace`, 3 `connection` |
-//! | `LinkSource` | 0 `connection` |
+//! | `LinkSource` | 0 `connection`, 1 `remote` |
 //! | `Parent` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `new_trace` |
 //! | `BaggageSource` | 0 `remote`, 1 `ambient`, 2 `connection`, 3 `none` |
+//! | `RemoteContext` | 0 `parent`, 1 `link`, 2 `ignore` |
+//! | [`BaggagePolicyKind`] | 0 `keep_all`, 1 `allow_keys`, 2 `drop` (the keys of `allow_keys` beside it) |
 //! | `StreamKind` | 0 `generic`, 1 `model_output` |
 //! | [`DecodedKind`] | 0 `plain`, 1 `enveloped`, 2 `malformed` |
 //! | [`ValueTag`] | 0 `string`, 1 `int`, 2 `float`, 3 `bool` |
 //! | [`ModelEvent`] | 0 `open`, 1 `send`, 2 `receive`, 3 `close` |
 //! | envelope set | a bit set: 1 JSON, 2 binary ([`envelopes_from_bits`]) |
 //! | `Available` | a bit set in field order: 1 remote_has_span, 2 remote_has_baggage, 4 ambient_has_span, 8 ambient_in_connection_trace, 16 ambient_is_connection, 32 connection_has_span ([`available_from_bits`]) |
-//! | `Applied` | one `u32`: bits 0-7 `Parent`, bits 8-15 `BaggageSource`, bit 16 link the connection span ([`pack_applied`]) |
+//! | `Applied` | one `u32`: bits 0-7 `Parent`, bits 8-15 `BaggageSource`, bit 16 link the connection span, bit 17 link the received span context ([`pack_applied`]) |
 //!
 //! The codes of the core's enums are their positions in the core's `ALL`
 //! tables and the names their `as_str`, so the core is the one source.
@@ -105,8 +107,9 @@ pub mod guard;
 pub mod wire;
 
 pub use codes::{
-    AVAILABLE_BITS, Coded, DecodedKind, ENVELOPE_BINARY, ENVELOPE_JSON, ModelEvent, ValueTag,
-    available_from_bits, envelopes_from_bits, envelopes_to_bits, pack_applied,
+    AVAILABLE_BITS, BaggagePolicyKind, Coded, DecodedKind, ENVELOPE_BINARY, ENVELOPE_JSON,
+    ModelEvent, ValueTag, available_from_bits, envelopes_from_bits, envelopes_to_bits,
+    pack_applied,
 };
 pub use error::{BridgeError, CoreError, Result};
 pub use tracewire::ErrorCode;

@@ -57,6 +57,12 @@ type Options struct {
 	// request before Accept runs: bound that read with http.Server's
 	// ReadHeaderTimeout (tracewire.WSHandshakeTimeout is a fitting value).
 	HandshakeTimeout time.Duration
+	// Trust is how far the peer is trusted (nil: trusted, its context is
+	// the parent). A server on the internet sets tracewire.Untrusted(): the
+	// client's context is only linked, its baggage dropped, its session id
+	// replaced and its messages' process spans capped (docs/PROTOCOL.md
+	// section 12).
+	Trust *tracewire.Trust
 }
 
 func (o *Options) readLimit() int64 {
@@ -121,6 +127,8 @@ type Conn struct {
 	codec     *tracewire.Codec
 	envelopes tracewire.Envelopes
 	sessionID string
+	trust     *tracewire.Trust
+	budget    *tracewire.ReceiveSpanBudget
 	connSpan  trace.Span
 	connSC    trace.SpanContext
 	connBag   baggage.Baggage
@@ -150,7 +158,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if hs.SessionID == "" {
 		hs.SessionID = tracewire.NewSessionID()
 	}
-	conn, err := tracewire.NewConnection(connectionInfo(opts.Model, tracewire.RoleClient, hs.SessionID, target))
+	conn, err := newConnection(connectionInfo(opts.Model, tracewire.RoleClient, hs.SessionID, target), opts.Trust)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,7 +203,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		return nil, resp, fail(err)
 	}
 	c := &Conn{
-		ws: ws, tracer: tracer, conn: conn, sessionID: hs.SessionID,
+		ws: ws, tracer: tracer, conn: conn, sessionID: conn.SessionID(), trust: opts.Trust,
 		envelopes: hs.Accepted(resp.Header), connSpan: span, connSC: span.SpanContext(),
 		connBag: baggage.FromContext(spanCtx),
 	}
@@ -220,7 +228,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if err != nil {
 		return nil, err
 	}
-	conn, err := tracewire.NewConnection(connectionInfo(opts.Model, tracewire.RoleServer, hs.SessionID, tracewire.RequestTarget(r)))
+	conn, err := newConnection(connectionInfo(opts.Model, tracewire.RoleServer, hs.SessionID, tracewire.RequestTarget(r)), opts.Trust)
 	if err != nil {
 		return nil, err
 	}
@@ -230,9 +238,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		conn.Close()
 		return nil, err
 	}
-	// The received context alone: nothing of the request's own context may
-	// pass for what the client sent.
-	remote := hs.Context.Context(context.Background())
+	// The received context alone (as the policy admits it): nothing of the
+	// request's own context may pass for what the client sent.
+	remote := opts.Trust.Admit(hs.Context.Context(context.Background()))
 	spanCtx, span := open.Start(r.Context(), tracer, tracewire.Sources{Remote: remote})
 	for k, vs := range hs.ResponseHeader {
 		w.Header()[k] = vs
@@ -246,7 +254,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, err
 	}
 	c := &Conn{
-		ws: ws, tracer: tracer, conn: conn, sessionID: hs.SessionID,
+		ws: ws, tracer: tracer, conn: conn, sessionID: conn.SessionID(), trust: opts.Trust,
 		envelopes: hs.Envelopes, connSpan: span, connSC: span.SpanContext(),
 		connBag: baggage.FromContext(spanCtx),
 	}
@@ -303,8 +311,24 @@ func connectionInfo(model tracewire.Model, role tracewire.Role, sessionID string
 	}
 }
 
+// newConnection describes the connection, with the trust policy applied
+// (nil: trusted).
+func newConnection(info tracewire.ConnectionInfo, trust *tracewire.Trust) (*tracewire.Connection, error) {
+	conn, err := tracewire.NewConnection(info)
+	if err != nil || trust == nil {
+		return conn, err
+	}
+	defer conn.Close()
+	return conn.WithTrust(trust)
+}
+
 func (c *Conn) setup(o *Options) error {
 	c.ws.SetReadLimit(o.readLimit())
+	budget, err := c.conn.ReceiveSpanBudget()
+	if err != nil {
+		return err
+	}
+	c.budget = budget
 	for i, t := range [2]tracewire.MessageType{tracewire.Text, tracewire.Binary} {
 		send, err := c.conn.Send(t, 0)
 		if err != nil {
@@ -331,7 +355,8 @@ func (c *Conn) setup(o *Options) error {
 // Frames written or read through it directly are not traced.
 func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
 
-// SessionID is the session id both peers record.
+// SessionID is the session id this side records: the client's, unless this
+// is a server whose Options.Trust does not take the client as a parent.
 func (c *Conn) SessionID() string { return c.sessionID }
 
 // Envelopes are the envelope formats in use on this connection.
@@ -425,7 +450,14 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 	}
 	rec := c.codec.Decode(messageType(typ), frame)
 	m := &Message{Type: typ, Payload: rec.Payload, EnvelopeErr: rec.Err}
-	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, c.sources(rec.Remote),
+	if !c.budget.Admit() {
+		// Over the receive span budget: no span; the handler runs in the
+		// connection's context.
+		m.Context = baggage.ContextWithBaggage(trace.ContextWithSpanContext(ctx, c.connSC), c.connBag)
+		m.span = trace.SpanFromContext(context.Background())
+		return m, nil
+	}
+	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, c.sources(c.trust.Admit(rec.Remote)),
 		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(m.Payload))))
 	if rec.Event != nil {
 		m.span.AddEvent(rec.Event.Name, trace.WithAttributes(rec.Event.Attributes...))
@@ -475,7 +507,7 @@ func (c *Conn) CloseNow() error {
 // finish records the end of the connection once and frees the C objects.
 func (c *Conn) finish(code int, reason string) {
 	c.closeOnce.Do(func() {
-		if d, err := c.conn.Closed(code, reason); err == nil {
+		if d, err := c.conn.ClosedAfter(code, reason, c.budget); err == nil {
 			d.Apply(context.Background(), c.tracer, c.connSpan)
 		} else {
 			c.connSpan.End()

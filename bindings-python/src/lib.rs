@@ -13,8 +13,9 @@
 //! collections as pairs) depend on nothing here; `otel` converts between the
 //! core's context and opentelemetry-python on top of them; `context` (the
 //! value classes, including `TraceContext.to_otel`) sits on `otel`;
-//! `handshake`, `target` and `metrics` sit on those; `model` (decisions,
-//! `choose`, events) on `target`; `envelope` on `model` (a malformed
+//! `handshake`, `target` and `metrics` sit on those; `trust` (the trust
+//! policy) on `context`; `model` (decisions, `choose`, events) on `target`
+//! and `trust`; `envelope` on `model` (a malformed
 //! envelope's event); and `codec` (the per-connection frame rules) on
 //! `envelope` and `handshake`. `limits` (the WebSocket limits `tracewire.ws`
 //! passes to `websockets`) depends on nothing here.
@@ -30,6 +31,7 @@ mod metrics;
 mod model;
 mod otel;
 mod target;
+mod trust;
 
 use pyo3::prelude::*;
 
@@ -45,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     target::register(m)?;
     envelope::register(m)?;
     codec::register(m)?;
+    trust::register(m)?;
     model::register(m)?;
     metrics::register(m)?;
     limits::register(m)?;

@@ -6,6 +6,7 @@
 
 use crate::context::PyTraceContext;
 use crate::target::PyTarget;
+use crate::trust::PyTrust;
 use crate::{guard, raise};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -242,6 +243,13 @@ impl PyApplied {
         self.0.link_connection
     }
 
+    /// Whether the span links to the received span context (a peer not
+    /// trusted as a parent); listed after the connection span's link.
+    #[getter]
+    fn link_remote(&self) -> bool {
+        self.0.link_remote
+    }
+
     /// Whose baggage the span's context carries: `"remote"`, `"ambient"`,
     /// `"connection"` or `"none"`.
     #[getter]
@@ -251,9 +259,10 @@ impl PyApplied {
 
     fn __repr__(&self) -> String {
         format!(
-            "Applied(parent={:?}, link_connection={}, baggage={:?})",
+            "Applied(parent={:?}, link_connection={}, link_remote={}, baggage={:?})",
             self.0.parent.as_str(),
             py_bool(self.0.link_connection),
+            py_bool(self.0.link_remote),
             self.0.baggage.as_str()
         )
     }
@@ -280,7 +289,7 @@ impl PySpanDecision {
         self.parent.clone()
     }
 
-    /// Spans to link to (`"connection"`), when available and not the parent.
+    /// Spans to link to (`"connection"`, `"remote"`), when available and not the parent.
     #[getter]
     fn links(&self) -> Vec<&'static str> {
         self.links.clone()
@@ -370,9 +379,11 @@ fn model_and_role(py: Python<'_>, model: &str, role: &str) -> PyResult<(Model, R
 #[pymethods]
 impl PyConnection {
     /// `model`: `"connection"` or `"message"`; `role`: `"client"` or
-    /// `"server"`.
+    /// `"server"`; `trust`: how far the peer is trusted (default:
+    /// `Trust.trusted()`; a server that does not trust its client as a
+    /// parent records a session id of its own instead of `session_id`).
     #[new]
-    #[pyo3(signature = (model, role, session_id, url_path, server_address = None, server_port = None, route = None))]
+    #[pyo3(signature = (model, role, session_id, url_path, server_address = None, server_port = None, route = None, *, trust = None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn new(
         py: Python<'_>,
@@ -383,6 +394,7 @@ impl PyConnection {
         server_address: Option<&str>,
         server_port: Option<u16>,
         route: Option<&str>,
+        trust: Option<&PyTrust>,
     ) -> PyResult<Self> {
         guard(py, || {
             let (model, role) = model_and_role(py, model, role)?;
@@ -390,6 +402,9 @@ impl PyConnection {
                 Connection::new(model, role, session_id, url_path).with_route(route.unwrap_or(""));
             if let Some(addr) = server_address {
                 conn = conn.with_server(addr, server_port);
+            }
+            if let Some(trust) = trust {
+                conn = conn.with_trust(trust.0.clone());
             }
             Ok(PyConnection(conn))
         })
@@ -405,22 +420,29 @@ impl PyConnection {
     /// The connection whose spans record `target` (from `Target.from_url`
     /// or `Target.from_request_lenient`): its address, port and path.
     #[staticmethod]
+    #[pyo3(signature = (model, role, session_id, target, *, trust = None))]
     fn from_target(
         py: Python<'_>,
         model: &str,
         role: &str,
         session_id: &str,
         target: &PyTarget,
+        trust: Option<&PyTrust>,
     ) -> PyResult<Self> {
         guard(py, || {
             let (model, role) = model_and_role(py, model, role)?;
-            Ok(PyConnection(Connection::from_target(
-                model,
-                role,
-                session_id,
-                target.0.clone(),
-            )))
+            let conn = Connection::from_target(model, role, session_id, target.0.clone());
+            Ok(PyConnection(match trust {
+                Some(trust) => conn.with_trust(trust.0.clone()),
+                None => conn,
+            }))
         })
+    }
+
+    /// How far the peer is trusted.
+    #[getter]
+    fn trust(&self) -> PyTrust {
+        PyTrust(self.0.trust.clone())
     }
 
     /// `"connection"` or `"message"`.
@@ -429,7 +451,8 @@ impl PyConnection {
         self.0.model.as_str()
     }
 
-    /// The session id both peers share.
+    /// The session id this side records (the client's, unless this is a
+    /// server that does not trust its client as a parent).
     #[getter]
     fn session_id(&self) -> String {
         self.0.session_id.clone()
@@ -481,10 +504,22 @@ impl PyConnection {
     }
 
     /// What to record at close; `code` `None` means no close frame (1006).
-    #[pyo3(signature = (code = None, reason = ""))]
-    fn close(&self, py: Python<'_>, code: Option<u16>, reason: &str) -> PyResult<PyCloseDecision> {
+    /// `receive_spans_skipped`: the connection's `ReceiveSpanBudget.skipped`,
+    /// recorded when not 0.
+    #[pyo3(signature = (code = None, reason = "", *, receive_spans_skipped = 0))]
+    fn close(
+        &self,
+        py: Python<'_>,
+        code: Option<u16>,
+        reason: &str,
+        receive_spans_skipped: u64,
+    ) -> PyResult<PyCloseDecision> {
         guard(py, || {
-            PyCloseDecision::from_core(py, &self.0.close(code, reason))
+            let decision = self
+                .0
+                .close(code, reason)
+                .with_receive_spans_skipped(receive_spans_skipped);
+            PyCloseDecision::from_core(py, &decision)
         })
     }
 }

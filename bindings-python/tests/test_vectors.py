@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -9,7 +10,10 @@ import pytest
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 import tracewire as tw
 from conftest import VECTORS, vector_cases, vector_params
@@ -32,6 +36,7 @@ def test_every_vector_file_is_covered() -> None:
         "target",
         "codec",
         "apply",
+        "trust",
     }
     files = {p.stem for p in VECTORS.glob("*.json")}
     assert files, f"no vector files in {VECTORS}"
@@ -494,6 +499,119 @@ def test_apply(case: Dict[str, Any], tracer: trace.Tracer, exporter: InMemorySpa
         "kind": span.kind.name.lower(),
         "attribute_keys": sorted(span.attributes or {}),
     } == expected["span"]
+
+
+# -- trust policy -------------------------------------------------------------
+
+
+def _trust_doc() -> Dict[str, Any]:
+    with open(VECTORS / "trust.json", encoding="utf-8") as f:
+        doc: Dict[str, Any] = json.load(f)
+    return doc
+
+
+def _trust(t: Dict[str, Any]) -> tw.Trust:
+    baggage = t["baggage"]
+    keys = baggage["allow_keys"] if isinstance(baggage, dict) else baggage
+    return tw.Trust(t["remote_context"], keys, t.get("max_receive_spans"))
+
+
+def test_trust_presets() -> None:
+    presets = _trust_doc()["presets"]
+    assert _trust(presets["trusted"]) == tw.Trust.trusted() == tw.Trust()
+    assert _trust(presets["untrusted"]) == tw.Trust.untrusted()
+
+
+def test_trust_rejects_unknown_policies() -> None:
+    with pytest.raises(tw.InvalidArgumentError):
+        tw.Trust("maybe")
+    with pytest.raises(tw.InvalidArgumentError):
+        tw.Trust("link", "some")
+    with pytest.raises(tw.InvalidArgumentError):
+        tw.Trust("link", [1])
+
+
+@pytest.mark.parametrize("case", vector_params("trust"))
+def test_trust(case: Dict[str, Any]) -> None:
+    exporter = InMemorySpanExporter()
+    root = ALWAYS_ON if case["sampler"] == "parent_based_always_on" else ALWAYS_OFF
+    provider = TracerProvider(sampler=ParentBased(root))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("vectors")
+    conn = tw.Connection(
+        case["model"], case["role"], case["session_id"], case["url_path"], trust=_trust(case["trust"])
+    )
+    expected = case["expected"]
+    assert (conn.session_id == case["session_id"]) == expected["session_id_kept"], "session id"
+    if case["event"] == "open":
+        decision = conn.open()
+    else:
+        decision = conn.receive(case["message_type"], case["size"])
+
+    received = case["received"]
+    remote = conn.trust.admit(
+        tw.TraceContext(received["traceparent"], baggage=received["baggage"] or None, remote=True)
+    )
+    connection: Optional[Context] = None
+    if case["connection_has_span"]:
+        conn_span = tracer.start_span("connection", context=Context())
+        connection = trace.set_span_in_context(conn_span, otel_baggage.set_baggage("connection", "1", Context()))
+    ambient = otel_baggage.set_baggage("ambient", "1", Context())
+    if case["ambient_has_span"]:
+        ambient = trace.set_span_in_context(tracer.start_span("ambient", context=Context()), ambient)
+
+    applied = decision.choose(tw.Available.read(ambient, remote, connection))
+    links = ["connection"] * applied.link_connection + ["remote"] * applied.link_remote
+    assert {"parent": applied.parent, "links": links, "baggage": applied.baggage} == {
+        k: expected[k] for k in ("parent", "links", "baggage")
+    }
+
+    ctx = tw.start_span(tracer, decision, ambient=ambient, remote=remote, connection=connection)
+    trace.get_current_span(ctx).end()
+    assert sorted(otel_baggage.get_all(ctx)) == expected["baggage_keys"], "baggage"
+    if not expected["sampled"]:
+        assert not exporter.get_finished_spans(), "recorded"
+        assert not trace.get_current_span(ctx).get_span_context().trace_flags.sampled
+        return
+    (span,) = exporter.get_finished_spans()
+
+    def span_id(c: Optional[Context]) -> int:
+        assert c is not None
+        return trace.get_current_span(c).get_span_context().span_id
+
+    peer = tw.TraceParent.parse(received["traceparent"]) if received["traceparent"] else None
+    peer_span = int(peer.span_id, 16) if peer else 0
+    parents: Dict[str, Callable[[], Optional[int]]] = {
+        "remote": lambda: peer_span,
+        "ambient": lambda: span_id(ambient),
+        "connection": lambda: span_id(connection),
+        "new_trace": lambda: None,
+    }
+    want_parent = parents[expected["parent"]]()
+    assert (span.parent.span_id if span.parent else None) == want_parent, "parent"
+    if peer is not None and expected["parent"] != "remote":
+        assert span.context.trace_id != int(peer.trace_id, 16), "the peer's trace"
+    want_links = [span_id(connection) if l == "connection" else peer_span for l in expected["links"]]
+    assert [link.context.span_id for link in span.links] == want_links, "links"
+    assert {
+        "name": span.name,
+        "kind": span.kind.name.lower(),
+        "attribute_keys": sorted(span.attributes or {}),
+    } == expected["span"]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in _trust_doc()["budget_cases"]])
+def test_trust_budget(case: Dict[str, Any]) -> None:
+    budget = tw.ReceiveSpanBudget(case["max_receive_spans"])
+    expected = case["expected"]
+    assert [budget.admit() for _ in range(case["received"])] == expected["spanned"]
+    assert budget.skipped == expected["skipped"]
+    close = tw.Connection(case["model"], "server", "s-1", "/voice").close(
+        1000, receive_spans_skipped=budget.skipped
+    )
+    recorded_on = close.span.attributes if close.span is not None else close.attributes
+    want = expected["skipped"] or None
+    assert recorded_on.get("tracewire.receive_spans.skipped") == want
 
 
 # -- stream metrics -----------------------------------------------------------

@@ -180,6 +180,10 @@ def main():
             decide = bytes([model, 1]) + s("sess-1") + s("/chat") + b"\x01" + s("example.com")
             decide += struct.pack("<i", 443) + bytes([event, 0]) + struct.pack("<q", 5)
             decide += struct.pack("<i", 1000) + s("bye")
+            # The trust policy's remote context (parent, link, ignore) and a skipped count.
+            decide += bytes([(event + model) % 3]) + struct.pack("<q", 2)
+            # The route template (empty: none).
+            decide += s("/chat/{room}" if event % 2 else "")
             c.add("bridge_wire", b"\x04" + decide)
 
     c.write()

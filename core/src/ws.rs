@@ -42,7 +42,7 @@ use crate::envelope::json::JsonEnvelope;
 use crate::envelope::{Decoded, EnvelopeError};
 use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
 use crate::limits;
-use crate::model::{self, MessageType, Model, Role};
+use crate::model::{self, MessageType, Model, ReceiveSpanBudget, Role, Trust};
 use crate::otel::{PreparedSpan, SpanSources, start_span};
 use crate::target::{Target, UrlError};
 use futures_util::{Sink, Stream};
@@ -76,6 +76,7 @@ pub struct Config {
     json: JsonEnvelope,
     tracer: Arc<BoxedTracer>,
     limits: Limits,
+    trust: Trust,
 }
 
 /// The WebSocket limits of a connection ([`Config::limits`]); the defaults
@@ -131,6 +132,7 @@ impl std::fmt::Debug for Config {
             .field("envelopes", &self.envelopes)
             .field("json", &self.json)
             .field("limits", &self.limits)
+            .field("trust", &self.trust)
             .finish_non_exhaustive()
     }
 }
@@ -139,7 +141,7 @@ impl Default for Config {
     /// The `connection` model, both envelopes, top-level JSON members
     /// stripped from received messages (the default everywhere: the
     /// application sees what the sender wrote), the global tracer provider,
-    /// and the default [`Limits`].
+    /// the default [`Limits`], and a trusted peer ([`Trust::trusted`]).
     fn default() -> Self {
         Config {
             model: Model::Connection,
@@ -147,6 +149,7 @@ impl Default for Config {
             json: JsonEnvelope::top_level(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
             limits: Limits::default(),
+            trust: Trust::trusted(),
         }
     }
 }
@@ -168,6 +171,13 @@ impl Config {
     /// from received payloads.
     pub fn json_envelope(mut self, json: JsonEnvelope) -> Self {
         self.json = json;
+        self
+    }
+
+    /// Sets how far the peer is trusted: [`Trust::untrusted`] for a server
+    /// on the public edge (see `docs/PROTOCOL.md`, Security Considerations).
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
         self
     }
 
@@ -235,7 +245,9 @@ pub struct Received {
     pub message: Message,
     /// For data messages, the context holding this message's process span
     /// (it ends when the last clone of this context is dropped) and the
-    /// message's baggage; for control frames, the connection's context.
+    /// message's baggage; for control frames, and for data messages past the
+    /// trust policy's receive span budget ([`Config::trust`]), the
+    /// connection's context.
     pub context: Context,
     /// Why the message's envelope could not be read, if it was malformed.
     /// The message is delivered all the same, with its original bytes.
@@ -254,6 +266,8 @@ pub struct TracedStream<S> {
     connection_cx: Context,
     /// Send and process spans for text and binary messages, converted once.
     spans: MessageSpans,
+    /// How many more received messages get a process span.
+    receive_budget: ReceiveSpanBudget,
     close_recorded: bool,
     /// The peer's close frame has arrived.
     peer_closed: bool,
@@ -322,7 +336,8 @@ where
         })
     })?;
     let connection =
-        model::Connection::from_target(config.model, Role::Client, &handshake.session_id, target);
+        model::Connection::from_target(config.model, Role::Client, &handshake.session_id, target)
+            .with_trust(config.trust.clone());
     let ambient = Context::current();
     let sources = SpanSources {
         ambient: &ambient,
@@ -382,11 +397,13 @@ where
             .and_then(|h| h.to_str().ok());
         let target = Target::from_request_lenient(None, host, &uri.to_string());
         let connection =
-            model::Connection::from_target(config.model, Role::Server, &hs.session_id, target);
+            model::Connection::from_target(config.model, Role::Server, &hs.session_id, target)
+                .with_trust(config.trust.clone());
+        let remote = connection.trust.admit(hs.context.clone());
         let ambient = Context::current();
         let sources = SpanSources {
             ambient: &ambient,
-            remote: Some(&hs.context),
+            remote: Some(&remote),
             connection: None,
         };
         let cx = start_span(&*config.tracer, connection.open(), &sources);
@@ -447,6 +464,7 @@ impl<S> TracedStream<S> {
         TracedStream {
             inner,
             spans: MessageSpans::new(&connection),
+            receive_budget: connection.trust.receive_span_budget(),
             connection,
             codec: Codec::new(envelopes, config.json.clone()),
             tracer: config.tracer.clone(),
@@ -461,7 +479,8 @@ impl<S> TracedStream<S> {
         self.codec.envelopes()
     }
 
-    /// The session id both peers record.
+    /// The session id this side records: the client's, unless this is a
+    /// server whose trust policy does not take the client as a parent.
     pub fn session_id(&self) -> &str {
         &self.connection.session_id
     }
@@ -579,6 +598,14 @@ impl<S> TracedStream<S> {
             Message::Binary(b) => b.len(),
             _ => 0,
         };
+        if !self.receive_budget.admit() {
+            return Received {
+                message,
+                context: self.connection_cx.clone(),
+                envelope_error,
+            };
+        }
+        let remote = remote.map(|r| self.connection.trust.admit(r));
         let ambient = Context::current();
         let sources = SpanSources {
             ambient: &ambient,
@@ -610,10 +637,13 @@ impl<S> TracedStream<S> {
         if std::mem::replace(&mut self.close_recorded, true) {
             return;
         }
-        let decision = self.connection.close(
-            frame.map(|f| u16::from(f.code)),
-            frame.map(|f| f.reason.as_str()).unwrap_or(""),
-        );
+        let decision = self
+            .connection
+            .close(
+                frame.map(|f| u16::from(f.code)),
+                frame.map(|f| f.reason.as_str()).unwrap_or(""),
+            )
+            .with_receive_spans_skipped(self.receive_budget.skipped());
         let status = |span: &opentelemetry::trace::SpanRef<'_>| {
             if decision.is_error {
                 span.set_status(Status::error("abnormal close"));

@@ -201,6 +201,7 @@ class Run:
         self.jaeger: Optional[jaeger.Jaeger] = None
         # The local receiver, when this run started one.
         self.collector: Optional[Service] = None
+        self.started = time.time()
 
     def _env(self, service: str) -> Dict[str, str]:
         env = dict(os.environ)
@@ -330,20 +331,34 @@ def summary(run: Run) -> str:
 
 def jaeger_summary(run: Run) -> str:
     """What Jaeger holds of each turn's trace, read back through its query
-    API, and where a person finds it."""
+    API, and where a person finds it: the device's trace, and the gateway's
+    traces that link to it (the gateway does not trust the device as a
+    parent; its one-span traces of single messages are left out)."""
     assert run.jaeger is not None
-    lines = []
-    for trace_id in dict.fromkeys(t["trace_id"] for t in run.turns if t["trace_id"]):
-        spans = run.jaeger.wait_for_spans(trace_id, 1)
+    backend = run.jaeger
+
+    def describe(trace_id: str, spans: List[dict]) -> str:
         ids = {s["span_id"] for s in spans}
         orphans = sum(1 for s in spans if s["parent_span_id"] and s["parent_span_id"] not in ids)
         services = sorted({s["service"] for s in spans})
         languages = sorted({s["language"] for s in spans})
-        lines.append(
+        return (
             f"trace {trace_id}: {len(spans)} spans, {len(services)} services ({', '.join(services)}),"
             f" {len(languages)} languages ({', '.join(languages)}), {orphans} without their parent\n"
-            f"  {run.jaeger.query_url}/api/v3/traces/{trace_id}"
+            f"  {backend.query_url}/api/v3/traces/{trace_id}"
         )
+
+    device_traces = list(dict.fromkeys(t["trace_id"] for t in run.turns if t["trace_id"]))
+    spans_of = {trace_id: backend.wait_for_spans(trace_id, 1) for trace_id in device_traces}
+    gateway = backend.all_traces(["gateway"], run.started)
+    lines = []
+    for trace_id in device_traces:
+        lines.append(describe(trace_id, spans_of[trace_id]))
+        for linked in gateway:
+            links = [link for s in linked["spans"] for link in s["links"]]
+            if len(linked["spans"]) > 1 and any(link["trace_id"] == trace_id for link in links):
+                spans = backend.wait_for_spans(linked["trace_id"], len(linked["spans"]))
+                lines.append("linked from " + describe(linked["trace_id"], spans))
     return "\n".join(lines)
 
 

@@ -10,7 +10,11 @@ and checks the traces each holds afterwards:
   query API. Jaeger takes traces only, so this also checks that every service
   shrugs off the metrics it rejects.
 
-Expected chunk counts follow from the contract in demos/README.md.
+Expected chunk counts follow from the contract in demos/README.md. The
+gateway does not trust the device (docs/PROTOCOL.md, Security
+Considerations): the device's context appears on the gateway's spans only as
+a link, its baggage reaches nothing past the gateway's edge, and the gateway
+records a session id of its own; the upstream hops are trusted.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ AUDIO_CHUNKS_IN = 25
 # chunks per word.
 ANSWER_WORDS = [12, 7, 3]
 SERVICES = {"device", "gateway", "asr", "llm", "tts"}
+UPSTREAM = SERVICES - {"device", "gateway"}
+# What the device puts in its baggage, and what the gateway puts in its own
+# for the upstream services (demos/README.md).
+DEVICE_BAGGAGE = "user.id"
+GATEWAY_BAGGAGE = "gateway.session.id"
 LANGUAGES = {"python", "rust", "go", "java"}
 
 Span = Dict[str, object]
@@ -127,10 +136,16 @@ def check_parents_present(spans: List[Span]) -> None:
     assert not orphans, f"spans whose parent is not in the trace: {orphans[:10]}"
 
 
+def from_device(span: Span) -> bool:
+    """The gateway's process span of a message from the (untrusted) device."""
+    return span["service"] == "gateway" and span["name"] == "process /voice"
+
+
 def check_hops(spans: List[Span]) -> None:
-    """Each process span is a child of the peer's send span for that message."""
+    """Each process span of a trusted hop is a child of the peer's send span
+    for that message (the device's are checked by check_untrusted_device)."""
     ids = {s["span_id"]: s for s in spans}
-    processes = [s for s in spans if s["kind"] == "consumer"]
+    processes = [s for s in spans if s["kind"] == "consumer" and not from_device(s)]
     assert processes
     for process in processes:
         parent = ids[process["parent_span_id"]]
@@ -208,56 +223,124 @@ def check_clean_ends(spans: Iterable[Span]) -> None:
             assert span["attributes"]["websocket.close.code"] == 1000, (span["service"], span["name"])
 
 
+def check_untrusted_device(spans: List[Span]) -> None:
+    """The device's context is only a link: every gateway span is in a trace
+    of the gateway's own, and each of its process spans for a device message
+    links to the device's send span in the device's trace. The gateway's
+    session id for the device's connection is its own."""
+    by_id = {s["span_id"]: s for s in spans}
+    device_traces = {s["trace_id"] for s in spans if s["service"] == "device" and s["name"] == "turn"}
+    assert len(device_traces) in (1, TURNS), device_traces
+    gateway = [s for s in spans if s["service"] == "gateway"]
+    assert not [s["name"] for s in gateway if s["trace_id"] in device_traces], "gateway spans in the device's trace"
+    processes = [s for s in gateway if from_device(s)]
+    assert len(processes) == TURNS * (AUDIO_CHUNKS_IN + 2)
+    for process in processes:
+        sends = [by_id.get(link["span_id"]) for link in process["links"]]
+        sends = [s for s in sends if s is not None and s["service"] == "device"]
+        assert len(sends) == 1, process["links"]
+        [send] = sends
+        assert (send["name"], send["kind"]) == ("send /voice", "producer")
+        assert send["trace_id"] in device_traces
+    [connect] = named(spans, "device", "connect /voice")
+    [accept] = named(spans, "gateway", "accept /voice")
+    assert [link["span_id"] for link in accept["links"]] == [connect["span_id"]]
+    assert accept["trace_id"] != connect["trace_id"]
+    assert accept["parent_span_id"] is None
+    session = "websocket.session.id"
+    assert accept["attributes"][session] != connect["attributes"][session], "the device chose the gateway's session id"
+
+
+def check_baggage(spans: List[Span]) -> None:
+    """The device's baggage stops at the gateway's edge; the gateway's own
+    reaches every upstream service (each records the keys it got as
+    demo.baggage)."""
+    for turn in by_turn(spans, "device", "turn").values():
+        assert turn["attributes"]["demo.baggage"] == DEVICE_BAGGAGE
+    for agent in by_turn(spans, "gateway", "invoke_agent voice-assistant").values():
+        assert agent["attributes"].get("demo.baggage", "") == ""
+    for service, name in (("asr", "transcribe"), ("llm", "chat stand-in-llm"), ("tts", "synthesize")):
+        for span in by_turn(spans, service, name).values():
+            assert span["attributes"]["demo.baggage"] == GATEWAY_BAGGAGE, (service, span["attributes"])
+    leaked = [(s["service"], s["name"]) for s in spans if s["service"] != "device"
+              and any("u-42" in str(v) or DEVICE_BAGGAGE in str(v) for v in s["attributes"].values())]
+    assert not leaked, leaked
+
+
 def check_session_ids(spans: Iterable[Span]) -> None:
     for span in spans:
         if span["name"].split(" ")[0] in ("connect", "accept", "send", "process"):
             assert span["attributes"].get("websocket.session.id"), (span["service"], span["name"])
 
 
-def test_connection_model_is_one_trace_across_four_languages(connection_traces: List[dict]) -> None:
-    assert len(connection_traces) == 1, [len(t["spans"]) for t in connection_traces]
-    spans = connection_traces[0]["spans"]
-    assert {s["service"] for s in spans} == SERVICES
-    assert {s["language"] for s in spans} == LANGUAGES
-    check_parents_present(spans)
-    check_clean_ends(spans)
-    roots = [s for s in spans if s["parent_span_id"] is None]
-    assert [(r["service"], r["name"]) for r in roots] == [("device", "connect /voice")]
-    # The gateway's upstream connections join the device's session trace.
-    accept = named(spans, "gateway", "accept /voice")
-    assert len(accept) == 1
+def root_names(spans: Iterable[Span]) -> List[tuple]:
+    return [(s["service"], s["name"]) for s in spans if s["parent_span_id"] is None]
+
+
+def test_connection_model_is_one_trace_from_the_gateway_on(connection_traces: List[dict]) -> None:
+    """Two traces: the device's session, and the gateway's (linked to it),
+    which holds every upstream service and the device's process spans of the
+    gateway's answers (the device trusts the gateway)."""
+    assert len(connection_traces) == 2, [root_names(t["spans"]) for t in connection_traces]
+    [device] = [t["spans"] for t in connection_traces if root_names(t["spans"]) == [("device", "connect /voice")]]
+    [gateway] = [t["spans"] for t in connection_traces if root_names(t["spans"]) == [("gateway", "accept /voice")]]
+    assert {s["service"] for s in device} == {"device"}
+    assert {s["service"] for s in gateway} == SERVICES
+    assert {s["language"] for s in gateway} == LANGUAGES
+    for spans in (device, gateway):
+        check_parents_present(spans)
+        check_clean_ends(spans)
+    # The gateway's upstream connections join the gateway's session trace.
+    [accept] = named(gateway, "gateway", "accept /voice")
     for path in ("/asr", "/llm", "/tts"):
-        [connect] = named(spans, "gateway", f"connect {path}")
-        assert connect["parent_span_id"] == accept[0]["span_id"]
-    for turn in by_turn(spans, "device", "turn").values():
-        assert turn["parent_span_id"] == roots[0]["span_id"]
+        [connect] = named(gateway, "gateway", f"connect {path}")
+        assert connect["parent_span_id"] == accept["span_id"]
+    for process in filter(from_device, gateway):
+        assert process["parent_span_id"] == accept["span_id"]
+    [root] = named(device, "device", "connect /voice")
+    for turn in by_turn(device, "device", "turn").values():
+        assert turn["parent_span_id"] == root["span_id"]
 
 
 def test_connection_model_hops(connection_traces: List[dict]) -> None:
-    spans = connection_traces[0]["spans"]
+    spans = [s for t in connection_traces for s in t["spans"]]
     check_hops(spans)
+    check_untrusted_device(spans)
+    check_baggage(spans)
     check_agent_shape(spans)
     check_thread_pool_hop(spans)
     check_session_ids(spans)
 
 
 def test_connection_model_stream_metrics(connection_traces: List[dict]) -> None:
-    check_streams(connection_traces[0]["spans"])
+    check_streams([s for t in connection_traces for s in t["spans"]])
 
 
-def test_message_model_is_one_trace_per_turn(message_traces: List[dict]) -> None:
+def test_message_model_is_one_trace_per_turn_from_the_gateway_on(message_traces: List[dict]) -> None:
+    """Per turn, the device's trace (its turn and sends) and the gateway's,
+    rooted at the process span of the device's turn.start and linked to its
+    send; the device's other messages each start a one-span trace on the
+    gateway, linked likewise."""
     everything = [s for t in message_traces for s in t["spans"]]
     connections = {s["span_id"]: s for s in everything
                    if s["name"].split(" ")[0] in ("connect", "accept")}
-    turn_traces = [t for t in message_traces if named(t["spans"], "device", "turn")]
+    device_turns = [t["spans"] for t in message_traces if named(t["spans"], "device", "turn")]
+    assert len(device_turns) == TURNS
+    for spans in device_turns:
+        [turn] = named(spans, "device", "turn")
+        assert turn["parent_span_id"] is None, "a turn starts its own trace"
+        assert {s["service"] for s in spans} == {"device"}
+    turn_traces = [t for t in message_traces if named(t["spans"], "gateway", "invoke_agent voice-assistant")]
     assert len(turn_traces) == TURNS
     for trace in turn_traces:
         spans = trace["spans"]
-        [turn] = named(spans, "device", "turn")
-        assert turn["parent_span_id"] is None, "a turn starts its own trace"
+        [root] = [s for s in spans if s["parent_span_id"] is None]
+        assert from_device(root), "the gateway's turn starts at the device's turn.start"
+        [agent] = named(spans, "gateway", "invoke_agent voice-assistant")
+        assert agent["parent_span_id"] == root["span_id"]
         assert {s["service"] for s in spans} == SERVICES
         assert {s["language"] for s in spans} == LANGUAGES
-        assert {turn_of(s) for s in spans if "demo.turn" in s["attributes"]} == {turn_of(turn)}
+        assert {turn_of(s) for s in spans if "demo.turn" in s["attributes"]} == {turn_of(agent)}
         check_parents_present(spans)
         check_hops(spans)
         check_session_ids(spans)
@@ -267,6 +350,13 @@ def test_message_model_is_one_trace_per_turn(message_traces: List[dict]) -> None
                 linked = [connections.get(link["span_id"]) for link in span["links"]]
                 assert any(c is not None and c["service"] == span["service"] for c in linked), (
                     span["service"], span["name"])
+    # The device's audio chunks and turn.end: one span each, in a trace of its own.
+    lone = [t["spans"] for t in message_traces
+            if t not in turn_traces and any(from_device(s) for s in t["spans"])]
+    assert len(lone) == TURNS * (AUDIO_CHUNKS_IN + 1)
+    assert all(len(spans) == 1 for spans in lone)
+    check_untrusted_device(everything)
+    check_baggage(everything)
     check_clean_ends(everything)
     # A close belongs to its connection's trace: a child of the connection
     # span of the same service, never a one-span trace of its own.

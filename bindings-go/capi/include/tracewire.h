@@ -95,6 +95,27 @@
 // Link: the connection span.
 #define TW_LINK_CONNECTION 0
 
+// Link: the received span context (a peer not trusted as a parent).
+#define TW_LINK_REMOTE 1
+
+// Trust policy: the received context is the parent (trusted).
+#define TW_REMOTE_CONTEXT_PARENT 0
+
+// Trust policy: a new trace, linked to the received context.
+#define TW_REMOTE_CONTEXT_LINK 1
+
+// Trust policy: the received span context is dropped.
+#define TW_REMOTE_CONTEXT_IGNORE 2
+
+// Baggage policy: keep every received member.
+#define TW_BAGGAGE_KEEP_ALL 0
+
+// Baggage policy: keep the listed keys only.
+#define TW_BAGGAGE_ALLOW_KEYS 1
+
+// Baggage policy: keep none.
+#define TW_BAGGAGE_DROP 2
+
 // [`tw_target_from_request`]: the server cannot tell `ws` from `wss`.
 #define TW_SCHEME_UNKNOWN -1
 
@@ -149,6 +170,9 @@
 // [`tw_choose`] result bit: link the connection span.
 #define TW_APPLIED_LINK_CONNECTION (1 << 16)
 
+// [`tw_choose`] result bit: link the received span context.
+#define TW_APPLIED_LINK_REMOTE (1 << 17)
+
 // Stream kind: any stream of chunks.
 #define TW_STREAM_GENERIC 0
 
@@ -196,8 +220,16 @@ typedef struct TwError TwError;
 // the members. Immutable; share it between threads freely.
 typedef struct TwJsonEnvelope TwJsonEnvelope;
 
+// Counts one connection's process spans against its policy's
+// `max_receive_spans`. Lock-free; share it between threads freely.
+typedef struct TwReceiveSpanBudget TwReceiveSpanBudget;
+
 // Stream metrics: lock-free recording of chunks; safe to share between threads.
 typedef struct TwStreamMetrics TwStreamMetrics;
+
+// A trust policy: what a received context may do to a connection's spans.
+// Immutable; share it between threads freely.
+typedef struct TwTrust TwTrust;
 
 // Bytes allocated by Rust: `len` bytes at `ptr` (NULL when empty). Free with
 // [`tw_bytes_free`]; never with `free(3)`.
@@ -1038,7 +1070,9 @@ struct TwError *tw_connection_message(const struct TwConnection *conn,
 void tw_close_decision_free(struct TwCloseDecision *d);
 
 // What to record when the connection closes with `code` (< 0: ended without
-// a close frame, recorded as 1006) and `reason`.
+// a close frame, recorded as 1006) and `reason`; `receive_spans_skipped`
+// (the connection's budget count, [`tw_receive_span_budget_admit`]) is
+// recorded when not 0.
 // Errors: `invalid_argument` for a code over 65535, non-UTF-8 reason or
 // NULL pointers. Free `*out` with [`tw_close_decision_free`].
 // Thread safety: any thread.
@@ -1049,6 +1083,7 @@ struct TwError *tw_connection_close(const struct TwConnection *conn,
                                     int32_t code,
                                     const uint8_t *reason,
                                     size_t reason_len,
+                                    uint64_t receive_spans_skipped,
                                     struct TwCloseDecision *out);
 
 // Reads a client's `ws://` or `wss://` URL (`docs/PROTOCOL.md` section 7)
@@ -1168,8 +1203,9 @@ struct TwError *tw_codec_decode(const struct TwCodec *codec,
 // what is at hand (`available`, a set of `TW_AVAILABLE_*` bits the caller
 // reads off its own contexts). `*out` is one word: bits 0-7 the parent
 // (`TW_APPLIED_PARENT_*`), bits 8-15 the baggage the span's context carries
-// (`TW_APPLIED_BAGGAGE_*`), and `TW_APPLIED_LINK_CONNECTION` when the
-// connection span is linked (`docs/PROTOCOL.md` section 7).
+// (`TW_APPLIED_BAGGAGE_*`), `TW_APPLIED_LINK_CONNECTION` when the
+// connection span is linked and `TW_APPLIED_LINK_REMOTE` when the received
+// span context is (`docs/PROTOCOL.md` sections 7 and 12).
 //
 // Errors: `invalid_argument` for an unknown code, more than 4 candidates or
 // links, an unknown availability bit or NULL pointers. Nothing to free.
@@ -1184,6 +1220,114 @@ struct TwError *tw_choose(const uint32_t *parents,
                           size_t link_count,
                           uint32_t available,
                           uint32_t *out);
+
+// Creates a trust policy: `remote_context` (`TW_REMOTE_CONTEXT_*`),
+// `baggage` (`TW_BAGGAGE_*`) with, for `TW_BAGGAGE_ALLOW_KEYS`, the keys
+// kept as records (`keys`, each a u32 length and UTF-8; ignored otherwise),
+// and `max_receive_spans` (< 0: no limit).
+//
+// Errors: `invalid_argument` for an unknown code, a limit over 2^32 - 1,
+// malformed or non-UTF-8 keys, or NULL pointers. Free `*out` with
+// [`tw_trust_free`]. Thread safety: any thread; the handle is safe to share.
+//
+// # Safety
+// `(keys, keys_len)` valid (or NULL with 0); `out` writable.
+struct TwError *tw_trust_new(uint32_t remote_context,
+                             uint32_t baggage,
+                             const uint8_t *keys,
+                             size_t keys_len,
+                             int64_t max_receive_spans,
+                             struct TwTrust **out);
+
+// The untrusted preset (`Trust::untrusted`): link, drop baggage, a new
+// session id on a server, at most 1024 process spans. Free `*out` with
+// [`tw_trust_free`]. Errors: `invalid_argument` for NULL. Thread safety:
+// any thread.
+//
+// # Safety
+// `out` writable.
+struct TwError *tw_trust_untrusted(struct TwTrust **out);
+
+// Frees `*trust` and sets it to NULL (idempotent; NULL is a no-op).
+// Thread safety: any thread, once no other call uses the handle.
+//
+// # Safety
+// `trust` NULL or pointing to NULL or a handle from [`tw_trust_new`].
+void tw_trust_free(struct TwTrust **trust);
+
+// A received context (the span context and the `tracestate` and `baggage`
+// header values) as `trust` admits it: baggage filtered, span context
+// dropped under `TW_REMOTE_CONTEXT_IGNORE`. `*out` is a remote context with
+// its record (no header forms); free it with [`tw_context_free`].
+//
+// Errors: `invalid_argument` for NULL handles or an invalid span context.
+// Thread safety: any thread.
+//
+// # Safety
+// `trust` a live handle; `span` NULL or readable; each `(ptr, len)` valid
+// (or NULL with 0); `out` writable.
+struct TwError *tw_trust_admit(const struct TwTrust *trust,
+                               const struct TwSpanContext *span,
+                               const uint8_t *tracestate,
+                               size_t tracestate_len,
+                               const uint8_t *baggage,
+                               size_t baggage_len,
+                               struct TwContext *out);
+
+// A new connection handle: `conn` with `trust` (core
+// `Connection::with_trust`; a server that does not trust its client as a
+// parent gets a session id of its own). Free `*out` with
+// [`tw_connection_free`]. Errors: `invalid_argument` for NULL handles.
+// Thread safety: any thread.
+//
+// # Safety
+// `conn` and `trust` live handles; `out` writable.
+struct TwError *tw_connection_with_trust(const struct TwConnection *conn,
+                                         const struct TwTrust *trust,
+                                         struct TwConnection **out);
+
+// The session id the connection records (the client's, unless a server
+// does not trust its client as a parent). Free `*out` with
+// [`tw_bytes_free`]. Errors: `invalid_argument` for NULL.
+// Thread safety: any thread.
+//
+// # Safety
+// `conn` a live handle; `out` writable.
+struct TwError *tw_connection_session_id(const struct TwConnection *conn, struct TwBytes *out);
+
+// A new budget of `limit` process spans (< 0: no limit). Free `*out` with
+// [`tw_receive_span_budget_free`]. Errors: `invalid_argument` for a limit
+// over 2^32 - 1 or NULL. Thread safety: any thread.
+//
+// # Safety
+// `out` writable.
+struct TwError *tw_receive_span_budget_new(int64_t limit, struct TwReceiveSpanBudget **out);
+
+// The budget of the connection's policy (`max_receive_spans`). Free `*out`
+// with [`tw_receive_span_budget_free`]. Errors: `invalid_argument` for NULL.
+// Thread safety: any thread.
+//
+// # Safety
+// `conn` a live handle; `out` writable.
+struct TwError *tw_connection_receive_span_budget(const struct TwConnection *conn,
+                                                  struct TwReceiveSpanBudget **out);
+
+// Whether the message just received gets a process span (`*spanned`);
+// when not, it is counted, and `*skipped` is the count so far. Errors:
+// `invalid_argument` for NULL. Thread safety: any thread.
+//
+// # Safety
+// `budget` a live handle; `spanned` and `skipped` writable.
+struct TwError *tw_receive_span_budget_admit(const struct TwReceiveSpanBudget *budget,
+                                             bool *spanned,
+                                             uint64_t *skipped);
+
+// Frees `*budget` and sets it to NULL (idempotent; NULL is a no-op).
+// Thread safety: any thread, once no other call uses the handle.
+//
+// # Safety
+// `budget` NULL or pointing to NULL or a handle from this module.
+void tw_receive_span_budget_free(struct TwReceiveSpanBudget **budget);
 
 // Creates stream metrics whose clock starts now; `kind` is `TW_STREAM_*`.
 // Errors: `invalid_argument` for an unknown kind or a NULL `out`. Free

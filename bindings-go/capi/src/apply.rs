@@ -43,8 +43,9 @@ unsafe fn read_codes<T: Coded>(ptr: *const u32, n: usize, fill: T) -> Result<([T
 /// what is at hand (`available`, a set of `TW_AVAILABLE_*` bits the caller
 /// reads off its own contexts). `*out` is one word: bits 0-7 the parent
 /// (`TW_APPLIED_PARENT_*`), bits 8-15 the baggage the span's context carries
-/// (`TW_APPLIED_BAGGAGE_*`), and `TW_APPLIED_LINK_CONNECTION` when the
-/// connection span is linked (`docs/PROTOCOL.md` section 7).
+/// (`TW_APPLIED_BAGGAGE_*`), `TW_APPLIED_LINK_CONNECTION` when the
+/// connection span is linked and `TW_APPLIED_LINK_REMOTE` when the received
+/// span context is (`docs/PROTOCOL.md` sections 7 and 12).
 ///
 /// Errors: `invalid_argument` for an unknown code, more than 4 candidates or
 /// links, an unknown availability bit or NULL pointers. Nothing to free.

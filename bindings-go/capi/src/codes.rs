@@ -56,6 +56,21 @@ pub const TW_PARENT_AMBIENT_IN_CONNECTION_TRACE: u32 = 2;
 pub const TW_PARENT_CONNECTION: u32 = 3;
 /// Link: the connection span.
 pub const TW_LINK_CONNECTION: u32 = 0;
+/// Link: the received span context (a peer not trusted as a parent).
+pub const TW_LINK_REMOTE: u32 = 1;
+
+/// Trust policy: the received context is the parent (trusted).
+pub const TW_REMOTE_CONTEXT_PARENT: u32 = 0;
+/// Trust policy: a new trace, linked to the received context.
+pub const TW_REMOTE_CONTEXT_LINK: u32 = 1;
+/// Trust policy: the received span context is dropped.
+pub const TW_REMOTE_CONTEXT_IGNORE: u32 = 2;
+/// Baggage policy: keep every received member.
+pub const TW_BAGGAGE_KEEP_ALL: u32 = 0;
+/// Baggage policy: keep the listed keys only.
+pub const TW_BAGGAGE_ALLOW_KEYS: u32 = 1;
+/// Baggage policy: keep none.
+pub const TW_BAGGAGE_DROP: u32 = 2;
 
 /// [`tw_target_from_request`]: the server cannot tell `ws` from `wss`.
 pub const TW_SCHEME_UNKNOWN: i32 = -1;
@@ -95,6 +110,8 @@ pub const TW_APPLIED_BAGGAGE_CONNECTION: u32 = 2;
 pub const TW_APPLIED_BAGGAGE_NONE: u32 = 3;
 /// [`tw_choose`] result bit: link the connection span.
 pub const TW_APPLIED_LINK_CONNECTION: u32 = 1 << 16;
+/// [`tw_choose`] result bit: link the received span context.
+pub const TW_APPLIED_LINK_REMOTE: u32 = 1 << 17;
 
 /// Stream kind: any stream of chunks.
 pub const TW_STREAM_GENERIC: u32 = 0;
@@ -124,12 +141,15 @@ pub const TW_WS_HANDSHAKE_MAX_REQUEST_BYTES: usize = 64 * 1024;
 mod tests {
     use super::*;
     use tracewire::StreamKind;
+    use tracewire::model::RemoteContext;
     use tracewire::model::{
         Applied, BaggageSource, LinkSource, MessageType, Model, Parent, ParentSource, Role,
         SpanKind,
     };
     use tracewire::target::Scheme;
-    use tracewire_bridge::{AVAILABLE_BITS, Coded, DecodedKind, available_from_bits, pack_applied};
+    use tracewire_bridge::{
+        AVAILABLE_BITS, BaggagePolicyKind, Coded, DecodedKind, available_from_bits, pack_applied,
+    };
 
     fn same<T: Coded + std::fmt::Debug>(c: &[(u32, T)]) {
         assert_eq!(c.len(), T::ALL.len(), "every {} has a constant", T::WHAT);
@@ -173,7 +193,20 @@ mod tests {
             ),
             (TW_PARENT_CONNECTION, ParentSource::Connection),
         ]);
-        same(&[(TW_LINK_CONNECTION, LinkSource::Connection)]);
+        same(&[
+            (TW_LINK_CONNECTION, LinkSource::Connection),
+            (TW_LINK_REMOTE, LinkSource::Remote),
+        ]);
+        same(&[
+            (TW_REMOTE_CONTEXT_PARENT, RemoteContext::Parent),
+            (TW_REMOTE_CONTEXT_LINK, RemoteContext::Link),
+            (TW_REMOTE_CONTEXT_IGNORE, RemoteContext::Ignore),
+        ]);
+        same(&[
+            (TW_BAGGAGE_KEEP_ALL, BaggagePolicyKind::KeepAll),
+            (TW_BAGGAGE_ALLOW_KEYS, BaggagePolicyKind::AllowKeys),
+            (TW_BAGGAGE_DROP, BaggagePolicyKind::Drop),
+        ]);
         same(&[
             (TW_STREAM_GENERIC, StreamKind::Generic),
             (TW_STREAM_MODEL_OUTPUT, StreamKind::ModelOutput),
@@ -193,9 +226,16 @@ mod tests {
         let link = Applied {
             parent: Parent::Remote,
             link_connection: true,
+            link_remote: false,
             baggage: BaggageSource::Remote,
         };
         assert_eq!(pack_applied(link), TW_APPLIED_LINK_CONNECTION);
+        let link = Applied {
+            link_connection: false,
+            link_remote: true,
+            ..link
+        };
+        assert_eq!(pack_applied(link), TW_APPLIED_LINK_REMOTE);
         let bits = [
             TW_AVAILABLE_REMOTE_HAS_SPAN,
             TW_AVAILABLE_REMOTE_HAS_BAGGAGE,

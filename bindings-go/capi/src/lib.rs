@@ -45,6 +45,7 @@
 //! | `target` | `tw_target_from_url`, `tw_target_from_request` (the bridge's target record) |
 //! | `codec` | `TwCodec`, `TwReceived`; `tw_codec_*`, `tw_received_free` |
 //! | `apply` | `tw_choose` (`TW_AVAILABLE_*` in, `TW_APPLIED_*` out) |
+//! | `trust` | `TwTrust`, `TwReceiveSpanBudget`; `tw_trust_*`, `tw_connection_with_trust`, `tw_connection_session_id`, `tw_receive_span_budget_*` |
 //! | `metrics` | `TwStreamMetrics`, `TwStreamSnapshot`; `tw_stream_*` |
 //! | `testing` | `tw_testing_panic`, `tw_testing_error` |
 
@@ -71,6 +72,8 @@ mod codec;
 
 mod apply;
 
+mod trust;
+
 mod metrics;
 
 mod testing;
@@ -89,3 +92,4 @@ pub use metrics::*;
 pub use model::*;
 pub use target::*;
 pub use testing::*;
+pub use trust::*;

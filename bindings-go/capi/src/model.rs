@@ -18,7 +18,7 @@ use tracewire_bridge::Coded;
 
 /// The facts about one connection that every span decision depends on.
 /// Immutable; share it between threads freely.
-pub struct TwConnection(Connection);
+pub struct TwConnection(pub(crate) Connection);
 
 /// Parses a model name (`connection` or `message`, case-insensitive) into a
 /// `TW_MODEL_*` value. Errors: `invalid_argument`. Thread safety: any thread.
@@ -320,7 +320,9 @@ pub unsafe extern "C" fn tw_close_decision_free(d: *mut TwCloseDecision) {
 }
 
 /// What to record when the connection closes with `code` (< 0: ended without
-/// a close frame, recorded as 1006) and `reason`.
+/// a close frame, recorded as 1006) and `reason`; `receive_spans_skipped`
+/// (the connection's budget count, [`tw_receive_span_budget_admit`]) is
+/// recorded when not 0.
 /// Errors: `invalid_argument` for a code over 65535, non-UTF-8 reason or
 /// NULL pointers. Free `*out` with [`tw_close_decision_free`].
 /// Thread safety: any thread.
@@ -333,6 +335,7 @@ pub unsafe extern "C" fn tw_connection_close(
     code: i32,
     reason: *const u8,
     reason_len: usize,
+    receive_spans_skipped: u64,
     out: *mut TwCloseDecision,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
@@ -357,7 +360,9 @@ pub unsafe extern "C" fn tw_connection_close(
             attributes,
             is_error,
             span,
-        } = c.0.close(code, reason);
+        } =
+            c.0.close(code, reason)
+                .with_receive_spans_skipped(receive_spans_skipped);
         let d = TwCloseDecision {
             attributes: convert::attributes_out(&attributes),
             is_error,

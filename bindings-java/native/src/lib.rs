@@ -21,7 +21,7 @@
 //!   `dev.tracewire.TracewireException` carrying the core's error code
 //!   (`panic` = 100), unless a Java exception is already pending, which then
 //!   wins (no exception is ever thrown over another).
-//! - Handles (`jsonNew`, `metricsNew`) are `Box` pointers owned by one Java
+//! - Handles (`jsonNew`, `metricsNew`, `budgetNew`) are `Box` pointers owned by one Java
 //!   object each; the Java side frees them exactly once.
 //!
 //! | module | entry points |
@@ -33,6 +33,7 @@
 //! | `codec` | `codecNew`, `codecFree`, `codecEncode`, `codecDecode`, `stripByDefault` |
 //! | `target` | `targetFromUrl`, `targetFromRequest` |
 //! | `model` | `modelParse`, `modelDecide` (events: `ModelEvent`), `modelChoose` |
+//! | `trust` | `trustAdmit`, `trustSessionId`, `budgetNew`, `budgetFree`, `budgetAdmit`, `budgetSkipped` |
 //! | `metrics` | `metricsNew`, `metricsFree`, `metricsRecord`, `metricsRecordAt`, `metricsSnapshot`, `metricsNames` |
 //! | `w3c` | `w3c` (operations: `W3cOp`) |
 
@@ -47,6 +48,7 @@ mod metrics;
 mod model;
 mod plumbing;
 mod target;
+mod trust;
 mod w3c;
 
 #[cfg(test)]
@@ -178,6 +180,7 @@ mod tests {
         let packed = tracewire_bridge::pack_applied(tracewire::model::Applied {
             parent: tracewire::model::Parent::NewTrace,
             link_connection: true,
+            link_remote: false,
             baggage: tracewire::model::BaggageSource::None,
         }) as i32;
         let mask = java_constant(&java, "APPLIED_CODE_MASK").unwrap();
@@ -188,6 +191,45 @@ mod tests {
             Some(packed & !(mask | mask << shift)),
             java_constant(&java, "APPLIED_LINK_CONNECTION")
         );
+        let remote_only = tracewire_bridge::pack_applied(tracewire::model::Applied {
+            link_connection: false,
+            link_remote: true,
+            ..tracewire::model::Applied {
+                parent: tracewire::model::Parent::Remote,
+                link_connection: false,
+                link_remote: false,
+                baggage: tracewire::model::BaggageSource::Remote,
+            }
+        }) as i32;
+        assert_eq!(
+            Some(remote_only),
+            java_constant(&java, "APPLIED_LINK_REMOTE")
+        );
+    }
+
+    #[test]
+    fn trust_enums_and_preset_match_the_core() {
+        use tracewire::model::{RemoteContext, UNTRUSTED_MAX_RECEIVE_SPANS};
+        use tracewire_bridge::BaggagePolicyKind;
+        let trust = java("Trust.java");
+        assert_eq!(
+            java_list(&trust, "enum RemoteContext {", '}', ""),
+            upper::<RemoteContext>()
+        );
+        assert_eq!(
+            java_list(&trust, "enum BaggagePolicy {", '}', ""),
+            upper::<BaggagePolicyKind>()
+        );
+        let decl = "public static final long UNTRUSTED_MAX_RECEIVE_SPANS = ";
+        let at = trust.find(decl).unwrap() + decl.len();
+        let java_value: u32 = trust[at..]
+            .split(';')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(java_value, UNTRUSTED_MAX_RECEIVE_SPANS);
     }
 
     #[test]

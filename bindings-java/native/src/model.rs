@@ -3,7 +3,9 @@
 use jni::EnvUnowned;
 use jni::objects::{JClass, JString};
 use jni::sys::{jint, jlong};
-use tracewire::model::{Connection, LinkSource, MessageType, Model, ParentSource, Role, choose};
+use tracewire::model::{
+    Connection, LinkSource, MessageType, Model, ParentSource, RemoteContext, Role, choose,
+};
 use tracewire_bridge::wire::{Reader, Writer};
 use tracewire_bridge::{BridgeError, Coded, ModelEvent, available_from_bits, pack_applied};
 
@@ -32,8 +34,10 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelParse<'local>(
 /// In: `u8 model, u8 role, str session id, str url path, u8 has_address,
 /// str address, i32 port (-1: none), u8 event (a `ModelEvent`: 0 open, 1 send,
 /// 2 receive, 3 close), u8 message type, i64 size, i32 close code (-1: none),
-/// str close reason`. Enum bytes are the bridge's codes; an unknown one is
-/// `invalid_argument`.
+/// str close reason, u8 remote context policy, i64 receive spans skipped`.
+/// The session id is the one the connection records (`trustSessionId`
+/// already applied the policy to it). Enum bytes are the bridge's codes; an
+/// unknown one is `invalid_argument`.
 /// Out, open/send/receive: a span decision (the bridge's byte format), then
 /// `u8 ends_at_upgrade`. Out, close: a close decision.
 #[unsafe(no_mangle)]
@@ -58,8 +62,12 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
         let size = usize::try_from(r.i64()?).unwrap_or(0);
         let code = r.i32()?;
         let reason = r.str()?;
+        let remote_context: RemoteContext = r.coded()?;
+        let skipped = u64::try_from(r.i64()?).unwrap_or(0);
         let route = r.str()?;
         let mut conn = Connection::new(model, role, session, path).with_route(route);
+        // Decisions depend on the remote context policy alone.
+        conn.trust.remote_context = remote_context;
         if has_address {
             conn = conn.with_server(address, u16::try_from(port).ok());
         }
@@ -71,7 +79,10 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
             ModelEvent::Send => w.span_decision(&conn.send(message_type, size)),
             ModelEvent::Receive => w.span_decision(&conn.receive(message_type, size)),
             ModelEvent::Close => {
-                w.close_decision(&conn.close(u16::try_from(code).ok(), reason));
+                let decision = conn
+                    .close(u16::try_from(code).ok(), reason)
+                    .with_receive_spans_skipped(skipped);
+                w.close_decision(&decision);
             }
         }
         Ok(())
@@ -84,8 +95,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_modelDecide<'local>(
 /// In: the decision's `list<u8 parent source>` and `list<u8 link source>`
 /// (as in a span decision). `available`: the bridge's `Available` bit set.
 /// Returns the bridge's packed `Applied` (bits 0-7 `Parent`, 8-15
-/// `BaggageSource`, bit 16 link the connection span). Unknown codes or bits
-/// are `invalid_argument`.
+/// `BaggageSource`, bit 16 link the connection span, bit 17 link the received
+/// span context). Unknown codes or bits are `invalid_argument`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_modelChoose<'local>(
     mut env: EnvUnowned<'local>,

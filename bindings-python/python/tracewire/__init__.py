@@ -66,6 +66,8 @@ from ._native import (
     TraceContext,
     TraceParent,
     TraceState,
+    Trust,
+    ReceiveSpanBudget,
     WsLimits,
     decode_binary,
     encode_binary,
@@ -111,6 +113,9 @@ __all__ = [
     "Available",
     "Applied",
     "start_span",
+    # trust policy
+    "Trust",
+    "ReceiveSpanBudget",
     # stream metrics
     "StreamMetrics",
     "StreamSnapshot",

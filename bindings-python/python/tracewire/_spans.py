@@ -2,8 +2,10 @@
 
 The core decides name, kind, parent candidates, links and attributes
 (``tracewire::model``) and, given what is at hand when the span starts, which
-context is the parent, whether the connection span is linked and whose
-baggage the span carries (``SpanDecision.choose``). This module only reads
+context is the parent, whether the connection span and the received
+context are linked and whose baggage the span carries
+(``SpanDecision.choose``). A connection's trust policy (``Trust``) admits
+every received context before it is read here (``SpanApplier.admit``). This module only reads
 those facts off the opentelemetry-python contexts (``Available.read``) and
 builds what the core chose, as the Rust core's ``otel::start_span`` does.
 """
@@ -75,6 +77,9 @@ def start_span(
     if applied.link_connection:
         assert connection is not None
         links.append(Link(trace.get_current_span(connection).get_span_context()))
+    if applied.link_remote:
+        assert remote is not None
+        links.append(Link(trace.get_current_span(remote.to_otel()).get_span_context()))
     attrs = decision.attributes
     if attributes:
         attrs.update(attributes)
@@ -97,6 +102,7 @@ class SpanApplier:
 
         self.connection = connection
         self.tracer = trace.get_tracer("tracewire", __version__, tracer_provider)
+        self.receive_budget = connection.trust.receive_span_budget()
         self.connection_context: Optional[Context] = None
         self.connection_open = False
         self.closed = False
@@ -119,9 +125,14 @@ class SpanApplier:
             self.tracer, decision, ambient=ambient, remote=remote, connection=self.connection_context
         )
 
+    def admit(self, remote: Optional[TraceContext]) -> Optional[TraceContext]:
+        """A received context as the connection's trust policy admits it."""
+        return None if remote is None else self.connection.trust.admit(remote)
+
     def open(self, *, remote: Optional[TraceContext] = None, ambient: Optional[Context] = None) -> Context:
-        """Starts the connection span (``connect`` or ``accept``)."""
-        ctx = self.start(self.connection.open(), remote=remote, ambient=ambient)
+        """Starts the connection span (``connect`` or ``accept``) under the
+        handshake's context, admitted by the trust policy."""
+        ctx = self.start(self.connection.open(), remote=self.admit(remote), ambient=ambient)
         self.connection_context = ctx
         self.connection_open = True
         return ctx
@@ -151,7 +162,9 @@ class SpanApplier:
         if self.closed:
             return
         self.closed = True
-        decision: CloseDecision = self.connection.close(code, reason or "")
+        decision: CloseDecision = self.connection.close(
+            code, reason or "", receive_spans_skipped=self.receive_budget.skipped
+        )
         status = Status(StatusCode.ERROR) if decision.is_error else None
         span_decision = decision.span
         if span_decision is None:

@@ -83,6 +83,7 @@ from ._native import (
     ServerHandshake,
     Target,
     TraceContext,
+    Trust,
     ws_limits,
 )
 from ._spans import SpanApplier
@@ -115,12 +116,15 @@ class Message:
         data: the payload for the application (``str`` for text frames,
             ``bytes`` for binary), without the binary envelope.
         context: an OpenTelemetry context whose current span is this
-            message's process span; start work spans under it.
-        remote_context: the context the message carried, or ``None``.
+            message's process span; start work spans under it. When the
+            connection's receive span budget ran out (``Trust``), the
+            connection's context, and the message has no span of its own.
+        remote_context: the context the message carried, as the
+            connection's trust policy admits it, or ``None``.
         error: why the message's envelope was malformed (the frame is then
             delivered as it came, and the process span has the core's
             ``exception`` event), or ``None``.
-        span: the process span.
+        span: the process span (a non-recording span when the budget ran out).
     """
 
     __slots__ = ("data", "context", "remote_context", "error", "span")
@@ -166,7 +170,9 @@ class TracedConnection:
 
     @property
     def session_id(self) -> str:
-        """The session id both peers record as ``websocket.session.id``."""
+        """The session id this side records as ``websocket.session.id``: the
+        client's, unless this is a server whose ``trust`` policy does not take
+        the client as a parent (it records one of its own)."""
         return self._conn.session_id
 
     @property
@@ -214,7 +220,10 @@ class TracedConnection:
     def _receive(self, frame: Data) -> Message:
         decoded = self._codec.decode(frame)
         data = decoded.payload
-        remote_tc = decoded.context
+        remote_tc = self._spans.admit(decoded.context)
+        if not self._spans.receive_budget.admit():
+            connection = self._spans.connection_context
+            return Message(data, connection or Context(), remote_tc, decoded.error, trace.INVALID_SPAN)
         text = isinstance(data, str)
         size = len(data.encode()) if isinstance(data, str) else len(data)
         decision = self._conn.receive("text" if text else "binary", size)
@@ -310,6 +319,9 @@ class connect:
             the sender wrote. ``False`` keeps them.
         tracer_provider: default: the global one.
         context: the ambient context for the ``connect`` span (default: current).
+        trust: how far the server is trusted (:class:`~tracewire.Trust`,
+            default ``Trust.trusted()``): what the contexts of its messages
+            may do (``docs/PROTOCOL.md`` section 12).
         **kwargs: passed to ``websockets.asyncio.client.connect``
             (``additional_headers`` are merged); ``max_size``,
             ``open_timeout`` and ``write_limit`` replace the core's defaults
@@ -326,6 +338,7 @@ class connect:
         strip: Optional[bool] = None,
         tracer_provider: Optional[trace.TracerProvider] = None,
         context: Optional[Context] = None,
+        trust: Optional[Trust] = None,
         **kwargs: Any,
     ) -> None:
         self._uri = uri
@@ -334,6 +347,7 @@ class connect:
         self._json = JsonEnvelope(json_path, strip=strip)
         self._provider = tracer_provider
         self._context = context
+        self._trust = trust
         self._kwargs = kwargs
         self._conn: Optional[TracedConnection] = None
 
@@ -342,7 +356,7 @@ class connect:
 
         target = Target.from_url(self._uri)
         handshake = ClientHandshake(self._offer)
-        conn = Connection.from_target(self._model, "client", handshake.session_id, target)
+        conn = Connection.from_target(self._model, "client", handshake.session_id, target, trust=self._trust)
         spans = SpanApplier(conn, self._provider)
         ambient = otel_context.get_current() if self._context is None else self._context
         span_context = spans.open(ambient=ambient)
@@ -400,6 +414,7 @@ def serve(
     json_path: str = "",
     strip: Optional[bool] = None,
     tracer_provider: Optional[trace.TracerProvider] = None,
+    trust: Optional[Trust] = None,
     process_request: Optional[Callable[..., Any]] = None,
     process_response: Optional[Callable[..., Any]] = None,
     **kwargs: Any,
@@ -411,9 +426,13 @@ def serve(
     extracts the client's context from the handshake (headers, else query
     parameters), starts the ``accept`` span under it, answers the envelope
     offer with what it supports (``envelopes``, default both) and records the
-    close when the handler returns. Received JSON payloads lose their envelope
-    members unless ``strip=False`` (see :class:`connect` for the other
-    arguments). Your own ``process_request`` and ``process_response`` hooks
+    close when the handler returns. ``trust`` (:class:`~tracewire.Trust`,
+    default ``Trust.trusted()``) is how far clients are trusted: a server on
+    the internet passes ``Trust.untrusted()``, so a client's context is only
+    linked, its baggage dropped, its session id replaced and its messages'
+    spans capped (``docs/PROTOCOL.md`` section 12). Received JSON payloads
+    lose their envelope members unless ``strip=False`` (see :class:`connect`
+    for the other arguments). Your own ``process_request`` and ``process_response`` hooks
     run first. ``server.address`` and ``server.port`` come from the ``Host``
     header; the port defaults to the scheme's only when ``ssl`` is given
     (the server then knows it terminates TLS). Other keyword arguments go to
@@ -438,7 +457,7 @@ def serve(
                 return response
         hs = ServerHandshake(request.headers, urlsplit(request.path).query or None, supported)
         target = Target.from_request_lenient(scheme, request.headers.get("Host"), request.path)
-        conn = Connection.from_target(model, "server", hs.session_id, target)
+        conn = Connection.from_target(model, "server", hs.session_id, target, trust=trust)
         spans = SpanApplier(conn, tracer_provider)
         spans.open(remote=hs.context, ambient=Context())
         states[ws] = _ServerState(spans, Codec(hs.envelopes, json_envelope), hs.response_headers())

@@ -21,8 +21,8 @@
 use libfuzzer_sys::fuzz_target;
 use tracewire::handshake;
 use tracewire::model::{
-    BaggageSource, Connection, LinkSource, MessageType, Model, Parent, ParentSource, Role,
-    SpanDecision, SpanKind, choose,
+    BaggageSource, Connection, LinkSource, MessageType, Model, Parent, ParentSource, RemoteContext,
+    Role, SpanDecision, SpanKind, choose,
 };
 use tracewire::{KeyValue, Value};
 use tracewire_bridge::wire::{Reader, Writer};
@@ -82,6 +82,9 @@ struct Decide<'a> {
     size: usize,
     code: i32,
     reason: &'a str,
+    remote_context: RemoteContext,
+    skipped: u64,
+    route: &'a str,
 }
 
 impl<'a> Decide<'a> {
@@ -100,6 +103,9 @@ impl<'a> Decide<'a> {
             size: usize::try_from(r.i64()?).unwrap_or(0),
             code: r.i32()?,
             reason: r.str()?,
+            remote_context: r.coded()?,
+            skipped: u64::try_from(r.i64()?).unwrap_or(0),
+            route: r.str()?,
         })
     }
 }
@@ -199,7 +205,11 @@ fuzz_target!(|data: &[u8]| {
                 strict::<BaggageSource>((packed >> 8 & 0xff) as u8),
                 Some(applied.baggage)
             );
-            assert_eq!(packed >> 16 != 0, applied.link_connection);
+            if applied.link_remote {
+                assert!(a.remote_has_span && links.contains(&LinkSource::Remote));
+            }
+            assert_eq!(packed >> 16 & 1 != 0, applied.link_connection);
+            assert_eq!(packed >> 17 & 1 != 0, applied.link_remote);
         }
         _ => {
             // Field by field as Java_dev_tracewire_internal_Native_modelDecide reads them.
@@ -217,8 +227,12 @@ fuzz_target!(|data: &[u8]| {
                 size,
                 code,
                 reason,
+                remote_context,
+                skipped,
+                route,
             } = d;
-            let mut conn = Connection::new(model, role, session, path);
+            let mut conn = Connection::new(model, role, session, path).with_route(route);
+            conn.trust.remote_context = remote_context;
             if has_address {
                 conn = conn.with_server(address, u16::try_from(port).ok());
             }
@@ -239,7 +253,9 @@ fuzz_target!(|data: &[u8]| {
                     same_decision(&mut Reader::new(&w.out), &d);
                 }
                 ModelEvent::Close => {
-                    let d = conn.close(u16::try_from(code).ok(), reason);
+                    let d = conn
+                        .close(u16::try_from(code).ok(), reason)
+                        .with_receive_spans_skipped(skipped);
                     w.close_decision(&d);
                     let mut r2 = Reader::new(&w.out);
                     same_attributes(&mut r2, &d.attributes);

@@ -12,7 +12,9 @@
 //!    connection span. None available: the span starts a **new trace**.
 //! 2. **Links**: the connection span, when the decision lists it, there is
 //!    one, and it is not already the parent (directly, or as the ambient
-//!    span).
+//!    span); the received span context, when the decision lists it (a peer
+//!    not trusted as a parent, [`super::RemoteContext::Link`]) and there is
+//!    one.
 //! 3. **Baggage**: the parent's context's baggage: the remote baggage for a
 //!    remote parent, the caller's for an ambient one, the connection
 //!    context's for the connection span. A span that starts a new trace
@@ -105,6 +107,9 @@ pub struct Applied {
     pub parent: Parent,
     /// Whether the span links to the connection span.
     pub link_connection: bool,
+    /// Whether the span links to the received span context (listed after the
+    /// connection span's link when both are added).
+    pub link_remote: bool,
     /// Which baggage the span's context (and so the handler) carries.
     pub baggage: BaggageSource,
 }
@@ -138,9 +143,11 @@ pub fn choose(parent: &[ParentSource], links: &[LinkSource], available: Availabl
         || (chosen == Parent::Ambient && a.ambient_is_connection && a.connection_has_span);
     let link_connection =
         links.contains(&LinkSource::Connection) && a.connection_has_span && !connection_is_parent;
+    let link_remote = links.contains(&LinkSource::Remote) && a.remote_has_span;
     Applied {
         parent: chosen,
         link_connection,
+        link_remote,
         baggage,
     }
 }

@@ -28,8 +28,12 @@
 //! ```
 
 mod apply;
+mod trust;
 
 pub use apply::{Applied, Available, BaggageSource, Parent, choose};
+pub use trust::{
+    BaggagePolicy, ReceiveSpanBudget, RemoteContext, Trust, UNTRUSTED_MAX_RECEIVE_SPANS,
+};
 
 use crate::attributes::KeyValue;
 use crate::target::Target;
@@ -77,6 +81,9 @@ pub mod keys {
     pub const EXCEPTION_TYPE: &str = "exception.type";
     /// On the `exception` event: the error's message.
     pub const EXCEPTION_MESSAGE: &str = "exception.message";
+    /// At close, when the receive span budget ran out: how many received
+    /// messages got no span ([`super::Trust::max_receive_spans`]).
+    pub const RECEIVE_SPANS_SKIPPED: &str = "tracewire.receive_spans.skipped";
 }
 
 /// A span event to add: its name and attributes, both from [`keys`].
@@ -183,10 +190,14 @@ crate::names::names!(ParentSource, "the parent source must be remote, ambient, a
 pub enum LinkSource {
     /// The connection span.
     Connection,
+    /// The span context received with the handshake or the message, when the
+    /// peer is not trusted as a parent ([`RemoteContext::Link`]).
+    Remote,
 }
 
-crate::names::names!(LinkSource, "the link source must be \"connection\"", {
+crate::names::names!(LinkSource, "the link source must be \"connection\" or \"remote\"", {
     Connection => "connection",
+    Remote => "remote",
 });
 
 /// Everything a binding needs to start one span.
@@ -217,6 +228,26 @@ pub struct CloseDecision {
     pub span: Option<SpanDecision>,
 }
 
+impl CloseDecision {
+    /// Records, when `skipped` is not zero, how many received messages got
+    /// no span because the receive span budget ran out
+    /// ([`ReceiveSpanBudget::skipped`]), on the connection span or the close
+    /// span, whichever the decision records on.
+    pub fn with_receive_spans_skipped(mut self, skipped: u64) -> Self {
+        if skipped > 0 {
+            let count = KeyValue::new(
+                keys::RECEIVE_SPANS_SKIPPED,
+                i64::try_from(skipped).unwrap_or(i64::MAX),
+            );
+            if let Some(span) = &mut self.span {
+                span.attributes.push(count.clone());
+            }
+            self.attributes.push(count);
+        }
+        self
+    }
+}
+
 /// The facts about one connection that every decision depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
@@ -236,6 +267,9 @@ pub struct Connection {
     /// gave one: span names use it instead of the raw path, whose
     /// cardinality is unbounded (a path per room, user or id).
     pub route: Option<String>,
+    /// How far the peer is trusted ([`Trust::trusted`] unless set with
+    /// [`with_trust`](Self::with_trust)).
+    pub trust: Trust,
 }
 
 impl Connection {
@@ -250,6 +284,7 @@ impl Connection {
             server_address: None,
             server_port: None,
             route: None,
+            trust: Trust::trusted(),
         }
     }
 
@@ -265,7 +300,20 @@ impl Connection {
             server_address: target.address,
             server_port: target.port,
             route: None,
+            trust: Trust::trusted(),
         }
+    }
+
+    /// Sets how far the peer is trusted. A server that does not trust its
+    /// client as a parent does not take its session id either: it records
+    /// an id of its own, so a client cannot tag its spans with another
+    /// session's id and have them found among that session's traces.
+    pub fn with_trust(mut self, trust: Trust) -> Self {
+        if self.role == Role::Server && !trust.trusts_parent() {
+            self.session_id = crate::handshake::new_session_id();
+        }
+        self.trust = trust;
+        self
     }
 
     /// Sets the server address and port.
@@ -330,15 +378,22 @@ impl Connection {
     /// The connection span, started when the upgrade request is sent
     /// (client) or received (server).
     pub fn open(&self) -> SpanDecision {
-        let (verb, kind, parent): (_, _, &'static [ParentSource]) = match self.role {
-            Role::Client => ("connect", SpanKind::Client, &[ParentSource::Ambient]),
-            Role::Server => ("accept", SpanKind::Server, &[ParentSource::Remote]),
-        };
+        let (verb, kind, parent, links): (_, _, &'static [ParentSource], &'static [LinkSource]) =
+            match (self.role, self.trust.remote_context) {
+                (Role::Client, _) => ("connect", SpanKind::Client, &[ParentSource::Ambient], &[]),
+                (Role::Server, RemoteContext::Parent) => {
+                    ("accept", SpanKind::Server, &[ParentSource::Remote], &[])
+                }
+                (Role::Server, RemoteContext::Link) => {
+                    ("accept", SpanKind::Server, &[], &[LinkSource::Remote])
+                }
+                (Role::Server, RemoteContext::Ignore) => ("accept", SpanKind::Server, &[], &[]),
+            };
         SpanDecision {
             name: format!("{verb} {}", self.name_target()),
             kind,
             parent,
-            links: &[],
+            links,
             attributes: self.connection_attributes(),
         }
     }
@@ -392,15 +447,29 @@ impl Connection {
     /// The span for processing one received data message of `size` payload
     /// bytes (after the envelope is removed).
     pub fn receive(&self, message_type: MessageType, size: usize) -> SpanDecision {
-        let parent: &'static [ParentSource] = match self.model {
-            Model::Connection => &[ParentSource::Remote, ParentSource::Connection],
-            Model::Message => &[ParentSource::Remote],
-        };
+        use RemoteContext as R;
+        let (parent, links): (&'static [ParentSource], &'static [LinkSource]) =
+            match (self.model, self.trust.remote_context) {
+                (Model::Connection, R::Parent) => (
+                    &[ParentSource::Remote, ParentSource::Connection],
+                    &[LinkSource::Connection],
+                ),
+                (Model::Connection, R::Link) => (
+                    &[ParentSource::Connection],
+                    &[LinkSource::Connection, LinkSource::Remote],
+                ),
+                (Model::Connection, R::Ignore) => {
+                    (&[ParentSource::Connection], &[LinkSource::Connection])
+                }
+                (Model::Message, R::Parent) => (&[ParentSource::Remote], &[LinkSource::Connection]),
+                (Model::Message, R::Link) => (&[], &[LinkSource::Connection, LinkSource::Remote]),
+                (Model::Message, R::Ignore) => (&[], &[LinkSource::Connection]),
+            };
         SpanDecision {
             name: format!("process {}", self.name_target()),
             kind: SpanKind::Consumer,
             parent,
-            links: &[LinkSource::Connection],
+            links,
             attributes: self.message("process", message_type, size),
         }
     }

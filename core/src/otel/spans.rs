@@ -140,12 +140,15 @@ impl PreparedSpan {
     {
         let applied = choose(self.parent, self.links, sources.available());
         let parent_cx = sources.parent_context(&applied);
-        let links: Vec<Link> = sources
+        let connection_link = sources
             .connection
             .filter(|_| applied.link_connection)
-            .map(|cx| Link::with_context(cx.span().span_context().clone()))
-            .into_iter()
-            .collect();
+            .map(|cx| Link::with_context(cx.span().span_context().clone()));
+        let remote_link = sources
+            .remote
+            .filter(|_| applied.link_remote)
+            .map(|r| Link::with_context(r.to_span_context()));
+        let links: Vec<Link> = connection_link.into_iter().chain(remote_link).collect();
         let mut attributes = Vec::with_capacity(self.attributes.len() + 2);
         attributes.extend(self.attributes.iter().cloned());
         attributes.extend(extra);

@@ -118,8 +118,9 @@ async fn run(options: Options) -> Result<(), String> {
         write_atomically(path, &waterfall::to_json(&spans))?;
     }
     if !options.quiet {
+        let by_id = waterfall::by_id(&spans);
         for trace in waterfall::traces(&spans) {
-            println!("{}", waterfall::render(&trace));
+            println!("{}", waterfall::render(&trace, &by_id));
         }
     }
     eprintln!("collector: received {} spans", spans.len());

@@ -2,7 +2,9 @@
 //!
 //! A voice turn has hundreds of per-chunk `send`/`process` spans, so sibling
 //! message spans with the same service and name collapse into one line
-//! (`x N`), and the children of a collapsed group merge the same way.
+//! (`x N`), and the children of a collapsed group merge the same way. A
+//! span linked to another service's span (the context of a peer it does not
+//! trust as a parent) names it: `link: device send /voice x27 (trace ...)`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
@@ -43,8 +45,14 @@ pub fn to_json(spans: &[SpanRecord]) -> Value {
     json!({ "traces": traces })
 }
 
-/// One trace drawn as a header line and a tree of (collapsed) span lines.
-pub fn render(trace: &[&SpanRecord]) -> String {
+/// Every span by its id, for [`render`] to name the spans links point to.
+pub fn by_id(spans: &[SpanRecord]) -> HashMap<&str, &SpanRecord> {
+    spans.iter().map(|s| (s.span_id.as_str(), s)).collect()
+}
+
+/// One trace drawn as a header line and a tree of (collapsed) span lines;
+/// `all` ([`by_id`]) names the targets of links.
+pub fn render(trace: &[&SpanRecord], all: &HashMap<&str, &SpanRecord>) -> String {
     let start = trace.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
     let end = trace.iter().map(|s| s.end_unix_nano).max().unwrap_or(start);
     let axis = Axis {
@@ -79,7 +87,11 @@ pub fn render(trace: &[&SpanRecord]) -> String {
             _ => roots.push(*span),
         }
     }
-    let tree = Tree { children, axis };
+    let tree = Tree {
+        children,
+        axis,
+        all,
+    };
     for group in collapse(&roots) {
         tree.draw(&mut out, &group, 0);
     }
@@ -94,6 +106,7 @@ struct Axis {
 struct Tree<'a> {
     children: HashMap<&'a str, Vec<&'a SpanRecord>>,
     axis: Axis,
+    all: &'a HashMap<&'a str, &'a SpanRecord>,
 }
 
 impl<'a> Tree<'a> {
@@ -115,13 +128,14 @@ impl<'a> Tree<'a> {
         }
         let _ = writeln!(
             out,
-            "{:>9.1} {:>9.1}  {}  {:<18} {}{}",
+            "{:>9.1} {:>9.1}  {}  {:<18} {}{}{}",
             ms(offset),
             ms(extent),
             self.bar(offset, extent),
             format!("{} ({})", first.service, first.language),
             name,
-            stream_summary(group)
+            stream_summary(group),
+            self.link_summary(group)
         );
         let mut kids: Vec<&SpanRecord> = group
             .iter()
@@ -133,6 +147,32 @@ impl<'a> Tree<'a> {
         for child in collapse(&kids) {
             self.draw(out, &child, depth + 1);
         }
+    }
+
+    /// `  link: {service} {name} xN (trace {8 hex})` for the group's links
+    /// to spans of other services, one per distinct target name.
+    fn link_summary(&self, group: &[&SpanRecord]) -> String {
+        let mut targets: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+        for span in group {
+            for link in &span.links {
+                let target = link["span_id"].as_str().and_then(|id| self.all.get(id));
+                if let Some(t) = target.filter(|t| t.service != span.service) {
+                    let trace = t.trace_id.get(..8).unwrap_or(&t.trace_id);
+                    *targets
+                        .entry((t.service.as_str(), t.name.as_str(), trace))
+                        .or_default() += 1;
+                }
+            }
+        }
+        let mut s = String::new();
+        for ((service, name, trace), n) in targets {
+            let _ = write!(s, "  link: {service} {name}");
+            if n > 1 {
+                let _ = write!(s, " x{n}");
+            }
+            let _ = write!(s, " (trace {trace})");
+        }
+        s
     }
 
     fn bar(&self, offset: u64, extent: u64) -> String {
@@ -289,7 +329,7 @@ mod tests {
 
         let all = traces(&spans);
         assert_eq!(all.len(), 1);
-        let text = render(&all[0]);
+        let text = render(&all[0], &by_id(&spans));
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].contains("19 spans"), "{text}");
         assert!(
@@ -312,6 +352,37 @@ mod tests {
         );
         assert_eq!(lines.len(), 10, "{text}");
         assert!(lines.iter().all(|l| l.len() <= 120), "{text}");
+    }
+
+    #[test]
+    fn links_to_other_services_are_named() {
+        let mut connect = span(1, None, "device", "connect /voice", 0, 100);
+        connect.trace_id = "d".repeat(32);
+        let mut spans = vec![connect, span(2, None, "gateway", "accept /voice", 10, 90)];
+        spans[1].links =
+            vec![json!({"trace_id": "d".repeat(32), "span_id": format!("{:016x}", 1)})];
+        for i in 0..3u8 {
+            let mut send = span(10 + i, Some(1), "device", "send /voice", 20, 30);
+            send.trace_id = "d".repeat(32);
+            let mut process = span(20 + i, Some(2), "gateway", "process /voice", 21, 31);
+            process.links = vec![
+                // The same service's connection span is not named.
+                json!({"span_id": format!("{:016x}", 2)}),
+                json!({"span_id": format!("{:016x}", 10 + i)}),
+            ];
+            spans.extend([send, process]);
+        }
+        let all = traces(&spans);
+        let gateway = all.iter().find(|t| t[0].service == "gateway").unwrap();
+        let text = render(gateway, &by_id(&spans));
+        assert!(
+            text.contains("accept /voice  link: device connect /voice (trace dddddddd)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("process /voice x3  link: device send /voice x3 (trace dddddddd)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 
 	tracewire "tracewire.dev/go"
@@ -74,7 +76,8 @@ func (s *session) handle(ctx context.Context, typ websocket.MessageType, payload
 		if err != nil {
 			return err
 		}
-		tctx, span := s.tracer.Start(ctx, "transcribe", trace.WithAttributes(attribute.Int("demo.turn", m.Turn)))
+		tctx, span := s.tracer.Start(ctx, "transcribe", trace.WithAttributes(
+			attribute.Int("demo.turn", m.Turn), attribute.String("demo.baggage", baggageKeys(ctx))))
 		s.turn = &turn{number: m.Turn, ctx: tctx, span: span, metrics: metrics}
 	case "end":
 		if s.turn == nil {
@@ -133,4 +136,16 @@ func (s *session) endTurn() {
 
 func transcript(turn int) string {
 	return utterances[(turn-1+len(utterances))%len(utterances)]
+}
+
+// baggageKeys lists the baggage keys ctx carries, sorted and comma-separated:
+// what reached asr from the gateway (the cross-language test checks that the
+// device's baggage never does).
+func baggageKeys(ctx context.Context) string {
+	var keys []string
+	for _, m := range baggage.FromContext(ctx).Members() {
+		keys = append(keys, m.Key())
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
 }

@@ -32,7 +32,8 @@ from typing import Any, Awaitable, Dict, List, Optional, TextIO, TypeVar, Union
 
 import tracewire
 import tracewire.ws
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
@@ -44,6 +45,10 @@ UTTERANCE_CHUNKS = 25
 CHUNK_INTERVAL_S = 0.020
 # Without progress (a message sent or received) for this long, give up.
 STALL_TIMEOUT_S = 30.0
+# Baggage the device sends with the handshake and every turn, as an app on a
+# phone might. The gateway does not trust the device, so this must reach
+# neither the gateway's handlers nor any upstream service.
+USER_BAGGAGE = ("user.id", "u-42")
 
 T = TypeVar("T")
 
@@ -74,11 +79,13 @@ class Device:
 
     def _turn_parent(self) -> Context:
         """Connection model: the session's trace (the ``connect`` span).
-        Message model: no parent, each turn is a trace of its own."""
+        Message model: no parent, each turn is a trace of its own. Both with
+        the user's baggage."""
         span = self._conn.connection_span
+        with_user = baggage.set_baggage(*USER_BAGGAGE, context=Context())
         if self._settings.model == "message" or span is None:
-            return Context()
-        return trace.set_span_in_context(span)
+            return with_user
+        return trace.set_span_in_context(span, with_user)
 
     async def _progress(self, step: Awaitable[T]) -> T:
         """Awaits one send or receive, at most the stall timeout."""
@@ -93,9 +100,19 @@ class Device:
     async def speak(self, turn: int) -> Dict[str, Any]:
         """Runs turn ``turn`` (from 1) under a ``turn`` span; returns the
         TURN line's values."""
-        with self._tracer.start_as_current_span(
-            "turn", context=self._turn_parent(), attributes={"demo.turn": turn}
-        ) as span:
+        # Attached, not passed as the span's parent only: the sends below
+        # carry the current context's baggage.
+        token = otel_context.attach(self._turn_parent())
+        try:
+            return await self._speak(turn)
+        finally:
+            otel_context.detach(token)
+
+    async def _speak(self, turn: int) -> Dict[str, Any]:
+        # demo.baggage: what the device sends along (the cross-language test
+        # checks it reaches nothing past the gateway's edge).
+        attributes = {"demo.turn": turn, "demo.baggage": ",".join(sorted(baggage.get_all()))}
+        with self._tracer.start_as_current_span("turn", attributes=attributes) as span:
             started = time.monotonic()
             await self._send(json.dumps({"type": "turn.start", "turn": turn}))
             loop = asyncio.get_running_loop()
@@ -164,7 +181,12 @@ async def converse(
     try:
         # strip: received messages are the contract's payloads, without the envelope members.
         connecting = tracewire.ws.connect(url, model=settings.model, strip=True)
-        conn = await asyncio.wait_for(connecting, stall_timeout_s)
+        # The handshake carries the user's baggage too.
+        token = otel_context.attach(baggage.set_baggage(*USER_BAGGAGE))
+        try:
+            conn = await asyncio.wait_for(connecting, stall_timeout_s)
+        finally:
+            otel_context.detach(token)
     except (OSError, asyncio.TimeoutError, WebSocketException, tracewire.InvalidUrlError) as exc:
         raise DeviceError(f"cannot connect to {url}: {str(exc) or type(exc).__name__}") from None
     device = Device(conn, settings, stall_timeout_s)

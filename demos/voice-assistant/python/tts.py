@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import tracewire
 import tracewire.ws
+from opentelemetry import baggage
 from websockets.exceptions import ConnectionClosedError
 
 import service
@@ -58,7 +59,13 @@ class Synthesis:
         self.turn = turn
         self._conn = conn
         self._settings = settings
-        self._stream = tracewire.StreamSpan("synthesize", instruments, attributes={"demo.turn": turn})
+        # demo.baggage: what reached tts from the gateway (the cross-language
+        # test checks that the device's baggage never does).
+        self._stream = tracewire.StreamSpan(
+            "synthesize",
+            instruments,
+            attributes={"demo.turn": turn, "demo.baggage": ",".join(sorted(baggage.get_all()))},
+        )
         # Arrival times (event-loop clock) of the texts not yet spoken; None: `end`.
         self._texts: "asyncio.Queue[Optional[float]]" = asyncio.Queue()
         self.task = asyncio.create_task(self._speak(), name=f"tts turn {turn}")

@@ -110,7 +110,7 @@ async fn serve(host: &str, port: u16, gateway: Arc<Gateway>) -> Result<(), Strin
                 };
                 let gateway = gateway.clone();
                 sessions.spawn(async move {
-                    let device = match ws::accept(tcp, &gateway.config).await {
+                    let device = match ws::accept(tcp, &gateway.device).await {
                         Ok(device) => device,
                         Err(e) => return eprintln!("gateway: {peer}: handshake failed: {e}"),
                     };

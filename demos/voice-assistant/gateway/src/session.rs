@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{FutureExt, SpanBuilder, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::MaybeTlsStream;
 use tracewire::metrics::StreamKind;
+use tracewire::model::Trust;
 use tracewire::otel::{StreamInstruments, StreamSpan};
 use tracewire::ws::{self, Config, Received, TracedStream};
 
@@ -37,8 +39,13 @@ pub struct Upstreams {
 pub struct Gateway {
     /// Where the upstream services are.
     pub upstreams: Upstreams,
-    /// How connections are traced (model, tracer).
-    pub config: Config,
+    /// How the device's connection is traced: the device is on the internet,
+    /// so its context is only linked, its baggage dropped and its session id
+    /// replaced ([`Trust::untrusted`]).
+    pub device: Config,
+    /// How the connections to the upstream services are traced: internal
+    /// hops, trusted (the default).
+    pub upstream: Config,
     /// The tracer for the gateway's own spans.
     pub tracer: opentelemetry::global::BoxedTracer,
     /// Instruments for generic streams (audio).
@@ -48,12 +55,14 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway using the global tracer and meter providers.
+    /// A gateway using the global tracer and meter providers; `config` is
+    /// the upstream connections', and the device's with [`Trust::untrusted`].
     pub fn new(upstreams: Upstreams, config: Config) -> Self {
         let meter = opentelemetry::global::meter("gateway");
         Gateway {
             upstreams,
-            config,
+            device: config.clone().trust(Trust::untrusted()),
+            upstream: config,
             tracer: opentelemetry::global::tracer("gateway"),
             audio: Arc::new(StreamInstruments::new(&meter, StreamKind::Generic)),
             tokens: Arc::new(StreamInstruments::new(&meter, StreamKind::ModelOutput)),
@@ -101,7 +110,7 @@ where
         let url = url.to_owned();
         let cx = session_cx.clone();
         async move {
-            ws::connect(url.as_str(), &gateway.config)
+            ws::connect(url.as_str(), &gateway.upstream)
                 .with_context(cx)
                 .await
                 .map(|(stream, _)| stream)
@@ -122,6 +131,7 @@ where
     };
     let mut session = Session {
         gateway,
+        session_id: device.session_id().to_owned(),
         turn: None,
     };
     let result = loop {
@@ -175,6 +185,8 @@ fn next(
 
 struct Session<'g> {
     gateway: &'g Gateway,
+    /// The session id the gateway recorded for the device's connection.
+    session_id: String,
     turn: Option<Turn>,
 }
 
@@ -229,6 +241,15 @@ impl Session<'_> {
                                 "device started a turn inside a turn".into(),
                             ));
                         }
+                        // What reached the handler of the device's message
+                        // (nothing of the device's: its baggage is dropped).
+                        let mut received: Vec<&str> = r
+                            .context
+                            .baggage()
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .collect();
+                        received.sort_unstable();
                         let agent = self.gateway.tracer.build_with_context(
                             SpanBuilder::from_name("invoke_agent voice-assistant")
                                 .with_kind(SpanKind::Internal)
@@ -236,10 +257,19 @@ impl Session<'_> {
                                     KeyValue::new("gen_ai.operation.name", "invoke_agent"),
                                     KeyValue::new("gen_ai.agent.name", "voice-assistant"),
                                     KeyValue::new("demo.turn", number),
+                                    KeyValue::new("demo.baggage", received.join(",")),
                                 ]),
                             &r.context,
                         );
-                        let agent = r.context.with_span(agent);
+                        // The gateway's own baggage for the upstream services:
+                        // the session id it chose for the device's connection.
+                        let agent = r
+                            .context
+                            .with_baggage([KeyValue::new(
+                                "gateway.session.id",
+                                self.session_id.clone(),
+                            )])
+                            .with_span(agent);
                         let stt =
                             self.stream("speech_to_text asr", &agent, StreamKind::Generic, number);
                         let start = json!({"type": "start", "turn": number});

@@ -7,14 +7,16 @@ import java.util.List;
 /**
  * How one span starts, as the core's {@code model::choose} picks it from a decision's candidates
  * and what is at hand (docs/PROTOCOL.md section 7): where the parent comes from, whose baggage
- * the span's context carries, and whether the connection span is linked. {@link
- * ConnectionTracer} builds exactly this.
+ * the span's context carries, and whether the connection span and the received span context are
+ * linked. {@link ConnectionTracer} builds exactly this.
  *
  * @param parent where the parent comes from
  * @param baggage whose baggage the span's context (and so the handler) carries
  * @param linkConnection whether the span links to the connection span
+ * @param linkRemote whether the span links to the received span context (a peer not trusted as
+ *     a parent, {@link Trust.RemoteContext#LINK})
  */
-record Applied(Parent parent, Baggage baggage, boolean linkConnection) {
+record Applied(Parent parent, Baggage baggage, boolean linkConnection, boolean linkRemote) {
   /** The parent's source, in the bridge's code order ({@code Parent}). */
   enum Parent {
     REMOTE,
@@ -56,6 +58,7 @@ record Applied(Parent parent, Baggage baggage, boolean linkConnection) {
     return new Applied(
         PARENTS[packed & Native.APPLIED_CODE_MASK],
         BAGGAGES[(packed >>> Native.APPLIED_BAGGAGE_SHIFT) & Native.APPLIED_CODE_MASK],
-        (packed & Native.APPLIED_LINK_CONNECTION) != 0);
+        (packed & Native.APPLIED_LINK_CONNECTION) != 0,
+        (packed & Native.APPLIED_LINK_REMOTE) != 0);
   }
 }

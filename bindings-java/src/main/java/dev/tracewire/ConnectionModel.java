@@ -22,7 +22,9 @@ public final class ConnectionModel {
     SpanKind.CLIENT, SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL
   };
   private static final SpanDecision.Source[] SOURCES = SpanDecision.Source.values();
-  private static final SpanDecision.Source[] LINKS = {SpanDecision.Source.CONNECTION};
+  private static final SpanDecision.Source[] LINKS = {
+    SpanDecision.Source.CONNECTION, SpanDecision.Source.REMOTE
+  };
   private static final ConcurrentHashMap<String, AttributeKey<?>[]> KEYS = new ConcurrentHashMap<>();
 
   /** This end of the connection. */
@@ -40,6 +42,7 @@ public final class ConnectionModel {
   private final String serverAddress;
   private final int serverPort;
   private final String route;
+  private final Trust trust;
 
   /**
    * A connection to or from {@code target} (see {@link Target#fromUrl} and {@link
@@ -51,7 +54,22 @@ public final class ConnectionModel {
    * @param target the server address, port and URL path
    */
   public ConnectionModel(TracingModel model, Role role, String sessionId, Target target) {
-    this(model, role, sessionId, target.path(), target.address(), target.port());
+    this(model, role, sessionId, target, Trust.trusted());
+  }
+
+  /**
+   * A connection to or from {@code target} whose peer is trusted as far as {@code trust} says. A
+   * server that does not trust its client as a parent records a session id of its own instead
+   * of {@code sessionId}.
+   *
+   * @param model the tracing model
+   * @param role this end
+   * @param sessionId the session id the peer sent (server) or this side chose (client)
+   * @param target the server address, port and URL path
+   * @param trust how far the peer is trusted
+   */
+  public ConnectionModel(TracingModel model, Role role, String sessionId, Target target, Trust trust) {
+    this(model, role, sessionId, target.path(), target.address(), target.port(), trust);
   }
 
   /**
@@ -71,9 +89,26 @@ public final class ConnectionModel {
       String urlPath,
       String serverAddress,
       int serverPort) {
+    this(model, role, sessionId, urlPath, serverAddress, serverPort, Trust.trusted());
+  }
+
+  /**
+   * A connection whose peer is trusted as far as {@code trust} says (see {@link
+   * #ConnectionModel(TracingModel, Role, String, Target, Trust)}).
+   */
+  public ConnectionModel(
+      TracingModel model,
+      Role role,
+      String sessionId,
+      String urlPath,
+      String serverAddress,
+      int serverPort,
+      Trust trust) {
     this.model = Objects.requireNonNull(model, "model");
     this.role = Objects.requireNonNull(role, "role");
-    this.sessionId = Objects.requireNonNull(sessionId, "sessionId");
+    this.trust = Objects.requireNonNull(trust, "trust");
+    Objects.requireNonNull(sessionId, "sessionId");
+    this.sessionId = trust.sessionId(role, sessionId);
     this.urlPath = urlPath;
     this.serverAddress = serverAddress;
     this.serverPort = serverPort;
@@ -83,6 +118,7 @@ public final class ConnectionModel {
   private ConnectionModel(ConnectionModel c, String route) {
     this.model = c.model;
     this.role = c.role;
+    this.trust = c.trust;
     this.sessionId = c.sessionId;
     this.urlPath = c.urlPath;
     this.serverAddress = c.serverAddress;
@@ -113,9 +149,14 @@ public final class ConnectionModel {
     return role;
   }
 
-  /** The session id. */
+  /** The session id this side records. */
   public String sessionId() {
     return sessionId;
+  }
+
+  /** How far the peer is trusted. */
+  public Trust trust() {
+    return trust;
   }
 
   /** The connection span: {@code connect {path}} (client) or {@code accept {path}} (server). */
@@ -160,8 +201,16 @@ public final class ConnectionModel {
    * @param reason the close reason (may be empty)
    */
   public CloseDecision close(Integer code, String reason) {
+    return close(code, reason, 0);
+  }
+
+  /**
+   * What to record at close, with the count of received messages that got no span ({@link
+   * ReceiveSpanBudget#skipped()}), recorded when not 0.
+   */
+  public CloseDecision close(Integer code, String reason, long receiveSpansSkipped) {
     try (Scratch s = Scratch.get()) {
-      call(s, Native.MODEL_CLOSE, MessageType.TEXT, 0, code, reason);
+      call(s, Native.MODEL_CLOSE, MessageType.TEXT, 0, code, reason, receiveSpansSkipped);
       Attributes attrs = readAttributes(s);
       boolean isError = s.readU8() != 0;
       SpanDecision span = s.readU8() != 0 ? readSpan(s) : null;
@@ -170,6 +219,11 @@ public final class ConnectionModel {
   }
 
   private void call(Scratch s, int event, MessageType type, long size, Integer code, String reason) {
+    call(s, event, type, size, code, reason, 0);
+  }
+
+  private void call(
+      Scratch s, int event, MessageType type, long size, Integer code, String reason, long receiveSpansSkipped) {
     // The enums mirror the bridge's tables (checked by the native crate's tests).
     s.u8(model.ordinal());
     s.u8(role.ordinal());
@@ -183,6 +237,8 @@ public final class ConnectionModel {
     s.i64(size);
     s.u32(code == null ? -1 : code);
     s.str(reason == null ? "" : reason);
+    s.u8(trust.remoteContext().ordinal());
+    s.i64(receiveSpansSkipped);
     s.str(route);
     s.call(Native::modelDecide);
   }

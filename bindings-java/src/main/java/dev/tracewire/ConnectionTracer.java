@@ -34,6 +34,7 @@ public final class ConnectionTracer {
 
   private final Tracer tracer;
   private final ConnectionModel model;
+  private final ReceiveSpanBudget receiveBudget;
   private volatile Span connectionSpan;
   /** The context holding the connection span, with the baggage its start picked. */
   private volatile Context connectionContext;
@@ -43,6 +44,7 @@ public final class ConnectionTracer {
   public ConnectionTracer(Tracer tracer, ConnectionModel model) {
     this.tracer = Objects.requireNonNull(tracer, "tracer");
     this.model = Objects.requireNonNull(model, "model");
+    this.receiveBudget = model.trust().receiveSpanBudget();
   }
 
   /** The tracer of {@link GlobalOpenTelemetry} (the Java agent's, when it runs). */
@@ -62,12 +64,13 @@ public final class ConnectionTracer {
 
   /**
    * Starts the connection span: {@code connect {path}} under the caller's current span
-   * (client), or {@code accept {path}} under the handshake's context (server).
+   * (client), or {@code accept {path}} under the handshake's context (server), as the
+   * connection's {@link Trust} admits it.
    *
    * @param handshake the context received in the handshake (server), or null
    */
   public Span open(TraceContext handshake) {
-    Context c = start(model.open(), handshake);
+    Context c = start(model.open(), admit(handshake));
     Span s = Span.fromContext(c);
     connectionContext = c;
     connectionSpan = s;
@@ -112,13 +115,25 @@ public final class ConnectionTracer {
   /**
    * Starts the span for processing one received message of {@code size} payload bytes (without
    * the envelope) and returns its context, which the handler runs in: the parent and baggage the
-   * core picks from the message's context, the caller's and the connection's ({@link
-   * Span#fromContext} gives the span, which the caller ends).
+   * core picks from the message's context (as the connection's {@link Trust} admits it), the
+   * caller's and the connection's ({@link Span#fromContext} gives the span, which the caller
+   * ends). Once the trust policy's receive span budget is spent, no span starts: the context is
+   * the connection's, holding a non-recording span (ending it does nothing), and the message is
+   * counted at close.
    *
    * @param message the context decoded from the message, or null/empty
    */
   public Context receiveContext(MessageType type, long size, TraceContext message) {
-    return start(model.receive(type, size), message);
+    if (!receiveBudget.admit()) {
+      Context conn = connectionContext;
+      Context base = conn == null ? Context.root() : conn;
+      return base.with(Span.wrap(Span.fromContext(base).getSpanContext()));
+    }
+    return start(model.receive(type, size), admit(message));
+  }
+
+  private TraceContext admit(TraceContext received) {
+    return received == null ? null : model.trust().admit(received);
   }
 
   /** {@link #receiveContext}'s span. */
@@ -135,7 +150,7 @@ public final class ConnectionTracer {
    * @param reason the close reason (may be empty)
    */
   public void close(Integer code, String reason) {
-    CloseDecision d = model.close(code, reason);
+    CloseDecision d = model.close(code, reason, receiveBudget.skipped());
     if (d.span() == null) {
       Span s = connectionSpan;
       if (s != null && !connectionSpanEnded) {
@@ -217,6 +232,9 @@ public final class ConnectionTracer {
     }
     if (applied.linkConnection()) {
       b.addLink(connSc);
+    }
+    if (applied.linkRemote()) {
+      b.addLink(remote.toSpanContext());
     }
     return parent.with(b.startSpan());
   }

@@ -84,6 +84,9 @@ public final class Native {
   /** {@link #modelChoose} result: the bit set when the connection span is linked. */
   public static final int APPLIED_LINK_CONNECTION = 65536;
 
+  /** {@link #modelChoose} result: the bit set when the received span context is linked. */
+  public static final int APPLIED_LINK_REMOTE = 131072;
+
   /**
    * Default largest WebSocket message received, in bytes (Rust: {@code
    * tracewire::limits::WS_MAX_MESSAGE_SIZE}; pinned by a test in {@code native/src/lib.rs}).
@@ -158,6 +161,18 @@ public final class Native {
   public static native int modelParse(String name);
 
   public static native int modelDecide(long in, int inLen, long out, int cap);
+
+  public static native int trustAdmit(long in, int inLen, long out, int cap);
+
+  public static native int trustSessionId(long in, int inLen, long out, int cap);
+
+  public static native long budgetNew(long limit);
+
+  public static native void budgetFree(long handle);
+
+  public static native boolean budgetAdmit(long handle);
+
+  public static native long budgetSkipped(long handle);
 
   public static native int modelChoose(long in, int inLen, int available);
 

@@ -46,7 +46,8 @@ public final class TracedSession {
       target = Target.fromRequest(null, null, uri == null ? "" : uri.toString());
     }
     ConnectionModel model =
-        new ConnectionModel(conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), target);
+        new ConnectionModel(
+            conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), target, conf.trust());
     this.tracer = new ConnectionTracer(conf.tracer(), model);
     this.codec = new MessageCodec(hs.envelopes(), conf.jsonPath(), conf.stripEnvelope());
     this.maxMessageSize = conf.maxMessageSize();

@@ -10,6 +10,7 @@ import dev.tracewire.Received;
 import dev.tracewire.Target;
 import dev.tracewire.TraceContext;
 import dev.tracewire.TracingModel;
+import dev.tracewire.Trust;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
@@ -108,6 +109,7 @@ public final class TracedWebSocket {
     private int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
     private Duration handshakeTimeout = WebSocketLimits.HANDSHAKE_TIMEOUT;
     private long maxQueuedSendBytes = WebSocketLimits.MAX_WRITE_BUFFER_SIZE;
+    private Trust trust = Trust.trusted();
 
     private Builder(HttpClient client) {
       this.client = Objects.requireNonNull(client, "client");
@@ -116,6 +118,15 @@ public final class TracedWebSocket {
     /** The tracer (default: the global tracer). */
     public Builder tracer(Tracer tracer) {
       this.tracer = tracer;
+      return this;
+    }
+
+    /**
+     * How far the server is trusted (default {@link Trust#trusted()}): what the contexts of its
+     * messages may do (docs/PROTOCOL.md section 12).
+     */
+    public Builder trust(Trust trust) {
+      this.trust = Objects.requireNonNull(trust);
       return this;
     }
 
@@ -220,7 +231,11 @@ public final class TracedWebSocket {
       ClientHandshake hs = new ClientHandshake(offer);
       ConnectionModel m =
           new ConnectionModel(
-              model, ConnectionModel.Role.CLIENT, hs.sessionId(), Target.fromUrl(uri.toString()));
+              model,
+              ConnectionModel.Role.CLIENT,
+              hs.sessionId(),
+              Target.fromUrl(uri.toString()),
+              trust);
       ConnectionTracer ct = new ConnectionTracer(t, m);
       Span connect = ct.open(null);
       TracedWebSocket traced =

@@ -6,6 +6,7 @@ import dev.tracewire.MessageCodec;
 import dev.tracewire.ServerHandshake;
 import dev.tracewire.Target;
 import dev.tracewire.TracingModel;
+import dev.tracewire.Trust;
 import io.opentelemetry.api.trace.Tracer;
 import jakarta.websocket.HandshakeResponse;
 import jakarta.websocket.Session;
@@ -14,6 +15,7 @@ import jakarta.websocket.server.ServerEndpointConfig;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A Jakarta WebSocket configurator that reads the trace context, the envelope offer and the
@@ -61,6 +63,7 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   private final String jsonPath;
   private final boolean stripEnvelope;
   private volatile int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
+  private volatile Trust trust = Trust.trusted();
 
   /** Defaults (see the class docs). */
   public TracingConfigurator() {
@@ -154,6 +157,23 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
       throw new IllegalArgumentException("maxMessageSize must be positive: " + bytes);
     }
     this.maxMessageSize = bytes;
+    return this;
+  }
+
+  /** How far clients are trusted (default: {@link Trust#trusted()}). */
+  public Trust trust() {
+    return trust;
+  }
+
+  /**
+   * Sets how far clients are trusted: a server on the internet sets {@link Trust#untrusted()},
+   * so a client's context is only linked, its baggage dropped, its session id replaced and its
+   * messages' process spans capped (docs/PROTOCOL.md section 12).
+   *
+   * @return this configurator
+   */
+  public TracingConfigurator trust(Trust trust) {
+    this.trust = Objects.requireNonNull(trust, "trust");
     return this;
   }
 

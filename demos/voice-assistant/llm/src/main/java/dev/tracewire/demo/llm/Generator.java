@@ -5,14 +5,17 @@ import dev.tracewire.ContextCarrier;
 import dev.tracewire.StreamMetrics;
 import dev.tracewire.websocket.TracedSession;
 import io.opentelemetry.api.GlobalOpenTelemetry;
+import io.opentelemetry.api.baggage.Baggage;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 
@@ -67,16 +70,18 @@ final class Generator {
   }
 
   private void answer(Request request) throws InterruptedException {
+    Context parent = ContextCarrier.restore(request.context());
     Span span =
         tracer
             .spanBuilder("chat stand-in-llm")
-            .setParent(ContextCarrier.restore(request.context()))
+            .setParent(parent)
             .setAttribute("gen_ai.operation.name", "chat")
             // Required by the GenAI conventions; the demo's model is its own provider.
             .setAttribute("gen_ai.provider.name", "tracewire-demo")
             .setAttribute("gen_ai.request.model", "stand-in-llm")
             .setAttribute("thread.name", Thread.currentThread().getName())
             .setAttribute("demo.turn", request.turn())
+            .setAttribute("demo.baggage", baggageKeys(parent))
             .startSpan();
     String[] words = ANSWERS.getOrDefault(request.prompt(), FALLBACK).split(" ");
     try (Scope ignored = span.makeCurrent();
@@ -107,5 +112,13 @@ final class Generator {
 
   private void pause(double millis) throws InterruptedException {
     Thread.sleep(Math.round(millis * pace));
+  }
+
+  /**
+   * The baggage keys {@code cx} carries, sorted and comma-separated: what reached llm from the
+   * gateway (the cross-language test checks that the device's baggage never does).
+   */
+  private static String baggageKeys(Context cx) {
+    return String.join(",", new TreeSet<>(Baggage.fromContext(cx).asMap().keySet()));
   }
 }
