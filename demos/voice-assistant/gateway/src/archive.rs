@@ -133,8 +133,9 @@ impl Archive {
 }
 
 impl Pusher {
-    /// Sends the queued jobs until every [`Archive`] is dropped.
-    pub async fn run(mut self) {
+    /// Sends the queued jobs until every [`Archive`] is dropped; returns
+    /// how many failed.
+    pub async fn run(mut self) -> u64 {
         while let Some(job) = self.jobs.recv().await {
             match self.command(&[b"LPUSH", QUEUE.as_bytes(), &job.body]).await {
                 Ok(_) => job.send.span().end(),
@@ -156,6 +157,7 @@ impl Pusher {
                 self.failures
             );
         }
+        self.failures
     }
 
     /// Runs one command and returns Redis's one-line reply (`+OK`, `:1`);
@@ -228,6 +230,8 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
+    use std::process::{Child, Command, Stdio};
 
     #[test]
     fn commands_are_resp_arrays_of_bulk_strings() {
@@ -237,8 +241,165 @@ mod tests {
         );
     }
 
-    #[test]
-    fn carriers_are_lowercase_hex() {
-        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+    /// A `redis-server` of the test's own on a free loopback port, nothing
+    /// persisted; killed when dropped.
+    struct RedisServer {
+        child: Child,
+        address: String,
+        _dir: TempDir,
+    }
+
+    /// A directory removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl RedisServer {
+        async fn start() -> RedisServer {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port();
+            let dir =
+                std::env::temp_dir().join(format!("gateway-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                ])
+                .args(["--appendonly", "no", "--dir"])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect(
+                    "redis-server is not installed (Debian, Ubuntu: apt-get install redis-server)",
+                );
+            let server = RedisServer {
+                child,
+                address: format!("127.0.0.1:{port}"),
+                _dir: TempDir(dir),
+            };
+            for _ in 0..200 {
+                if server.command(&[b"PING"]).await.is_ok() {
+                    return server;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("redis-server did not answer on {}", server.address);
+        }
+
+        /// One command on a connection of its own (a test's view of Redis).
+        async fn command(&self, args: &[&[u8]]) -> Result<String, String> {
+            let (_jobs, queued) = mpsc::unbounded_channel();
+            let mut client = Pusher {
+                address: self.address.clone(),
+                connection: None,
+                jobs: queued,
+                failures: 0,
+            };
+            client.command(args).await
+        }
+
+        async fn pop(&self) -> serde_json::Value {
+            let mut tcp = BufStream::new(TcpStream::connect(&self.address).await.unwrap());
+            tcp.write_all(&resp_command(&[b"RPOP", QUEUE.as_bytes()]))
+                .await
+                .unwrap();
+            tcp.flush().await.unwrap();
+            let (mut header, mut body) = (String::new(), String::new());
+            tcp.read_line(&mut header).await.unwrap();
+            tcp.read_line(&mut body).await.unwrap();
+            assert!(header.starts_with('$'), "{header}");
+            serde_json::from_str(body.trim_end()).unwrap()
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_turn_is_queued_with_its_context_as_the_carrier() {
+        let redis = RedisServer::start().await;
+        let (archive, pusher) = connect(&redis.address).await.unwrap();
+        let turn = Context::new().with_remote_span_context(SpanContext::new(
+            0x4bf92f3577b34da6a3ce929d0e0e4736.into(),
+            0x00f067aa0ba902b7.into(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        ));
+        archive.enqueue(&turn, "s-1", 2, "and tomorrow", "tomorrow brings rain");
+        // Dropping the last archive lets the pusher finish the queue and stop.
+        drop(archive);
+        pusher.run().await;
+
+        let job = redis.pop().await;
+        assert_eq!(
+            (
+                &job["session"],
+                &job["turn"],
+                &job["transcript"],
+                &job["answer"]
+            ),
+            (
+                &json!("s-1"),
+                &json!(2),
+                &json!("and tomorrow"),
+                &json!("tomorrow brings rain")
+            )
+        );
+        // No SDK is installed: the send span is the API's no-op span, which
+        // carries its parent's context, so the carrier holds the turn's.
+        let carrier: Vec<u8> = (0..job["carrier"].as_str().unwrap().len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&job["carrier"].as_str().unwrap()[i..i + 2], 16).unwrap())
+            .collect();
+        let restored = TraceContext::from_carrier(&carrier).unwrap();
+        let parent = restored.traceparent.unwrap();
+        assert_eq!(
+            parent.trace_id.to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(parent.span_id.to_string(), "00f067aa0ba902b7");
+        assert_eq!(
+            redis.command(&[b"LLEN", QUEUE.as_bytes()]).await.as_deref(),
+            Ok("0")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_named_and_a_lost_one_fails_no_turn() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap();
+        let error = connect(&closed.to_string()).await.err().unwrap();
+        assert!(
+            error.starts_with(&format!("cannot reach redis at {closed}:")),
+            "{error}"
+        );
+        let error = connect("no-port").await.err().unwrap();
+        assert!(error.contains("expected HOST:PORT"), "{error}");
+
+        let redis = RedisServer::start().await;
+        let (archive, pusher) = connect(&redis.address).await.unwrap();
+        drop(redis);
+        archive.enqueue(&Context::new(), "s-1", 1, "thank you", "you are welcome");
+        drop(archive);
+        // The failure is reported and counted; nothing hangs on it.
+        let failures = tokio::time::timeout(REDIS_TIMEOUT * 3, pusher.run()).await;
+        assert_eq!(failures, Ok(1));
     }
 }

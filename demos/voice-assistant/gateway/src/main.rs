@@ -184,8 +184,11 @@ mod tests {
             "ws://t/tts",
             "--port",
             "9",
+            "--redis",
+            "127.0.0.1:6379",
         ]))
         .unwrap();
+        assert_eq!(ok.redis.as_deref(), Some("127.0.0.1:6379"));
         assert_eq!(
             (ok.host.as_str(), ok.port, ok.upstreams.llm.as_str()),
             ("127.0.0.1", 9, "ws://l/llm")
