@@ -299,6 +299,8 @@ class Run:
                 self.jaeger = jaeger.Jaeger()
                 self.jaeger.wait_ready()
                 self.endpoint = self.jaeger.otlp_endpoint
+                # Jaeger holds the spans; a receiver's file from an earlier run is stale.
+                self.out = None
             elif self.tracing and "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ:
                 argv: List[object] = ["--listen", "127.0.0.1:0"]
                 if self.out is not None:
