@@ -3,9 +3,10 @@
 
 Starts the backend: `demos/collector` (the default, unless
 OTEL_EXPORTER_OTLP_ENDPOINT points elsewhere) or, with `--backend jaeger`, a
-Jaeger on loopback; then asr, llm, tts and the gateway on free loopback ports,
-runs the device for a few turns, stops everything it started (also on failure
-or Ctrl-C), and prints the trace: the receiver's waterfall and a summary line,
+Jaeger on loopback; then a Redis (`redis-server`, no persistence, in a
+temporary directory), asr, llm, tts, the archive worker and the gateway on
+free loopback ports, runs the device for a few turns, stops everything it
+started (also on failure or Ctrl-C), and prints the trace: the receiver's waterfall and a summary line,
 or what Jaeger's query API holds and where to look. With `--bench` it runs the
 pipeline with tracing on and off, interleaved, and prints per-turn latency.
 
@@ -21,10 +22,13 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,9 +49,17 @@ ARTIFACTS: Dict[str, List[object]] = {
     "asr": [TARGET / "demo" / "asr"],
     "llm": ["java", "-jar", HERE / "llm" / "target" / "llm.jar"],
     "tts": [PYTHON, HERE / "python" / "tts.py"],
+    "archive": [PYTHON, HERE / "python" / "archive.py"],
     "device": [PYTHON, HERE / "python" / "device.py"],
 }
 
+# The queue between the gateway and the archive worker: Debian's package.
+REDIS_SERVER = "redis-server"
+REDIS_MISSING = (
+    "redis-server is not installed; the demo queues each turn through Redis."
+    " Install it with `sudo apt-get install redis-server` (Debian, Ubuntu; the"
+    " CI script .ci/run does this) or your system's package manager"
+)
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
@@ -185,6 +197,25 @@ def check_artifacts() -> None:
         raise DemoError(
             "not built: " + ", ".join(missing) + "\n  (run `make -C demos build`, or `make demo`)"
         )
+    if shutil.which(REDIS_SERVER) is None:
+        raise DemoError(REDIS_MISSING)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server that cannot pick its own)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(port: int) -> bool:
+    """Whether a Redis on loopback `port` answers PING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 class Run:
@@ -202,6 +233,8 @@ class Run:
         # The local receiver, when this run started one.
         self.collector: Optional[Service] = None
         self.started = time.time()
+        # Redis's working directory (empty: nothing is persisted).
+        self.redis_dir: Optional[tempfile.TemporaryDirectory] = None
 
     def _env(self, service: str) -> Dict[str, str]:
         env = dict(os.environ)
@@ -229,6 +262,32 @@ class Run:
         self.services.append(service)
         return service
 
+    def _start_redis(self) -> str:
+        """Starts a Redis on a free loopback port; its HOST:PORT once it
+        answers."""
+        self.redis_dir = tempfile.TemporaryDirectory(prefix="tracewire-redis-")
+        port = free_port()
+        redis = Service(
+            "redis",
+            [REDIS_SERVER, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.redis_dir.name],
+            dict(os.environ),
+            server=False,
+            # Its log goes to stdout; shown with --verbose only.
+            on_line=(lambda line: print(f"[redis] {line}", file=sys.stderr)) if self.args.verbose else (lambda line: None),
+            echo_stderr=self.args.verbose,
+        )
+        self.services.append(redis)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not redis_answers(port):
+            if redis.proc.poll() is not None:
+                redis.join_output(1.0)
+                raise DemoError(f"{redis.why()}\n  (redis stopped before it answered)")
+            if time.monotonic() > deadline:
+                raise DemoError(f"redis did not answer on port {port} within {READY_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+        return f"127.0.0.1:{port}"
+
     def _on_device_line(self, line: str) -> None:
         if line.startswith("TURN "):
             self.turns.append(json.loads(line[len("TURN ") :]))
@@ -241,6 +300,8 @@ class Run:
                 self.jaeger = jaeger.Jaeger()
                 self.jaeger.wait_ready()
                 self.endpoint = self.jaeger.otlp_endpoint
+                # Jaeger holds the spans; a receiver's file from an earlier run is stale.
+                self.out = None
             elif self.tracing and "OTEL_EXPORTER_OTLP_ENDPOINT" not in os.environ:
                 argv: List[object] = ["--listen", "127.0.0.1:0"]
                 if self.out is not None:
@@ -253,10 +314,14 @@ class Run:
             else:
                 # Another backend holds the spans; a file left by an earlier run is stale.
                 self.out = None
+            redis = self._start_redis()
             upstream = {name: self._start(name) for name in ("asr", "llm", "tts")}
+            archive = self._start("archive", ["--redis", redis])
             urls = {name: s.wait_ready(READY_TIMEOUT_S) for name, s in upstream.items()}
+            archive.wait_ready(READY_TIMEOUT_S)
             gateway = self._start(
-                "gateway", ["--asr", urls["asr"], "--llm", urls["llm"], "--tts", urls["tts"]]
+                "gateway",
+                ["--asr", urls["asr"], "--llm", urls["llm"], "--tts", urls["tts"], "--redis", redis],
             )
             voice = gateway.wait_ready(READY_TIMEOUT_S)
             device = self._start(
@@ -265,8 +330,9 @@ class Run:
             )
             self._watch(device)
             # The device has flushed its spans; now the servers, which flush
-            # theirs on SIGTERM (the gateway, their client, first), and last
-            # the receiver, which writes the file.
+            # theirs on SIGTERM (the gateway, their client, first; then the
+            # archive worker, which first works off what the gateway queued;
+            # Redis after it), and last the receiver, which writes the file.
             problems = [p for s in reversed(self.services) if s not in (device, self.collector)
                         if (p := s.stop()) is not None]
             if self.collector is not None:
@@ -281,6 +347,8 @@ class Run:
             for service in [*self.services, self.collector]:
                 if service is not None:
                     service.kill()
+            if self.redis_dir is not None:
+                self.redis_dir.cleanup()
 
     def stop_backend(self) -> None:
         if self.jaeger is not None:

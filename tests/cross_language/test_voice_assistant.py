@@ -2,7 +2,8 @@
 
 Runs demos/voice-assistant/run.py (the real services over loopback WebSocket,
 each exporting over OTLP/HTTP) in both tracing models against two backends,
-and checks the traces each holds afterwards:
+and checks the traces each holds afterwards (the queue hop through Redis
+included: run.py starts its own redis-server):
 
 - ``receiver``: the demo's own OTLP receiver, from the file it writes;
 - ``jaeger``: a real Jaeger v2 (built by ``make -C demos jaeger``), pointed to
@@ -42,12 +43,15 @@ AUDIO_CHUNKS_IN = 25
 # Words of the stand-in answers to the three utterances; tts makes 3 audio
 # chunks per word.
 ANSWER_WORDS = [12, 7, 3]
-SERVICES = {"device", "gateway", "asr", "llm", "tts"}
-UPSTREAM = SERVICES - {"device", "gateway"}
+SERVICES = {"device", "gateway", "asr", "llm", "tts", "archive"}
+# The services the gateway calls over WebSocket.
+UPSTREAM = {"asr", "llm", "tts"}
 # What the device puts in its baggage, and what the gateway puts in its own
 # for the upstream services (demos/README.md).
 DEVICE_BAGGAGE = "user.id"
 GATEWAY_BAGGAGE = "gateway.session.id"
+# The Redis list between the gateway and the archive worker.
+QUEUE = "voice-assistant.archive"
 LANGUAGES = {"python", "rust", "go", "java"}
 
 Span = Dict[str, object]
@@ -214,6 +218,38 @@ def check_thread_pool_hop(spans: List[Span]) -> None:
         assert (parent["service"], parent["name"], parent["kind"]) == ("llm", "process /llm", "consumer")
 
 
+def over_websocket(span: Span) -> bool:
+    """Whether the span is one of tracewire's WebSocket message spans (the
+    archive's Redis spans use the same messaging conventions)."""
+    return span["attributes"].get("messaging.system") == "websocket"  # type: ignore[union-attr]
+
+
+def check_queue_hop(spans: List[Span]) -> None:
+    """Each turn's job crosses Redis: the gateway's send span (PRODUCER,
+    under the turn's invoke_agent) is the parent of the archive worker's
+    process span (CONSUMER, Python), restored from the carrier in the job,
+    which also links to it as the messaging conventions ask."""
+    agent = by_turn(spans, "gateway", "invoke_agent voice-assistant")
+    sends = by_turn(spans, "gateway", f"send {QUEUE}")
+    processes = by_turn(spans, "archive", f"process {QUEUE}")
+    for turn in range(1, TURNS + 1):
+        send, process = sends[turn], processes[turn]
+        assert (send["kind"], process["kind"]) == ("producer", "consumer")
+        assert send["parent_span_id"] == agent[turn]["span_id"]
+        assert process["parent_span_id"] == send["span_id"]
+        assert process["trace_id"] == send["trace_id"]
+        assert [(link["trace_id"], link["span_id"]) for link in process["links"]] == [
+            (send["trace_id"], send["span_id"])]
+        assert process["language"] == "python"
+        for span, operation in ((send, "send"), (process, "process")):
+            attributes = span["attributes"]
+            assert attributes["messaging.system"] == "redis"
+            assert attributes["messaging.operation.type"] == operation
+            assert attributes["messaging.destination.name"] == QUEUE
+        assert send["attributes"]["messaging.message.body.size"] == process["attributes"]["messaging.message.body.size"]
+        assert int(process["start_unix_nano"]) >= int(send["start_unix_nano"])
+
+
 def check_clean_ends(spans: Iterable[Span]) -> None:
     """No span failed, and every connection closed normally."""
     failed = [(s["service"], s["name"], s["status"]) for s in spans if s["status"]["code"] == "error"]
@@ -269,7 +305,7 @@ def check_baggage(spans: List[Span]) -> None:
 
 def check_session_ids(spans: Iterable[Span]) -> None:
     for span in spans:
-        if span["name"].split(" ")[0] in ("connect", "accept", "send", "process"):
+        if span["name"].split(" ")[0] in ("connect", "accept") or over_websocket(span):
             assert span["attributes"].get("websocket.session.id"), (span["service"], span["name"])
 
 
@@ -309,6 +345,7 @@ def test_connection_model_hops(connection_traces: List[dict]) -> None:
     check_baggage(spans)
     check_agent_shape(spans)
     check_thread_pool_hop(spans)
+    check_queue_hop(spans)
     check_session_ids(spans)
 
 
@@ -346,7 +383,7 @@ def test_message_model_is_one_trace_per_turn_from_the_gateway_on(message_traces:
         check_session_ids(spans)
         # Every message span links to its connection's span, in another trace.
         for span in spans:
-            if span["kind"] in ("producer", "consumer"):
+            if over_websocket(span):
                 linked = [connections.get(link["span_id"]) for link in span["links"]]
                 assert any(c is not None and c["service"] == span["service"] for c in linked), (
                     span["service"], span["name"])
@@ -377,4 +414,5 @@ def test_message_model_agent_shape_and_streams(message_traces: List[dict]) -> No
     spans = [s for t in message_traces for s in t["spans"]]
     check_agent_shape(spans)
     check_thread_pool_hop(spans)
+    check_queue_hop(spans)
     check_streams(spans)

@@ -1,4 +1,4 @@
-"""What the demo's Python services (``device``, ``tts``) share.
+"""What the demo's Python services (``device``, ``tts``, ``archive``) share.
 
 - telemetry from the environment: the OpenTelemetry SDK exporting spans and
   the stream metrics over OTLP/HTTP (the exporters read

@@ -4,9 +4,13 @@
 //! The service contract is in demos/README.md.
 //!
 //! ```text
-//! gateway --asr ws://HOST:PORT/asr --llm ws://HOST:PORT/llm --tts ws://HOST:PORT/tts [--host 127.0.0.1] [--port 0]
+//! gateway --asr ws://HOST:PORT/asr --llm ws://HOST:PORT/llm --tts ws://HOST:PORT/tts [--redis HOST:PORT] [--host 127.0.0.1] [--port 0]
 //! ```
+//!
+//! With `--redis`, each finished turn is queued there for the archive worker
+//! (see `archive`).
 
+mod archive;
 mod session;
 
 use std::sync::Arc;
@@ -18,17 +22,22 @@ use tracewire::ws::{self, Config};
 
 use session::{Gateway, Upstreams};
 
-const USAGE: &str = "usage: gateway --asr URL --llm URL --tts URL [--host 127.0.0.1] [--port 0]";
+/// How long a stopping gateway waits for queued archive jobs to reach Redis.
+const ARCHIVE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+const USAGE: &str = "usage: gateway --asr URL --llm URL --tts URL [--redis HOST:PORT] [--host 127.0.0.1] [--port 0]";
 
 struct Options {
     host: String,
     port: u16,
     upstreams: Upstreams,
+    /// Where the archive's Redis listens, if turns are archived.
+    redis: Option<String>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let (mut host, mut port) = ("127.0.0.1".to_owned(), 0);
-    let (mut asr, mut llm, mut tts) = (None, None, None);
+    let (mut asr, mut llm, mut tts, mut redis) = (None, None, None, None);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
@@ -40,6 +49,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--asr" => asr = Some(value()?),
             "--llm" => llm = Some(value()?),
             "--tts" => tts = Some(value()?),
+            "--redis" => redis = Some(value()?),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
@@ -52,6 +62,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             llm: llm.ok_or_else(|| missing("--llm"))?,
             tts: tts.ok_or_else(|| missing("--tts"))?,
         },
+        redis,
     })
 }
 
@@ -80,8 +91,30 @@ fn start() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let gateway = Gateway::new(options.upstreams, Config::default().model(model));
-    let served = runtime.block_on(serve(&options.host, options.port, Arc::new(gateway)));
+    let served = runtime.block_on(async {
+        let (archive, pusher) = match &options.redis {
+            Some(address) => {
+                let (archive, pusher) = archive::connect(address).await?;
+                (Some(archive), Some(pusher))
+            }
+            None => (None, None),
+        };
+        let gateway = Gateway::new(options.upstreams, Config::default().model(model), archive);
+        let pushing = pusher.map(|pusher| tokio::spawn(pusher.run()));
+        // `serve` drops the last reference to the gateway, hence to the
+        // archive: the pusher then sends what is queued and stops.
+        let served = serve(&options.host, options.port, Arc::new(gateway)).await;
+        if let Some(pushing) = pushing
+            && tokio::time::timeout(ARCHIVE_DRAIN_TIMEOUT, pushing)
+                .await
+                .is_err()
+        {
+            eprintln!(
+                "gateway: archive: jobs still queued after {ARCHIVE_DRAIN_TIMEOUT:?} are dropped"
+            );
+        }
+        served
+    });
     // Sessions still open are dropped with the runtime; their spans end then.
     drop(runtime);
     // Telemetry that could not be delivered is worth a line, never a failed
@@ -151,8 +184,11 @@ mod tests {
             "ws://t/tts",
             "--port",
             "9",
+            "--redis",
+            "127.0.0.1:6379",
         ]))
         .unwrap();
+        assert_eq!(ok.redis.as_deref(), Some("127.0.0.1:6379"));
         assert_eq!(
             (ok.host.as_str(), ok.port, ok.upstreams.llm.as_str()),
             ("127.0.0.1", 9, "ws://l/llm")

@@ -16,6 +16,8 @@ use tracewire::model::Trust;
 use tracewire::otel::{StreamInstruments, StreamSpan};
 use tracewire::ws::{self, Config, Received, TracedStream};
 
+use crate::archive::Archive;
+
 /// `gen_ai.provider.name` of the stand-in model (the GenAI conventions
 /// require it on `chat` spans and metrics); the same in the Java llm.
 const PROVIDER: &str = "tracewire-demo";
@@ -52,12 +54,14 @@ pub struct Gateway {
     pub audio: Arc<StreamInstruments>,
     /// Instruments for model output (tokens).
     pub tokens: Arc<StreamInstruments>,
+    /// Where finished turns are queued, if anywhere.
+    pub archive: Option<Archive>,
 }
 
 impl Gateway {
     /// A gateway using the global tracer and meter providers; `config` is
     /// the upstream connections', and the device's with [`Trust::untrusted`].
-    pub fn new(upstreams: Upstreams, config: Config) -> Self {
+    pub fn new(upstreams: Upstreams, config: Config, archive: Option<Archive>) -> Self {
         let meter = opentelemetry::global::meter("gateway");
         Gateway {
             upstreams,
@@ -66,6 +70,7 @@ impl Gateway {
             tracer: opentelemetry::global::tracer("gateway"),
             audio: Arc::new(StreamInstruments::new(&meter, StreamKind::Generic)),
             tokens: Arc::new(StreamInstruments::new(&meter, StreamKind::ModelOutput)),
+            archive,
         }
     }
 }
@@ -97,6 +102,9 @@ struct Turn {
     speech_to_text: Option<StreamSpan>,
     chat: Option<StreamSpan>,
     text_to_speech: Option<StreamSpan>,
+    /// asr's final transcript and llm's answer, for the archive.
+    transcript: String,
+    answer: String,
 }
 
 /// Serves one accepted device connection until the device closes it.
@@ -280,6 +288,8 @@ impl Session<'_> {
                             speech_to_text: Some(stt),
                             chat: None,
                             text_to_speech: None,
+                            transcript: String::new(),
+                            answer: String::new(),
                         });
                         Ok(())
                     }
@@ -339,6 +349,7 @@ impl Session<'_> {
                 let start = json!({"type": "start", "turn": number});
                 send(tts, "tts", speech.context(), text_message(&start)).await?;
                 let turn = self.turn("asr")?;
+                turn.transcript = transcript;
                 turn.chat = Some(chat);
                 turn.text_to_speech = Some(speech);
                 Ok(())
@@ -363,6 +374,7 @@ impl Session<'_> {
             Some("token") => {
                 chat.record_chunk(text.len() as u64);
                 let token = body["text"].as_str().unwrap_or_default();
+                turn.answer.push_str(token);
                 let forward = json!({"type": "text", "turn": number, "text": token});
                 send(tts, "tts", speech.context(), text_message(&forward)).await
             }
@@ -419,6 +431,16 @@ impl Session<'_> {
                 let done =
                     json!({"type": "turn.done", "turn": turn.number, "audio_chunks": audio_chunks});
                 let sent = send(device, "device", &turn.agent, text_message(&done)).await;
+                if let Some(archive) = &self.gateway.archive {
+                    let answer = turn.answer.trim_end();
+                    archive.enqueue(
+                        &turn.agent,
+                        &self.session_id,
+                        turn.number,
+                        &turn.transcript,
+                        answer,
+                    );
+                }
                 turn.agent.span().end();
                 sent
             }

@@ -5,11 +5,17 @@ subprocesses, which export what they would export in the demo)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
+
+import redis
 
 import pytest
 from opentelemetry import trace
@@ -125,3 +131,48 @@ def traces_only_otlp() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver(traces_only=True)
     yield receiver
     receiver.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A ``redis-server`` of this test's own on a free loopback port, with
+    nothing persisted (its directory is the test's temporary one)."""
+
+    def __init__(self, directory: Path) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.fail("redis-server is not installed (Debian, Ubuntu: apt-get install redis-server)")
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self._proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(directory)],
+            stdout=subprocess.DEVNULL,
+        )
+        self.client: "redis.Redis[bytes]" = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.client.close()
+        self._proc.terminate()
+        self._proc.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running Redis, stopped after the test."""
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
