@@ -167,9 +167,11 @@ pub fn extract(
     TraceContext::from_header_values(&traceparent, &tracestate, &baggage)
 }
 
-/// The decoded values of every query parameter named `name`
-/// (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte).
-/// A leading `?` is ignored. Values that do not decode to UTF-8 are skipped.
+/// The decoded values of every query parameter named `name`, parsed as
+/// WHATWG `application/x-www-form-urlencoded` (what `URLSearchParams` does):
+/// `+` is a space, `%XX` a byte, a `%` not followed by two hex digits is
+/// kept literally, and bytes that are not UTF-8 become U+FFFD. A leading `?`
+/// is ignored.
 ///
 /// This reads every value whole; the handshake itself reads query values
 /// within their budgets (see [`extract`]).
@@ -190,24 +192,23 @@ fn query_values_within(query: &str, name: &str, budget: usize) -> Vec<String> {
             break;
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        // Each decoded byte takes 1 or 3 encoded ones: a longer key cannot
-        // be `name`, and is not decoded.
-        if k.len() > 3 * name.len() || form_decode(k, usize::MAX).as_deref() != Some(name) {
+        // Decoding shrinks a key at most threefold (`%XX` to one byte): a
+        // key longer than three times `name` cannot be it, and is not decoded.
+        if k.len() > 3 * name.len() || form_decode(k, usize::MAX) != name {
             continue;
         }
         let cap = budget.saturating_sub(total).saturating_add(4);
-        if let Some(v) = form_decode(v, cap) {
-            total = total.saturating_add(v.len() + 1);
-            out.push(v);
-        }
+        let v = form_decode(v, cap);
+        total = total.saturating_add(v.len() + 1);
+        out.push(v);
     }
     out
 }
 
-/// Decodes `application/x-www-form-urlencoded`, keeping the first `cap`
-/// bytes (and at most 3 more, to end on a character boundary); the rest is
-/// not read.
-fn form_decode(s: &str, cap: usize) -> Option<String> {
+/// Decodes one WHATWG `application/x-www-form-urlencoded` name or value,
+/// keeping the first `cap` bytes (and at most 3 more, to end on a character
+/// boundary); the rest is not read.
+fn form_decode(s: &str, cap: usize) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len().min(cap.saturating_add(4)));
     let mut cut = false;
@@ -221,28 +222,38 @@ fn form_decode(s: &str, cap: usize) -> Option<String> {
         }
         let byte = match b[i] {
             b'+' => b' ',
-            b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                i += 2;
-                u8::from_str_radix(hex, 16).ok()?
-            }
+            b'%' => match (b.get(i + 1).and_then(hex_digit), b.get(i + 2).and_then(hex_digit)) {
+                (Some(hi), Some(lo)) => {
+                    i += 2;
+                    hi << 4 | lo
+                }
+                // Not an escape: WHATWG keeps the `%` as it is.
+                _ => b'%',
+            },
             c => c,
         };
         out.push(byte);
         i += 1;
     }
-    match String::from_utf8(out) {
-        Ok(s) => Some(s),
-        // Cut inside a character: drop its start.
-        Err(e) if cut && e.utf8_error().error_len().is_none() => {
-            let valid = e.utf8_error().valid_up_to();
-            let mut out = e.into_bytes();
-            out.truncate(valid);
-            String::from_utf8(out).ok()
-        }
-        Err(_) => None,
+    if cut {
+        // Cut inside a character: drop its start rather than make it U+FFFD.
+        let tail = match std::str::from_utf8(&out) {
+            Err(e) if e.error_len().is_none() => out.len() - e.valid_up_to(),
+            _ => 0,
+        };
+        out.truncate(out.len() - tail);
     }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        // WHATWG's "UTF-8 decode without BOM": each maximal invalid
+        // subsequence becomes one U+FFFD, as `from_utf8_lossy` does.
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// The value of one ASCII hex digit.
+fn hex_digit(c: &u8) -> Option<u8> {
+    char::from(*c).to_digit(16).map(|d| d as u8)
 }
 
 /// A set of envelope formats, as offered by a client or accepted by a server.

@@ -109,3 +109,19 @@ fn generated_session_ids_differ() {
         (0..1000).map(|_| handshake::new_session_id()).collect();
     assert_eq!(ids.len(), 1000);
 }
+
+#[test]
+fn query_values_decode_as_url_search_params() {
+    // What `new URLSearchParams(q).getAll("k")` returns in a browser.
+    let cases: [(&str, &[&str]); 6] = [
+        ("k=%zz", &["%zz"]),
+        ("k=a%FFb", &["a\u{FFFD}b"]),
+        ("k=%E2%82", &["\u{FFFD}"]),
+        ("k=%F0%9F%98%80+%2B", &["\u{1F600} +"]),
+        ("?k&k=&k=1", &["", "", "1"]),
+        ("%6B=x&k%=y", &["x"]),
+    ];
+    for (query, want) in cases {
+        assert_eq!(handshake::query_values(query, "k"), want, "{query}");
+    }
+}
