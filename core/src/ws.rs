@@ -40,7 +40,7 @@ use crate::context::TraceContext;
 use crate::envelope::codec::{self, Codec};
 use crate::envelope::json::JsonEnvelope;
 use crate::envelope::{Decoded, EnvelopeError};
-use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
+use crate::handshake::{AppProtocols, ClientHandshake, Envelopes, Negotiated, ServerHandshake};
 use crate::limits;
 use crate::model::{self, MessageType, Model, Role};
 use crate::otel::{PreparedSpan, SpanSources, start_span};
@@ -73,6 +73,7 @@ pub const INSTRUMENTATION_NAME: &str = "tracewire";
 pub struct Config {
     model: Model,
     envelopes: Envelopes,
+    apps: AppProtocols,
     json: JsonEnvelope,
     tracer: Arc<BoxedTracer>,
     limits: Limits,
@@ -129,6 +130,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("model", &self.model)
             .field("envelopes", &self.envelopes)
+            .field("apps", &self.apps)
             .field("json", &self.json)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
@@ -144,6 +146,7 @@ impl Default for Config {
         Config {
             model: Model::Connection,
             envelopes: Envelopes::ALL,
+            apps: AppProtocols::default(),
             json: JsonEnvelope::top_level(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
             limits: Limits::default(),
@@ -161,6 +164,15 @@ impl Config {
     /// Sets the envelopes offered (client) or supported (server).
     pub fn envelopes(mut self, envelopes: Envelopes) -> Self {
         self.envelopes = envelopes;
+        self
+    }
+
+    /// Sets the application's own subprotocols, in order of preference:
+    /// offered (client) or supported (server) alone and composed with the
+    /// tracewire tokens; [`TracedStream::app_protocol`] says which one was
+    /// agreed. They replace any `Sec-WebSocket-Protocol` of the request.
+    pub fn app_protocols(mut self, apps: AppProtocols) -> Self {
+        self.apps = apps;
         self
     }
 
@@ -249,6 +261,8 @@ pub struct TracedStream<S> {
     inner: WebSocketStream<S>,
     connection: model::Connection,
     codec: Codec,
+    /// The application's subprotocol agreed in the handshake.
+    app_protocol: Option<String>,
     tracer: Arc<BoxedTracer>,
     /// Holds the connection span (already ended in the `message` model).
     connection_cx: Context,
@@ -303,8 +317,15 @@ impl<S> std::fmt::Debug for TracedStream<S> {
 }
 
 /// Opens a traced connection: starts the connection span under the current
-/// context, sends it, the envelope offer and a session id in the upgrade
-/// request, and reads which envelopes the server accepted.
+/// context, sends it and a session id in the upgrade request, offers the
+/// envelopes (and the application's subprotocols) as subprotocols, and
+/// reads which one the server selected (docs/PROTOCOL.md section 3).
+///
+/// tungstenite, like a browser, fails a handshake whose response selects no
+/// subprotocol when the request offered some: to reach a server that knows
+/// neither tracewire nor one of the configured application protocols,
+/// configure [`Envelopes::NONE`] and no application protocols (nothing is
+/// offered).
 pub async fn connect<R>(
     request: R,
     config: &Config,
@@ -313,7 +334,7 @@ where
     R: IntoClientRequest + Unpin,
 {
     let mut request = request.into_client_request()?;
-    let handshake = ClientHandshake::new(config.envelopes);
+    let handshake = ClientHandshake::new(config.envelopes).with_apps(config.apps.clone());
     let target = Target::from_url(&request.uri().to_string()).map_err(|e| {
         WsError::Url(match e {
             UrlError::UnsupportedScheme => TungsteniteUrlError::UnsupportedUrlScheme,
@@ -334,6 +355,15 @@ where
         &TraceContext::from_otel_context(&connection_cx),
         request.headers_mut(),
     );
+    let offer = handshake.subprotocols().join(", ");
+    let headers = request.headers_mut();
+    headers.remove(http::header::SEC_WEBSOCKET_PROTOCOL);
+    // Tokens are visible ASCII (checked by AppProtocols), so this cannot fail.
+    if let Ok(offer) = http::HeaderValue::from_str(&offer)
+        && !offer.is_empty()
+    {
+        headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, offer);
+    }
     let connecting = tokio_tungstenite::connect_async_with_config(
         request,
         Some(config.limits.websocket_config()),
@@ -348,51 +378,64 @@ where
             return Err(e);
         }
     };
-    let envelopes = handshake.accepted(response.headers());
-    let stream = TracedStream::new(inner, connection, envelopes, config, connection_cx);
+    let selected = response
+        .headers()
+        .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok());
+    let negotiated = handshake.negotiated(selected);
+    let stream = TracedStream::new(inner, connection, negotiated, config, connection_cx);
     Ok((stream, response))
 }
 
 /// Accepts a traced connection on `stream`: extracts the client's context
-/// (headers, then query string), answers the envelope offer, and starts the
+/// (headers, then query string), selects the subprotocol (the envelopes and
+/// the configured application protocols), and starts the
 /// server's connection span. Uninstrumented clients and browsers are
 /// accepted as they are.
 pub async fn accept<S>(stream: S, config: &Config) -> Result<TracedStream<S>, WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut opened: Option<(model::Connection, Envelopes, Context)> = None;
+    let mut opened: Option<(model::Connection, Negotiated, Context)> = None;
     // The error type is tungstenite's; this callback never fails.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request,
-                    mut response: http::Response<()>|
-     -> Result<_, ErrorResponse> {
-        let uri = request.uri();
-        let hs = ServerHandshake::from_request(request.headers(), uri.query(), config.envelopes);
-        for (name, value) in hs.response_headers() {
-            if let Ok(value) = http::HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
+    let callback =
+        |request: &Request, mut response: http::Response<()>| -> Result<_, ErrorResponse> {
+            let uri = request.uri();
+            let hs = ServerHandshake::from_request(
+                request.headers(),
+                uri.query(),
+                config.envelopes,
+                &config.apps,
+            );
+            for (name, value) in hs.response_headers() {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
             }
-        }
-        // tokio-tungstenite accepts on any stream and cannot tell whether
-        // TLS sits below it, so a Host without a port gives no port.
-        let host = request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok());
-        let target = Target::from_request_lenient(None, host, &uri.to_string());
-        let connection =
-            model::Connection::from_target(config.model, Role::Server, &hs.session_id, target);
-        let ambient = Context::current();
-        let sources = SpanSources {
-            ambient: &ambient,
-            remote: Some(&hs.context),
-            connection: None,
+            // tokio-tungstenite accepts on any stream and cannot tell whether
+            // TLS sits below it, so a Host without a port gives no port.
+            let host = request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let target = Target::from_request_lenient(None, host, &uri.to_string());
+            let connection =
+                model::Connection::from_target(config.model, Role::Server, &hs.session_id, target);
+            let ambient = Context::current();
+            let sources = SpanSources {
+                ambient: &ambient,
+                remote: Some(&hs.context),
+                connection: None,
+            };
+            let cx = start_span(&*config.tracer, connection.open(), &sources);
+            let negotiated = Negotiated {
+                envelopes: hs.envelopes,
+                app_protocol: hs.app_protocol,
+            };
+            opened = Some((connection, negotiated, cx));
+            Ok(response)
         };
-        let cx = start_span(&*config.tracer, connection.open(), &sources);
-        opened = Some((connection, hs.envelopes, cx));
-        Ok(response)
-    };
     let accepting = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
@@ -400,8 +443,8 @@ where
     );
     let inner = within(config.limits.handshake_timeout, accepting).await;
     match (inner, opened) {
-        (Ok(inner), Some((connection, envelopes, cx))) => {
-            Ok(TracedStream::new(inner, connection, envelopes, config, cx))
+        (Ok(inner), Some((connection, negotiated, cx))) => {
+            Ok(TracedStream::new(inner, connection, negotiated, config, cx))
         }
         (Err(e), opened) => {
             if let Some((_, _, cx)) = opened {
@@ -437,7 +480,7 @@ impl<S> TracedStream<S> {
     fn new(
         inner: WebSocketStream<S>,
         connection: model::Connection,
-        envelopes: Envelopes,
+        negotiated: Negotiated,
         config: &Config,
         connection_cx: Context,
     ) -> Self {
@@ -448,7 +491,8 @@ impl<S> TracedStream<S> {
             inner,
             spans: MessageSpans::new(&connection),
             connection,
-            codec: Codec::new(envelopes, config.json.clone()),
+            codec: Codec::new(negotiated.envelopes, config.json.clone()),
+            app_protocol: negotiated.app_protocol,
             tracer: config.tracer.clone(),
             connection_cx,
             close_recorded: false,
@@ -459,6 +503,12 @@ impl<S> TracedStream<S> {
     /// The envelopes both peers agreed on.
     pub fn envelopes(&self) -> Envelopes {
         self.codec.envelopes()
+    }
+
+    /// The application's subprotocol agreed in the handshake, by its own
+    /// name (`mcp`, not the tracewire token that carried it).
+    pub fn app_protocol(&self) -> Option<&str> {
+        self.app_protocol.as_deref()
     }
 
     /// The session id both peers record.
