@@ -5,8 +5,10 @@
 //! [`TracedStream`] is a `Sink<Message>` and a `Stream` of [`Received`]
 //! messages:
 //!
-//! - the handshake carries the caller's context, the envelope offer and the
-//!   session id; the server extracts them (headers, then query string);
+//! - the handshake carries the caller's context and the session id, which the
+//!   server extracts (headers, then query string), and offers the envelopes
+//!   as subprotocols (composed with the application's own,
+//!   [`Config::app_protocols`]), one of which the server selects;
 //! - each data message sent starts a PRODUCER span and carries its context in
 //!   the negotiated envelope; each one received starts a CONSUMER span whose
 //!   parent is the message's context, and comes with that span's
