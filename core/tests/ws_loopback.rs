@@ -497,6 +497,36 @@ async fn app_protocol_composed_with_envelopes_between_traced_peers() {
 }
 
 #[tokio::test]
+async fn plain_app_client_with_traced_app_server_gets_no_envelope() {
+    let t = Telemetry::new();
+    let config = t
+        .config(Model::Connection)
+        .app_protocols(AppProtocols::new(["mcp"]).expect("token"));
+    let (url, server) = echo_server(config).await;
+    let mut request = url.as_str().into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "mcp".parse().expect("value"));
+    let (mut plain, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "mcp");
+    let bin = Message::binary(Bytes::from_static(&[0xF5, 0x54, 0x57, 0x01, 0x00, 7]));
+    for m in [Message::text(JSON), bin] {
+        plain.send(m.clone()).await.expect("send");
+        assert_eq!(
+            plain.next().await.expect("echo").expect("ok"),
+            m,
+            "no tracewire token selected: nothing enveloped toward this client"
+        );
+    }
+    plain.close(None).await.expect("close");
+    while plain.next().await.is_some() {}
+    // Two data messages and the close frame, none with an envelope error.
+    assert_eq!(server.await.expect("server"), vec![None, None, None]);
+}
+
+#[tokio::test]
 async fn malformed_envelope_is_delivered_with_its_bytes_and_an_error() {
     let t = Telemetry::new();
     let (url, server) = echo_server(t.config(Model::Connection)).await;
