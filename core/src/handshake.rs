@@ -392,11 +392,6 @@ impl AppProtocols {
         Ok(AppProtocols(protocols))
     }
 
-    /// The names, in order of preference.
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
-    }
-
     fn contains(&self, name: &str) -> bool {
         self.0.iter().any(|p| p == name)
     }
