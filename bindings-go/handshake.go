@@ -3,12 +3,12 @@ package tracewire
 /*
 #cgo noescape tw_bytes_free
 #cgo nocallback tw_bytes_free
-#cgo noescape tw_client_accepted
-#cgo nocallback tw_client_accepted
+#cgo noescape tw_client_negotiated
+#cgo nocallback tw_client_negotiated
 #cgo noescape tw_client_request_headers
 #cgo nocallback tw_client_request_headers
-#cgo noescape tw_envelopes_parse
-#cgo nocallback tw_envelopes_parse
+#cgo noescape tw_client_subprotocols
+#cgo nocallback tw_client_subprotocols
 #cgo noescape tw_new_session_id
 #cgo nocallback tw_new_session_id
 #cgo noescape tw_server_handshake
@@ -27,13 +27,14 @@ import (
 )
 
 // Envelopes is a set of envelope formats, offered by a client or accepted
-// by a server in the handshake (the tracewire-envelope header).
+// by a server in the handshake (as WebSocket subprotocols, docs/PROTOCOL.md
+// section 3).
 type Envelopes uint32
 
 const (
-	// EnvelopeJSON is the JSON envelope on text frames (token "json").
+	// EnvelopeJSON is the JSON envelope on text frames.
 	EnvelopeJSON Envelopes = 1
-	// EnvelopeBinary is the binary envelope on binary frames (token "binary").
+	// EnvelopeBinary is the binary envelope on binary frames.
 	EnvelopeBinary Envelopes = 2
 	// AllEnvelopes is both formats.
 	AllEnvelopes = EnvelopeJSON | EnvelopeBinary
@@ -41,14 +42,13 @@ const (
 	NoEnvelopes Envelopes = 0
 )
 
-// ParseEnvelopes reads a tracewire-envelope value (comma-separated tokens,
-// case-insensitive; unknown tokens ignored).
-func ParseEnvelopes(value string) Envelopes {
-	var out C.uint32_t
-	p, n := cString(value)
-	_ = takeError(C.tw_envelopes_parse(p, n, &out))
-	runtime.KeepAlive(value)
-	return Envelopes(out)
+// appRecords encodes application subprotocol names for the C ABI.
+func appRecords(apps []string) []byte {
+	var b []byte
+	for _, a := range apps {
+		b = appendRecord(b, a)
+	}
+	return b
 }
 
 // Has reports whether every format of o is in e.
@@ -80,41 +80,47 @@ type ServerHandshake struct {
 	Envelopes Envelopes
 	// SessionID is the client's session id, or a new one.
 	SessionID string
-	// ResponseHeader holds the headers to add to the 101 response.
-	ResponseHeader http.Header
+	// Subprotocol is the subprotocol to answer in Sec-WebSocket-Protocol
+	// ("" for none), exactly as the client offered it.
+	Subprotocol string
+	// AppProtocol is the application's subprotocol agreed with the client,
+	// by its own name ("" for none).
+	AppProtocol string
 }
 
 // ReadHandshake reads an upgrade request: the context from its headers,
-// else its query parameters; the envelope offer intersected with supported;
-// the session id. Bad values never fail the handshake: see Issues. The error
-// is only for a failure of the binding itself (ErrPanic).
-func ReadHandshake(r *http.Request, supported Envelopes) (*ServerHandshake, error) {
+// else its query parameters; the session id; and selects the subprotocol
+// from the client's offer, the envelopes supported and the application's
+// own subprotocols apps. Bad values never fail the handshake: see Issues.
+// The error unwraps to ErrInvalidArgument for an application subprotocol
+// that is not a token or starts with "tracewire.", or is ErrPanic.
+func ReadHandshake(r *http.Request, supported Envelopes, apps []string) (*ServerHandshake, error) {
 	headers := headerRecords(r.Header)
 	query := ""
 	if r.URL != nil {
 		query = r.URL.RawQuery
 	}
+	appsIn := appRecords(apps)
 	var out C.TwServerHandshake
 	hp, hn := cBytes(headers)
 	qp, qn := cString(query)
 	if qp == nil {
 		qp = (*C.uint8_t)(&nonNilC)
 	}
-	err := takeError(C.tw_server_handshake(hp, hn, qp, qn, C.uint32_t(supported), &out))
+	ap, an := cBytes(appsIn)
+	err := takeError(C.tw_server_handshake(hp, hn, qp, qn, C.uint32_t(supported), ap, an, &out))
 	runtime.KeepAlive(headers)
 	runtime.KeepAlive(query)
+	runtime.KeepAlive(appsIn)
 	if err != nil {
 		return nil, err
 	}
 	hs := &ServerHandshake{
-		Issues:         issuesOut(&out.issues),
-		Envelopes:      Envelopes(out.envelopes),
-		SessionID:      goString(out.session_id),
-		ResponseHeader: http.Header{},
-	}
-	resp := records(view(out.response_headers))
-	for i := 0; i+1 < len(resp); i += 2 {
-		hs.ResponseHeader.Add(resp[i], resp[i+1])
+		Issues:      issuesOut(&out.issues),
+		Envelopes:   Envelopes(out.envelopes),
+		SessionID:   goString(out.session_id),
+		Subprotocol: goString(out.subprotocol),
+		AppProtocol: goString(out.app_protocol),
 	}
 	hs.Context = traceContextFromC(&out.context)
 	C.tw_server_handshake_free(&out)
@@ -124,10 +130,13 @@ func ReadHandshake(r *http.Request, supported Envelopes) (*ServerHandshake, erro
 var nonNilC C.uint8_t
 
 // ClientHandshake is what a client sends in its upgrade request: its
-// envelope offer and session id.
+// envelope offer, the application's own subprotocols and its session id.
 type ClientHandshake struct {
-	Offered   Envelopes
-	SessionID string
+	Offered Envelopes
+	// AppProtocols are the application's subprotocols, in order of
+	// preference, offered composed with the tracewire tokens and alone.
+	AppProtocols []string
+	SessionID    string
 }
 
 // NewSessionID returns a new random session id (32 lowercase hex characters).
@@ -147,8 +156,8 @@ func NewClientHandshake(offered Envelopes) *ClientHandshake {
 }
 
 // RequestHeader returns the upgrade request headers for the span context
-// and baggage of ctx: traceparent, tracestate, baggage, the envelope offer
-// and the session id. The error unwraps to ErrInvalidArgument for a
+// and baggage of ctx: traceparent, tracestate, baggage and the session id
+// (the offer is in Subprotocols). The error unwraps to ErrInvalidArgument for a
 // session id that is not 1 to 128 visible ASCII characters.
 func (c *ClientHandshake) RequestHeader(ctx context.Context) (http.Header, error) {
 	w := wireFrom(ctx)
@@ -166,7 +175,7 @@ func (c *ClientHandshake) requestHeader(w *wire) (http.Header, error) {
 	tp, tn := cString(w.tracestate)
 	bp, bn := cString(w.baggage)
 	sp, sn := cString(c.SessionID)
-	err := takeError(C.tw_client_request_headers(&w.span, tp, tn, bp, bn, C.uint32_t(c.Offered), sp, sn, &headers, &session))
+	err := takeError(C.tw_client_request_headers(&w.span, tp, tn, bp, bn, sp, sn, &headers, &session))
 	runtime.KeepAlive(w)
 	runtime.KeepAlive(c)
 	if err != nil {
@@ -183,16 +192,46 @@ func (c *ClientHandshake) requestHeader(w *wire) (http.Header, error) {
 	return h, nil
 }
 
-// Accepted returns the envelopes to use from the server's 101 response
-// headers: what it accepted out of what was offered. A server that does not
-// know tracewire answers nothing, and the result is NoEnvelopes.
-func (c *ClientHandshake) Accepted(response http.Header) Envelopes {
-	headers := headerRecords(response, HeaderEnvelope)
-	var out C.uint32_t
-	hp, hn := cBytes(headers)
-	_ = takeError(C.tw_client_accepted(C.uint32_t(c.Offered), hp, hn, &out))
-	runtime.KeepAlive(headers)
-	return Envelopes(out)
+// Subprotocols returns the subprotocols to offer (websocket.DialOptions'
+// Subprotocols), most preferred first. The error unwraps to
+// ErrInvalidArgument for an application subprotocol that is not a token or
+// starts with "tracewire.".
+func (c *ClientHandshake) Subprotocols() ([]string, error) {
+	apps := appRecords(c.AppProtocols)
+	var out C.TwBytes
+	ap, an := cBytes(apps)
+	err := takeError(C.tw_client_subprotocols(C.uint32_t(c.Offered), ap, an, &out))
+	runtime.KeepAlive(apps)
+	if err != nil {
+		return nil, err
+	}
+	tokens := records(view(out))
+	C.tw_bytes_free(&out)
+	return tokens, nil
+}
+
+// Negotiated says what the server's selected subprotocol ("" for none)
+// means: the envelopes to use and the application's subprotocol ("" for
+// none). No selection, or one that was not offered, means no envelopes.
+func (c *ClientHandshake) Negotiated(selected string) (Envelopes, string, error) {
+	apps := appRecords(c.AppProtocols)
+	var env C.uint32_t
+	var app C.TwBytes
+	ap, an := cBytes(apps)
+	var sp *C.uint8_t
+	var sn C.size_t
+	if selected != "" {
+		sp, sn = cString(selected)
+	}
+	err := takeError(C.tw_client_negotiated(C.uint32_t(c.Offered), ap, an, sp, sn, &env, &app))
+	runtime.KeepAlive(apps)
+	runtime.KeepAlive(selected)
+	if err != nil {
+		return NoEnvelopes, "", err
+	}
+	name := goString(app)
+	C.tw_bytes_free(&app)
+	return Envelopes(env), name, nil
 }
 
 // InjectContext writes a TraceContext value into h as W3C headers (each

@@ -31,8 +31,6 @@ var (
 	HeaderTraceParent = cName(C.tw_header_names().traceparent)
 	HeaderTraceState  = cName(C.tw_header_names().tracestate)
 	HeaderBaggage     = cName(C.tw_header_names().baggage)
-	// HeaderEnvelope carries the envelope offer (request) and acceptance (response).
-	HeaderEnvelope = cName(C.tw_header_names().envelope)
 	// HeaderSession carries the session id chosen by the client.
 	HeaderSession = cName(C.tw_header_names().session)
 )

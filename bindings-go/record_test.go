@@ -54,7 +54,7 @@ func TestContextsFromTheCABICarryParsedValuesAndTheCoresHeaderForms(t *testing.T
 		t.Fatal(err)
 	}
 	r.Header = h
-	hs, err := ReadHandshake(r, AllEnvelopes)
+	hs, err := ReadHandshake(r, AllEnvelopes, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -290,9 +291,22 @@ func vectorRequest(t *testing.T, c vcase) *http.Request {
 func envelopeSet(v any) Envelopes {
 	var e Envelopes
 	for _, s := range strs(v) {
-		e |= ParseEnvelopes(s)
+		switch s {
+		case "json":
+			e |= EnvelopeJSON
+		case "binary":
+			e |= EnvelopeBinary
+		}
 	}
 	return e
+}
+
+// optName is a vector's string-or-null as Go's "" for none.
+func optName(c vcase, key string) string {
+	if s := optStr(c, key); s != nil {
+		return *s
+	}
+	return ""
 }
 
 func TestVectorsHandshake(t *testing.T) {
@@ -300,7 +314,7 @@ func TestVectorsHandshake(t *testing.T) {
 		switch str(c, "op") {
 		case "extract":
 			r := vectorRequest(t, c)
-			hs, err := ReadHandshake(r, AllEnvelopes)
+			hs, err := ReadHandshake(r, AllEnvelopes, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -342,27 +356,44 @@ func TestVectorsHandshake(t *testing.T) {
 			if !reflect.DeepEqual(h, want) {
 				t.Errorf("headers %v, want %v", h, want)
 			}
-		case "negotiate":
-			r := vectorRequest(t, c)
-			hs, err := ReadHandshake(r, envelopeSet(c["supported"]))
+		case "offer":
+			client := &ClientHandshake{Offered: envelopeSet(c["envelopes"]), AppProtocols: strs(c["app_protocols"])}
+			got, err := client.Subprotocols()
+			if want := optStr(c, "error"); want != nil {
+				if !errors.Is(err, ErrInvalidArgument) || *want != "invalid_argument" {
+					t.Errorf("error %v, want %s", err, *want)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := envelopeSet(c["accepted"])
-			if hs.Envelopes != want {
-				t.Errorf("accepted %v, want %v", hs.Envelopes, want)
+			if want := strs(c["subprotocols"]); !slices.Equal(got, want) {
+				t.Errorf("offer %q, want %q", got, want)
 			}
-			// The client reads the same answer from the response headers.
-			offered := ParseEnvelopes(strings.Join(r.Header.Values(HeaderEnvelope), ","))
-			if len(r.Header.Values(HeaderEnvelope)) == 0 {
-				offered = ParseEnvelopes(strings.Join(r.URL.Query()[HeaderEnvelope], ","))
+		case "select":
+			r := &http.Request{Header: http.Header{}, URL: &url.URL{Path: "/"}}
+			for _, line := range strs(c["offered"]) {
+				r.Header.Add("Sec-WebSocket-Protocol", line)
 			}
-			client := &ClientHandshake{Offered: offered, SessionID: "s"}
-			if got := client.Accepted(hs.ResponseHeader); got != want {
-				t.Errorf("client side %v, want %v", got, want)
+			hs, err := ReadHandshake(r, envelopeSet(c["supported"]), strs(c["app_protocols"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hs.Subprotocol != optName(c, "selected") || hs.Envelopes != envelopeSet(c["envelopes"]) || hs.AppProtocol != optName(c, "app_protocol") {
+				t.Errorf("selected %q %v %q", hs.Subprotocol, hs.Envelopes, hs.AppProtocol)
+			}
+		case "client_reads":
+			client := &ClientHandshake{Offered: envelopeSet(c["envelopes"]), AppProtocols: strs(c["app_protocols"])}
+			env, app, err := client.Negotiated(optName(c, "selected"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env != envelopeSet(c["accepted"]) || app != optName(c, "app_protocol") {
+				t.Errorf("read %v %q", env, app)
 			}
 		case "session":
-			hs, err := ReadHandshake(vectorRequest(t, c), AllEnvelopes)
+			hs, err := ReadHandshake(vectorRequest(t, c), AllEnvelopes, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -249,7 +249,7 @@ pub const ENVELOPE_JSON: u32 = 1;
 pub const ENVELOPE_BINARY: u32 = 2;
 
 /// The envelope set of a bit set. Other bits are reserved and ignored, as
-/// unknown tokens of the `tracewire-envelope` header are.
+/// subprotocol tokens naming unknown envelope sets are.
 pub fn envelopes_from_bits(bits: u32) -> Envelopes {
     Envelopes {
         json: bits & ENVELOPE_JSON != 0,

@@ -4,12 +4,13 @@
 // WebSocket library.
 //
 // Dial and Accept (or Handler, an http.Handler) wrap websocket.Dial and
-// websocket.Accept: the upgrade request carries the caller's trace context,
-// the envelope offer and a session id; the connection span, and a send or
-// process span per message, follow the core's tracing model; each message
-// carries its span's context in the envelope both peers agreed on. A peer
-// that does not know tracewire sees an ordinary WebSocket and ordinary
-// frames.
+// websocket.Accept: the upgrade request carries the caller's trace context
+// and a session id, and offers the envelopes as subprotocols (composed with
+// the application's own), one of which the server selects; the connection
+// span, and a send or process span per message, follow the core's tracing
+// model; each message carries its span's context in the envelope both peers
+// agreed on. A peer that does not know tracewire sees an ordinary WebSocket
+// and ordinary frames.
 //
 // By default the application receives JSON payloads without the envelope
 // members (what the peer wrote), as in every tracewire language;

@@ -106,14 +106,19 @@ type DialOptions struct {
 	// SessionID is sent as the session id ("" generates one).
 	SessionID string
 	// WebSocket are the options passed to websocket.Dial (may be nil). Its
-	// HTTPHeader is copied, never modified.
+	// HTTPHeader is copied, never modified. Its Subprotocols are the
+	// application's own: Dial offers each composed with the tracewire
+	// tokens and alone, and Conn.Subprotocol says which one was agreed.
 	WebSocket *websocket.DialOptions
 }
 
 // AcceptOptions configure Accept.
 type AcceptOptions struct {
 	Options
-	// WebSocket are the options passed to websocket.Accept (may be nil).
+	// WebSocket are the options passed to websocket.Accept (may be nil). Its
+	// Subprotocols are the application's own, which the core selects from
+	// (alone or composed with a tracewire token); Conn.Subprotocol says which
+	// one was agreed.
 	WebSocket *websocket.AcceptOptions
 }
 
@@ -126,6 +131,7 @@ type Conn struct {
 	conn      *tracewire.Connection
 	codec     *tracewire.Codec
 	envelopes tracewire.Envelopes
+	appProto  string
 	sessionID string
 	trust     *tracewire.Trust
 	budget    *tracewire.ReceiveSpanBudget
@@ -141,9 +147,10 @@ type Conn struct {
 
 // Dial opens a traced WebSocket connection to rawURL: it starts the
 // connection span ("connect {path}", parent: the span in ctx), sends its
-// context, the envelope offer and a session id in the upgrade request, and
-// uses the envelopes the server accepted (none with a server that does not
-// know tracewire, which then sees an ordinary WebSocket client). rawURL is
+// context and a session id in the upgrade request, offers the envelopes as
+// subprotocols (composed with the application's, see DialOptions.WebSocket)
+// and uses the envelopes the server selected (none with a server that does
+// not know tracewire, which then sees an ordinary WebSocket client). rawURL is
 // a ws:// or wss:// URL; anything else fails with an error that unwraps to
 // tracewire.ErrInvalidURL.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
@@ -154,7 +161,16 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
-	hs := &tracewire.ClientHandshake{Offered: opts.envelopes(), SessionID: opts.SessionID}
+	var wsOpts websocket.DialOptions
+	if opts.WebSocket != nil {
+		wsOpts = *opts.WebSocket
+	}
+	hs := &tracewire.ClientHandshake{Offered: opts.envelopes(), AppProtocols: wsOpts.Subprotocols, SessionID: opts.SessionID}
+	offer, err := hs.Subprotocols()
+	if err != nil {
+		return nil, nil, err
+	}
+	wsOpts.Subprotocols = offer
 	if hs.SessionID == "" {
 		hs.SessionID = tracewire.NewSessionID()
 	}
@@ -180,10 +196,6 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, fail(err)
 	}
-	var wsOpts websocket.DialOptions
-	if opts.WebSocket != nil {
-		wsOpts = *opts.WebSocket
-	}
 	merged := wsOpts.HTTPHeader.Clone()
 	if merged == nil {
 		merged = http.Header{}
@@ -202,9 +214,14 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, resp, fail(err)
 	}
+	envelopes, app, err := hs.Negotiated(ws.Subprotocol())
+	if err != nil {
+		ws.CloseNow()
+		return nil, resp, fail(err)
+	}
 	c := &Conn{
 		ws: ws, tracer: tracer, conn: conn, sessionID: conn.SessionID(), trust: opts.Trust,
-		envelopes: hs.Accepted(resp.Header), connSpan: span, connSC: span.SpanContext(),
+		envelopes: envelopes, appProto: app, connSpan: span, connSC: span.SpanContext(),
 		connBag: baggage.FromContext(spanCtx),
 	}
 	if err := c.setup(&opts.Options); err != nil {
@@ -215,16 +232,21 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 }
 
 // Accept upgrades an HTTP request to a traced WebSocket connection: it
-// reads the client's context (headers, else query parameters), envelope
-// offer and session id, starts the connection span ("accept {path}",
-// parent: the client's context), answers with the accepted envelopes and
+// reads the client's context (headers, else query parameters) and session
+// id, selects the subprotocol (the core's choice among the client's offer,
+// the envelopes supported and the application's subprotocols), starts the
+// connection span ("accept {path}", parent: the client's context) and
 // upgrades with websocket.Accept. A plain client (no tracewire headers) gets
 // no envelopes and ordinary frames.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	hs, err := tracewire.ReadHandshake(r, opts.envelopes())
+	var apps []string
+	if opts.WebSocket != nil {
+		apps = opts.WebSocket.Subprotocols
+	}
+	hs, err := tracewire.ReadHandshake(r, opts.envelopes(), apps)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +264,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	// request's own context may pass for what the client sent.
 	remote := opts.Trust.Admit(hs.Context.Context(context.Background()))
 	spanCtx, span := open.Start(r.Context(), tracer, tracewire.Sources{Remote: remote})
-	for k, vs := range hs.ResponseHeader {
-		w.Header()[k] = vs
-	}
-	ws, err := accept(w, r, opts)
+	ws, err := accept(w, r, opts, hs.Subprotocol)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -255,7 +274,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	c := &Conn{
 		ws: ws, tracer: tracer, conn: conn, sessionID: conn.SessionID(), trust: opts.Trust,
-		envelopes: hs.Envelopes, connSpan: span, connSC: span.SpanContext(),
+		envelopes: hs.Envelopes, appProto: hs.AppProtocol, connSpan: span, connSC: span.SpanContext(),
 		connBag: baggage.FromContext(spanCtx),
 	}
 	if err := c.setup(&opts.Options); err != nil {
@@ -273,15 +292,26 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 // that response and then clears the deadlines as it hands the connection
 // over (Hijack); clearing it here too keeps a deadline from outliving the
 // handshake with a ResponseWriter that hijacks otherwise.
-func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*websocket.Conn, error) {
+//
+// coder/websocket selects the first of AcceptOptions.Subprotocols the client
+// offered; given only the core's selection, it answers exactly that.
+func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, selected string) (*websocket.Conn, error) {
+	var wsOpts websocket.AcceptOptions
+	if opts.WebSocket != nil {
+		wsOpts = *opts.WebSocket
+	}
+	wsOpts.Subprotocols = nil
+	if selected != "" {
+		wsOpts.Subprotocols = []string{selected}
+	}
 	d := opts.handshakeTimeout()
 	if d <= 0 {
-		return websocket.Accept(w, r, opts.WebSocket)
+		return websocket.Accept(w, r, &wsOpts)
 	}
 	rc := http.NewResponseController(w)
 	// A writer that cannot take deadlines (some middleware) upgrades unbounded.
 	bounded := rc.SetWriteDeadline(time.Now().Add(d)) == nil
-	ws, err := websocket.Accept(w, r, opts.WebSocket)
+	ws, err := websocket.Accept(w, r, &wsOpts)
 	if bounded {
 		_ = rc.SetWriteDeadline(time.Time{})
 	}
@@ -361,6 +391,11 @@ func (c *Conn) SessionID() string { return c.sessionID }
 
 // Envelopes are the envelope formats in use on this connection.
 func (c *Conn) Envelopes() tracewire.Envelopes { return c.envelopes }
+
+// Subprotocol is the application's subprotocol agreed in the handshake, by
+// its own name ("mcp", not the tracewire token that carried it), or "".
+// WebSocket().Subprotocol() is the token on the wire.
+func (c *Conn) Subprotocol() string { return c.appProto }
 
 // SpanContext is the connection span's context.
 func (c *Conn) SpanContext() trace.SpanContext { return c.connSC }

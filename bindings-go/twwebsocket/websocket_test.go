@@ -424,13 +424,15 @@ func TestAcceptBrowserQueryString(t *testing.T) {
 	rec := newRecorder(t)
 	url, got := echoServer(t, &AcceptOptions{Options: Options{TracerProvider: rec.tp}})
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	ws, resp, err := websocket.Dial(t.Context(), url+"?traceparent="+tp+"&baggage=k%3Dv&tracewire-envelope=json", nil)
+	// What `new WebSocket(url, ["tracewire.v1.json"])` sends; it reads ws.protocol.
+	ws, _, err := websocket.Dial(t.Context(), url+"?traceparent="+tp+"&baggage=k%3Dv",
+		&websocket.DialOptions{Subprotocols: []string{"tracewire.v1.json"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	if resp.Header.Get(tracewire.HeaderEnvelope) != "json" {
-		t.Errorf("accepted %q", resp.Header.Get(tracewire.HeaderEnvelope))
+	if ws.Subprotocol() != "tracewire.v1.json" {
+		t.Errorf("selected %q", ws.Subprotocol())
 	}
 	// A browser sends the JSON envelope itself.
 	msg := `{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01","q":1}`
@@ -500,5 +502,86 @@ func TestDialFailureEndsSpanWithError(t *testing.T) {
 	s := rec.one(t, "connect /x", trace.SpanKindClient)
 	if s.Status.Code.String() != "Error" {
 		t.Errorf("status %v", s.Status)
+	}
+}
+
+func TestAppSubprotocolComposedBetweenTracedPeers(t *testing.T) {
+	rec := newRecorder(t)
+	server := make(chan [2]string, 1)
+	srv := httptest.NewServer(Handler(&AcceptOptions{
+		Options:   Options{TracerProvider: rec.tp, Envelopes: tracewire.EnvelopeJSON},
+		WebSocket: &websocket.AcceptOptions{Subprotocols: []string{"mcp"}},
+	}, func(r *http.Request, c *Conn) {
+		server <- [2]string{c.Subprotocol(), c.WebSocket().Subprotocol()}
+		_ = c.Serve(r.Context(), func(ctx context.Context, typ websocket.MessageType, p []byte) error {
+			return c.Write(ctx, typ, p)
+		})
+	}))
+	defer srv.Close()
+	c, _, err := Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/mcp", &DialOptions{
+		Options:   Options{TracerProvider: rec.tp},
+		WebSocket: &websocket.DialOptions{Subprotocols: []string{"graphql-ws", "mcp"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	if c.Subprotocol() != "mcp" || c.WebSocket().Subprotocol() != "tracewire.v1.json+mcp" || c.Envelopes() != tracewire.EnvelopeJSON {
+		t.Fatalf("client: %q %q %v", c.Subprotocol(), c.WebSocket().Subprotocol(), c.Envelopes())
+	}
+	if got := <-server; got != [2]string{"mcp", "tracewire.v1.json+mcp"} {
+		t.Errorf("server application sees %q", got)
+	}
+	if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"a":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.End()
+	if string(back.Payload) != `{"a":1}` || back.EnvelopeErr != nil {
+		t.Errorf("echo %q (err %v)", back.Payload, back.EnvelopeErr)
+	}
+}
+
+func TestDialToPlainAppServer(t *testing.T) {
+	rec := newRecorder(t)
+	seen := make(chan []byte, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mcp"}})
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for {
+			typ, p, err := ws.Read(r.Context())
+			if err != nil {
+				return
+			}
+			seen <- p
+			if err := ws.Write(r.Context(), typ, p); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, _, err := Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/plain", &DialOptions{
+		Options:   Options{TracerProvider: rec.tp},
+		WebSocket: &websocket.DialOptions{Subprotocols: []string{"mcp"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	if c.Envelopes() != tracewire.NoEnvelopes || c.Subprotocol() != "mcp" {
+		t.Fatalf("a plain mcp server: %v %q", c.Envelopes(), c.Subprotocol())
+	}
+	m := []byte{0xF5, 0x54, 0x57, 9}
+	if err := c.Write(t.Context(), websocket.MessageBinary, m); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; !bytes.Equal(got, m) {
+		t.Errorf("the plain server got %x, want %x", got, m)
 	}
 }

@@ -153,8 +153,8 @@ impl PyCodec {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Codec(envelopes={:?}, json={})",
-            self.envelopes.0.to_header().unwrap_or_default(),
+            "Codec(envelopes={}, json={})",
+            self.envelopes.__repr__(),
             self.json.bind(py).repr()?
         ))
     }

@@ -1,4 +1,5 @@
-//! The opening handshake: header carriers, envelope negotiation, session id.
+//! The opening handshake: header carriers, envelope negotiation
+//! (subprotocols), session id.
 //!
 //! Header collections are read into pairs once (`crate::headers`) and handed
 //! to the core, which does all the interpreting.
@@ -9,9 +10,15 @@ use crate::{guard, raise};
 use pyo3::prelude::*;
 use tracewire::ExtractIssue;
 use tracewire::handshake::{
-    self, BAGGAGE, ClientHandshake, ENVELOPE_HEADER, Envelopes, SESSION_HEADER, ServerHandshake,
+    self, AppProtocols, BAGGAGE, ClientHandshake, Envelopes, SESSION_HEADER, ServerHandshake,
     TRACEPARENT, TRACESTATE,
 };
+
+/// The application's subprotocols, checked by the core (`invalid_argument`
+/// for a name that is not a token or starts with `tracewire.`).
+fn apps_in(py: Python<'_>, apps: Option<Vec<String>>) -> PyResult<AppProtocols> {
+    AppProtocols::new(apps.unwrap_or_default()).map_err(|e| raise(py, e.code(), e))
+}
 
 /// Writes `context` as `traceparent` / `tracestate` / `baggage` into `carrier`
 /// (each only when there is something to write).
@@ -73,13 +80,6 @@ impl PyEnvelopes {
         PyEnvelopes(Envelopes { json, binary })
     }
 
-    /// Parses a `tracewire-envelope` value (case-insensitive tokens; unknown
-    /// ones ignored).
-    #[staticmethod]
-    fn parse(py: Python<'_>, value: &str) -> PyResult<Self> {
-        guard(py, || Ok(PyEnvelopes(Envelopes::parse(value))))
-    }
-
     /// Both formats.
     #[classattr]
     #[allow(non_snake_case)]
@@ -106,12 +106,6 @@ impl PyEnvelopes {
         self.0.binary
     }
 
-    /// The header value (`"json, binary"`), or `None` for the empty set.
-    #[allow(clippy::wrong_self_convention)] // pyo3 methods borrow self
-    fn to_header(&self) -> Option<String> {
-        self.0.to_header()
-    }
-
     fn __and__(&self, other: &PyEnvelopes) -> PyEnvelopes {
         PyEnvelopes(self.0.intersect(other.0))
     }
@@ -124,7 +118,7 @@ impl PyEnvelopes {
         !self.0.is_empty()
     }
 
-    fn __repr__(&self) -> String {
+    pub(crate) fn __repr__(&self) -> String {
         let b = |v: bool| if v { "True" } else { "False" };
         format!(
             "Envelopes(json={}, binary={})",
@@ -143,20 +137,23 @@ pub(crate) struct PyServerHandshake {
 
 #[pymethods]
 impl PyServerHandshake {
-    /// Reads an upgrade request's headers and query string; `supported` is
-    /// what this server can use (default: both formats).
+    /// Reads an upgrade request's headers and query string and selects the
+    /// subprotocol; `supported` is what this server can use (default: both
+    /// formats), `app_protocols` the application's own subprotocols.
     #[new]
-    #[pyo3(signature = (headers, query = None, supported = None))]
+    #[pyo3(signature = (headers, query = None, supported = None, app_protocols = None))]
     fn new(
         py: Python<'_>,
         headers: Option<&Bound<'_, PyAny>>,
         query: Option<&str>,
         supported: Option<PyEnvelopes>,
+        app_protocols: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let pairs = read_headers(headers)?;
             let supported = supported.map_or(Envelopes::ALL, |s| s.0);
-            let inner = ServerHandshake::from_request(&pairs, query, supported);
+            let apps = apps_in(py, app_protocols)?;
+            let inner = ServerHandshake::from_request(&pairs, query, supported, &apps);
             let issues = inner.issues.iter().map(|i| issue_to_py(py, i)).collect();
             Ok(PyServerHandshake { inner, issues })
         })
@@ -180,6 +177,18 @@ impl PyServerHandshake {
         PyEnvelopes(self.inner.envelopes)
     }
 
+    /// The application's subprotocol agreed with the client, by its own name.
+    #[getter]
+    fn app_protocol(&self) -> Option<String> {
+        self.inner.app_protocol.clone()
+    }
+
+    /// The subprotocol to answer (`Sec-WebSocket-Protocol`), or `None`.
+    #[getter]
+    fn subprotocol(&self) -> Option<String> {
+        self.inner.subprotocol.clone()
+    }
+
     /// The client's session id, or a new one.
     #[getter]
     fn session_id(&self) -> String {
@@ -198,17 +207,19 @@ pub(crate) struct PyClientHandshake(ClientHandshake);
 
 #[pymethods]
 impl PyClientHandshake {
-    /// A handshake offering `offered` (default: both formats) with
-    /// `session_id` (default: a new one).
+    /// A handshake offering `offered` (default: both formats) and the
+    /// application's `app_protocols`, with `session_id` (default: a new one).
     #[new]
-    #[pyo3(signature = (offered = None, session_id = None))]
+    #[pyo3(signature = (offered = None, session_id = None, app_protocols = None))]
     fn new(
         py: Python<'_>,
         offered: Option<PyEnvelopes>,
         session_id: Option<String>,
+        app_protocols: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard(py, || {
-            let mut hs = ClientHandshake::new(offered.map_or(Envelopes::ALL, |o| o.0));
+            let mut hs = ClientHandshake::new(offered.map_or(Envelopes::ALL, |o| o.0))
+                .with_apps(apps_in(py, app_protocols)?);
             if let Some(id) = session_id {
                 hs.session_id = id;
             }
@@ -228,8 +239,8 @@ impl PyClientHandshake {
         self.0.session_id.clone()
     }
 
-    /// The request headers carrying `context`, the offer and the session id,
-    /// as `(name, value)` pairs.
+    /// The request headers carrying `context` and the session id, as
+    /// `(name, value)` pairs (the offer goes in :meth:`subprotocols`).
     fn request_headers(
         &self,
         py: Python<'_>,
@@ -242,15 +253,22 @@ impl PyClientHandshake {
         })
     }
 
-    /// The envelopes to use, from the server's response headers.
-    fn accepted(
+    /// The subprotocols to offer, most preferred first.
+    fn subprotocols(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        guard(py, || Ok(self.0.subprotocols()))
+    }
+
+    /// What the server's selected subprotocol (`None`: none) means: the
+    /// envelopes to use and the application's subprotocol.
+    #[pyo3(signature = (selected))]
+    fn negotiated(
         &self,
         py: Python<'_>,
-        response_headers: &Bound<'_, PyAny>,
-    ) -> PyResult<PyEnvelopes> {
+        selected: Option<&str>,
+    ) -> PyResult<(PyEnvelopes, Option<String>)> {
         guard(py, || {
-            let pairs = read_headers(Some(response_headers))?;
-            Ok(PyEnvelopes(self.0.accepted(&pairs)))
+            let n = self.0.negotiated(selected);
+            Ok((PyEnvelopes(n.envelopes), n.app_protocol))
         })
     }
 }
@@ -263,7 +281,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyServerHandshake>()?;
     m.add_class::<PyClientHandshake>()?;
     m.add("PROPAGATION_FIELDS", (TRACEPARENT, TRACESTATE, BAGGAGE))?;
-    m.add("ENVELOPE_HEADER", ENVELOPE_HEADER)?;
     m.add("SESSION_HEADER", SESSION_HEADER)?;
     Ok(())
 }

@@ -149,7 +149,7 @@ def test_value_types_behave_like_python_values() -> None:
     e = tw.Envelopes(json=True)
     assert (e | tw.Envelopes(binary=True)) == tw.Envelopes.ALL
     assert (e & tw.Envelopes.ALL) == e and not tw.Envelopes.NONE
-    assert tw.Envelopes.ALL.to_header() == "json, binary"
+    assert repr(tw.Envelopes.ALL) == "Envelopes(json=True, binary=True)"
 
 
 def test_large_frames_round_trip() -> None:

@@ -222,7 +222,7 @@ def _header_carriers(pairs: List[Tuple[str, str]]) -> List[Any]:
 
 @pytest.mark.parametrize("case", vector_params("handshake"))
 def test_handshake(case: Dict[str, Any]) -> None:
-    pairs = [(h[0], h[1]) for h in case["headers"]]
+    pairs = [(h[0], h[1]) for h in case.get("headers", [])]
     query = case.get("query")
     op = case["op"]
     if op == "extract":
@@ -243,18 +243,26 @@ def test_handshake(case: Dict[str, Any]) -> None:
         assert list(d.items()) == pairs
         assert ctx.headers() == pairs
         assert tw.extract(d)[0].traceparent == ctx.traceparent
-    elif op == "negotiate":
-        hs = tw.ServerHandshake(pairs, query, _envelopes(case["supported"]))
-        want = _envelopes(case["accepted"])
-        assert hs.envelopes == want
-        offered = tw.Envelopes.NONE
-        for k, v in pairs:
-            if k.lower() == "tracewire-envelope":
-                offered = offered | tw.Envelopes.parse(v)
-        if not any(k.lower() == "tracewire-envelope" for k, _ in pairs) and query:
-            offered = tw.ServerHandshake([], query, tw.Envelopes.ALL).envelopes
-        client = tw.ClientHandshake(offered, "s")
-        assert client.accepted(hs.response_headers()) == want
+    elif op == "offer":
+        if "error" in case:
+            with pytest.raises(tw.InvalidArgumentError):
+                tw.ClientHandshake(_envelopes(case["envelopes"]), "s", case["app_protocols"])
+        else:
+            client = tw.ClientHandshake(_envelopes(case["envelopes"]), "s", case["app_protocols"])
+            assert client.subprotocols() == case["subprotocols"]
+    elif op == "select":
+        lines = [("Sec-WebSocket-Protocol", v) for v in case["offered"]]
+        hs = tw.ServerHandshake(lines, None, _envelopes(case["supported"]), case["app_protocols"])
+        assert hs.subprotocol == case["selected"]
+        assert hs.envelopes == _envelopes(case["envelopes"])
+        assert hs.app_protocol == case["app_protocol"]
+        want = [] if case["selected"] is None else [("sec-websocket-protocol", case["selected"])]
+        assert hs.response_headers() == want
+    elif op == "client_reads":
+        client = tw.ClientHandshake(_envelopes(case["envelopes"]), "s", case["app_protocols"])
+        envelopes, app = client.negotiated(case["selected"])
+        assert envelopes == _envelopes(case["accepted"])
+        assert app == case["app_protocol"]
     elif op == "session":
         hs = tw.ServerHandshake(pairs, query)
         if case["session_id"] is not None:

@@ -189,7 +189,7 @@ def test_plain_client_against_traced_server(provider: TracerProvider, exporter: 
     async def main() -> List[Any]:
         async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
             async with plain_connect(f"ws://127.0.0.1:{port_of(server)}/plain") as ws:
-                assert ws.response is not None and "tracewire-envelope" not in ws.response.headers
+                assert ws.response is not None and "Sec-WebSocket-Protocol" not in ws.response.headers
                 frame = '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","x":1}'
                 await ws.send(frame)
                 back1 = await ws.recv()
@@ -215,6 +215,7 @@ def test_traced_client_against_plain_server(provider: TracerProvider, exporter: 
 
     async def handler(ws: Any) -> None:
         seen["headers"] = dict(ws.request.headers.raw_items())
+        seen["offer"] = ws.request.headers.get("Sec-WebSocket-Protocol")
         async for frame in ws:
             seen.setdefault("frames", []).append(frame)
             await ws.send(frame)
@@ -233,7 +234,7 @@ def test_traced_client_against_plain_server(provider: TracerProvider, exporter: 
     (connect,) = by_kind(exporter.get_finished_spans(), SpanKind.CLIENT)
     tp = tw.TraceParent.parse(seen["headers"]["traceparent"])
     assert int(tp.span_id, 16) == connect.context.span_id
-    assert seen["headers"]["tracewire-envelope"] == "json, binary"
+    assert seen["offer"] == "tracewire.v1.json-binary, tracewire.v1.json, tracewire.v1.binary"
     assert seen["headers"]["tracewire-session"] == connect.attributes["websocket.session.id"]  # type: ignore[index]
 
 
@@ -243,9 +244,10 @@ def test_browser_style_query_context_and_bad_envelope(provider: TracerProvider, 
 
     async def main() -> Any:
         async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
-            uri = f"ws://127.0.0.1:{port_of(server)}/b?traceparent={tp}&tracewire-envelope=json&tracewire-session=browser-1"
-            async with plain_connect(uri) as ws:
-                assert ws.response is not None and ws.response.headers["tracewire-envelope"] == "json"
+            # What `new WebSocket(uri, ["tracewire.v1.json"])` sends; it reads ws.protocol.
+            uri = f"ws://127.0.0.1:{port_of(server)}/b?traceparent={tp}&tracewire-session=browser-1"
+            async with plain_connect(uri, subprotocols=["tracewire.v1.json"]) as ws:  # type: ignore[list-item]
+                assert ws.subprotocol == "tracewire.v1.json"
                 bad = '{"traceparent":"00-bad","x":1}'
                 await ws.send(bad)
                 await ws.recv()
@@ -272,6 +274,75 @@ def test_browser_style_query_context_and_bad_envelope(provider: TracerProvider, 
     }
     assert bad_span.status.status_code == StatusCode.UNSET
     assert not plain_span.events
+
+
+def test_app_subprotocol_kept_between_traced_peers(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+    seen: Dict[str, Any] = {}
+
+    async def handler(conn: tws.TracedConnection) -> None:
+        seen["server"] = (conn.subprotocol, conn.envelopes, conn.ws.subprotocol)
+        await echo_handler(received)(conn)
+
+    async def main() -> Any:
+        only_json = tw.Envelopes(json=True)
+        async with tws.serve(
+            handler, "127.0.0.1", 0, tracer_provider=provider, envelopes=only_json, subprotocols=["mcp"]
+        ) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/mcp"
+            async with tws.connect(uri, tracer_provider=provider, subprotocols=["graphql-ws", "mcp"]) as conn:
+                seen["client"] = (conn.subprotocol, conn.envelopes, conn.ws.subprotocol)
+                await conn.send('{"a":1}')
+                return (await conn.recv()).data
+
+    assert run(main()) == '{"a":1}'
+    assert seen["client"] == ("mcp", tw.Envelopes(json=True), "tracewire.v1.json+mcp")
+    assert seen["server"] == ("mcp", tw.Envelopes(json=True), "tracewire.v1.json+mcp")
+    assert received[0].remote_context is not None, "the JSON envelope carried the context"
+
+
+def test_traced_client_with_plain_app_server(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    seen: Dict[str, Any] = {}
+
+    async def handler(ws: Any) -> None:
+        seen["selected"] = ws.subprotocol
+        async for frame in ws:
+            seen.setdefault("frames", []).append(frame)
+            await ws.send(frame)
+
+    async def main() -> Any:
+        async with plain_serve(handler, "127.0.0.1", 0, subprotocols=["mcp"]) as server:  # type: ignore[list-item]
+            uri = f"ws://127.0.0.1:{port_of(server)}/p"
+            async with tws.connect(uri, tracer_provider=provider, subprotocols=["mcp"]) as conn:
+                assert conn.envelopes == tw.Envelopes.NONE and conn.subprotocol == "mcp"
+                await conn.send('{"a":1}')
+                await conn.send(b"\x00bin")
+                return [(await conn.recv()).data, (await conn.recv()).data]
+
+    assert run(main()) == ['{"a":1}', b"\x00bin"]
+    assert seen["selected"] == "mcp"
+    assert seen["frames"] == ['{"a":1}', b"\x00bin"], "the plain mcp server gets the exact bytes"
+
+
+def test_plain_app_client_with_traced_server(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+    seen: Dict[str, Any] = {}
+
+    async def handler(conn: tws.TracedConnection) -> None:
+        seen["server"] = (conn.subprotocol, conn.envelopes)
+        await echo_handler(received)(conn)
+
+    async def main() -> Any:
+        async with tws.serve(handler, "127.0.0.1", 0, tracer_provider=provider, subprotocols=["mcp"]) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/p"
+            async with plain_connect(uri, subprotocols=["mcp"]) as ws:  # type: ignore[list-item]
+                assert ws.subprotocol == "mcp"
+                await ws.send(b"\xf5TW\x01\x00raw")
+                return await ws.recv()
+
+    assert run(main()) == b"\xf5TW\x01\x00raw", "nothing enveloped toward a client that did not select tracewire"
+    assert seen["server"] == ("mcp", tw.Envelopes.NONE)
+    assert received[0].data == b"\xf5TW\x01\x00raw"
 
 
 def test_abnormal_close_is_an_error(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:

@@ -149,6 +149,8 @@ def main():
         fields = [bytes([sel]), (case.get("query") or "").encode()]
         for name, value in case.get("headers") or []:
             fields += [name.encode(), value.encode()]
+        for offer in case.get("offered") or []:  # op=select: the subprotocol offer
+            fields += [b"sec-websocket-protocol", offer.encode()]
         c.add("handshake", SEP.join(fields))
         pairs = []
         for name, value in case.get("headers") or []:

@@ -572,7 +572,7 @@ fn is_received_value_octet(c: u8) -> bool {
 }
 
 /// RFC 7230 `token = 1*tchar`.
-fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|c| {
             c.is_ascii_alphanumeric()

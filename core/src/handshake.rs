@@ -1,31 +1,39 @@
-//! Trace context in the WebSocket opening handshake.
+//! Trace context in the WebSocket opening handshake, and the negotiation of
+//! envelopes (docs/PROTOCOL.md section 3).
 //!
 //! The client's upgrade request carries `traceparent`, `tracestate` and
-//! `baggage` headers, the envelope formats it can read
-//! ([`ENVELOPE_HEADER`]) and a session id ([`SESSION_HEADER`]). Browsers
-//! cannot set headers on a WebSocket, so a server also reads the same names
-//! from the request URI's query string, at lower precedence. The server
-//! answers with the envelope formats it accepts.
+//! `baggage` headers and a session id ([`SESSION_HEADER`]). Browsers cannot
+//! set headers on a WebSocket, so a server also reads the same names from the
+//! request URI's query string, at lower precedence.
+//!
+//! Envelopes are negotiated as WebSocket subprotocols, the one response
+//! value every client (a browser included) can read: the client offers
+//! tokens such as `tracewire.v1.json-binary` ([`ClientHandshake::subprotocols`]),
+//! the server selects one ([`ServerHandshake::subprotocol`]), and both use
+//! exactly what the selected token names. An application's own subprotocol
+//! is composed into the token (`tracewire.v1.json+mcp`) and handed back to
+//! the application by name ([`Negotiated::app_protocol`]).
 //!
 //! ```
-//! use tracewire::handshake::{self, Envelopes, ServerHandshake};
+//! use tracewire::handshake::{AppProtocols, ClientHandshake, Envelopes, ServerHandshake};
+//! let client = ClientHandshake::new(Envelopes::ALL);
+//! let offer = client.subprotocols().join(", ");
+//! assert_eq!(offer, "tracewire.v1.json-binary, tracewire.v1.json, tracewire.v1.binary");
 //! let request = vec![
 //!     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
-//!     ("tracewire-envelope".to_owned(), "json, binary".to_owned()),
+//!     ("sec-websocket-protocol".to_owned(), offer),
 //! ];
-//! let hs = ServerHandshake::from_request(&request, None, Envelopes::ALL);
+//! let hs = ServerHandshake::from_request(&request, None, Envelopes::ALL, &AppProtocols::default());
 //! assert!(hs.context.traceparent.is_some());
-//! assert_eq!(hs.envelopes, Envelopes::ALL);
-//! assert_eq!(hs.response_headers()[0], ("tracewire-envelope", "json, binary".to_owned()));
+//! assert_eq!(hs.subprotocol.as_deref(), Some("tracewire.v1.json-binary"));
+//! assert_eq!(client.negotiated(hs.subprotocol.as_deref()).envelopes, Envelopes::ALL);
 //! ```
 
 use crate::context::{ExtractIssue, TraceContext};
+use crate::error::InvalidArgument;
 use crate::limits;
 use std::borrow::Cow;
 
-/// The most bytes of envelope offer read from the query string (a few
-/// tokens; the header is bounded by the HTTP server).
-const MAX_ENVELOPE_LEN: usize = 256;
 /// The longest valid session id.
 const MAX_SESSION_ID_LEN: usize = 128;
 
@@ -35,8 +43,10 @@ pub const TRACEPARENT: &str = "traceparent";
 pub const TRACESTATE: &str = "tracestate";
 /// The W3C Baggage header.
 pub const BAGGAGE: &str = "baggage";
-/// Request: the envelope formats the client reads. Response: those the server accepted.
-pub const ENVELOPE_HEADER: &str = "tracewire-envelope";
+/// Request: the subprotocols the client offers. Response: the one the server selected.
+pub const SUBPROTOCOL_HEADER: &str = "sec-websocket-protocol";
+/// The start of every tracewire subprotocol token: the protocol and its version.
+pub const SUBPROTOCOL_PREFIX: &str = "tracewire.v1.";
 /// The id both peers record as `websocket.session.id` (chosen by the client).
 pub const SESSION_HEADER: &str = "tracewire-session";
 
@@ -167,9 +177,11 @@ pub fn extract(
     TraceContext::from_header_values(&traceparent, &tracestate, &baggage)
 }
 
-/// The decoded values of every query parameter named `name`
-/// (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte).
-/// A leading `?` is ignored. Values that do not decode to UTF-8 are skipped.
+/// The decoded values of every query parameter named `name`, parsed as
+/// WHATWG `application/x-www-form-urlencoded` (what `URLSearchParams` does):
+/// `+` is a space, `%XX` a byte, a `%` not followed by two hex digits is
+/// kept literally, and bytes that are not UTF-8 become U+FFFD. A leading `?`
+/// is ignored.
 ///
 /// This reads every value whole; the handshake itself reads query values
 /// within their budgets (see [`extract`]).
@@ -190,24 +202,23 @@ fn query_values_within(query: &str, name: &str, budget: usize) -> Vec<String> {
             break;
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        // Each decoded byte takes 1 or 3 encoded ones: a longer key cannot
-        // be `name`, and is not decoded.
-        if k.len() > 3 * name.len() || form_decode(k, usize::MAX).as_deref() != Some(name) {
+        // Decoding shrinks a key at most threefold (`%XX` to one byte): a
+        // key longer than three times `name` cannot be it, and is not decoded.
+        if k.len() > 3 * name.len() || form_decode(k, usize::MAX) != name {
             continue;
         }
         let cap = budget.saturating_sub(total).saturating_add(4);
-        if let Some(v) = form_decode(v, cap) {
-            total = total.saturating_add(v.len() + 1);
-            out.push(v);
-        }
+        let v = form_decode(v, cap);
+        total = total.saturating_add(v.len() + 1);
+        out.push(v);
     }
     out
 }
 
-/// Decodes `application/x-www-form-urlencoded`, keeping the first `cap`
-/// bytes (and at most 3 more, to end on a character boundary); the rest is
-/// not read.
-fn form_decode(s: &str, cap: usize) -> Option<String> {
+/// Decodes one WHATWG `application/x-www-form-urlencoded` name or value,
+/// keeping the first `cap` bytes (and at most 3 more, to end on a character
+/// boundary); the rest is not read.
+fn form_decode(s: &str, cap: usize) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len().min(cap.saturating_add(4)));
     let mut cut = false;
@@ -221,28 +232,41 @@ fn form_decode(s: &str, cap: usize) -> Option<String> {
         }
         let byte = match b[i] {
             b'+' => b' ',
-            b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                i += 2;
-                u8::from_str_radix(hex, 16).ok()?
-            }
+            b'%' => match (
+                b.get(i + 1).and_then(hex_digit),
+                b.get(i + 2).and_then(hex_digit),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    i += 2;
+                    hi << 4 | lo
+                }
+                // Not an escape: WHATWG keeps the `%` as it is.
+                _ => b'%',
+            },
             c => c,
         };
         out.push(byte);
         i += 1;
     }
-    match String::from_utf8(out) {
-        Ok(s) => Some(s),
-        // Cut inside a character: drop its start.
-        Err(e) if cut && e.utf8_error().error_len().is_none() => {
-            let valid = e.utf8_error().valid_up_to();
-            let mut out = e.into_bytes();
-            out.truncate(valid);
-            String::from_utf8(out).ok()
-        }
-        Err(_) => None,
+    if cut {
+        // Cut inside a character: drop its start rather than make it U+FFFD.
+        let tail = match std::str::from_utf8(&out) {
+            Err(e) if e.error_len().is_none() => out.len() - e.valid_up_to(),
+            _ => 0,
+        };
+        out.truncate(out.len() - tail);
     }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        // WHATWG's "UTF-8 decode without BOM": each maximal invalid
+        // subsequence becomes one U+FFFD, as `from_utf8_lossy` does.
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// The value of one ASCII hex digit.
+fn hex_digit(c: &u8) -> Option<u8> {
+    char::from(*c).to_digit(16).map(|d| d as u8)
 }
 
 /// A set of envelope formats, as offered by a client or accepted by a server.
@@ -266,36 +290,6 @@ impl Envelopes {
         binary: true,
     };
 
-    /// Parses a comma-separated token list; tokens are case-insensitive and
-    /// unknown tokens are ignored, so newer peers can offer more.
-    pub fn parse(value: &str) -> Envelopes {
-        let mut e = Envelopes::NONE;
-        for token in value.split(',').map(str::trim) {
-            if token.eq_ignore_ascii_case("json") {
-                e.json = true;
-            } else if token.eq_ignore_ascii_case("binary") {
-                e.binary = true;
-            }
-        }
-        e
-    }
-
-    /// Reads the envelope header (all lines), else the query parameter.
-    pub fn from_request(headers: &(impl HeaderSource + ?Sized), query: Option<&str>) -> Envelopes {
-        let mut e = Envelopes::NONE;
-        let mut seen = false;
-        headers.for_each_value(ENVELOPE_HEADER, &mut |v| {
-            seen = true;
-            e = e.union(Envelopes::parse(v));
-        });
-        if !seen && let Some(q) = query {
-            for v in query_values_within(q, ENVELOPE_HEADER, MAX_ENVELOPE_LEN) {
-                e = e.union(Envelopes::parse(&v));
-            }
-        }
-        e
-    }
-
     /// Formats are in both sets.
     pub fn intersect(self, other: Envelopes) -> Envelopes {
         Envelopes {
@@ -317,14 +311,142 @@ impl Envelopes {
         !self.json && !self.binary
     }
 
-    /// The header value (`json, binary`), or `None` for the empty set.
-    pub fn to_header(self) -> Option<String> {
+    /// Whether every format of `self` is in `other`.
+    pub fn is_subset(self, other: Envelopes) -> bool {
+        self.intersect(other) == self
+    }
+
+    /// The name of a non-empty set in a subprotocol token.
+    fn token_name(self) -> Option<&'static str> {
         match (self.json, self.binary) {
-            (true, true) => Some("json, binary".to_owned()),
-            (true, false) => Some("json".to_owned()),
-            (false, true) => Some("binary".to_owned()),
+            (true, true) => Some("json-binary"),
+            (true, false) => Some("json"),
+            (false, true) => Some("binary"),
             (false, false) => None,
         }
+    }
+
+    /// The set a token names; `None` for a name this version does not know.
+    fn from_token_name(name: &str) -> Option<Envelopes> {
+        match name {
+            "json-binary" => Some(Envelopes::ALL),
+            "json" => Some(Envelopes {
+                json: true,
+                binary: false,
+            }),
+            "binary" => Some(Envelopes {
+                json: false,
+                binary: true,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The non-empty subsets of the set, most capable first: what a client
+    /// offers.
+    fn offer_order(self) -> impl Iterator<Item = Envelopes> {
+        let json = Envelopes {
+            json: true,
+            binary: false,
+        };
+        let binary = Envelopes {
+            json: false,
+            binary: true,
+        };
+        [Envelopes::ALL, json, binary]
+            .into_iter()
+            .filter(move |e| e.is_subset(self))
+    }
+}
+
+/// The application's own WebSocket subprotocols (`mcp`,
+/// `graphql-transport-ws`, ...), in order of preference. Each is an RFC 7230
+/// token that does not start with `tracewire.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct AppProtocols(Vec<String>);
+
+impl AppProtocols {
+    /// Checks and keeps `protocols`.
+    ///
+    /// # Errors
+    /// [`InvalidArgument`] for a name that is empty, not a token (RFC 6455
+    /// 4.1: subprotocols are tokens), or that starts with `tracewire.`.
+    pub fn new<I, S>(protocols: I) -> Result<AppProtocols, InvalidArgument>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let protocols: Vec<String> = protocols.into_iter().map(Into::into).collect();
+        for p in &protocols {
+            if !crate::baggage::is_token(p) {
+                return Err(InvalidArgument(
+                    "a subprotocol is a non-empty token (RFC 7230 tchar characters)",
+                ));
+            }
+            if p.starts_with("tracewire.") {
+                return Err(InvalidArgument(
+                    "subprotocols starting with `tracewire.` are tracewire's own",
+                ));
+            }
+        }
+        Ok(AppProtocols(protocols))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|p| p == name)
+    }
+}
+
+/// What the selected subprotocol means for both peers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Negotiated {
+    /// The envelopes both peers use (none when no tracewire token was selected).
+    pub envelopes: Envelopes,
+    /// The application's subprotocol, by its own name (`mcp`), when one was
+    /// selected, alone or composed with a tracewire token.
+    pub app_protocol: Option<String>,
+}
+
+/// The subprotocol token for `envelopes` (not empty) composed with `app`:
+/// `tracewire.v1.<envelopes>[+<app>]`.
+fn subprotocol_token(envelopes: Envelopes, app: Option<&str>) -> Option<String> {
+    let name = envelopes.token_name()?;
+    Some(match app {
+        Some(app) => format!("{SUBPROTOCOL_PREFIX}{name}+{app}"),
+        None => format!("{SUBPROTOCOL_PREFIX}{name}"),
+    })
+}
+
+/// Reads a tracewire token: the envelopes it names and the application
+/// protocol composed into it. `None` for anything else, including tokens of
+/// another version or with envelope names this version does not know.
+fn parse_subprotocol_token(token: &str) -> Option<(Envelopes, Option<&str>)> {
+    let rest = token.strip_prefix(SUBPROTOCOL_PREFIX)?;
+    // Envelope names hold no `+`, so the first one starts the app protocol
+    // (which may itself contain `+`).
+    let (name, app) = match rest.split_once('+') {
+        Some((name, app)) if !app.is_empty() => (name, Some(app)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    Some((Envelopes::from_token_name(name)?, app))
+}
+
+/// What the token `selected` means for a peer that offered `offered` with
+/// `apps`: a token that peer could not have offered means nothing.
+fn meaning(selected: &str, offered: Envelopes, apps: &AppProtocols) -> Option<Negotiated> {
+    match parse_subprotocol_token(selected) {
+        Some((envelopes, app)) => {
+            let app_ok = app.is_none_or(|a| apps.contains(a));
+            (envelopes.is_subset(offered) && app_ok).then(|| Negotiated {
+                envelopes,
+                app_protocol: app.map(str::to_owned),
+            })
+        }
+        None => apps.contains(selected).then(|| Negotiated {
+            envelopes: Envelopes::NONE,
+            app_protocol: Some(selected.to_owned()),
+        }),
     }
 }
 
@@ -335,21 +457,46 @@ pub struct ServerHandshake {
     pub context: TraceContext,
     /// What was ignored while extracting, and why.
     pub issues: Vec<ExtractIssue>,
-    /// The envelopes both sides will use: offered by the client and supported here.
+    /// The envelopes both sides will use: those of the selected token.
     pub envelopes: Envelopes,
+    /// The application's subprotocol the client and the application agree on.
+    pub app_protocol: Option<String>,
+    /// The subprotocol to answer in `Sec-WebSocket-Protocol` (exactly as the
+    /// client offered it), or `None` to answer none.
+    pub subprotocol: Option<String>,
     /// The client's session id, or a new one when the client sent none.
     pub session_id: String,
 }
 
 impl ServerHandshake {
-    /// Reads an upgrade request's headers and query string.
+    /// Reads an upgrade request's headers and query string, and selects the
+    /// subprotocol: the first the client offered (`Sec-WebSocket-Protocol`,
+    /// all lines, in order) that is a tracewire token whose envelopes are all
+    /// in `supported` and whose application protocol, if any, is in `apps`,
+    /// or that is one of `apps`.
     pub fn from_request(
         headers: &(impl HeaderSource + ?Sized),
         query: Option<&str>,
         supported: Envelopes,
+        apps: &AppProtocols,
     ) -> ServerHandshake {
         let (context, issues) = extract(headers, query);
-        let envelopes = Envelopes::from_request(headers, query).intersect(supported);
+        let mut selected: Option<(&str, Negotiated)> = None;
+        // Scanned in place, nothing collected: the HTTP server bounds the
+        // header, and the work is linear in it.
+        headers.for_each_value(SUBPROTOCOL_HEADER, &mut |line| {
+            if selected.is_none() {
+                selected = line
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .find_map(|t| meaning(t, supported, apps).map(|n| (t, n)));
+            }
+        });
+        let (subprotocol, negotiated) = match selected {
+            Some((token, n)) => (Some(token.to_owned()), n),
+            None => (None, Negotiated::default()),
+        };
         let mut session_id = None;
         headers.for_each_value(SESSION_HEADER, &mut |v| {
             // An over-long id is invalid: keep it empty rather than copy it.
@@ -375,17 +522,19 @@ impl ServerHandshake {
         ServerHandshake {
             context,
             issues,
-            envelopes,
+            envelopes: negotiated.envelopes,
+            app_protocol: negotiated.app_protocol,
+            subprotocol,
             session_id,
         }
     }
 
-    /// Headers for the `101 Switching Protocols` response.
+    /// Headers for the `101 Switching Protocols` response, for WebSocket
+    /// libraries whose server does not select subprotocols itself.
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
-        self.envelopes
-            .to_header()
-            .map(|v| (ENVELOPE_HEADER, v))
-            .into_iter()
+        self.subprotocol
+            .iter()
+            .map(|s| (SUBPROTOCOL_HEADER, s.clone()))
             .collect()
     }
 }
@@ -395,33 +544,72 @@ impl ServerHandshake {
 pub struct ClientHandshake {
     /// The envelopes offered.
     pub offered: Envelopes,
+    /// The application's own subprotocols, offered with and without tracewire.
+    pub apps: AppProtocols,
     /// The session id sent to the server.
     pub session_id: String,
 }
 
 impl ClientHandshake {
-    /// A handshake offering `offered`, with a new session id.
+    /// A handshake offering `offered`, no application subprotocol, with a new
+    /// session id.
     pub fn new(offered: Envelopes) -> ClientHandshake {
         ClientHandshake {
             offered,
+            apps: AppProtocols::default(),
             session_id: new_session_id(),
         }
     }
 
-    /// Writes the context, the envelope offer and the session id as request headers.
+    /// Offers the application's own subprotocols too.
+    pub fn with_apps(mut self, apps: AppProtocols) -> ClientHandshake {
+        self.apps = apps;
+        self
+    }
+
+    /// Writes the context and the session id as request headers.
+    /// The offer goes in [`subprotocols`](Self::subprotocols), which the
+    /// WebSocket library sends (a browser sets no other header).
     pub fn request_headers(&self, ctx: &TraceContext, headers: &mut (impl HeaderSink + ?Sized)) {
         inject(ctx, headers);
-        if let Some(v) = self.offered.to_header() {
-            headers.set(ENVELOPE_HEADER, &v);
-        }
         headers.set(SESSION_HEADER, &self.session_id);
     }
 
-    /// The envelopes to use, from the server's response: what it accepted
-    /// out of what was offered. A server that does not know tracewire sends
-    /// no header, and the result is empty.
-    pub fn accepted(&self, response: &(impl HeaderSource + ?Sized)) -> Envelopes {
-        Envelopes::from_request(response, None).intersect(self.offered)
+    /// The subprotocols to offer, most preferred first. Without application
+    /// protocols: the tracewire tokens for the non-empty subsets of the
+    /// offered envelopes, most capable first. With them: for each
+    /// application protocol in order, those tokens composed with it
+    /// (`tracewire.v1.json-binary+mcp`, ...) followed by the protocol
+    /// itself, so a server that does not know tracewire still selects it.
+    pub fn subprotocols(&self) -> Vec<String> {
+        let offered = self.offered;
+        let tokens = |app: Option<&str>| -> Vec<String> {
+            offered
+                .offer_order()
+                .filter_map(|e| subprotocol_token(e, app))
+                .collect()
+        };
+        if self.apps.0.is_empty() {
+            return tokens(None);
+        }
+        let mut out = Vec::new();
+        for app in &self.apps.0 {
+            out.extend(tokens(Some(app)));
+            out.push(app.clone());
+        }
+        out
+    }
+
+    /// What the server's selection (the response's `Sec-WebSocket-Protocol`,
+    /// `None` when it selected none) means: the envelopes and application
+    /// protocol it names. No selection, or one this client did not offer,
+    /// means no envelopes.
+    pub fn negotiated(&self, selected: Option<&str>) -> Negotiated {
+        selected
+            .map(str::trim)
+            .filter(|s| self.subprotocols().iter().any(|t| t == s))
+            .and_then(|s| meaning(s, self.offered, &self.apps))
+            .unwrap_or_default()
     }
 }
 

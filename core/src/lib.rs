@@ -14,7 +14,7 @@
 //! | [`traceparent`], [`tracestate`] | [W3C Trace Context Level 2](https://www.w3.org/TR/trace-context-2/) |
 //! | [`baggage`] | [W3C Baggage](https://www.w3.org/TR/baggage/) |
 //! | [`context`] | [`TraceContext`], the value every carrier moves, and the queue carrier |
-//! | [`handshake`] | headers and query strings in the upgrade, envelope negotiation |
+//! | [`handshake`] | headers and query strings in the upgrade, envelope negotiation (subprotocols) |
 //! | [`envelope`] | context inside JSON text frames and binary frames; [`envelope::codec`], what each frame becomes for a negotiation state |
 //! | [`target`] | URL to `server.address`, `server.port` and the raw `url.path` |
 //! | [`model`] | span name, kind, parent, links and attributes per event, and how a binding applies them ([`model::choose`]) |
@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use tracewire::envelope::{binary, Decoded};
-//! use tracewire::handshake::{ClientHandshake, Envelopes, ServerHandshake};
+//! use tracewire::handshake::{AppProtocols, ClientHandshake, Envelopes, ServerHandshake};
 //! use tracewire::{TraceContext, TraceParent};
 //!
 //! // The client's span, as it would come from its OpenTelemetry SDK.
@@ -39,13 +39,15 @@
 //!     ..Default::default()
 //! };
 //!
-//! // Handshake: the client writes headers, the server reads them.
+//! // Handshake: the client writes headers and offers envelopes as
+//! // subprotocols, the server reads them and selects one.
 //! let client = ClientHandshake::new(Envelopes::ALL);
 //! let mut request: Vec<(String, String)> = Vec::new();
 //! client.request_headers(&ctx, &mut request);
-//! let server = ServerHandshake::from_request(&request, None, Envelopes::ALL);
+//! request.push(("sec-websocket-protocol".into(), client.subprotocols().join(", ")));
+//! let server = ServerHandshake::from_request(&request, None, Envelopes::ALL, &AppProtocols::default());
 //! assert_eq!(server.context.traceparent, ctx.traceparent);
-//! assert!(server.envelopes.binary);
+//! assert!(client.negotiated(server.subprotocol.as_deref()).envelopes.binary);
 //!
 //! // Every binary message then carries the sender's context.
 //! let frame = binary::encode(&ctx, b"audio chunk");

@@ -5,8 +5,10 @@
 //! [`TracedStream`] is a `Sink<Message>` and a `Stream` of [`Received`]
 //! messages:
 //!
-//! - the handshake carries the caller's context, the envelope offer and the
-//!   session id; the server extracts them (headers, then query string);
+//! - the handshake carries the caller's context and the session id, which the
+//!   server extracts (headers, then query string), and offers the envelopes
+//!   as subprotocols (composed with the application's own,
+//!   [`Config::app_protocols`]), one of which the server selects;
 //! - each data message sent starts a PRODUCER span and carries its context in
 //!   the negotiated envelope; each one received starts a CONSUMER span whose
 //!   parent is the message's context, and comes with that span's
@@ -40,7 +42,7 @@ use crate::context::TraceContext;
 use crate::envelope::codec::{self, Codec};
 use crate::envelope::json::JsonEnvelope;
 use crate::envelope::{Decoded, EnvelopeError};
-use crate::handshake::{ClientHandshake, Envelopes, ServerHandshake};
+use crate::handshake::{AppProtocols, ClientHandshake, Envelopes, Negotiated, ServerHandshake};
 use crate::limits;
 use crate::model::{self, MessageType, Model, ReceiveSpanBudget, Role, Trust};
 use crate::otel::{PreparedSpan, SpanSources, start_span};
@@ -73,6 +75,7 @@ pub const INSTRUMENTATION_NAME: &str = "tracewire";
 pub struct Config {
     model: Model,
     envelopes: Envelopes,
+    apps: AppProtocols,
     json: JsonEnvelope,
     tracer: Arc<BoxedTracer>,
     limits: Limits,
@@ -130,6 +133,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("model", &self.model)
             .field("envelopes", &self.envelopes)
+            .field("apps", &self.apps)
             .field("json", &self.json)
             .field("limits", &self.limits)
             .field("trust", &self.trust)
@@ -146,6 +150,7 @@ impl Default for Config {
         Config {
             model: Model::Connection,
             envelopes: Envelopes::ALL,
+            apps: AppProtocols::default(),
             json: JsonEnvelope::top_level(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
             limits: Limits::default(),
@@ -164,6 +169,15 @@ impl Config {
     /// Sets the envelopes offered (client) or supported (server).
     pub fn envelopes(mut self, envelopes: Envelopes) -> Self {
         self.envelopes = envelopes;
+        self
+    }
+
+    /// Sets the application's own subprotocols, in order of preference:
+    /// offered (client) or supported (server) alone and composed with the
+    /// tracewire tokens; [`TracedStream::app_protocol`] says which one was
+    /// agreed. They replace any `Sec-WebSocket-Protocol` of the request.
+    pub fn app_protocols(mut self, apps: AppProtocols) -> Self {
+        self.apps = apps;
         self
     }
 
@@ -261,6 +275,8 @@ pub struct TracedStream<S> {
     inner: WebSocketStream<S>,
     connection: model::Connection,
     codec: Codec,
+    /// The application's subprotocol agreed in the handshake.
+    app_protocol: Option<String>,
     tracer: Arc<BoxedTracer>,
     /// Holds the connection span (already ended in the `message` model).
     connection_cx: Context,
@@ -317,8 +333,15 @@ impl<S> std::fmt::Debug for TracedStream<S> {
 }
 
 /// Opens a traced connection: starts the connection span under the current
-/// context, sends it, the envelope offer and a session id in the upgrade
-/// request, and reads which envelopes the server accepted.
+/// context, sends it and a session id in the upgrade request, offers the
+/// envelopes (and the application's subprotocols) as subprotocols, and
+/// reads which one the server selected (docs/PROTOCOL.md section 3).
+///
+/// tungstenite, like a browser, fails a handshake whose response selects no
+/// subprotocol when the request offered some: to reach a server that knows
+/// neither tracewire nor one of the configured application protocols,
+/// configure [`Envelopes::NONE`] and no application protocols (nothing is
+/// offered).
 pub async fn connect<R>(
     request: R,
     config: &Config,
@@ -327,7 +350,7 @@ where
     R: IntoClientRequest + Unpin,
 {
     let mut request = request.into_client_request()?;
-    let handshake = ClientHandshake::new(config.envelopes);
+    let handshake = ClientHandshake::new(config.envelopes).with_apps(config.apps.clone());
     let target = Target::from_url(&request.uri().to_string()).map_err(|e| {
         WsError::Url(match e {
             UrlError::UnsupportedScheme => TungsteniteUrlError::UnsupportedUrlScheme,
@@ -349,6 +372,15 @@ where
         &TraceContext::from_otel_context(&connection_cx),
         request.headers_mut(),
     );
+    let offer = handshake.subprotocols().join(", ");
+    let headers = request.headers_mut();
+    headers.remove(http::header::SEC_WEBSOCKET_PROTOCOL);
+    // Tokens are visible ASCII (checked by AppProtocols), so this cannot fail.
+    if let Ok(offer) = http::HeaderValue::from_str(&offer)
+        && !offer.is_empty()
+    {
+        headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, offer);
+    }
     let connecting = tokio_tungstenite::connect_async_with_config(
         request,
         Some(config.limits.websocket_config()),
@@ -363,53 +395,66 @@ where
             return Err(e);
         }
     };
-    let envelopes = handshake.accepted(response.headers());
-    let stream = TracedStream::new(inner, connection, envelopes, config, connection_cx);
+    let selected = response
+        .headers()
+        .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok());
+    let negotiated = handshake.negotiated(selected);
+    let stream = TracedStream::new(inner, connection, negotiated, config, connection_cx);
     Ok((stream, response))
 }
 
 /// Accepts a traced connection on `stream`: extracts the client's context
-/// (headers, then query string), answers the envelope offer, and starts the
+/// (headers, then query string), selects the subprotocol (the envelopes and
+/// the configured application protocols), and starts the
 /// server's connection span. Uninstrumented clients and browsers are
 /// accepted as they are.
 pub async fn accept<S>(stream: S, config: &Config) -> Result<TracedStream<S>, WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut opened: Option<(model::Connection, Envelopes, Context)> = None;
+    let mut opened: Option<(model::Connection, Negotiated, Context)> = None;
     // The error type is tungstenite's; this callback never fails.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request,
-                    mut response: http::Response<()>|
-     -> Result<_, ErrorResponse> {
-        let uri = request.uri();
-        let hs = ServerHandshake::from_request(request.headers(), uri.query(), config.envelopes);
-        for (name, value) in hs.response_headers() {
-            if let Ok(value) = http::HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
+    let callback =
+        |request: &Request, mut response: http::Response<()>| -> Result<_, ErrorResponse> {
+            let uri = request.uri();
+            let hs = ServerHandshake::from_request(
+                request.headers(),
+                uri.query(),
+                config.envelopes,
+                &config.apps,
+            );
+            for (name, value) in hs.response_headers() {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
             }
-        }
-        // tokio-tungstenite accepts on any stream and cannot tell whether
-        // TLS sits below it, so a Host without a port gives no port.
-        let host = request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok());
-        let target = Target::from_request_lenient(None, host, &uri.to_string());
-        let connection =
-            model::Connection::from_target(config.model, Role::Server, &hs.session_id, target)
-                .with_trust(config.trust.clone());
-        let remote = connection.trust.admit(hs.context.clone());
-        let ambient = Context::current();
-        let sources = SpanSources {
-            ambient: &ambient,
-            remote: Some(&remote),
-            connection: None,
+            // tokio-tungstenite accepts on any stream and cannot tell whether
+            // TLS sits below it, so a Host without a port gives no port.
+            let host = request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let target = Target::from_request_lenient(None, host, &uri.to_string());
+            let connection =
+                model::Connection::from_target(config.model, Role::Server, &hs.session_id, target)
+                    .with_trust(config.trust.clone());
+            let remote = connection.trust.admit(hs.context.clone());
+            let ambient = Context::current();
+            let sources = SpanSources {
+                ambient: &ambient,
+                remote: Some(&remote),
+                connection: None,
+            };
+            let cx = start_span(&*config.tracer, connection.open(), &sources);
+            let negotiated = Negotiated {
+                envelopes: hs.envelopes,
+                app_protocol: hs.app_protocol,
+            };
+            opened = Some((connection, negotiated, cx));
+            Ok(response)
         };
-        let cx = start_span(&*config.tracer, connection.open(), &sources);
-        opened = Some((connection, hs.envelopes, cx));
-        Ok(response)
-    };
     let accepting = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
@@ -417,8 +462,8 @@ where
     );
     let inner = within(config.limits.handshake_timeout, accepting).await;
     match (inner, opened) {
-        (Ok(inner), Some((connection, envelopes, cx))) => {
-            Ok(TracedStream::new(inner, connection, envelopes, config, cx))
+        (Ok(inner), Some((connection, negotiated, cx))) => {
+            Ok(TracedStream::new(inner, connection, negotiated, config, cx))
         }
         (Err(e), opened) => {
             if let Some((_, _, cx)) = opened {
@@ -454,7 +499,7 @@ impl<S> TracedStream<S> {
     fn new(
         inner: WebSocketStream<S>,
         connection: model::Connection,
-        envelopes: Envelopes,
+        negotiated: Negotiated,
         config: &Config,
         connection_cx: Context,
     ) -> Self {
@@ -466,7 +511,8 @@ impl<S> TracedStream<S> {
             spans: MessageSpans::new(&connection),
             receive_budget: connection.trust.receive_span_budget(),
             connection,
-            codec: Codec::new(envelopes, config.json.clone()),
+            codec: Codec::new(negotiated.envelopes, config.json.clone()),
+            app_protocol: negotiated.app_protocol,
             tracer: config.tracer.clone(),
             connection_cx,
             close_recorded: false,
@@ -477,6 +523,12 @@ impl<S> TracedStream<S> {
     /// The envelopes both peers agreed on.
     pub fn envelopes(&self) -> Envelopes {
         self.codec.envelopes()
+    }
+
+    /// The application's subprotocol agreed in the handshake, by its own
+    /// name (`mcp`, not the tracewire token that carried it).
+    pub fn app_protocol(&self) -> Option<&str> {
+        self.app_protocol.as_deref()
     }
 
     /// The session id this side records: the client's, unless this is a

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracewire::envelope::{binary, json::JsonEnvelope};
-use tracewire::handshake::{self, Envelopes, ServerHandshake};
+use tracewire::handshake::{self, AppProtocols, Envelopes, ServerHandshake};
 use tracewire::ws::{self, Config};
 use tracewire::{Baggage, TraceContext, TraceParent, TraceState};
 
@@ -278,10 +278,15 @@ fn decoder_cases(size: usize, rows: &mut Vec<Row>) {
     });
     drop(query);
 
-    let query = padded("tracewire-session=", "a", "&tracewire-envelope=json", size);
+    let query = padded("tracewire-session=", "a", "&x=1", size);
     let headers = vec![("tracewire-session".to_owned(), "b".repeat(size / 2))];
     run("handshake: session id", query.len() + size / 2, &mut || {
-        let hs = ServerHandshake::from_request(&headers, Some(&query), Envelopes::ALL);
+        let hs = ServerHandshake::from_request(
+            &headers,
+            Some(&query),
+            Envelopes::ALL,
+            &AppProtocols::default(),
+        );
         format!("session {} chars", hs.session_id.len())
     });
 }
@@ -313,7 +318,7 @@ async fn send_to_server(size: usize) -> String {
         let request = format!(
             "GET /chat HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-             traceparent: {TP}\r\ntracewire-envelope: json\r\n\r\n"
+             traceparent: {TP}\r\nSec-WebSocket-Protocol: tracewire.v1.json\r\n\r\n"
         );
         tcp.write_all(request.as_bytes()).await.expect("request");
         let mut response = Vec::new();

@@ -7,11 +7,13 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tracewire::envelope::binary;
-use tracewire::handshake::Envelopes;
+use tracewire::handshake::{AppProtocols, Envelopes};
 use tracewire::model::Model;
 use tracewire::ws::{self, Config};
 
@@ -278,8 +280,8 @@ async fn plain_client_with_traced_server_messages_intact() {
         .await
         .expect("connect");
     assert!(
-        response.headers().get("tracewire-envelope").is_none(),
-        "nothing offered, nothing accepted"
+        response.headers().get("sec-websocket-protocol").is_none(),
+        "nothing offered, nothing selected"
     );
     let bin = Bytes::from_static(&[0xF5, 0x54, 0x57, 0x01, 0xff]);
     for m in [Message::text(JSON), Message::binary(bin.clone())] {
@@ -307,14 +309,32 @@ async fn plain_client_with_traced_server_messages_intact() {
     );
 }
 
-#[tokio::test]
-async fn traced_client_with_plain_server_messages_intact() {
-    let t = Telemetry::new();
+/// A tokio-tungstenite server that knows nothing of tracewire, for one
+/// connection: selects `app` when the client offers it (as an application
+/// server does), echoes every data message and returns them.
+async fn plain_echo_server(
+    app: Option<&'static str>,
+) -> (String, tokio::task::JoinHandle<Vec<Message>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("ws://{}/plain", listener.local_addr().expect("addr"));
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.expect("accept");
-        let mut socket = tokio_tungstenite::accept_async(tcp)
+        // The error type is tungstenite's; this callback never fails.
+        #[allow(clippy::result_large_err)]
+        let select = |request: &Request, mut response: Response| {
+            let offered = request
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if let Some(app) = app.filter(|a| offered.split(',').any(|t| t.trim() == *a)) {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", app.parse().expect("value"));
+            }
+            Ok(response)
+        };
+        let mut socket = tokio_tungstenite::accept_hdr_async(tcp, select)
             .await
             .expect("handshake");
         let mut seen = Vec::new();
@@ -327,15 +347,16 @@ async fn traced_client_with_plain_server_messages_intact() {
         }
         seen
     });
-    let (mut client, _) = ws::connect(url.as_str(), &t.config(Model::Connection))
-        .await
-        .expect("connect");
-    assert_eq!(
-        client.envelopes(),
-        Envelopes::NONE,
-        "an uninstrumented server accepts no envelope"
-    );
-    let sent = [
+    (url, server)
+}
+
+/// Sends a JSON text and a binary message, checks each echo, closes, and
+/// returns what was sent.
+async fn exchange<S>(client: &mut ws::TracedStream<S>) -> Vec<Message>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let sent = vec![
         Message::text(JSON),
         Message::binary(Bytes::from_static(b"raw")),
     ];
@@ -345,25 +366,175 @@ async fn traced_client_with_plain_server_messages_intact() {
     }
     client.close(None).await.expect("close");
     while client.next().await.is_some() {}
+    sent
+}
+
+#[tokio::test]
+async fn traced_client_with_plain_app_server_messages_intact() {
+    let t = Telemetry::new();
+    let (url, server) = plain_echo_server(Some("mcp")).await;
+    let config = t
+        .config(Model::Connection)
+        .app_protocols(AppProtocols::new(["mcp"]).expect("token"));
+    let (mut client, response) = ws::connect(url.as_str(), &config).await.expect("connect");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "mcp");
+    assert_eq!(
+        client.envelopes(),
+        Envelopes::NONE,
+        "the plain server selected mcp alone: no envelope"
+    );
+    assert_eq!(
+        client.app_protocol(),
+        Some("mcp"),
+        "the application keeps its protocol"
+    );
+    let sent = exchange(&mut client).await;
     assert_eq!(
         server.await.expect("server"),
-        sent.to_vec(),
+        sent,
         "the plain server saw exactly what was sent"
     );
+}
+
+#[tokio::test]
+async fn traced_client_offering_nothing_with_plain_server_messages_intact() {
+    let t = Telemetry::new();
+    let (url, server) = plain_echo_server(None).await;
+    let config = t.config(Model::Connection).envelopes(Envelopes::NONE);
+    let (mut client, _) = ws::connect(url.as_str(), &config).await.expect("connect");
+    assert_eq!(client.envelopes(), Envelopes::NONE);
+    let sent = exchange(&mut client).await;
+    assert_eq!(server.await.expect("server"), sent);
+    let spans = t.spans();
+    find(&spans, "connect /plain", SpanKind::Client, 0);
+}
+
+#[tokio::test]
+async fn traced_client_offering_envelopes_to_a_server_selecting_none_fails_like_a_browser() {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
+    let t = Telemetry::new();
+    let (url, server) = plain_echo_server(None).await;
+    let err = ws::connect(url.as_str(), &t.config(Model::Connection))
+        .await
+        .expect_err("tungstenite requires a selection when it offered subprotocols");
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(
+                SubProtocolError::NoSubProtocol
+            ))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.await.expect("server"),
+        Vec::<Message>::new(),
+        "nothing was sent"
+    );
+    let spans = t.spans();
+    let connect = find(&spans, "connect /plain", SpanKind::Client, 0);
+    assert!(matches!(connect.status, Status::Error { .. }));
+}
+
+#[tokio::test]
+async fn app_protocol_composed_with_envelopes_between_traced_peers() {
+    let t = Telemetry::new();
+    let apps = AppProtocols::new(["graphql-transport-ws", "mcp"]).expect("tokens");
+    let server_apps = AppProtocols::new(["mcp"]).expect("token");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("ws://{}/mcp", listener.local_addr().expect("addr"));
+    let config = t.config(Model::Connection);
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let server_config = config
+            .envelopes(Envelopes {
+                json: true,
+                binary: false,
+            })
+            .app_protocols(server_apps);
+        let mut socket = ws::accept(tcp, &server_config).await.expect("handshake");
+        let seen = (socket.envelopes(), socket.app_protocol().map(str::to_owned));
+        while let Some(Ok(received)) = socket.next().await {
+            if let m @ Message::Text(_) = received.message {
+                socket.send_in(&received.context, m).await.expect("echo");
+            }
+        }
+        seen
+    });
+    let config = t.config(Model::Connection).app_protocols(apps);
+    let (mut client, response) = ws::connect(url.as_str(), &config).await.expect("connect");
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "tracewire.v1.json+mcp"
+    );
+    assert_eq!(client.app_protocol(), Some("mcp"));
+    assert!(client.envelopes().json && !client.envelopes().binary);
+    client.send(Message::text(JSON)).await.expect("send");
+    let echo = client.next().await.expect("echo").expect("ok");
+    assert_eq!(
+        echo.message,
+        Message::text(JSON),
+        "members stripped on receipt"
+    );
+    client.close(None).await.expect("close");
+    while client.next().await.is_some() {}
+    let (envelopes, app) = server.await.expect("server");
+    assert!(envelopes.json && !envelopes.binary);
+    assert_eq!(
+        app.as_deref(),
+        Some("mcp"),
+        "the server application sees mcp"
+    );
+    let spans = t.spans();
+    let send = find(&spans, "send /mcp", SpanKind::Producer, 0);
+    let process = find(&spans, "process /mcp", SpanKind::Consumer, 0);
+    assert_eq!(
+        process.parent_span_id,
+        send.span_context.span_id(),
+        "the envelope carried the context"
+    );
+}
+
+#[tokio::test]
+async fn plain_app_client_with_traced_app_server_gets_no_envelope() {
+    let t = Telemetry::new();
+    let config = t
+        .config(Model::Connection)
+        .app_protocols(AppProtocols::new(["mcp"]).expect("token"));
+    let (url, server) = echo_server(config).await;
+    let mut request = url.as_str().into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "mcp".parse().expect("value"));
+    let (mut plain, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "mcp");
+    let bin = Message::binary(Bytes::from_static(&[0xF5, 0x54, 0x57, 0x01, 0x00, 7]));
+    for m in [Message::text(JSON), bin] {
+        plain.send(m.clone()).await.expect("send");
+        assert_eq!(
+            plain.next().await.expect("echo").expect("ok"),
+            m,
+            "no tracewire token selected: nothing enveloped toward this client"
+        );
+    }
+    plain.close(None).await.expect("close");
+    while plain.next().await.is_some() {}
+    // Two data messages and the close frame, none with an envelope error.
+    assert_eq!(server.await.expect("server"), vec![None, None, None]);
 }
 
 #[tokio::test]
 async fn malformed_envelope_is_delivered_with_its_bytes_and_an_error() {
     let t = Telemetry::new();
     let (url, server) = echo_server(t.config(Model::Connection)).await;
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-            url.as_str(),
-        )
-        .expect("request");
-    request
-        .headers_mut()
-        .insert("tracewire-envelope", "binary".parse().expect("value"));
+    let mut request = url.as_str().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "tracewire.v1.binary".parse().expect("value"),
+    );
     let (mut raw, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("connect");
@@ -413,10 +584,22 @@ async fn browser_style_query_parameters_parent_the_server_span() {
     let t = Telemetry::new();
     let (url, server) = echo_server(t.config(Model::Connection)).await;
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let (mut raw, _) =
-        tokio_tungstenite::connect_async(format!("{url}?traceparent={tp}&tracewire-envelope=json"))
-            .await
-            .expect("connect");
+    // What `new WebSocket(url + "?traceparent=...", ["tracewire.v1.json"])` sends.
+    let mut request = format!("{url}?traceparent={tp}")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "tracewire.v1.json".parse().expect("value"),
+    );
+    let (mut raw, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "tracewire.v1.json",
+        "what the browser reads as ws.protocol"
+    );
     raw.send(Message::text(JSON)).await.expect("send");
     let echo = raw.next().await.expect("echo").expect("ok");
     let Message::Text(text) = echo else {
@@ -452,9 +635,10 @@ async fn abnormal_end_is_recorded_as_1006_with_error_status() {
             .expect("handshake");
         drop(socket); // vanish without a close frame
     });
-    let (mut client, _) = ws::connect(url.as_str(), &t.config(Model::Connection))
-        .await
-        .expect("connect");
+    // Offering nothing: tungstenite fails a handshake that offered
+    // subprotocols to a server that selects none.
+    let config = t.config(Model::Connection).envelopes(Envelopes::NONE);
+    let (mut client, _) = ws::connect(url.as_str(), &config).await.expect("connect");
     server.await.expect("server");
     while client.next().await.is_some() {}
     let spans = t.spans();

@@ -319,8 +319,6 @@ typedef struct TwHeaderNames {
   const char *tracestate;
   // `baggage`.
   const char *baggage;
-  // `tracewire-envelope`.
-  const char *envelope;
   // `tracewire-session`.
   const char *session;
 } TwHeaderNames;
@@ -364,8 +362,10 @@ typedef struct TwServerHandshake {
   uint32_t envelopes;
   // The session id (the client's, or a new one).
   struct TwBytes session_id;
-  // Response headers for the `101` (records: name, value, ...).
-  struct TwBytes response_headers;
+  // The subprotocol to answer in `Sec-WebSocket-Protocol` (empty: none).
+  struct TwBytes subprotocol;
+  // The application's subprotocol, by its own name (empty: none).
+  struct TwBytes app_protocol;
 } TwServerHandshake;
 
 // The result of decoding one received frame. The payload the application
@@ -751,10 +751,13 @@ struct TwError *tw_extract(const uint8_t *headers,
 void tw_server_handshake_free(struct TwServerHandshake *hs);
 
 // Reads an upgrade request: headers (records: name, value, ...) and the query
-// string (`query` NULL: none); `supported` is the server's `TW_ENVELOPE_*` set.
+// string (`query` NULL: none), and selects the subprotocol (docs/PROTOCOL.md
+// section 3); `supported` is the server's `TW_ENVELOPE_*` set, `apps` the
+// application's subprotocols (records: one name each).
 //
-// Errors: `invalid_argument` for malformed records or NULL pointers. Free
-// `*out` with [`tw_server_handshake_free`]. Thread safety: any thread.
+// Errors: `invalid_argument` for malformed records, an invalid application
+// subprotocol or NULL pointers. Free `*out` with [`tw_server_handshake_free`].
+// Thread safety: any thread.
 //
 // # Safety
 // Each `(ptr, len)` valid (or NULL with 0); `out` writable.
@@ -763,12 +766,15 @@ struct TwError *tw_server_handshake(const uint8_t *headers,
                                     const uint8_t *query,
                                     size_t query_len,
                                     uint32_t supported,
+                                    const uint8_t *apps,
+                                    size_t apps_len,
                                     struct TwServerHandshake *out);
 
 // The request headers of a client handshake (records: name, value, ...):
 // the context (`*span`, `tracestate` and `baggage` header values; invalid ones
-// dropped), the envelope offer (`TW_ENVELOPE_*` bits) and `session_id` (NULL
-// or empty: a new one is generated). `*session_out` receives the session id used.
+// dropped) and `session_id` (NULL or empty: a new one is generated).
+// `*session_out` receives the session id used. The envelope offer is not a
+// header: see [`tw_client_subprotocols`].
 //
 // Errors: `invalid_argument` for an invalid session id (not 1 to 128 visible
 // ASCII characters) or NULL pointers. Free both outputs with
@@ -781,34 +787,45 @@ struct TwError *tw_client_request_headers(const struct TwSpanContext *span,
                                           size_t tracestate_len,
                                           const uint8_t *baggage,
                                           size_t baggage_len,
-                                          uint32_t offered,
                                           const uint8_t *session_id,
                                           size_t session_id_len,
                                           struct TwBytes *headers_out,
                                           struct TwBytes *session_out);
 
-// The envelopes a client uses: what the server's `101` response headers
-// (records: name, value, ...) accepted out of `offered` (`TW_ENVELOPE_*`).
-// A server that does not know tracewire sends nothing: the result is 0.
+// The subprotocols a client offers (records: one token each, most
+// preferred first) for the envelopes `offered` (`TW_ENVELOPE_*`) and the
+// application's subprotocols `apps` (records: one name each).
 //
-// Errors: `invalid_argument` for malformed records or NULL pointers.
-// Nothing to free. Thread safety: any thread.
-//
-// # Safety
-// `(headers, len)` valid (or NULL with 0); `out` writable.
-struct TwError *tw_client_accepted(uint32_t offered,
-                                   const uint8_t *headers,
-                                   size_t headers_len,
-                                   uint32_t *out);
-
-// The envelope set a `tracewire-envelope` value names (`TW_ENVELOPE_*` bits;
-// unknown tokens ignored). Errors: `invalid_argument` for NULL pointers.
+// Errors: `invalid_argument` for malformed records, an invalid application
+// subprotocol or NULL pointers. Free `*out` with [`tw_bytes_free`].
 // Thread safety: any thread.
-// Nothing to free.
 //
 // # Safety
-// `(value, len)` valid (or NULL with 0); `out` writable.
-struct TwError *tw_envelopes_parse(const uint8_t *value, size_t len, uint32_t *out);
+// `(apps, apps_len)` valid (or NULL with 0); `out` writable.
+struct TwError *tw_client_subprotocols(uint32_t offered,
+                                       const uint8_t *apps,
+                                       size_t apps_len,
+                                       struct TwBytes *out);
+
+// What the server's selected subprotocol means for a client that offered
+// `offered` (`TW_ENVELOPE_*`) and `apps` (records: one name each):
+// `*envelopes` the envelopes to use, `*app_out` the application's
+// subprotocol (empty: none). `selected` NULL means the server selected
+// none; a selection that was not offered means nothing (0, empty).
+//
+// Errors: `invalid_argument` for malformed records, an invalid application
+// subprotocol or NULL pointers. Free `*app_out` with [`tw_bytes_free`].
+// Thread safety: any thread.
+//
+// # Safety
+// Each `(ptr, len)` valid (or NULL with 0); outputs writable.
+struct TwError *tw_client_negotiated(uint32_t offered,
+                                     const uint8_t *apps,
+                                     size_t apps_len,
+                                     const uint8_t *selected,
+                                     size_t selected_len,
+                                     uint32_t *envelopes,
+                                     struct TwBytes *app_out);
 
 // Writes a new session id (32 lowercase hex characters) to `*out`.
 // Errors: `invalid_argument` for a NULL `out`. Free `*out` with

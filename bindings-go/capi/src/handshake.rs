@@ -9,7 +9,7 @@ use crate::*;
 use std::ffi::c_char;
 
 use tracewire::TraceContext;
-use tracewire::handshake::{self, ClientHandshake, Envelopes, ServerHandshake};
+use tracewire::handshake::{self, AppProtocols, ClientHandshake, ServerHandshake};
 
 use crate::abi::*;
 use crate::context::{TwContext, TwIssues, TwSpanContext, TwTraceParentText};
@@ -30,8 +30,6 @@ pub struct TwHeaderNames {
     pub tracestate: *const c_char,
     /// `baggage`.
     pub baggage: *const c_char,
-    /// `tracewire-envelope`.
-    pub envelope: *const c_char,
     /// `tracewire-session`.
     pub session: *const c_char,
 }
@@ -49,7 +47,6 @@ pub extern "C" fn tw_header_names() -> TwHeaderNames {
         traceparent: c(c"traceparent"),
         tracestate: c(c"tracestate"),
         baggage: c(c"baggage"),
-        envelope: c(c"tracewire-envelope"),
         session: c(c"tracewire-session"),
     }
 }
@@ -257,7 +254,8 @@ fn header_pairs(buf: &[u8]) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// Borrows an optional query string: NULL means none.
+/// Borrows an optional text (a query string, a selected subprotocol): NULL
+/// means none.
 ///
 /// # Safety
 /// As [`bytes`].
@@ -310,6 +308,16 @@ pub unsafe extern "C" fn tw_extract(
 
 use tracewire_bridge::{envelopes_from_bits as envelopes_in, envelopes_to_bits as envelopes_out};
 
+/// The application's subprotocols (records: one name each), checked by the
+/// core: `invalid_argument` for a name that is not a token or starts with
+/// `tracewire.`.
+fn apps_in(buf: &[u8]) -> Result<AppProtocols> {
+    let names = records::read(buf)?
+        .into_iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned());
+    AppProtocols::new(names).map_err(|e| TwError::invalid_argument(e.0))
+}
+
 /// What a server learns from an upgrade request, and what it answers.
 /// Free with [`tw_server_handshake_free`].
 #[repr(C)]
@@ -324,8 +332,10 @@ pub struct TwServerHandshake {
     pub envelopes: u32,
     /// The session id (the client's, or a new one).
     pub session_id: TwBytes,
-    /// Response headers for the `101` (records: name, value, ...).
-    pub response_headers: TwBytes,
+    /// The subprotocol to answer in `Sec-WebSocket-Protocol` (empty: none).
+    pub subprotocol: TwBytes,
+    /// The application's subprotocol, by its own name (empty: none).
+    pub app_protocol: TwBytes,
 }
 
 /// Frees the buffers of `*hs` and zeroes them (idempotent). NULL is a no-op.
@@ -339,15 +349,19 @@ pub unsafe extern "C" fn tw_server_handshake_free(hs: *mut TwServerHandshake) {
     if let Some(h) = unsafe { hs.as_mut() } {
         h.context.release();
         h.session_id.release();
-        h.response_headers.release();
+        h.subprotocol.release();
+        h.app_protocol.release();
     }
 }
 
 /// Reads an upgrade request: headers (records: name, value, ...) and the query
-/// string (`query` NULL: none); `supported` is the server's `TW_ENVELOPE_*` set.
+/// string (`query` NULL: none), and selects the subprotocol (docs/PROTOCOL.md
+/// section 3); `supported` is the server's `TW_ENVELOPE_*` set, `apps` the
+/// application's subprotocols (records: one name each).
 ///
-/// Errors: `invalid_argument` for malformed records or NULL pointers. Free
-/// `*out` with [`tw_server_handshake_free`]. Thread safety: any thread.
+/// Errors: `invalid_argument` for malformed records, an invalid application
+/// subprotocol or NULL pointers. Free `*out` with [`tw_server_handshake_free`].
+/// Thread safety: any thread.
 ///
 /// # Safety
 /// Each `(ptr, len)` valid (or NULL with 0); `out` writable.
@@ -358,6 +372,8 @@ pub unsafe extern "C" fn tw_server_handshake(
     query: *const u8,
     query_len: usize,
     supported: u32,
+    apps: *const u8,
+    apps_len: usize,
     out: *mut TwServerHandshake,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
@@ -367,17 +383,16 @@ pub unsafe extern "C" fn tw_server_handshake(
         let pairs = header_pairs(unsafe { bytes(headers, headers_len) }?)?;
         // SAFETY: caller guarantees.
         let query = unsafe { query_in(query, query_len) }?;
-        let hs = ServerHandshake::from_request(&pairs, query.as_deref(), envelopes_in(supported));
-        let mut w = records::Writer::default();
-        for (k, v) in hs.response_headers() {
-            w.push(k.as_bytes());
-            w.push(v.as_bytes());
-        }
+        // SAFETY: caller guarantees.
+        let apps = apps_in(unsafe { bytes(apps, apps_len) }?)?;
+        let hs =
+            ServerHandshake::from_request(&pairs, query.as_deref(), envelopes_in(supported), &apps);
         let mut res = TwServerHandshake {
             issues: issues_out(&hs.issues),
             envelopes: envelopes_out(hs.envelopes),
             session_id: TwBytes::from_string(hs.session_id),
-            response_headers: TwBytes::from_vec(w.finish()),
+            subprotocol: TwBytes::from_string(hs.subprotocol.unwrap_or_default()),
+            app_protocol: TwBytes::from_string(hs.app_protocol.unwrap_or_default()),
             ..TwServerHandshake::default()
         };
         fill_context(&mut res.context, &hs.context, true);
@@ -388,8 +403,9 @@ pub unsafe extern "C" fn tw_server_handshake(
 
 /// The request headers of a client handshake (records: name, value, ...):
 /// the context (`*span`, `tracestate` and `baggage` header values; invalid ones
-/// dropped), the envelope offer (`TW_ENVELOPE_*` bits) and `session_id` (NULL
-/// or empty: a new one is generated). `*session_out` receives the session id used.
+/// dropped) and `session_id` (NULL or empty: a new one is generated).
+/// `*session_out` receives the session id used. The envelope offer is not a
+/// header: see [`tw_client_subprotocols`].
 ///
 /// Errors: `invalid_argument` for an invalid session id (not 1 to 128 visible
 /// ASCII characters) or NULL pointers. Free both outputs with
@@ -404,7 +420,6 @@ pub unsafe extern "C" fn tw_client_request_headers(
     tracestate_len: usize,
     baggage: *const u8,
     baggage_len: usize,
-    offered: u32,
     session_id: *const u8,
     session_id_len: usize,
     headers_out: *mut TwBytes,
@@ -418,7 +433,7 @@ pub unsafe extern "C" fn tw_client_request_headers(
     guard(|| {
         // SAFETY: caller guarantees.
         let ctx = unsafe { context_in(span, tracestate, tracestate_len, baggage, baggage_len) }?;
-        let mut hs = ClientHandshake::new(envelopes_in(offered));
+        let mut hs = ClientHandshake::new(tracewire::handshake::Envelopes::NONE);
         // SAFETY: caller guarantees.
         let sid = unsafe { text(session_id, session_id_len, "the session id is not UTF-8") }?;
         if !sid.is_empty() {
@@ -444,56 +459,80 @@ pub unsafe extern "C" fn tw_client_request_headers(
     })
 }
 
-/// The envelopes a client uses: what the server's `101` response headers
-/// (records: name, value, ...) accepted out of `offered` (`TW_ENVELOPE_*`).
-/// A server that does not know tracewire sends nothing: the result is 0.
+/// The subprotocols a client offers (records: one token each, most
+/// preferred first) for the envelopes `offered` (`TW_ENVELOPE_*`) and the
+/// application's subprotocols `apps` (records: one name each).
 ///
-/// Errors: `invalid_argument` for malformed records or NULL pointers.
-/// Nothing to free. Thread safety: any thread.
+/// Errors: `invalid_argument` for malformed records, an invalid application
+/// subprotocol or NULL pointers. Free `*out` with [`tw_bytes_free`].
+/// Thread safety: any thread.
 ///
 /// # Safety
-/// `(headers, len)` valid (or NULL with 0); `out` writable.
+/// `(apps, apps_len)` valid (or NULL with 0); `out` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_client_accepted(
+pub unsafe extern "C" fn tw_client_subprotocols(
     offered: u32,
-    headers: *const u8,
-    headers_len: usize,
-    out: *mut u32,
+    apps: *const u8,
+    apps_len: usize,
+    out: *mut TwBytes,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
     unsafe { zero(out) };
     guard(|| {
         // SAFETY: caller guarantees.
-        let pairs = header_pairs(unsafe { bytes(headers, headers_len) }?)?;
-        let hs = ClientHandshake {
-            offered: envelopes_in(offered),
-            session_id: String::new(),
-        };
+        let apps = apps_in(unsafe { bytes(apps, apps_len) }?)?;
+        let hs = ClientHandshake::new(envelopes_in(offered)).with_apps(apps);
+        let mut w = records::Writer::default();
+        for token in hs.subprotocols() {
+            w.push(token.as_bytes());
+        }
         // SAFETY: caller guarantee.
-        unsafe { put(out, envelopes_out(hs.accepted(&pairs))) }
+        unsafe { put(out, TwBytes::from_vec(w.finish())) }
     })
 }
 
-/// The envelope set a `tracewire-envelope` value names (`TW_ENVELOPE_*` bits;
-/// unknown tokens ignored). Errors: `invalid_argument` for NULL pointers.
+/// What the server's selected subprotocol means for a client that offered
+/// `offered` (`TW_ENVELOPE_*`) and `apps` (records: one name each):
+/// `*envelopes` the envelopes to use, `*app_out` the application's
+/// subprotocol (empty: none). `selected` NULL means the server selected
+/// none; a selection that was not offered means nothing (0, empty).
+///
+/// Errors: `invalid_argument` for malformed records, an invalid application
+/// subprotocol or NULL pointers. Free `*app_out` with [`tw_bytes_free`].
 /// Thread safety: any thread.
-/// Nothing to free.
 ///
 /// # Safety
-/// `(value, len)` valid (or NULL with 0); `out` writable.
+/// Each `(ptr, len)` valid (or NULL with 0); outputs writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn tw_envelopes_parse(
-    value: *const u8,
-    len: usize,
-    out: *mut u32,
+pub unsafe extern "C" fn tw_client_negotiated(
+    offered: u32,
+    apps: *const u8,
+    apps_len: usize,
+    selected: *const u8,
+    selected_len: usize,
+    envelopes: *mut u32,
+    app_out: *mut TwBytes,
 ) -> *mut TwError {
     // SAFETY: NULL or writable.
-    unsafe { zero(out) };
+    unsafe {
+        zero(envelopes);
+        zero(app_out);
+    }
     guard(|| {
         // SAFETY: caller guarantees.
-        let v = String::from_utf8_lossy(unsafe { bytes(value, len) }?);
-        // SAFETY: caller guarantee.
-        unsafe { put(out, envelopes_out(Envelopes::parse(&v))) }
+        let apps = apps_in(unsafe { bytes(apps, apps_len) }?)?;
+        // SAFETY: caller guarantees.
+        let selected = unsafe { query_in(selected, selected_len) }?;
+        let hs = ClientHandshake::new(envelopes_in(offered)).with_apps(apps);
+        let n = hs.negotiated(selected.as_deref());
+        // SAFETY: caller guarantees.
+        unsafe {
+            put(envelopes, envelopes_out(n.envelopes))?;
+            put(
+                app_out,
+                TwBytes::from_string(n.app_protocol.unwrap_or_default()),
+            )
+        }
     })
 }
 

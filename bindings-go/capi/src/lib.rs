@@ -39,7 +39,7 @@
 //! | `codes` | the `TW_*` numbers (checked against the bridge's tables) |
 //! | `abi` | `TwError`, `TwBytes`, `TwStr`; `tw_error_*`, `tw_bytes_free`, `tw_abi_version` |
 //! | `context` | `TwSpanContext`, `TwContext`; `tw_traceparent_*`, `tw_tracestate_*`, `tw_baggage_*` |
-//! | `handshake` | `tw_header_names`, `tw_inject_headers`, `tw_extract*`, `tw_server_handshake`, `tw_client_*`, `tw_envelopes_parse`, `tw_new_session_id` |
+//! | `handshake` | `tw_header_names`, `tw_inject_headers`, `tw_extract*`, `tw_server_handshake`, `tw_client_*`, `tw_new_session_id` |
 //! | `envelope` | `TwDecoded`; `tw_json_*`, `tw_binary_*`, `tw_carrier_*` |
 //! | `model` | `TwConnection`, `TwSpanDecision`, `TwCloseDecision`; `tw_model_parse`, `tw_connection_*` |
 //! | `target` | `tw_target_from_url`, `tw_target_from_request` (the bridge's target record) |

@@ -18,7 +18,6 @@ fn abi_version_and_header_names_match_the_core() {
     assert_eq!(s(n.traceparent), h::TRACEPARENT);
     assert_eq!(s(n.tracestate), h::TRACESTATE);
     assert_eq!(s(n.baggage), h::BAGGAGE);
-    assert_eq!(s(n.envelope), h::ENVELOPE_HEADER);
     assert_eq!(s(n.session), h::SESSION_HEADER);
 }
 

@@ -6,8 +6,8 @@ use jni::objects::{JClass, JObject};
 use jni::sys::{jint, jlong};
 use tracewire::ExtractIssue;
 use tracewire::handshake::{
-    self, BAGGAGE, ClientHandshake, ENVELOPE_HEADER, SESSION_HEADER, ServerHandshake, TRACEPARENT,
-    TRACESTATE,
+    self, AppProtocols, BAGGAGE, ClientHandshake, Envelopes, SESSION_HEADER, ServerHandshake,
+    TRACEPARENT, TRACESTATE,
 };
 use tracewire_bridge::wire::{Reader, Writer};
 use tracewire_bridge::{envelopes_from_bits, envelopes_to_bits};
@@ -16,13 +16,7 @@ use crate::guard::{Fail, emit, exchange, fast, guarded, input};
 use crate::w3c::lines;
 
 /// The header names, in the order of the field indexes used on the wire.
-pub(crate) const FIELDS: [&str; 5] = [
-    TRACEPARENT,
-    TRACESTATE,
-    BAGGAGE,
-    ENVELOPE_HEADER,
-    SESSION_HEADER,
-];
+pub(crate) const FIELDS: [&str; 4] = [TRACEPARENT, TRACESTATE, BAGGAGE, SESSION_HEADER];
 
 fn field_index(name: &str) -> u8 {
     FIELDS.iter().position(|f| *f == name).unwrap_or(0) as u8
@@ -43,6 +37,16 @@ fn pairs<'a>(r: &mut Reader<'a>) -> Result<Vec<(&'a str, &'a str)>, Fail> {
         v.push((r.str()?, r.str()?));
     }
     Ok(v)
+}
+
+/// The application's subprotocols (`u32 n, n x str`), checked by the core.
+fn apps(r: &mut Reader<'_>) -> Result<AppProtocols, Fail> {
+    let n = r.u32()?;
+    let mut names = Vec::with_capacity((n as usize).min(64));
+    for _ in 0..n {
+        names.push(r.str()?);
+    }
+    AppProtocols::new(names).map_err(|e| Fail::argument(e.0))
 }
 
 fn opt_query<'a>(r: &mut Reader<'a>) -> Result<Option<&'a str>, Fail> {
@@ -149,9 +153,10 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_inject<'local>(
 }
 
 /// The server side of the handshake.
-/// In: `u8 supported, u8 has_query, str query, u32 n, n x (str name, str value)`.
-/// Out: context record, issues, `u8 envelopes, str session id,
-/// u32 n, n x (u8 field, str value)` response headers.
+/// In: `u8 supported, u8 has_query, str query, u32 n, n x (str name, str value),
+/// u32 m, m x str` application subprotocols.
+/// Out: context record, issues, `u8 envelopes, str session id, str subprotocol,
+/// str app protocol` (empty strings: none).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_serverHandshake<'local>(
     mut env: EnvUnowned<'local>,
@@ -165,17 +170,15 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_serverHandshake<'local
         let supported = envelopes_from_bits(u32::from(r.u8()?));
         let query = opt_query(r)?;
         let headers = pairs(r)?;
-        let hs = ServerHandshake::from_request(&headers, query, supported);
+        let apps = apps(r)?;
+        let hs = ServerHandshake::from_request(&headers, query, supported, &apps);
         w.context(&hs.context);
         issues(w, &hs.issues);
         // Two bits: always fits a byte.
         w.u8(envelopes_to_bits(hs.envelopes) as u8);
         w.str(&hs.session_id);
-        let mut sink = IndexedSink::default();
-        for (name, value) in hs.response_headers() {
-            handshake::HeaderSink::set(&mut sink, name, &value);
-        }
-        write_sink(w, &sink);
+        w.str(hs.subprotocol.as_deref().unwrap_or_default());
+        w.str(hs.app_protocol.as_deref().unwrap_or_default());
         Ok(())
     };
     // SAFETY: Native's contract (crate docs).
@@ -183,7 +186,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_serverHandshake<'local
 }
 
 /// The client's upgrade request headers.
-/// In: context record, `u8 offered, str session id`.
+/// In: context record, `str session id`.
 /// Out: `u32 n, n x (u8 field, str value)`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_clientRequest<'local>(
@@ -200,11 +203,10 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_clientRequest<'local>(
             // SAFETY: Native's contract.
             let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
             let ctx = r.context()?;
-            let offered = envelopes_from_bits(u32::from(r.u8()?));
-            let session_id = r.str()?.to_owned();
             ClientHandshake {
-                offered,
-                session_id,
+                offered: Envelopes::NONE,
+                apps: AppProtocols::default(),
+                session_id: r.str()?.to_owned(),
             }
             .request_headers(&ctx, &mut sink);
         }
@@ -215,31 +217,41 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_clientRequest<'local>(
     })
 }
 
-/// The envelopes a client uses, from its offer and the response's
-/// `tracewire-envelope` values (In: `u32 n, n x str`). Returns the bits
-/// (1 json, 2 binary).
+/// The client's side of the subprotocol negotiation.
+/// In: `u8 offered, u32 m, m x str` application subprotocols, `u8 has_selected,
+/// str selected` (the server's selection).
+/// Out: `u32 n, n x str` the subprotocols to offer, `u8 envelopes, str app
+/// protocol` what the selection means (empty: none).
 #[unsafe(no_mangle)]
-pub extern "system" fn Java_dev_tracewire_internal_Native_clientAccepted<'local>(
+pub extern "system" fn Java_dev_tracewire_internal_Native_clientNegotiation<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
-    offered: jint,
     input_addr: jlong,
     input_len: jint,
+    out: jlong,
+    cap: jint,
 ) -> jint {
-    fast(&mut env, || {
-        // SAFETY: Native's contract.
-        let mut r = Reader::new(unsafe { input(input_addr, input_len)? });
-        let n = r.u32()?;
-        let mut response = Vec::new();
-        for _ in 0..n {
-            response.push((ENVELOPE_HEADER, r.str()?));
-        }
-        let client = ClientHandshake {
-            offered: envelopes_from_bits(offered as u32),
+    let respond = |r: &mut Reader<'_>, w: &mut Writer| {
+        let offered = envelopes_from_bits(u32::from(r.u8()?));
+        let hs = ClientHandshake {
+            offered,
+            apps: apps(r)?,
             session_id: String::new(),
         };
-        Ok(envelopes_to_bits(client.accepted(&response)) as jint)
-    })
+        let selected = opt_query(r)?;
+        let offer = hs.subprotocols();
+        w.u32(offer.len() as u32);
+        for token in &offer {
+            w.str(token);
+        }
+        let n = hs.negotiated(selected);
+        // Two bits: always fits a byte.
+        w.u8(envelopes_to_bits(n.envelopes) as u8);
+        w.str(n.app_protocol.as_deref().unwrap_or_default());
+        Ok(())
+    };
+    // SAFETY: Native's contract (crate docs).
+    unsafe { exchange(&mut env, (input_addr, input_len), (out, cap), respond) }
 }
 
 /// A new session id (32 lowercase hex characters).

@@ -28,7 +28,7 @@
 //! |---|---|
 //! | `guard` | (none) the error policy, the guard, the direct-buffer contract |
 //! | `plumbing` | `address`, `fieldName`, `errorName`, `noop`, `testingPanic`, `testingError` |
-//! | `headers` | `extract`, `inject`, `serverHandshake`, `clientRequest`, `clientAccepted`, `newSessionId`, `extractFields`, `injectTraceParent`, `extractTraceParent` |
+//! | `headers` | `extract`, `inject`, `serverHandshake`, `clientRequest`, `clientNegotiation`, `newSessionId`, `extractFields`, `injectTraceParent`, `extractTraceParent` |
 //! | `envelope` | `jsonNew`, `jsonFree`, `jsonInject`, `jsonExtract`, `binaryEncode`, `binaryDecode`, `toCarrier`, `fromCarrier` |
 //! | `codec` | `codecNew`, `codecFree`, `codecEncode`, `codecDecode`, `stripByDefault` |
 //! | `target` | `targetFromUrl`, `targetFromRequest` |

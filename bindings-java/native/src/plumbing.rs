@@ -56,7 +56,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_address<'local>(
 }
 
 /// Header name number `i` (0 traceparent, 1 tracestate, 2 baggage,
-/// 3 tracewire-envelope, 4 tracewire-session), or null past the end.
+/// 3 tracewire-session), or null past the end.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_fieldName<'local>(
     mut env: EnvUnowned<'local>,

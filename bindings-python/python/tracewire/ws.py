@@ -3,15 +3,20 @@
 ``connect(...)`` and ``serve(...)`` wrap ``websockets.asyncio.client.connect``
 and ``websockets.asyncio.server.serve``:
 
-- the handshake carries the caller's context, the envelope offer and the
-  session id (client), which the server extracts and answers;
+- the handshake carries the caller's context and the session id (client),
+  which the server extracts; the envelopes are offered and selected as
+  WebSocket subprotocols (``tracewire.v1.json-binary``, ...), composed with
+  the application's own (``subprotocols=["mcp"]`` offers
+  ``tracewire.v1.json-binary+mcp``, ..., ``mcp``), and the application sees
+  its own protocol name in :attr:`TracedConnection.subprotocol`;
 - each message sent gets a send span whose context rides in the negotiated
   envelope; each message received gets a process span whose parent is the
   message's context;
 - spans follow the tracing model chosen per connection (``"connection"`` or
   ``"message"``), as the core decides them;
-- a peer that does not speak tracewire negotiates no envelope, so it sees
-  plain frames, and its frames are delivered untouched;
+- a peer that does not speak tracewire selects (or offers) no tracewire
+  subprotocol, so it sees plain frames, and its frames are delivered
+  untouched;
 - every frame goes through the core's :class:`~tracewire.Codec` for what was
   negotiated (which frames are enveloped, stripping on receive, and the
   ``exception`` event a malformed envelope leaves on the process span), and
@@ -162,11 +167,13 @@ class TracedConnection:
         *,
         spans: SpanApplier,
         codec: Codec,
+        subprotocol: Optional[str] = None,
     ) -> None:
         self.ws = ws
         self._spans = spans
         self._conn = spans.connection
         self._codec = codec
+        self._subprotocol = subprotocol
 
     @property
     def session_id(self) -> str:
@@ -179,6 +186,13 @@ class TracedConnection:
     def envelopes(self) -> Envelopes:
         """The envelopes negotiated on this connection."""
         return self._codec.envelopes
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        """The application's subprotocol agreed in the handshake, by its own
+        name (``"mcp"``, not the tracewire token that carried it), or
+        ``None``. ``ws.subprotocol`` is the token on the wire."""
+        return self._subprotocol
 
     @property
     def codec(self) -> Codec:
@@ -312,6 +326,9 @@ class connect:
         model: ``"connection"`` (one trace per connection) or ``"message"``
             (one trace per message or stream, linked to the connection).
         envelopes: what to offer (default: JSON and binary).
+        subprotocols: the application's own subprotocols, in order of
+            preference: offered composed with the tracewire tokens and alone
+            (see :attr:`TracedConnection.subprotocol`).
         json_path: where JSON envelope members live (e.g. ``"params._meta"``).
         strip: whether to remove the JSON envelope members from received
             payloads; ``None`` (default) is the core's default, the same in
@@ -334,6 +351,7 @@ class connect:
         *,
         model: str = "connection",
         envelopes: Optional[Envelopes] = None,
+        subprotocols: Optional[List[str]] = None,
         json_path: str = "",
         strip: Optional[bool] = None,
         tracer_provider: Optional[trace.TracerProvider] = None,
@@ -344,6 +362,7 @@ class connect:
         self._uri = uri
         self._model = model
         self._offer = envelopes
+        self._apps = subprotocols
         self._json = JsonEnvelope(json_path, strip=strip)
         self._provider = tracer_provider
         self._context = context
@@ -353,9 +372,10 @@ class connect:
 
     async def _connect(self) -> TracedConnection:
         from websockets.asyncio.client import connect as ws_connect
+        from websockets.typing import Subprotocol
 
         target = Target.from_url(self._uri)
-        handshake = ClientHandshake(self._offer)
+        handshake = ClientHandshake(self._offer, app_protocols=self._apps)
         conn = Connection.from_target(self._model, "client", handshake.session_id, target, trust=self._trust)
         spans = SpanApplier(conn, self._provider)
         ambient = otel_context.get_current() if self._context is None else self._context
@@ -368,14 +388,15 @@ class connect:
             items = extra.items() if hasattr(extra, "items") else extra
             headers.extend((str(k), str(v)) for k, v in items)
         headers.extend(request)
+        offer = [Subprotocol(token) for token in handshake.subprotocols()] or None
         try:
-            ws = await ws_connect(self._uri, additional_headers=headers, **kwargs)
+            ws = await ws_connect(self._uri, additional_headers=headers, subprotocols=offer, **kwargs)
         except BaseException as exc:
             spans.fail(exc)
             raise
-        accepted = handshake.accepted(ws.response.headers) if ws.response is not None else Envelopes.NONE
+        accepted, app_protocol = handshake.negotiated(ws.subprotocol)
         spans.upgraded()
-        return TracedConnection(ws, spans=spans, codec=Codec(accepted, self._json))
+        return TracedConnection(ws, spans=spans, codec=Codec(accepted, self._json), subprotocol=app_protocol)
 
     def __await__(self) -> Generator[Any, None, TracedConnection]:
         return self._connect().__await__()
@@ -390,12 +411,12 @@ class connect:
 
 
 class _ServerState:
-    __slots__ = ("spans", "codec", "response_headers")
+    __slots__ = ("spans", "codec", "handshake")
 
-    def __init__(self, spans: SpanApplier, codec: Codec, response_headers: List[Tuple[str, str]]) -> None:
+    def __init__(self, spans: SpanApplier, codec: Codec, handshake: ServerHandshake) -> None:
         self.spans = spans
         self.codec = codec
-        self.response_headers = response_headers
+        self.handshake = handshake
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -411,6 +432,7 @@ def serve(
     *,
     model: str = "connection",
     envelopes: Optional[Envelopes] = None,
+    subprotocols: Optional[List[str]] = None,
     json_path: str = "",
     strip: Optional[bool] = None,
     tracer_provider: Optional[trace.TracerProvider] = None,
@@ -425,14 +447,18 @@ def serve(
     ``handler`` receives a :class:`TracedConnection` per client. The server
     extracts the client's context from the handshake (headers, else query
     parameters), starts the ``accept`` span under it, answers the envelope
-    offer with what it supports (``envelopes``, default both) and records the
-    close when the handler returns. ``trust`` (:class:`~tracewire.Trust`,
-    default ``Trust.trusted()``) is how far clients are trusted: a server on
-    the internet passes ``Trust.untrusted()``, so a client's context is only
+    offer by selecting a subprotocol: the tracewire token for the envelopes
+    it supports (``envelopes``, default both), composed with one of the
+    application's ``subprotocols`` when the client offered it, or that
+    subprotocol alone; the core selects (``websockets``' own
+    ``select_subprotocol`` cannot be given). It records the close when the
+    handler returns. ``trust`` (:class:`~tracewire.Trust`, default
+    ``Trust.trusted()``) is how far clients are trusted: a server on the
+    internet passes ``Trust.untrusted()``, so a client's context is only
     linked, its baggage dropped, its session id replaced and its messages'
-    spans capped (``docs/PROTOCOL.md`` section 12). Received JSON payloads
-    lose their envelope members unless ``strip=False`` (see :class:`connect`
-    for the other arguments). Your own ``process_request`` and ``process_response`` hooks
+    spans capped (``docs/PROTOCOL.md`` section 12). Received JSON payloads lose their envelope
+    members unless ``strip=False`` (see :class:`connect` for the other
+    arguments). Your own ``process_request`` and ``process_response`` hooks
     run first. ``server.address`` and ``server.port`` come from the ``Host``
     header; the port defaults to the scheme's only when ``ssl`` is given
     (the server then knows it terminates TLS). Other keyword arguments go to
@@ -442,8 +468,12 @@ def serve(
     sees it.
     """
     from websockets.asyncio.server import serve as ws_serve
+    from websockets.typing import Subprotocol
 
+    if "select_subprotocol" in kwargs:
+        raise TypeError("tracewire.ws.serve selects the subprotocol itself; pass subprotocols=")
     supported = envelopes
+    apps = list(subprotocols or [])
     json_envelope = JsonEnvelope(json_path, strip=strip)
     # Whether this server terminates TLS is the only scheme it can know (behind
     # a proxy, plain ws may still be wss to the client): unknown otherwise.
@@ -455,13 +485,19 @@ def serve(
             response = await _maybe_await(process_request(ws, request))
             if response is not None:
                 return response
-        hs = ServerHandshake(request.headers, urlsplit(request.path).query or None, supported)
+        hs = ServerHandshake(request.headers, urlsplit(request.path).query or None, supported, apps)
         target = Target.from_request_lenient(scheme, request.headers.get("Host"), request.path)
         conn = Connection.from_target(model, "server", hs.session_id, target, trust=trust)
         spans = SpanApplier(conn, tracer_provider)
         spans.open(remote=hs.context, ambient=Context())
-        states[ws] = _ServerState(spans, Codec(hs.envelopes, json_envelope), hs.response_headers())
+        states[ws] = _ServerState(spans, Codec(hs.envelopes, json_envelope), hs)
         return None
+
+    def select_subprotocol(ws: Any, offered: Any) -> Optional[Subprotocol]:
+        # The core already selected, from the same request header.
+        state = states.get(ws)
+        selected = None if state is None else state.handshake.subprotocol
+        return None if selected is None else Subprotocol(selected)
 
     async def on_response(ws: Any, request: Any, response: Any) -> Any:
         if process_response is not None:
@@ -472,8 +508,6 @@ def serve(
         if state is None:
             return response
         if response.status_code == 101:
-            for name, value in state.response_headers:
-                response.headers[name] = value
             state.spans.upgraded()
         else:
             if state.spans.connection_span is not None:
@@ -488,7 +522,9 @@ def serve(
         state = states.pop(ws, None)
         if state is None:  # not traced (should not happen): plain handling
             raise RuntimeError("tracewire: connection without handshake state")
-        conn = TracedConnection(ws, spans=state.spans, codec=state.codec)
+        conn = TracedConnection(
+            ws, spans=state.spans, codec=state.codec, subprotocol=state.handshake.app_protocol
+        )
         token = otel_context.attach(Context())
         failed = False
         try:
@@ -508,4 +544,12 @@ def serve(
                 conn._record_close()
 
     options = {**limit_defaults(), **kwargs}
-    return ws_serve(on_connection, host, port, process_request=on_request, process_response=on_response, **options)
+    return ws_serve(
+        on_connection,
+        host,
+        port,
+        process_request=on_request,
+        process_response=on_response,
+        select_subprotocol=select_subprotocol,
+        **options,
+    )

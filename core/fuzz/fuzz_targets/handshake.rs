@@ -13,7 +13,9 @@
 //! form-encoded again decode to themselves.
 use libfuzzer_sys::fuzz_target;
 use tracewire::TraceParent;
-use tracewire::handshake::{self, ClientHandshake, Envelopes, ServerHandshake, query_values};
+use tracewire::handshake::{
+    self, AppProtocols, ClientHandshake, Envelopes, ServerHandshake, query_values,
+};
 use tracewire_fuzz::{check_baggage_limits, check_context, fields, received, text};
 
 fn form_encode(s: &str) -> String {
@@ -46,7 +48,8 @@ fuzz_target!(|data: &[u8]| {
         headers.push((name.to_owned(), value.to_owned()));
     }
 
-    let hs = ServerHandshake::from_request(&headers, query, supported);
+    let apps = AppProtocols::new(["mcp"]).expect("a token");
+    let hs = ServerHandshake::from_request(&headers, query, supported, &apps);
     let ctx = &hs.context;
     check_context(ctx);
     check_baggage_limits(&ctx.baggage);
@@ -76,15 +79,22 @@ fuzz_target!(|data: &[u8]| {
         _ => assert_eq!(ctx.traceparent, None, "several traceparent headers"),
     }
 
-    assert_eq!(hs.envelopes.intersect(supported), hs.envelopes);
-    let response = hs.response_headers();
-    assert_eq!(response.len(), usize::from(!hs.envelopes.is_empty()));
-    let client = ClientHandshake {
-        offered: Envelopes::ALL,
-        session_id: String::new(),
-    };
-    let response: Vec<(&str, String)> = response;
-    assert_eq!(client.accepted(&response), hs.envelopes);
+    assert!(hs.envelopes.is_subset(supported));
+    assert_eq!(
+        hs.response_headers().len(),
+        usize::from(hs.subprotocol.is_some())
+    );
+    // A client whose offer holds the selection reads it back as the server did.
+    let client = ClientHandshake::new(Envelopes::ALL).with_apps(apps);
+    match &hs.subprotocol {
+        Some(selected) if client.subprotocols().contains(selected) => {
+            let negotiated = client.negotiated(Some(selected));
+            assert_eq!(negotiated.envelopes, hs.envelopes);
+            assert_eq!(negotiated.app_protocol, hs.app_protocol);
+        }
+        Some(_) => {}
+        None => assert!(hs.envelopes.is_empty() && hs.app_protocol.is_none()),
+    }
     assert!(!hs.session_id.is_empty() && hs.session_id.len() <= 128);
     assert!(hs.session_id.bytes().all(|b| b.is_ascii_graphic()));
 

@@ -9,12 +9,22 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * What a client sends in its upgrade request (the core's {@code ClientHandshake}): the context,
- * the envelope offer and a session id; and which envelopes to use once the server answered.
+ * What a client sends in its upgrade request (the core's {@code ClientHandshake}): the context
+ * and a session id in headers, the envelope offer (with the application's own subprotocols) as
+ * WebSocket subprotocols; and what the server's selection means (docs/PROTOCOL.md section 3).
  */
 public final class ClientHandshake {
   private final Envelopes offered;
+  private final List<String> appProtocols;
   private final String sessionId;
+
+  /**
+   * What the server's selected subprotocol means.
+   *
+   * @param envelopes the envelopes both peers use
+   * @param appProtocol the application's subprotocol by its own name, or null
+   */
+  public record Negotiated(Envelopes envelopes, String appProtocol) {}
 
   /** A handshake offering {@code offered}, with a new session id. */
   public ClientHandshake(Envelopes offered) {
@@ -23,8 +33,21 @@ public final class ClientHandshake {
 
   /** A handshake offering {@code offered} with the given session id. */
   public ClientHandshake(Envelopes offered, String sessionId) {
+    this(offered, sessionId, List.of());
+  }
+
+  /**
+   * A handshake offering {@code offered} and the application's subprotocols {@code appProtocols}
+   * (in order of preference) with the given session id.
+   *
+   * @throws TracewireException {@code invalid_argument} for a subprotocol that is not a token or
+   *     starts with {@code tracewire.}
+   */
+  public ClientHandshake(Envelopes offered, String sessionId, List<String> appProtocols) {
     this.offered = Objects.requireNonNull(offered, "offered");
     this.sessionId = Objects.requireNonNull(sessionId, "sessionId");
+    this.appProtocols = List.copyOf(appProtocols);
+    negotiated(null); // the core checks the names now, not at connect time
   }
 
   /** The envelopes offered. */
@@ -32,17 +55,21 @@ public final class ClientHandshake {
     return offered;
   }
 
+  /** The application's subprotocols. */
+  public List<String> appProtocols() {
+    return appProtocols;
+  }
+
   /** The session id sent to the server. */
   public String sessionId() {
     return sessionId;
   }
 
-  /** The request headers: the context, the envelope offer and the session id, in order. */
+  /** The request headers: the context and the session id, in order. */
   public Map<String, String> requestHeaders(TraceContext ctx) {
     Map<String, String> out = new LinkedHashMap<>();
     try (Scratch s = Scratch.get()) {
       ContextRecords.write(s, ctx);
-      s.u8(offered.bits());
       s.str(sessionId);
       s.call(Native::clientRequest);
       int n = s.readU32();
@@ -54,30 +81,49 @@ public final class ClientHandshake {
     return out;
   }
 
-  /**
-   * The envelopes to use, from the server's response headers: what it accepted out of what was
-   * offered. A server that does not know tracewire sends no header: none.
-   *
-   * @param responseHeaders header names (any case) to values
-   */
-  public Envelopes accepted(Map<String, ? extends List<String>> responseHeaders) {
-    List<String> values = new ArrayList<>();
-    for (Map.Entry<String, ? extends List<String>> e : responseHeaders.entrySet()) {
-      if (e.getKey() != null && e.getKey().equalsIgnoreCase(Headers.ENVELOPE) && e.getValue() != null) {
-        values.addAll(e.getValue());
+  /** The subprotocols to offer ({@code Sec-WebSocket-Protocol}), most preferred first. */
+  public List<String> subprotocols() {
+    try (Scratch s = negotiation(null)) {
+      int n = s.readU32();
+      List<String> out = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        out.add(s.readStr());
       }
+      return out;
     }
-    return acceptedValues(values);
   }
 
-  /** {@link #accepted(Map)} from the values of the {@code tracewire-envelope} response header. */
-  public Envelopes acceptedValues(List<String> envelopeHeaderValues) {
-    try (Scratch s = Scratch.get()) {
-      s.u32(envelopeHeaderValues.size());
-      for (String v : envelopeHeaderValues) {
-        s.str(v);
+  /**
+   * What the server's selected subprotocol means: none ({@code null} or empty, a server that
+   * does not know tracewire), or one this client did not offer, means no envelopes.
+   */
+  public Negotiated negotiated(String selected) {
+    try (Scratch s = negotiation(selected == null || selected.isEmpty() ? null : selected)) {
+      int n = s.readU32();
+      for (int i = 0; i < n; i++) {
+        s.readStr();
       }
-      return Envelopes.fromBits(Native.clientAccepted(offered.bits(), s.address(), s.position()));
+      Envelopes env = Envelopes.fromBits(s.readU8());
+      String app = s.readStr();
+      return new Negotiated(env, app.isEmpty() ? null : app);
+    }
+  }
+
+  private Scratch negotiation(String selected) {
+    Scratch s = Scratch.get();
+    try {
+      s.u8(offered.bits());
+      s.u32(appProtocols.size());
+      for (String p : appProtocols) {
+        s.str(p);
+      }
+      s.u8(selected == null ? 0 : 1);
+      s.str(selected == null ? "" : selected);
+      s.call(Native::clientNegotiation);
+      return s;
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
     }
   }
 }

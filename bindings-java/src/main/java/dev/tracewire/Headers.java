@@ -25,12 +25,10 @@ public final class Headers {
   public static final String TRACESTATE = Native.fieldName(1);
   /** {@code baggage}, as named by the core. */
   public static final String BAGGAGE = Native.fieldName(2);
-  /** {@code tracewire-envelope}: the envelope offer (request) and acceptance (response). */
-  public static final String ENVELOPE = Native.fieldName(3);
   /** {@code tracewire-session}: the session id chosen by the client. */
-  public static final String SESSION = Native.fieldName(4);
+  public static final String SESSION = Native.fieldName(3);
 
-  static final String[] FIELDS = {TRACEPARENT, TRACESTATE, BAGGAGE, ENVELOPE, SESSION};
+  static final String[] FIELDS = {TRACEPARENT, TRACESTATE, BAGGAGE, SESSION};
 
   private Headers() {}
 

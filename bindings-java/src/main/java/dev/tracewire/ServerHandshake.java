@@ -2,8 +2,6 @@ package dev.tracewire;
 
 import dev.tracewire.internal.Native;
 import dev.tracewire.internal.Scratch;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -17,23 +15,26 @@ public final class ServerHandshake {
   private final List<Issue> issues;
   private final Envelopes envelopes;
   private final String sessionId;
-  private final Map<String, String> responseHeaders;
+  private final String subprotocol;
+  private final String appProtocol;
 
   private ServerHandshake(
       TraceContext context,
       List<Issue> issues,
       Envelopes envelopes,
       String sessionId,
-      Map<String, String> responseHeaders) {
+      String subprotocol,
+      String appProtocol) {
     this.context = context;
     this.issues = List.copyOf(issues);
     this.envelopes = envelopes;
     this.sessionId = sessionId;
-    this.responseHeaders = Collections.unmodifiableMap(responseHeaders);
+    this.subprotocol = subprotocol.isEmpty() ? null : subprotocol;
+    this.appProtocol = appProtocol.isEmpty() ? null : appProtocol;
   }
 
   /**
-   * Reads an upgrade request.
+   * Reads an upgrade request and selects the subprotocol, with no application subprotocol.
    *
    * @param headers header names (any case) to their values, one per header line
    * @param query the raw query string (with or without {@code ?}), or null
@@ -41,17 +42,41 @@ public final class ServerHandshake {
    */
   public static ServerHandshake fromRequest(
       Map<String, ? extends List<String>> headers, String query, Envelopes supported) {
+    return fromRequest(headers, query, supported, List.of());
+  }
+
+  /**
+   * Reads an upgrade request and selects the subprotocol: the first the client offered that is
+   * a tracewire token for envelopes in {@code supported} (composed with one of {@code
+   * appProtocols}, or alone), or one of {@code appProtocols}.
+   *
+   * @param headers header names (any case) to their values, one per header line
+   * @param query the raw query string (with or without {@code ?}), or null
+   * @param supported the envelopes this server supports
+   * @param appProtocols the application's own subprotocols
+   * @throws TracewireException {@code invalid_argument} for an application subprotocol that is
+   *     not a token or starts with {@code tracewire.}
+   */
+  public static ServerHandshake fromRequest(
+      Map<String, ? extends List<String>> headers,
+      String query,
+      Envelopes supported,
+      List<String> appProtocols) {
     try (Scratch s = Scratch.get()) {
       s.u8(supported.bits());
       Headers.writeQuery(s, query);
       Headers.writePairs(s, headers);
+      writeApps(s, appProtocols);
       return read(s);
     }
   }
 
-  /** {@link #fromRequest(Map, String, Envelopes)} with header lines as ordered pairs. */
+  /** {@link #fromRequest(Map, String, Envelopes, List)} with header lines as ordered pairs. */
   public static ServerHandshake fromRequestPairs(
-      List<? extends Map.Entry<String, String>> headers, String query, Envelopes supported) {
+      List<? extends Map.Entry<String, String>> headers,
+      String query,
+      Envelopes supported,
+      List<String> appProtocols) {
     try (Scratch s = Scratch.get()) {
       s.u8(supported.bits());
       Headers.writeQuery(s, query);
@@ -60,7 +85,15 @@ public final class ServerHandshake {
         s.str(e.getKey());
         s.str(e.getValue());
       }
+      writeApps(s, appProtocols);
       return read(s);
+    }
+  }
+
+  private static void writeApps(Scratch s, List<String> appProtocols) {
+    s.u32(appProtocols.size());
+    for (String p : appProtocols) {
+      s.str(p);
     }
   }
 
@@ -70,13 +103,9 @@ public final class ServerHandshake {
     List<Issue> issues = Headers.readIssues(s);
     Envelopes env = Envelopes.fromBits(s.readU8());
     String session = s.readStr();
-    int n = s.readU32();
-    Map<String, String> response = new LinkedHashMap<>();
-    for (int i = 0; i < n; i++) {
-      String name = Headers.FIELDS[s.readU8()];
-      response.put(name, s.readStr());
-    }
-    return new ServerHandshake(ctx, issues, env, session, response);
+    String subprotocol = s.readStr();
+    String app = s.readStr();
+    return new ServerHandshake(ctx, issues, env, session, subprotocol, app);
   }
 
   /** The client's context (empty when none was sent or it was invalid). */
@@ -89,7 +118,7 @@ public final class ServerHandshake {
     return issues;
   }
 
-  /** The envelopes both sides will use: offered by the client and supported here. */
+  /** The envelopes both sides will use: those of the selected subprotocol. */
   public Envelopes envelopes() {
     return envelopes;
   }
@@ -99,9 +128,17 @@ public final class ServerHandshake {
     return sessionId;
   }
 
-  /** Headers for the {@code 101 Switching Protocols} response (the accepted envelopes). */
-  public Map<String, String> responseHeaders() {
-    return responseHeaders;
+  /**
+   * The subprotocol to answer in {@code Sec-WebSocket-Protocol}, exactly as the client offered it,
+   * or null for none.
+   */
+  public String subprotocol() {
+    return subprotocol;
+  }
+
+  /** The application's subprotocol agreed with the client, by its own name, or null. */
+  public String appProtocol() {
+    return appProtocol;
   }
 
   @Override

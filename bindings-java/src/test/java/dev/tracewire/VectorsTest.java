@@ -184,10 +184,12 @@ class VectorsTest {
         "handshake",
         c -> {
           String query = Vectors.str(c, "query");
-          List<Map.Entry<String, String>> headers = Vectors.pairs(c.get("headers"));
+          List<Map.Entry<String, String>> headers =
+              c.has("headers") ? Vectors.pairs(c.get("headers")) : List.of();
+          List<String> apps = Vectors.strings(c.get("app_protocols"));
           switch (c.get("op").asText()) {
             case "extract" -> {
-              ServerHandshake hs = ServerHandshake.fromRequestPairs(headers, query, Envelopes.ALL);
+              ServerHandshake hs = ServerHandshake.fromRequestPairs(headers, query, Envelopes.ALL, List.of());
               TraceContext ctx = hs.context();
               assertTrue(ctx.isRemote());
               assertEquals(Vectors.expectedHeaderStrings(c.get("context")), Vectors.headerStrings(ctx));
@@ -207,21 +209,35 @@ class VectorsTest {
               Headers.inject(ctx, (k, v) -> got.add(Map.entry(k, v)));
               assertEquals(headers, got);
             }
-            case "negotiate" -> {
+            case "offer" -> {
+              Envelopes offered = envelopes(c.get("envelopes"));
+              if (c.has("error")) {
+                TracewireException e =
+                    assertThrows(TracewireException.class, () -> new ClientHandshake(offered, "s", apps));
+                assertEquals(Vectors.str(c, "error"), e.code().coreName());
+              } else {
+                assertEquals(
+                    Vectors.strings(c.get("subprotocols")),
+                    new ClientHandshake(offered, "s", apps).subprotocols());
+              }
+            }
+            case "select" -> {
+              List<Map.Entry<String, String>> lines = new ArrayList<>();
+              Vectors.strings(c.get("offered")).forEach(v -> lines.add(Map.entry("Sec-WebSocket-Protocol", v)));
               ServerHandshake hs =
-                  ServerHandshake.fromRequestPairs(headers, query, envelopes(c.get("supported")));
-              Envelopes want = envelopes(c.get("accepted"));
-              assertEquals(want, hs.envelopes());
-              // The client reads the same answer back from the response headers.
-              Envelopes offered =
-                  ServerHandshake.fromRequestPairs(headers, query, Envelopes.ALL).envelopes();
-              ClientHandshake client = new ClientHandshake(offered, "s");
-              Map<String, List<String>> response = new LinkedHashMap<>();
-              hs.responseHeaders().forEach((k, v) -> response.put(k, List.of(v)));
-              assertEquals(want, client.accepted(response));
+                  ServerHandshake.fromRequestPairs(lines, null, envelopes(c.get("supported")), apps);
+              assertEquals(Vectors.str(c, "selected"), hs.subprotocol());
+              assertEquals(envelopes(c.get("envelopes")), hs.envelopes());
+              assertEquals(Vectors.str(c, "app_protocol"), hs.appProtocol());
+            }
+            case "client_reads" -> {
+              ClientHandshake client = new ClientHandshake(envelopes(c.get("envelopes")), "s", apps);
+              ClientHandshake.Negotiated n = client.negotiated(Vectors.str(c, "selected"));
+              assertEquals(envelopes(c.get("accepted")), n.envelopes());
+              assertEquals(Vectors.str(c, "app_protocol"), n.appProtocol());
             }
             case "session" -> {
-              ServerHandshake hs = ServerHandshake.fromRequestPairs(headers, query, Envelopes.ALL);
+              ServerHandshake hs = ServerHandshake.fromRequestPairs(headers, query, Envelopes.ALL, List.of());
               String id = Vectors.str(c, "session_id");
               if (id != null) {
                 assertEquals(id, hs.sessionId());

@@ -136,7 +136,7 @@ public final class Native {
 
   public static native int clientRequest(long in, int inLen, long out, int cap);
 
-  public static native int clientAccepted(int offered, long in, int inLen);
+  public static native int clientNegotiation(long in, int inLen, long out, int cap);
 
   public static native String newSessionId();
 

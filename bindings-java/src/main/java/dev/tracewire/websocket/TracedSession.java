@@ -98,6 +98,15 @@ public final class TracedSession {
     return codec.envelopes();
   }
 
+  /**
+   * The application's subprotocol agreed in the handshake, by its own name ({@code mcp}, not the
+   * tracewire token that carried it, which {@link Session#getNegotiatedSubprotocol} returns), or
+   * null.
+   */
+  public String subprotocol() {
+    return handshake().appProtocol();
+  }
+
   /** The connection's tracer (for custom spans by the same decisions). */
   public ConnectionTracer tracer() {
     return tracer;

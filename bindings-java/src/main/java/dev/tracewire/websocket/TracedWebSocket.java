@@ -4,6 +4,7 @@ import dev.tracewire.ClientHandshake;
 import dev.tracewire.ConnectionModel;
 import dev.tracewire.ConnectionTracer;
 import dev.tracewire.Envelopes;
+import dev.tracewire.Headers;
 import dev.tracewire.MessageCodec;
 import dev.tracewire.MessageType;
 import dev.tracewire.Received;
@@ -25,6 +26,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -35,20 +37,16 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A traced client on the JDK's {@link java.net.http.WebSocket}: the {@code connect} span, the
- * handshake headers ({@code traceparent}, {@code tracestate}, {@code baggage}, the envelope
- * offer and the session id, through {@link WebSocket.Builder#header}), a {@code send} span per
- * message with the context in its envelope, and a {@code process} span per received message,
- * current while the {@link Listener} runs.
- *
- * <p>The JDK client cannot read the {@code 101} response headers, so it cannot see which
- * envelopes the server accepted (the same position as a browser, docs/PROTOCOL.md section 3.4):
- * it sends envelopes only when configured with {@link Builder#assumeAccepted}, for servers known
- * to accept them; received frames are decoded with the envelopes it offered (a tracewire server
- * only sends envelopes the client offered).
+ * handshake headers ({@code traceparent}, {@code tracestate}, {@code baggage} and the session id,
+ * through {@link WebSocket.Builder#header}), the envelope offer as subprotocols (through {@link
+ * WebSocket.Builder#subprotocols}, composed with the application's own, {@link
+ * Builder#subprotocols}), a {@code send} span per message with the context in the envelope the
+ * server selected, and a {@code process} span per received message, current while the {@link
+ * Listener} runs. The envelopes are those the selected subprotocol names ({@link
+ * WebSocket#getSubprotocol}): none with a server that does not know tracewire.
  *
  * <pre>{@code
  * TracedWebSocket ws = TracedWebSocket.builder(HttpClient.newHttpClient())
- *     .offer(Envelopes.ALL).assumeAccepted(Envelopes.ALL)
  *     .connect(URI.create("ws://127.0.0.1:8025/chat"), new TracedWebSocket.Listener() {
  *       public void onText(TracedWebSocket ws, Received msg) { ... msg.text() ... }
  *     }).join();
@@ -102,7 +100,7 @@ public final class TracedWebSocket {
     private Tracer tracer;
     private TracingModel model = TracingModel.CONNECTION;
     private Envelopes offer = Envelopes.ALL;
-    private Envelopes assume = Envelopes.NONE;
+    private List<String> appProtocols = List.of();
     private String jsonPath = "";
     private boolean stripEnvelope = MessageCodec.stripByDefault();
     private final Map<String, String> headers = new LinkedHashMap<>();
@@ -136,18 +134,19 @@ public final class TracedWebSocket {
       return this;
     }
 
-    /** The envelopes offered in {@code tracewire-envelope} (default both). */
+    /** The envelopes offered (default both). */
     public Builder offer(Envelopes offer) {
       this.offer = Objects.requireNonNull(offer);
       return this;
     }
 
     /**
-     * The envelopes to send without seeing the server's answer (default none). Only for servers
-     * known to accept them; intersected with the offer.
+     * The application's own subprotocols, in order of preference (default none): each is offered
+     * composed with the tracewire tokens and alone, and {@link TracedWebSocket#subprotocol()} says
+     * which one was agreed.
      */
-    public Builder assumeAccepted(Envelopes accepted) {
-      this.assume = Objects.requireNonNull(accepted);
+    public Builder subprotocols(String... appProtocols) {
+      this.appProtocols = List.of(appProtocols);
       return this;
     }
 
@@ -220,15 +219,16 @@ public final class TracedWebSocket {
 
     /**
      * Opens the connection: starts the {@code connect} span under the current context and
-     * sends the handshake headers. The future fails if the handshake does (the span records
-     * it).
+     * sends the handshake headers and the subprotocol offer. The future fails if the handshake
+     * does (the span records it).
      *
      * @throws dev.tracewire.TracewireException {@code invalid_url} when {@code uri} is not a
-     *     {@code ws} or {@code wss} URL
+     *     {@code ws} or {@code wss} URL, {@code invalid_argument} for an application
+     *     subprotocol that is not a token or starts with {@code tracewire.}
      */
     public CompletableFuture<TracedWebSocket> connect(URI uri, Listener listener) {
       Tracer t = tracer != null ? tracer : ConnectionTracer.globalTracer();
-      ClientHandshake hs = new ClientHandshake(offer);
+      ClientHandshake hs = new ClientHandshake(offer, Headers.newSessionId(), appProtocols);
       ConnectionModel m =
           new ConnectionModel(
               model,
@@ -240,10 +240,14 @@ public final class TracedWebSocket {
       Span connect = ct.open(null);
       TracedWebSocket traced =
           new TracedWebSocket(
-              ct, hs, new Envelopes(assume.json() && offer.json(), assume.binary() && offer.binary()),
-              jsonPath, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
+              ct, hs, jsonPath, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
               maxQueuedSendBytes);
       WebSocket.Builder b = client.newWebSocketBuilder().connectTimeout(handshakeTimeout);
+      List<String> subprotocols = hs.subprotocols();
+      if (!subprotocols.isEmpty()) {
+        b.subprotocols(
+            subprotocols.get(0), subprotocols.subList(1, subprotocols.size()).toArray(String[]::new));
+      }
       headers.forEach(b::header);
       hs.requestHeaders(TraceContext.fromContext(ct.connectionContext())).forEach(b::header);
       return b.buildAsync(uri, traced.new Inner())
@@ -268,8 +272,11 @@ public final class TracedWebSocket {
 
   private final ConnectionTracer tracer;
   private final ClientHandshake handshake;
-  private final MessageCodec sendCodec;
-  private final MessageCodec receiveCodec;
+  private final String jsonPath;
+  private final boolean stripEnvelope;
+  /** The codec for what the server selected: set when the connection opens. */
+  private volatile MessageCodec codec;
+  private volatile String appProtocol;
   private final Listener listener;
   private volatile WebSocket ws;
   private CompletableFuture<?> sendChain = CompletableFuture.completedFuture(null);
@@ -283,7 +290,6 @@ public final class TracedWebSocket {
   private TracedWebSocket(
       ConnectionTracer tracer,
       ClientHandshake hs,
-      Envelopes send,
       String jsonPath,
       boolean stripEnvelope,
       Listener listener,
@@ -295,8 +301,8 @@ public final class TracedWebSocket {
     this.maxQueuedSendBytes = maxQueuedSendBytes;
     this.tracer = tracer;
     this.handshake = hs;
-    this.sendCodec = new MessageCodec(send, jsonPath, stripEnvelope);
-    this.receiveCodec = new MessageCodec(hs.offered(), jsonPath, stripEnvelope);
+    this.jsonPath = jsonPath;
+    this.stripEnvelope = stripEnvelope;
     this.listener = listener != null ? listener : new Listener() {};
   }
 
@@ -310,9 +316,18 @@ public final class TracedWebSocket {
     return handshake.sessionId();
   }
 
-  /** The envelopes this client sends. */
-  public Envelopes sendEnvelopes() {
-    return sendCodec.envelopes();
+  /** The envelopes used on this connection: those of the subprotocol the server selected. */
+  public Envelopes envelopes() {
+    MessageCodec c = codec;
+    return c == null ? Envelopes.NONE : c.envelopes();
+  }
+
+  /**
+   * The application's subprotocol agreed in the handshake, by its own name ({@code mcp}, not the
+   * tracewire token that carried it, which {@link WebSocket#getSubprotocol} returns), or null.
+   */
+  public String subprotocol() {
+    return appProtocol;
   }
 
   /** The connection's tracer. */
@@ -331,7 +346,7 @@ public final class TracedWebSocket {
     Span span = Span.fromContext(ctx);
     String frame;
     try (Scope ignored = ctx.makeCurrent()) {
-      frame = sendCodec.encodeText(text, ctx);
+      frame = codec.encodeText(text, ctx);
     }
     return send(span, utf8Length(frame), w -> w.sendText(frame, true));
   }
@@ -342,7 +357,7 @@ public final class TracedWebSocket {
     Span span = Span.fromContext(ctx);
     ByteBuffer frame;
     try (Scope ignored = ctx.makeCurrent()) {
-      frame = sendCodec.encodeBinary(data, ctx);
+      frame = codec.encodeBinary(data, ctx);
     }
     return send(span, frame.remaining(), w -> w.sendBinary(frame, true));
   }
@@ -450,8 +465,10 @@ public final class TracedWebSocket {
   }
 
   private void closeCodecs() {
-    sendCodec.close();
-    receiveCodec.close();
+    MessageCodec c = codec;
+    if (c != null) {
+      c.close();
+    }
   }
 
   private final class Inner implements WebSocket.Listener {
@@ -464,6 +481,10 @@ public final class TracedWebSocket {
     @Override
     public void onOpen(WebSocket webSocket) {
       ws = webSocket;
+      // Called before any message: the codec is in place for every send and receive.
+      ClientHandshake.Negotiated n = handshake.negotiated(webSocket.getSubprotocol());
+      appProtocol = n.appProtocol();
+      codec = new MessageCodec(n.envelopes(), jsonPath, stripEnvelope);
       try {
         listener.onOpen(TracedWebSocket.this);
       } catch (RuntimeException e) {
@@ -503,7 +524,7 @@ public final class TracedWebSocket {
             text.setLength(0);
             size = 0;
             try (Received r =
-                Received.start(tracer, receiveCodec.decodeText(message), MessageType.TEXT)) {
+                Received.start(tracer, codec.decodeText(message), MessageType.TEXT)) {
               deliver(r, () -> listener.onText(TracedWebSocket.this, r));
             }
           }
@@ -526,7 +547,7 @@ public final class TracedWebSocket {
             binary.reset();
             size = 0;
             try (Received r =
-                Received.start(tracer, receiveCodec.decodeBinary(message), MessageType.BINARY)) {
+                Received.start(tracer, codec.decodeBinary(message), MessageType.BINARY)) {
               deliver(r, () -> listener.onBinary(TracedWebSocket.this, r));
             }
           }

@@ -18,11 +18,13 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A Jakarta WebSocket configurator that reads the trace context, the envelope offer and the
- * session id from the upgrade request (headers, else query parameters: browsers cannot set
- * headers), answers the accepted envelopes in the {@code 101} response, and hands the result to
- * the endpoint through the session's user properties (Jakarta WebSocket 2.1+, where they are
- * per connection). Use with {@link TracedSession#open} in {@code @OnOpen}:
+ * A Jakarta WebSocket configurator that reads the trace context and the session id from the
+ * upgrade request (headers, else query parameters: browsers cannot set headers), selects the
+ * subprotocol (the core's choice among the client's offer, the envelopes supported and the
+ * endpoint's own subprotocols, {@link ServerEndpointConfig#getSubprotocols}), and hands the
+ * result to the endpoint through the session's user properties (Jakarta WebSocket 2.1+, where
+ * they are per connection). The endpoint sees its own subprotocol in {@link
+ * TracedSession#subprotocol()}. Use with {@link TracedSession#open} in {@code @OnOpen}:
  *
  * <pre>{@code
  * @ServerEndpoint(value = "/chat", configurator = TracingConfigurator.class)
@@ -56,6 +58,8 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   public static final String CONFIGURATOR_PROPERTY = "dev.tracewire.configurator";
   /** User property holding the {@link Target} of the connection (address, port, path). */
   public static final String TARGET_PROPERTY = "dev.tracewire.target";
+
+  private static final String SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol";
 
   private final Tracer tracer;
   private final TracingModel model;
@@ -186,14 +190,36 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
     return null;
   }
 
+  /**
+   * The core's selection among the client's offer {@code requested}: a tracewire token for the
+   * supported envelopes, composed with one of the endpoint's subprotocols {@code supported} or
+   * alone, or one of those; {@code ""} for none.
+   */
+  @Override
+  public String getNegotiatedSubprotocol(List<String> supported, List<String> requested) {
+    ServerHandshake hs =
+        ServerHandshake.fromRequestPairs(
+            List.of(Map.entry(SUBPROTOCOL_HEADER, String.join(", ", requested))),
+            null,
+            supportedEnvelopes(),
+            supported);
+    return hs.subprotocol() == null ? "" : hs.subprotocol();
+  }
+
   @Override
   public void modifyHandshake(
       ServerEndpointConfig sec, HandshakeRequest request, HandshakeResponse response) {
     super.modifyHandshake(sec, request, response);
     ServerHandshake hs =
-        ServerHandshake.fromRequest(request.getHeaders(), request.getQueryString(), supportedEnvelopes());
+        ServerHandshake.fromRequest(
+            request.getHeaders(), request.getQueryString(), supportedEnvelopes(), sec.getSubprotocols());
+    // The same selection as getNegotiatedSubprotocol (the container calls that one only when
+    // the client offered subprotocols); answered here too, in case it was not asked.
     Map<String, List<String>> out = response.getHeaders();
-    hs.responseHeaders().forEach((k, v) -> out.put(k, List.of(v)));
+    out.keySet().removeIf(SUBPROTOCOL_HEADER::equalsIgnoreCase);
+    if (hs.subprotocol() != null) {
+      out.put(SUBPROTOCOL_HEADER, List.of(hs.subprotocol()));
+    }
     sec.getUserProperties().put(HANDSHAKE_PROPERTY, hs);
     // The scheme is unknown here (TLS may end before this server), as the core allows.
     URI uri = request.getRequestURI();

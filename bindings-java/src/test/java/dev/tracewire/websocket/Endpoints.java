@@ -190,6 +190,40 @@ final class Endpoints {
     }
   }
 
+  /** Subprotocols the {@code /mcp} endpoints' sessions saw: the application's, then the wire's. */
+  static final List<String> SUBPROTOCOLS = new CopyOnWriteArrayList<>();
+
+  /** A traced server speaking the application subprotocol {@code mcp}. */
+  @ServerEndpoint(value = "/mcp", subprotocols = {"mcp"}, configurator = ConnectionConfigurator.class)
+  public static final class McpEcho {
+    @OnOpen
+    public void onOpen(Session s) {
+      open(s);
+      SUBPROTOCOLS.add(TracedSession.of(s).subprotocol());
+      SUBPROTOCOLS.add(s.getNegotiatedSubprotocol());
+    }
+
+    @OnMessage
+    public void onText(Session s, String message) throws IOException {
+      text(s, message);
+    }
+
+    @OnClose
+    public void onClose(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
+    }
+  }
+
+  /** An uninstrumented server speaking {@code mcp}. */
+  @ServerEndpoint(value = "/plain-mcp", subprotocols = {"mcp"})
+  public static final class PlainMcpEcho {
+    @OnMessage
+    public String text(String message) {
+      PLAIN_RECEIVED.add(message);
+      return reply(message);
+    }
+  }
+
   /** An uninstrumented server. */
   @ServerEndpoint("/plain")
   public static final class PlainEcho {

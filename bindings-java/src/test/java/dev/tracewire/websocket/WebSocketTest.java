@@ -55,7 +55,8 @@ class WebSocketTest {
           new Server(
               "127.0.0.1", port, "/", Map.of(),
               Endpoints.ConnectionEcho.class, Endpoints.MessageEcho.class, Endpoints.KeepEnvelopeEcho.class,
-              Endpoints.PlainEcho.class, Endpoints.Big.class, Endpoints.SmallEcho.class);
+              Endpoints.PlainEcho.class, Endpoints.Big.class, Endpoints.SmallEcho.class,
+              Endpoints.McpEcho.class, Endpoints.PlainMcpEcho.class);
       try {
         server.start();
         return;
@@ -82,6 +83,7 @@ class WebSocketTest {
     Endpoints.TRACED_TEXT.clear();
     Endpoints.TRACED_LIMITS.clear();
     Endpoints.BIG_CLOSES.clear();
+    Endpoints.SUBPROTOCOLS.clear();
   }
 
   private static URI uri(String path) {
@@ -150,9 +152,10 @@ class WebSocketTest {
               .tracer(Otel.TRACER)
               .model(model)
               .offer(Envelopes.ALL)
-              .assumeAccepted(Envelopes.ALL)
               .connect(uri(path), inbox)
               .get(10, TimeUnit.SECONDS);
+      assertEquals(Envelopes.ALL, ws.envelopes(), "the server selected tracewire.v1.json-binary");
+      assertEquals("tracewire.v1.json-binary", ws.webSocket().getSubprotocol());
       ws.sendText(CHAT).get(10, TimeUnit.SECONDS);
       // Envelope members are stripped on receive (the default): each application sees exactly
       // what the other wrote.
@@ -258,7 +261,7 @@ class WebSocketTest {
   void envelopeMembersAreKeptOnlyWhenAsked() throws Exception {
     Inbox inbox = new Inbox();
     TracedWebSocket ws =
-        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).assumeAccepted(Envelopes.ALL)
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER)
             .stripEnvelope(false)
             .connect(uri("/keep"), inbox).get(10, TimeUnit.SECONDS);
     ws.sendText(CHAT).get(10, TimeUnit.SECONDS);
@@ -274,6 +277,7 @@ class WebSocketTest {
     Inbox inbox = new Inbox();
     TracedWebSocket ws =
         TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).connect(uri("/plain"), inbox).get(10, TimeUnit.SECONDS);
+    assertEquals(Envelopes.NONE, ws.envelopes(), "a plain server selects no subprotocol");
     String msg = "{\"type\":\"chat\"}";
     ws.sendText(msg).get(10, TimeUnit.SECONDS);
     String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
@@ -375,12 +379,41 @@ class WebSocketTest {
   }
 
   @Test
-  void theServerAnswersTheAcceptedEnvelopesInThe101() throws Exception {
+  void theApplicationSubprotocolIsKept() throws Exception {
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).subprotocols("graphql-ws", "mcp")
+            .connect(uri("/mcp"), inbox).get(10, TimeUnit.SECONDS);
+    assertEquals("mcp", ws.subprotocol());
+    assertEquals("tracewire.v1.json-binary+mcp", ws.webSocket().getSubprotocol());
+    assertEquals(Envelopes.ALL, ws.envelopes());
+    ws.sendText(CHAT).get(10, TimeUnit.SECONDS);
+    assertEquals(Endpoints.reply(CHAT), inbox.texts.poll(10, TimeUnit.SECONDS));
+    assertEquals(CHAT, Endpoints.TRACED_TEXT.get(0), "envelope removed before the application");
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    assertEquals(List.of("mcp", "tracewire.v1.json-binary+mcp"), Endpoints.SUBPROTOCOLS);
+
+    // A server that speaks mcp but not tracewire: no envelopes, the application keeps mcp.
+    Inbox plainInbox = new Inbox();
+    TracedWebSocket plain =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).subprotocols("mcp")
+            .connect(uri("/plain-mcp"), plainInbox).get(10, TimeUnit.SECONDS);
+    assertEquals("mcp", plain.subprotocol());
+    assertEquals(Envelopes.NONE, plain.envelopes());
+    plain.sendText(CHAT).get(10, TimeUnit.SECONDS);
+    assertEquals(Endpoints.reply(CHAT), plainInbox.texts.poll(10, TimeUnit.SECONDS));
+    assertEquals(List.of(CHAT), Endpoints.PLAIN_RECEIVED, "exactly the application's bytes");
+    plain.close(1000, "").get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void theServerAnswersTheSelectedSubprotocolInThe101() throws Exception {
     try (java.net.Socket sock = new java.net.Socket("127.0.0.1", port)) {
       String req =
           "GET /conn HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\n"
               + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              + "Sec-WebSocket-Version: 13\r\ntracewire-envelope: JSON, future-format\r\n"
+              + "Sec-WebSocket-Version: 13\r\n"
+              + "Sec-WebSocket-Protocol: tracewire.v2.json-binary, tracewire.v1.json\r\n"
               + "tracewire-session: my-session\r\n\r\n";
       sock.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
       sock.setSoTimeout(10_000);
@@ -393,8 +426,8 @@ class WebSocketTest {
         int i = line.indexOf(':');
         headers.put(line.substring(0, i).trim().toLowerCase(java.util.Locale.ROOT), line.substring(i + 1).trim());
       }
-      // The offer is case-insensitive; unknown tokens are ignored.
-      assertEquals("json", headers.get("tracewire-envelope"), headers.toString());
+      // A token of an unknown version is skipped; the next one is selected.
+      assertEquals("tracewire.v1.json", headers.get("sec-websocket-protocol"), headers.toString());
     }
     List<SpanData> spans = Otel.await(s -> s.stream().anyMatch(x -> x.getName().equals("accept /conn")));
     assertEquals("my-session", one(spans, "accept /conn", SpanKind.SERVER).getAttributes().get(SESSION));
@@ -404,7 +437,7 @@ class WebSocketTest {
   void textThatIsNotJsonIsSentUnchanged() throws Exception {
     Inbox inbox = new Inbox();
     TracedWebSocket ws =
-        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER).assumeAccepted(Envelopes.ALL)
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER)
             .connect(uri("/conn"), inbox).get(10, TimeUnit.SECONDS);
     ws.sendText("not json").get(10, TimeUnit.SECONDS);
     assertNotNull(inbox.texts.poll(10, TimeUnit.SECONDS));
@@ -417,7 +450,7 @@ class WebSocketTest {
     BlockingQueue<String> texts = new LinkedBlockingQueue<>();
     WebSocket ws =
         HTTP.newWebSocketBuilder()
-            .header("tracewire-envelope", "json")
+            .subprotocols("tracewire.v1.json")
             .buildAsync(
                 uri("/conn"),
                 new WebSocket.Listener() {
