@@ -38,6 +38,8 @@
 //! # Ok(()) }
 //! ```
 
+mod upgrade;
+
 use crate::context::TraceContext;
 use crate::envelope::codec::{self, Codec};
 use crate::envelope::json::JsonEnvelope;
@@ -337,11 +339,11 @@ impl<S> std::fmt::Debug for TracedStream<S> {
 /// envelopes (and the application's subprotocols) as subprotocols, and
 /// reads which one the server selected (docs/PROTOCOL.md section 3).
 ///
-/// tungstenite, like a browser, fails a handshake whose response selects no
-/// subprotocol when the request offered some: to reach a server that knows
-/// neither tracewire nor one of the configured application protocols,
-/// configure [`Envelopes::NONE`] and no application protocols (nothing is
-/// offered).
+/// A server that knows no tracewire selects no subprotocol: the connection
+/// then carries no envelopes, and messages pass as they are. (Browsers, and
+/// tungstenite's own client, fail such a handshake; this client does the
+/// upgrade itself to accept it, with every other check of RFC 6455
+/// section 4.1.) Only `ws://` URLs: no TLS stack is built in.
 pub async fn connect<R>(
     request: R,
     config: &Config,
@@ -381,11 +383,15 @@ where
     {
         headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, offer);
     }
-    let connecting = tokio_tungstenite::connect_async_with_config(
-        request,
-        Some(config.limits.websocket_config()),
-        false,
-    );
+    let connecting = async {
+        let tcp = TcpStream::connect(socket_address(request.uri())?).await?;
+        upgrade::client(
+            MaybeTlsStream::Plain(tcp),
+            request,
+            config.limits.websocket_config(),
+        )
+        .await
+    };
     let (inner, response) = match within(config.limits.handshake_timeout, connecting).await {
         Ok(ok) => ok,
         Err(e) => {
@@ -402,6 +408,23 @@ where
     let negotiated = handshake.negotiated(selected);
     let stream = TracedStream::new(inner, connection, negotiated, config, connection_cx);
     Ok((stream, response))
+}
+
+/// Where a `ws://` URL's host listens (port 80 unless given). `wss://`
+/// needs TLS, which this crate does not build in.
+fn socket_address(uri: &http::Uri) -> Result<(String, u16), WsError> {
+    match uri.scheme_str() {
+        Some("ws") => {}
+        Some("wss") => return Err(WsError::Url(TungsteniteUrlError::TlsFeatureNotEnabled)),
+        _ => return Err(WsError::Url(TungsteniteUrlError::UnsupportedUrlScheme)),
+    }
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or(WsError::Url(TungsteniteUrlError::EmptyHostName))?;
+    // An IPv6 literal comes bracketed in the URL, not in a socket address.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_owned(), uri.port_u16().unwrap_or(80)))
 }
 
 /// Accepts a traced connection on `stream`: extracts the client's context

@@ -4,20 +4,45 @@
 use std::time::{Duration, Instant};
 use tracewire::{Baggage, BaggageMember, TraceState, limits};
 
-/// 40,000 inserts then 40,000 removals, interleaved with lookups. Each
-/// operation is amortised O(1) (a key index, holes compacted once they
-/// outnumber members), so this is ~120k constant-time steps; the quadratic
-/// version did ~1.6e9 key comparisons and took over a second in release.
-#[test]
-fn baggage_updates_are_linear() {
-    const N: usize = 40_000;
-    let keys: Vec<String> = (0..N).map(|i| format!("k{i}")).collect();
-    let start = Instant::now();
+/// The fastest of three runs of `work(n)`: the least disturbed by whatever
+/// else the machine is doing.
+fn fastest(n: usize, work: &impl Fn(usize)) -> Duration {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            work(n);
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// `work` is linear in `n`: four times the work takes about four times as
+/// long, where a quadratic version takes sixteen. Compared within one run
+/// rather than against a fixed time, so a slow or busy machine does not fail
+/// it.
+fn assert_linear(work: impl Fn(usize)) {
+    const N: usize = 10_000;
+    let small = fastest(N, &work);
+    let large = fastest(4 * N, &work);
+    assert!(
+        large < small * 9,
+        "{N} steps took {small:?}, {} took {large:?}: not linear",
+        4 * N
+    );
+}
+
+/// `n` inserts then `n` removals, interleaved with lookups. Each operation is
+/// amortised O(1) (a key index, holes compacted once they outnumber
+/// members); the quadratic version did ~1.6e9 key comparisons at 40,000 and
+/// took over a second in release.
+fn baggage_updates(n: usize) {
+    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     let mut bag = Baggage::new();
     for k in &keys {
         bag.insert(k, "v").expect("valid");
     }
-    assert_eq!(bag.len(), N);
+    assert_eq!(bag.len(), n);
     // Replacing keeps the position, found through the index.
     bag.insert_member(BaggageMember::new("k0", "w"))
         .expect("valid");
@@ -28,7 +53,7 @@ fn baggage_updates_are_linear() {
             assert!(bag.remove(k).is_some());
         }
     }
-    assert_eq!(bag.len(), N / 2);
+    assert_eq!(bag.len(), n / 2);
     // Order survives removal and compaction.
     let firsts: Vec<&str> = bag.iter().take(3).map(|m| m.key.as_str()).collect();
     assert_eq!(firsts, ["k0", "k2", "k4"]);
@@ -37,8 +62,11 @@ fn baggage_updates_are_linear() {
     }
     assert!(bag.is_empty());
     assert_eq!(bag, Baggage::new());
-    let took = start.elapsed();
-    assert!(took < Duration::from_millis(900), "{took:?}");
+}
+
+#[test]
+fn baggage_updates_are_linear() {
+    assert_linear(baggage_updates);
 }
 
 /// Equality and serialisation ignore how the members got there.
@@ -58,22 +86,23 @@ fn baggage_equality_ignores_removed_members() {
 }
 
 /// A tracestate holds at most 32 entries, so each update copies at most
-/// 32 entries: 40,000 inserts and removals are linear in their count.
+/// 32 entries: inserts and removals are linear in their count.
 #[test]
 fn tracestate_updates_are_linear() {
-    const N: usize = 40_000;
-    let start = Instant::now();
-    let mut ts = TraceState::new();
-    for i in 0..N {
-        ts.insert(&format!("k{i}"), "v").expect("valid");
-        if i % 3 == 0 {
-            ts.remove(&format!("k{}", i / 2));
+    assert_linear(|n| {
+        let mut ts = TraceState::new();
+        for i in 0..n {
+            ts.insert(&format!("k{i}"), "v").expect("valid");
+            if i % 3 == 0 {
+                ts.remove(&format!("k{}", i / 2));
+            }
         }
-    }
-    assert!(ts.len() <= limits::TRACESTATE_MAX_MEMBERS);
-    assert_eq!(ts.iter().next(), Some(("k39999", "v")));
-    let took = start.elapsed();
-    assert!(took < Duration::from_millis(900), "{took:?}");
+        assert!(ts.len() <= limits::TRACESTATE_MAX_MEMBERS);
+        assert_eq!(
+            ts.iter().next().map(|(k, _)| k.to_owned()),
+            Some(format!("k{}", n - 1))
+        );
+    });
 }
 
 #[test]

@@ -410,31 +410,26 @@ async fn traced_client_offering_nothing_with_plain_server_messages_intact() {
 }
 
 #[tokio::test]
-async fn traced_client_offering_envelopes_to_a_server_selecting_none_fails_like_a_browser() {
-    use tokio_tungstenite::tungstenite::Error;
-    use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
+async fn traced_client_offering_envelopes_to_a_server_selecting_none_talks_plain() {
     let t = Telemetry::new();
     let (url, server) = plain_echo_server(None).await;
-    let err = ws::connect(url.as_str(), &t.config(Model::Connection))
+    let (mut client, response) = ws::connect(url.as_str(), &t.config(Model::Connection))
         .await
-        .expect_err("tungstenite requires a selection when it offered subprotocols");
-    assert!(
-        matches!(
-            err,
-            Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(
-                SubProtocolError::NoSubProtocol
-            ))
-        ),
-        "{err:?}"
+        .expect("a plain server that selects nothing is no error");
+    assert!(response.headers().get("sec-websocket-protocol").is_none());
+    assert_eq!(
+        client.envelopes(),
+        Envelopes::NONE,
+        "nothing selected: no envelope"
     );
+    let sent = exchange(&mut client).await;
     assert_eq!(
         server.await.expect("server"),
-        Vec::<Message>::new(),
-        "nothing was sent"
+        sent,
+        "the plain server saw exactly what was sent"
     );
     let spans = t.spans();
-    let connect = find(&spans, "connect /plain", SpanKind::Client, 0);
-    assert!(matches!(connect.status, Status::Error { .. }));
+    find(&spans, "connect /plain", SpanKind::Client, 0);
 }
 
 #[tokio::test]
@@ -635,9 +630,7 @@ async fn abnormal_end_is_recorded_as_1006_with_error_status() {
             .expect("handshake");
         drop(socket); // vanish without a close frame
     });
-    // Offering nothing: tungstenite fails a handshake that offered
-    // subprotocols to a server that selects none.
-    let config = t.config(Model::Connection).envelopes(Envelopes::NONE);
+    let config = t.config(Model::Connection);
     let (mut client, _) = ws::connect(url.as_str(), &config).await.expect("connect");
     server.await.expect("server");
     while client.next().await.is_some() {}
