@@ -43,7 +43,7 @@ service() {
       [ -x "$root/bindings-python/.venv/bin/python" ] || make -C "$root/bindings-python" install >&2
       echo "$root/bindings-python/.venv/bin/python $here/python/service.py $port" ;;
     go)
-      make -C "$root/bindings-go" lib >&2
+      make -s -C "$root/bindings-go" lib >&2
       (cd "$here/go" && CGO_ENABLED=1 go build -o "$logs/w3c-go" .) >&2
       echo "$logs/w3c-go $port" ;;
     java)
