@@ -69,7 +69,7 @@ public final class W3CService {
       JsonNode calls = JSON.readTree(exchange.getRequestBody());
       Context parent = PROPAGATOR.extract(Context.root(), exchange, HEADERS);
       Span span = TRACER.spanBuilder("w3c").setParent(parent).setSpanKind(SpanKind.SERVER).startSpan();
-      try (Scope ignored = span.makeCurrent()) {
+      try (Scope ignored = parent.with(span).makeCurrent()) {
         for (JsonNode call : calls == null ? JSON.createArrayNode() : calls) {
           HttpRequest.Builder request =
               HttpRequest.newBuilder(URI.create(call.get("url").asText()))

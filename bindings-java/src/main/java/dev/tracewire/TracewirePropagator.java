@@ -28,6 +28,12 @@ import java.util.List;
  * <p>Multiple header lines (through {@link TextMapGetter#getAll}) are combined as W3C says.
  * Extraction never fails: an invalid {@code traceparent} leaves the context without a span
  * context, an invalid {@code tracestate} or {@code baggage} is dropped on its own.
+ *
+ * <p>A received context is passed on whole through the spans opentelemetry-java starts from it,
+ * as W3C requires: {@code tracestate} members its {@code TraceState} rejects (Level 2 keys) and
+ * the Level 2 random flag, which its SDK drops from new spans, are held in the {@link Context}
+ * beside the span context and sent again by {@link #inject} while the trace id is the received
+ * one.
  */
 public final class TracewirePropagator implements TextMapPropagator {
   private static final TracewirePropagator INSTANCE = new TracewirePropagator();
@@ -61,19 +67,23 @@ public final class TracewirePropagator implements TextMapPropagator {
       return;
     }
     Memo m = MEMO.get();
-    String traceparent = m.traceparent(sc);
+    HeldContext held = context.get(HeldContext.KEY);
+    // What the SDK could not carry of a received context: the core says what to send instead.
+    String[] passedOn = held == null ? null : held.passOn(sc);
+    String traceparent = passedOn != null ? passedOn[0] : m.traceparent(sc);
     if (traceparent == null) {
       return;
     }
     TraceState ts = sc.getTraceState();
-    boolean withState = !ts.isEmpty();
+    boolean withState = passedOn != null ? !passedOn[1].isEmpty() : !ts.isEmpty();
     boolean withBaggage = !baggage.isEmpty();
-    if ((withState && ts != m.injectedState) || (withBaggage && baggage != m.injectedBaggage)) {
+    if ((passedOn == null && withState && ts != m.injectedState)
+        || (withBaggage && baggage != m.injectedBaggage)) {
       // The core formats every header once; the trace state and baggage forms are kept for
       // the next context that carries the same (immutable) instances, as children inherit
       // their parent's trace state and baggage.
       String[] headers = injectAll(context);
-      if (withState) {
+      if (passedOn == null && withState) {
         m.injectedState = ts;
         m.stateHeader = headers[1];
       }
@@ -84,7 +94,7 @@ public final class TracewirePropagator implements TextMapPropagator {
     }
     setter.set(carrier, Headers.TRACEPARENT, traceparent);
     if (withState) {
-      set(carrier, setter, Headers.TRACESTATE, m.stateHeader);
+      set(carrier, setter, Headers.TRACESTATE, passedOn != null ? passedOn[1] : m.stateHeader);
     }
     if (withBaggage) {
       set(carrier, setter, Headers.BAGGAGE, m.baggageHeader);
@@ -152,7 +162,7 @@ public final class TracewirePropagator implements TextMapPropagator {
               SpanContext.createFromRemoteParent(
                   sc.getTraceId(), sc.getSpanId(), sc.getTraceFlags(), m.parsedState);
         }
-        return context.with(Span.wrap(sc));
+        return HeldContext.hold(context.with(Span.wrap(sc)), sc, ts0 == null ? null : m.stateEntries);
       }
     }
     Context extracted = extractAll(context, tp0, tp1, ts0, ts, bg0, bg);
@@ -162,6 +172,8 @@ public final class TracewirePropagator implements TextMapPropagator {
         // The trace state depends on its header text alone: keep it for the next extract.
         m.stateText = ts0;
         m.parsedState = sc.getTraceState();
+        HeldContext held = extracted.get(HeldContext.KEY);
+        m.stateEntries = held == null ? null : held.entries();
       }
     }
     return extracted;
@@ -235,6 +247,8 @@ public final class TracewirePropagator implements TextMapPropagator {
     SpanContext parsedContext;
     String stateText;
     TraceState parsedState;
+    /** The whole trace state of {@code stateText} when {@code parsedState} lacks members. */
+    String[] stateEntries;
 
     /** The core's traceparent for {@code sc} (null when it writes none). */
     String traceparent(SpanContext sc) {

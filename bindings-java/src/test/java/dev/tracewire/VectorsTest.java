@@ -36,11 +36,11 @@ class VectorsTest {
 
   @Test
   void everyVectorFileHasARunner() throws Exception {
-    // target, codec and apply run in RulesVectorsTest.
+    // target, codec and apply run in RulesVectorsTest, pass_on in PassOnTest.
     List<String> known =
         List.of(
             "traceparent", "tracestate", "baggage", "handshake", "envelope_json",
-            "envelope_binary", "model", "metrics", "target", "codec", "apply");
+            "envelope_binary", "model", "metrics", "target", "codec", "apply", "pass_on");
     try (var files = Files.list(Vectors.dir())) {
       files
           .filter(p -> p.toString().endsWith(".json"))

@@ -36,6 +36,9 @@ public final class Native {
   /** {@link #w3c} operation: build baggage from members. */
   public static final int W3C_BUILD_BAGGAGE = 5;
 
+  /** {@link #w3c} operation: what to send for a span context made from a received one. */
+  public static final int W3C_PASS_ON = 6;
+
   /** {@link #modelDecide} event: the connection span (Rust: {@code ModelEvent::Open}). */
   public static final int MODEL_OPEN = 0;
 
