@@ -253,9 +253,8 @@ pub unsafe extern "C" fn tw_pass_on(
         let span = |s: *const TwSpanContext, what| -> Result<TraceParent> {
             // SAFETY: caller guarantee: readable when not NULL.
             let s = unsafe { s.as_ref() }.ok_or_else(|| TwError::invalid_argument(what))?;
-            convert::span_in(s)?.ok_or_else(|| {
-                TwError::new(ErrorCode::InvalidTraceParent, "no span context")
-            })
+            convert::span_in(s)?
+                .ok_or_else(|| TwError::new(ErrorCode::InvalidTraceParent, "no span context"))
         };
         let received = tracewire::Received {
             traceparent: span(received, "received is NULL")?,
