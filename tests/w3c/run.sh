@@ -7,10 +7,10 @@
 #
 # Usage: tests/w3c/run.sh PATH_TO_SUITE [LANGUAGE...]   (rust python go java)
 #
-# Needs what `make test` builds (the Python wheel in bindings-python/.venv,
-# the Go archive, the Java jar are built here if missing) and Python with
-# venv: the harness's aiohttp is installed into W3C_VENV (default
-# ~/.cache/tracewire-w3c-venv). The harness binds 127.0.0.1:7777; the
+# Builds each service with its binding first (the Rust example, the Python
+# wheel into bindings-python/.venv, the Go archive, the Java jar), so it
+# needs what `make test` needs; the harness's aiohttp is installed into
+# W3C_VENV (default ~/.cache/tracewire-w3c-venv). The harness binds 127.0.0.1:7777; the
 # services listen on 127.0.0.1:W3C_PORT (default 5050).
 set -euo pipefail
 
@@ -40,7 +40,7 @@ service() {
       cargo build --quiet -p tracewire --features otel --example w3c_service >&2
       echo "$CARGO_TARGET_DIR/debug/examples/w3c_service $port" ;;
     python)
-      [ -x "$root/bindings-python/.venv/bin/python" ] || make -C "$root/bindings-python" install >&2
+      make -s -C "$root/bindings-python" install >&2
       echo "$root/bindings-python/.venv/bin/python $here/python/service.py $port" ;;
     go)
       make -s -C "$root/bindings-go" lib >&2
@@ -48,10 +48,8 @@ service() {
       echo "$logs/w3c-go $port" ;;
     java)
       local jar=$root/bindings-java/target/tracewire-0.1.0.jar cp=$root/bindings-java/target/w3c.classpath
-      if [ ! -f "$jar" ] || [ ! -f "$cp" ]; then
-        (cd "$root/bindings-java" && mvn -B -ntp -q -DskipTests -Dcargo.target.dir="$CARGO_TARGET_DIR" package \
-          dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/w3c.classpath) >&2
-      fi
+      (cd "$root/bindings-java" && mvn -B -ntp -q -DskipTests -Dcargo.target.dir="$CARGO_TARGET_DIR" package \
+        dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/w3c.classpath) >&2
       echo "java -cp $jar:$(cat "$cp") $here/java/W3CService.java $port" ;;
     *) echo "unknown language $1 (rust python go java)" >&2; return 2 ;;
   esac
