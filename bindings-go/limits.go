@@ -47,3 +47,11 @@ const (
 	_ = uint64(WSHandshakeTimeout/time.Millisecond) - C.TW_WS_HANDSHAKE_TIMEOUT_MS
 	_ = C.TW_WS_HANDSHAKE_TIMEOUT_MS - uint64(WSHandshakeTimeout/time.Millisecond)
 )
+
+// The cache bounds of memo.go are the C ABI's, checked the same way.
+const (
+	_ = uint64(cacheSharedSlots - C.TW_CACHE_SHARED_SLOTS)
+	_ = uint64(C.TW_CACHE_SHARED_SLOTS - cacheSharedSlots)
+	_ = uint64(cacheMaxKeyBytes - C.TW_CACHE_MAX_KEY_BYTES)
+	_ = uint64(C.TW_CACHE_MAX_KEY_BYTES - cacheMaxKeyBytes)
+)

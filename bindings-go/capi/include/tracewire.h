@@ -175,6 +175,14 @@
 // `tracewire::limits::WS_HANDSHAKE_TIMEOUT`.
 #define TW_WS_HANDSHAKE_TIMEOUT_MS 10000
 
+// Slots of a cache shared by all goroutines (the cache policy,
+// docs/ARCHITECTURE.md "Caches"): `tracewire::limits::CACHE_SHARED_SLOTS`.
+#define TW_CACHE_SHARED_SLOTS 256
+
+// The longest key a cache keeps, in bytes:
+// `tracewire::limits::CACHE_MAX_KEY_BYTES`.
+#define TW_CACHE_MAX_KEY_BYTES 1024
+
 // The envelope rules of one connection: the envelopes both peers accepted,
 // where the JSON members live and whether they are stripped. Immutable;
 // share it between threads freely.
