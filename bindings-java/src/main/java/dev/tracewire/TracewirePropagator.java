@@ -77,27 +77,25 @@ public final class TracewirePropagator implements TextMapPropagator {
     TraceState ts = sc.getTraceState();
     boolean withState = passedOn != null ? !passedOn[1].isEmpty() : !ts.isEmpty();
     boolean withBaggage = !baggage.isEmpty();
-    if ((passedOn == null && withState && ts != m.injectedState)
-        || (withBaggage && baggage != m.injectedBaggage)) {
-      // The core formats every header once; the trace state and baggage forms are kept for
-      // the next context that carries the same (immutable) instances, as children inherit
-      // their parent's trace state and baggage.
+    String stateHeader = passedOn != null ? passedOn[1] : withState ? m.stateHeader(ts) : null;
+    String baggageHeader = withBaggage ? m.baggageHeader(baggage) : null;
+    if ((withState && stateHeader == null) || (withBaggage && baggageHeader == null)) {
+      // The core formats every header once; the forms are kept for the next context that
+      // carries equal values, as children carry their parent's trace state and baggage.
       String[] headers = injectAll(context);
-      if (passedOn == null && withState) {
-        m.injectedState = ts;
-        m.stateHeader = headers[1];
+      if (withState && stateHeader == null) {
+        stateHeader = m.keepStateHeader(ts, headers[1]);
       }
-      if (withBaggage) {
-        m.injectedBaggage = baggage;
-        m.baggageHeader = headers[2];
+      if (withBaggage && baggageHeader == null) {
+        baggageHeader = m.keepBaggageHeader(baggage, headers[2]);
       }
     }
     setter.set(carrier, Headers.TRACEPARENT, traceparent);
     if (withState) {
-      set(carrier, setter, Headers.TRACESTATE, passedOn != null ? passedOn[1] : m.stateHeader);
+      set(carrier, setter, Headers.TRACESTATE, stateHeader);
     }
     if (withBaggage) {
-      set(carrier, setter, Headers.BAGGAGE, m.baggageHeader);
+      set(carrier, setter, Headers.BAGGAGE, baggageHeader);
     }
   }
 
@@ -166,7 +164,7 @@ public final class TracewirePropagator implements TextMapPropagator {
       }
     }
     Context extracted = extractAll(context, tp0, tp1, ts0, ts, bg0, bg);
-    if (ts0 != null && oneStateLine) {
+    if (ts0 != null && oneStateLine && ts0.length() <= Native.CACHE_MAX_KEY_BYTES) {
       SpanContext sc = Span.fromContext(extracted).getSpanContext();
       if (sc.isValid() && sc.isRemote()) {
         // The trace state depends on its header text alone: keep it for the next extract.
@@ -232,9 +230,12 @@ public final class TracewirePropagator implements TextMapPropagator {
   private static final ThreadLocal<Memo> MEMO = ThreadLocal.withInitial(Memo::new);
 
   /**
-   * This thread's last header forms. Span contexts, trace states and baggage are immutable, so
-   * the same instance (inject) or the same header text (extract) has the same answer from the
-   * core as last time; one entry each keeps it bounded and cheap to check.
+   * This thread's last header forms, one entry per conversion (within {@link
+   * Native#CACHE_ENTRIES}; the cache policy in docs/ARCHITECTURE.md). Keyed by content: the
+   * header text (extract) or a value equal to the one converted (inject; span contexts, trace
+   * states and baggage are immutable values, and equality starts with identity, so a child
+   * carrying its parent's instance costs one comparison). Forms over {@link
+   * Native#CACHE_MAX_KEY_BYTES} are not kept.
    */
   private static final class Memo {
     SpanContext injectedContext;
@@ -252,13 +253,41 @@ public final class TracewirePropagator implements TextMapPropagator {
 
     /** The core's traceparent for {@code sc} (null when it writes none). */
     String traceparent(SpanContext sc) {
-      if (sc != injectedContext) {
+      if (!sc.equals(injectedContext)) {
         try (Scratch s = Scratch.get()) {
           traceparentHeader = OtelRecords.injectTraceParent(s, sc);
         }
         injectedContext = sc;
       }
       return traceparentHeader;
+    }
+
+    /** The kept header form of {@code ts}, or null. */
+    String stateHeader(TraceState ts) {
+      return ts.equals(injectedState) ? stateHeader : null;
+    }
+
+    /** Keeps {@code header} as the form of {@code ts} (when short enough); returns it. */
+    String keepStateHeader(TraceState ts, String header) {
+      if (header != null && header.length() <= Native.CACHE_MAX_KEY_BYTES) {
+        injectedState = ts;
+        stateHeader = header;
+      }
+      return header;
+    }
+
+    /** The kept header form of {@code baggage}, or null. */
+    String baggageHeader(Baggage baggage) {
+      return baggage.equals(injectedBaggage) ? baggageHeader : null;
+    }
+
+    /** Keeps {@code header} as the form of {@code baggage} (when short enough); returns it. */
+    String keepBaggageHeader(Baggage baggage, String header) {
+      if (header != null && header.length() <= Native.CACHE_MAX_KEY_BYTES) {
+        injectedBaggage = baggage;
+        baggageHeader = header;
+      }
+      return header;
     }
 
     /** The core's parse of one traceparent line; null when the general path must parse it. */

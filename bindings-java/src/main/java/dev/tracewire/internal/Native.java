@@ -105,6 +105,15 @@ public final class Native {
   /** Default longest opening handshake, in ms ({@code limits::WS_HANDSHAKE_TIMEOUT}). */
   public static final int WS_HANDSHAKE_TIMEOUT_MILLIS = 10000;
 
+  /**
+   * Entries one cache keeps per thread (the cache policy; Rust: {@code
+   * tracewire::limits::CACHE_ENTRIES}; pinned by a test in {@code native/src/lib.rs}).
+   */
+  public static final int CACHE_ENTRIES = 8;
+
+  /** The longest key a cache keeps, in bytes ({@code limits::CACHE_MAX_KEY_BYTES}). */
+  public static final int CACHE_MAX_KEY_BYTES = 1024;
+
   private Native() {}
 
   /** Makes sure the library is loaded (loading it on first use). */
