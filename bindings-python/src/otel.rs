@@ -14,10 +14,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use std::cell::RefCell;
-use tracewire_bridge::cache::Recent;
 use tracewire::TraceState;
 use tracewire::handshake::{self, BAGGAGE, TRACEPARENT, TRACESTATE};
 use tracewire::{Baggage, BaggageMember, SpanId, TraceContext, TraceFlags, TraceId, TraceParent};
+use tracewire_bridge::cache::Recent;
 
 struct Otel {
     context_cls: Py<PyType>,

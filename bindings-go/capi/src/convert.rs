@@ -2,8 +2,8 @@
 
 use crate::abi::{Result, TwBytes, TwError, bytes, out_mut};
 use crate::context::{TwContext, TwIssues, TwSpanContext};
-use tracewire::{Baggage, ExtractIssue, KeyValue, SpanId, TraceContext, TraceFlags, TraceId};
 use std::cell::RefCell;
+use tracewire::{Baggage, ExtractIssue, KeyValue, SpanId, TraceContext, TraceFlags, TraceId};
 use tracewire::{TraceParent, TraceState};
 use tracewire_bridge::cache::Recent;
 

@@ -198,7 +198,11 @@ mod tests {
             ("CACHE_ENTRIES", limits::CACHE_ENTRIES),
             ("CACHE_MAX_KEY_BYTES", limits::CACHE_MAX_KEY_BYTES),
         ] {
-            assert_eq!(java_constant(&java, name), i32::try_from(core).ok(), "{name}");
+            assert_eq!(
+                java_constant(&java, name),
+                i32::try_from(core).ok(),
+                "{name}"
+            );
         }
     }
 
