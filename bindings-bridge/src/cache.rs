@@ -1,10 +1,8 @@
 //! The per-thread cache of the adapters (the cache policy,
 //! `docs/ARCHITECTURE.md`, "Caches"): pure conversions of header bytes,
-//! keyed by the exact input bytes, at most
-//! [`CACHE_ENTRIES`](tracewire::limits::CACHE_ENTRIES) entries, the least
-//! recently used dropped first, keys over
-//! [`CACHE_MAX_KEY_BYTES`](tracewire::limits::CACHE_MAX_KEY_BYTES) never
-//! kept. One per thread (`thread_local!`), so no lock.
+//! keyed by the exact input bytes, at most [`CACHE_ENTRIES`] entries, the
+//! least recently used dropped first, keys over [`CACHE_MAX_KEY_BYTES`]
+//! never kept. One per thread (`thread_local!`), so no lock.
 
 use tracewire::limits::{CACHE_ENTRIES, CACHE_MAX_KEY_BYTES};
 
