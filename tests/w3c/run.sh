@@ -26,6 +26,8 @@ root=$(cd "$here/../.." && pwd)
 port=${W3C_PORT:-5050}
 venv=${W3C_VENV:-$HOME/.cache/tracewire-w3c-venv}
 logs=$(mktemp -d)
+# The logs stay for reading; the Go service binary does not.
+trap 'rm -f "$logs/w3c-go"' EXIT
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 
 if [ ! -x "$venv/bin/python" ]; then
