@@ -7,6 +7,7 @@ import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.ContextKey;
+import java.util.Arrays;
 
 /**
  * A received span context that opentelemetry-java cannot carry whole: its {@code
@@ -42,6 +43,20 @@ final class HeldContext {
       return context;
     }
     return context.with(KEY, new HeldContext(sc, entries));
+  }
+
+  /** Equal when holding the same received span context and trace state. */
+  @Override
+  public boolean equals(Object o) {
+    return o == this
+        || (o instanceof HeldContext h
+            && received.equals(h.received)
+            && Arrays.equals(entries, h.entries));
+  }
+
+  @Override
+  public int hashCode() {
+    return received.hashCode() * 31 + Arrays.hashCode(entries);
   }
 
   /** The whole received trace state (key, value...), or null when the SDK's holds all of it. */

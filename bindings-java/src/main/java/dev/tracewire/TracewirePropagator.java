@@ -69,7 +69,7 @@ public final class TracewirePropagator implements TextMapPropagator {
     Memo m = MEMO.get();
     HeldContext held = context.get(HeldContext.KEY);
     // What the SDK could not carry of a received context: the core says what to send instead.
-    String[] passedOn = held == null ? null : held.passOn(sc);
+    String[] passedOn = held == null ? null : m.passOn(held, sc);
     String traceparent = passedOn != null ? passedOn[0] : m.traceparent(sc);
     if (traceparent == null) {
       return;
@@ -250,6 +250,9 @@ public final class TracewirePropagator implements TextMapPropagator {
     TraceState parsedState;
     /** The whole trace state of {@code stateText} when {@code parsedState} lacks members. */
     String[] stateEntries;
+    HeldContext passedHeld;
+    SpanContext passedContext;
+    String[] passed;
 
     /** The core's traceparent for {@code sc} (null when it writes none). */
     String traceparent(SpanContext sc) {
@@ -260,6 +263,16 @@ public final class TracewirePropagator implements TextMapPropagator {
         injectedContext = sc;
       }
       return traceparentHeader;
+    }
+
+    /** {@code held.passOn(sc)}, kept for the last span context and held context. */
+    String[] passOn(HeldContext held, SpanContext sc) {
+      if (!sc.equals(passedContext) || !held.equals(passedHeld)) {
+        passed = held.passOn(sc);
+        passedContext = sc;
+        passedHeld = held;
+      }
+      return passed;
     }
 
     /** The kept header form of {@code ts}, or null. */
