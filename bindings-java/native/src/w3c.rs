@@ -28,7 +28,7 @@ pub(crate) enum W3cOp {
     /// could not hold whole (`Received::pass_on`). In: received span, its
     /// entries, the entries the SDK accepted, sending span, its SDK's
     /// entries; a span is 32 + 16 hex characters and the flags byte. Out:
-    /// u8 flags, str tracestate header.
+    /// u8 flags, entries, header.
     PassOn = 6,
 }
 
@@ -164,7 +164,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_w3c<'local>(
                 let sending = span_in(r)?;
                 let (tp, ts) = received.pass_on(sending, &tracestate_in(r)?);
                 w.u8(tp.flags.0);
-                w.str(&ts.to_header());
+                tracestate_out(w, &ts);
             }
             W3cOp::ParseBaggage => {
                 let b = tracewire::Baggage::parse_lines(lines(r)?)

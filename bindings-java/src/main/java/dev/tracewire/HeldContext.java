@@ -65,11 +65,16 @@ final class HeldContext {
   }
 
   /**
-   * The {@code traceparent} and {@code tracestate} ("" for none) to send for {@code sc}, a span
-   * context the SDK made; null when it is of another trace (or the core refuses a value: the
-   * SDK's then go out as they are).
+   * What to send instead of a span context: its {@code traceparent}, its flags, and the trace
+   * state's entries (key, value...) and header ("" for none).
    */
-  String[] passOn(SpanContext sc) {
+  record Sent(String traceparent, byte flags, String[] entries, String tracestate) {}
+
+  /**
+   * What to send for {@code sc}, a span context the SDK made; null when it is of another trace
+   * (or the core refuses a value: the SDK's then go out as they are).
+   */
+  Sent passOn(SpanContext sc) {
     if (!sc.getTraceId().equals(received.getTraceId())) {
       return null;
     }
@@ -83,10 +88,11 @@ final class HeldContext {
    * entries of it the SDK {@code accepted} (each as key, value...). Null when the core refuses a
    * value.
    */
-  static String[] passOn(
+  static Sent passOn(
       SpanContext received, String[] whole, String[] accepted, SpanContext sending, String[] sdk) {
     byte flags;
-    String state;
+    String[] kv;
+    String header;
     try (Scratch s = Scratch.get()) {
       span(s, received);
       writeEntries(s, whole);
@@ -95,7 +101,11 @@ final class HeldContext {
       writeEntries(s, sdk);
       s.call((in, len, out, cap) -> Native.w3c(Native.W3C_PASS_ON, in, len, out, cap));
       flags = (byte) s.readU8();
-      state = s.readStr();
+      kv = new String[2 * s.readU32()];
+      for (int i = 0; i < kv.length; i++) {
+        kv[i] = s.readStr();
+      }
+      header = s.readStr();
     } catch (TracewireException e) {
       return null;
     }
@@ -106,7 +116,7 @@ final class HeldContext {
     try (Scratch s = Scratch.get()) {
       traceparent = OtelRecords.injectTraceParent(s, sent);
     }
-    return traceparent == null ? null : new String[] {traceparent, state};
+    return traceparent == null ? null : new Sent(traceparent, flags, kv, header);
   }
 
   /** {@code ts}'s entries, in order: key, value, key, value... */

@@ -25,13 +25,25 @@ final class OtelRecords {
 
   private OtelRecords() {}
 
-  /** Writes the span context and baggage of {@code context} as a context record. */
+  /**
+   * Writes the span context and baggage of {@code context} as a context record: with the flags
+   * and trace state the core says to send when {@code context} holds a received context the SDK
+   * could not carry whole ({@link HeldContext}).
+   */
   static void write(Scratch s, Context context) {
     SpanContext sc = Span.fromContext(context).getSpanContext();
     Baggage b = Baggage.fromContext(context);
     boolean valid = sc.isValid();
+    HeldContext held = valid ? context.get(HeldContext.KEY) : null;
+    HeldContext.Sent sent = held == null ? null : held.passOn(sc);
     s.u8((valid ? 1 : 0) | (sc.isRemote() ? 2 : 0));
-    if (valid) {
+    if (sent != null) {
+      ContextRecords.writeIds(s, sc.getTraceId(), sc.getSpanId(), sent.flags());
+      s.u32(sent.entries().length / 2);
+      for (String e : sent.entries()) {
+        s.str(e);
+      }
+    } else if (valid) {
       ContextRecords.writeIds(s, sc.getTraceId(), sc.getSpanId(), sc.getTraceFlags().asByte());
       TraceState ts = sc.getTraceState();
       s.u32(ts.size());

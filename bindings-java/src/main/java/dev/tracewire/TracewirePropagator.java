@@ -69,15 +69,16 @@ public final class TracewirePropagator implements TextMapPropagator {
     Memo m = MEMO.get();
     HeldContext held = context.get(HeldContext.KEY);
     // What the SDK could not carry of a received context: the core says what to send instead.
-    String[] passedOn = held == null ? null : m.passOn(held, sc);
-    String traceparent = passedOn != null ? passedOn[0] : m.traceparent(sc);
+    HeldContext.Sent passedOn = held == null ? null : m.passOn(held, sc);
+    String traceparent = passedOn != null ? passedOn.traceparent() : m.traceparent(sc);
     if (traceparent == null) {
       return;
     }
     TraceState ts = sc.getTraceState();
-    boolean withState = passedOn != null ? !passedOn[1].isEmpty() : !ts.isEmpty();
+    boolean withState = passedOn != null ? !passedOn.tracestate().isEmpty() : !ts.isEmpty();
     boolean withBaggage = !baggage.isEmpty();
-    String stateHeader = passedOn != null ? passedOn[1] : withState ? m.stateHeader(ts) : null;
+    String stateHeader =
+        passedOn != null ? passedOn.tracestate() : withState ? m.stateHeader(ts) : null;
     String baggageHeader = withBaggage ? m.baggageHeader(baggage) : null;
     if ((withState && stateHeader == null) || (withBaggage && baggageHeader == null)) {
       // The core formats every header once; the forms are kept for the next context that
@@ -252,7 +253,7 @@ public final class TracewirePropagator implements TextMapPropagator {
     String[] stateEntries;
     HeldContext passedHeld;
     SpanContext passedContext;
-    String[] passed;
+    HeldContext.Sent passed;
 
     /** The core's traceparent for {@code sc} (null when it writes none). */
     String traceparent(SpanContext sc) {
@@ -266,7 +267,7 @@ public final class TracewirePropagator implements TextMapPropagator {
     }
 
     /** {@code held.passOn(sc)}, kept for the last span context and held context. */
-    String[] passOn(HeldContext held, SpanContext sc) {
+    HeldContext.Sent passOn(HeldContext held, SpanContext sc) {
       if (!sc.equals(passedContext) || !held.equals(passedHeld)) {
         passed = held.passOn(sc);
         passedContext = sc;

@@ -56,7 +56,7 @@ class PassOnTest {
                     () -> {
                       JsonNode received = c.get("received");
                       JsonNode sending = c.get("sending");
-                      String[] sent =
+                      HeldContext.Sent sent =
                           HeldContext.passOn(
                               span(received.get("traceparent").asText()),
                               entries(received.get("tracestate").asText()),
@@ -64,8 +64,8 @@ class PassOnTest {
                               span(sending.get("traceparent").asText()),
                               entries(sending.get("tracestate").asText()));
                       assertNotNull(sent);
-                      assertEquals(c.get("expect").get("traceparent").asText(), sent[0]);
-                      assertEquals(c.get("expect").get("tracestate").asText(), sent[1]);
+                      assertEquals(c.get("expect").get("traceparent").asText(), sent.traceparent());
+                      assertEquals(c.get("expect").get("tracestate").asText(), sent.tracestate());
                     }));
   }
 
@@ -115,6 +115,32 @@ class PassOnTest {
       assertEquals("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", otherOut.get("traceparent"));
       child.end();
     }
+  }
+
+  /**
+   * The other ways a context leaves the process (the JSON envelope of a WebSocket message, {@code
+   * TraceContext.fromContext}) pass it on the same way.
+   */
+  @Test
+  void envelopeAndTraceContextPassItOn() {
+    String state = "foo@@bar=1,congo=2";
+    Map<String, String> headers = new HashMap<>();
+    headers.put("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02");
+    headers.put("tracestate", state);
+    Context parent = OURS.extract(Context.root(), headers, InteropTest.GETTER);
+    Span child = TRACER.spanBuilder("child").setParent(parent).startSpan();
+    Context cx = parent.with(child);
+    String want = "00-0af7651916cd43dd8448eb211c80319c-" + child.getSpanContext().getSpanId() + "-02";
+
+    String frame = JsonEnvelope.topLevel().inject("{\"text\":\"hi\"}", cx);
+    Map<String, String> received = Headers.injectToMap(JsonEnvelope.topLevel().extract(frame).context());
+    assertEquals(want, received.get("traceparent"));
+    assertEquals(state, received.get("tracestate"));
+
+    Map<String, String> converted = Headers.injectToMap(TraceContext.fromContext(cx));
+    assertEquals(want, converted.get("traceparent"));
+    assertEquals(state, converted.get("tracestate"));
+    child.end();
   }
 
   /** The random flag alone (no trace state) comes back through an unsampled SDK span too. */
