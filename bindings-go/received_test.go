@@ -3,6 +3,7 @@ package tracewire
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -82,6 +83,20 @@ func TestLevel2TraceStateSurvivesTheSDKSpan(t *testing.T) {
 	Inject(other, out)
 	if got := out.Get(HeaderTraceState); got != "" {
 		t.Errorf("another trace: tracestate %q, want none", got)
+	}
+
+	// The JSON envelope of a WebSocket message passes it on the same way.
+	env, err := NewJSONEnvelope("", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	frame, err := env.Inject(ctx, []byte(`{"text":"hi"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(frame); !strings.Contains(got, `"tracestate":"`+state+`"`) || !strings.Contains(got, "-02\"") {
+		t.Errorf("JSON envelope %s: want the whole tracestate and the random flag", got)
 	}
 
 	// The public conversion keeps it the same way.
