@@ -11,7 +11,7 @@ FEATURES := --features tracewire/otel,tracewire/tokio-tungstenite,tracewire/otlp
 # targets; the root runs every one that exists.
 BINDINGS := $(patsubst %/Makefile,%,$(wildcard bindings-*/Makefile))
 
-.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz fuzz-ci fuzz-corpus demo load clean
+.PHONY: all build test test-rust test-bindings test-demo lint bench bench-rust bench-demo fuzz fuzz-ci fuzz-corpus demo load w3c clean
 
 all: build
 
@@ -74,6 +74,13 @@ load:
 ## Prints the trace.
 demo:
 	$(MAKE) -C demos run
+
+## w3c: the W3C Trace Context test suite (SUITE=path to a checkout of
+## github.com/w3c/trace-context, kept outside this repository) at Level 2,
+## through each language's propagator and SDK; not part of `make test`.
+w3c:
+	@test -n "$(SUITE)" || { echo "usage: make w3c SUITE=path/to/trace-context" >&2; exit 2; }
+	tests/w3c/run.sh $(SUITE)
 
 clean:
 	$(CARGO) clean

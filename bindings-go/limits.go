@@ -53,3 +53,11 @@ const (
 	_ = uint64(WSHandshakeMaxRequestBytes - C.TW_WS_HANDSHAKE_MAX_REQUEST_BYTES)
 	_ = uint64(C.TW_WS_HANDSHAKE_MAX_REQUEST_BYTES - WSHandshakeMaxRequestBytes)
 )
+
+// The cache bounds of memo.go are the C ABI's, checked the same way.
+const (
+	_ = uint64(cacheSharedSlots - C.TW_CACHE_SHARED_SLOTS)
+	_ = uint64(C.TW_CACHE_SHARED_SLOTS - cacheSharedSlots)
+	_ = uint64(cacheMaxKeyBytes - C.TW_CACHE_MAX_KEY_BYTES)
+	_ = uint64(C.TW_CACHE_MAX_KEY_BYTES - cacheMaxKeyBytes)
+)

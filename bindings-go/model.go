@@ -177,40 +177,20 @@ var spanKinds = map[C.uint32_t]trace.SpanKind{
 
 // interned holds the strings of span decisions (names, attribute keys and
 // string values), which repeat on every message of a connection: decoding a
-// decision then allocates nothing but its slices. Bounded like memo.
-var interned struct {
-	sync.RWMutex
-	m map[string]string
-}
+// decision then allocates nothing but its slices.
+var interned memo[string]
 
-// internAll returns the strings for items, with one lock for the lot.
+// internAll returns the strings for items.
 func internAll(items [][]byte) []string {
 	out := make([]string, len(items))
-	missing := false
-	interned.RLock()
 	for i, b := range items {
-		if s, ok := interned.m[string(b)]; ok {
-			out[i] = s
-		} else {
-			missing = true
+		s, ok := interned.get(b)
+		if !ok && len(b) > 0 {
+			s = string(b)
+			interned.put(s, s)
 		}
+		out[i] = s
 	}
-	interned.RUnlock()
-	if !missing {
-		return out
-	}
-	interned.Lock()
-	if interned.m == nil || len(interned.m) >= 4*memoMax {
-		interned.m = make(map[string]string, 64)
-	}
-	for i, b := range items {
-		if out[i] == "" && len(b) > 0 {
-			s := string(b)
-			interned.m[s] = s
-			out[i] = s
-		}
-	}
-	interned.Unlock()
 	return out
 }
 
@@ -544,9 +524,11 @@ func (d *SpanDecision) choose(bits C.uint32_t) (C.uint32_t, error) {
 
 // chosen remembers the core's choice for a decision's candidates, links and
 // availability bits: a pure function of the three, asked on every span of
-// every message. Each slot holds key<<32 | chosenValid | the packed answer
-// (18 bits), so a lookup is one atomic load and nothing is ever stale.
-var chosen [256]atomic.Uint64
+// every message. A shared direct-mapped table as memo.go's (the cache
+// policy), keyed by the exact packed inputs: each slot holds key<<32 |
+// chosenValid | the packed answer (18 bits), so a lookup is one atomic load
+// and nothing is ever stale.
+var chosen [cacheSharedSlots]atomic.Uint64
 
 const chosenValid = 1 << 31
 

@@ -166,7 +166,8 @@ func withSections(parent context.Context, cfg trace.SpanContextConfig, hasSpan b
 		r.str()
 		r.str()
 	}
-	if ts := tsStart[:len(tsStart)-len(r.b)]; r.ok && len(ts) > 4 {
+	ts := tsStart[:len(tsStart)-len(r.b)]
+	if r.ok && len(ts) > 4 {
 		cfg.TraceState = traceStateFromRecord(ts)
 	}
 	bag := r.b
@@ -174,6 +175,10 @@ func withSections(parent context.Context, cfg trace.SpanContextConfig, hasSpan b
 	if hasSpan && r.ok {
 		if sc := trace.NewSpanContext(cfg); sc.IsValid() {
 			ctx = trace.ContextWithSpanContext(ctx, sc)
+			if len(ts) > 4 && cfg.TraceState.Len() != int(binary.LittleEndian.Uint32(ts)) {
+				tr := newReader(ts)
+				ctx = withReceived(ctx, cfg, entriesFromRecord(&tr), cfg.TraceState)
+			}
 		}
 	}
 	if r.ok && len(bag) > 4 {

@@ -175,7 +175,9 @@ func (ts TraceState) Len() int { return len(ts.entries) }
 func (ts TraceState) String() string { return ts.header }
 
 // Otel converts to the OpenTelemetry type. Entries otel-go refuses (Level 2
-// keys starting with a digit) are left out.
+// keys starting with a digit, with "@" twice or a system part over 14
+// characters) are left out; TraceContext.Context keeps them beside the span
+// context.
 func (ts TraceState) Otel() trace.TraceState { return otelTraceState(ts.entries) }
 
 // otelTraceState builds an otel-go TraceState from entries the core parsed,
@@ -426,11 +428,15 @@ func (tc TraceContext) SpanContext() trace.SpanContext {
 }
 
 // Context returns parent with this span context (when there is one) and
-// baggage (when not empty): what a receiver starts its span under.
+// baggage (when not empty): what a receiver starts its span under. A
+// tracestate otel-go cannot hold whole is kept beside the span context and
+// passed on whole by Inject and FromContext.
 func (tc TraceContext) Context(parent context.Context) context.Context {
 	ctx := parent
 	if sc := tc.SpanContext(); sc.IsValid() {
 		ctx = trace.ContextWithSpanContext(ctx, sc)
+		cfg := trace.SpanContextConfig{TraceID: sc.TraceID(), SpanID: sc.SpanID(), TraceFlags: sc.TraceFlags()}
+		ctx = withReceived(ctx, cfg, tc.TraceState.entries, sc.TraceState())
 	}
 	if tc.Baggage.Len() > 0 {
 		ctx = baggage.ContextWithBaggage(ctx, tc.Baggage.Otel())
@@ -458,6 +464,7 @@ func wireFrom(ctx context.Context) wire {
 		if ts := sc.TraceState(); ts.Len() > 0 {
 			w.tracestate = ts.String()
 		}
+		passOn(ctx, &w)
 	}
 	if bag := baggage.FromContext(ctx); bag.Len() > 0 {
 		w.baggage = bag.String()

@@ -630,7 +630,7 @@ func TestVectorsAllFilesCovered(t *testing.T) {
 		names = append(names, strings.TrimSuffix(filepath.Base(f), ".json"))
 	}
 	sort.Strings(names)
-	want := []string{"apply", "baggage", "codec", "envelope_binary", "envelope_json", "handshake", "metrics", "model", "target", "traceparent", "tracestate", "trust"}
+	want := []string{"apply", "baggage", "codec", "envelope_binary", "envelope_json", "handshake", "metrics", "model", "pass_on", "target", "traceparent", "tracestate", "trust"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("vector files %v; this test runs %v", names, want)
 	}

@@ -15,6 +15,7 @@
 //! | [`guard`] | the panic guard ([`guard::catch`]): a panic becomes a `panic` error carrying the panic message; the test-only entry points |
 //! | [`codes`] | the numeric code and the name of every enum that crosses FFI ([`Coded`]), decoded strictly |
 //! | [`wire`] | the one byte format: attributes, span and close decisions, contexts |
+//! | [`cache`] | the per-thread cache of header conversions ([`cache::Recent`]) |
 //!
 //! ## Enum codes
 //!
@@ -101,6 +102,7 @@
 // Input-dependent unwraps are not allowed; tests may unwrap.
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod cache;
 pub mod codes;
 pub mod error;
 pub mod guard;

@@ -6,8 +6,8 @@ use crate::{guard, otel, py_error, raise};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use tracewire::{
-    Baggage, BaggageMember, ErrorCode, SpanId, TraceContext, TraceFlags, TraceId, TraceParent,
-    TraceState,
+    Baggage, BaggageMember, ErrorCode, Received, SpanId, TraceContext, TraceFlags, TraceId,
+    TraceParent, TraceState,
 };
 
 /// A parsed W3C `traceparent`: trace id, parent span id and flags.
@@ -549,11 +549,58 @@ pub(crate) fn context_arg(py: Python<'_>, cx: Option<&Bound<'_, PyAny>>) -> PyRe
     otel::otel_to_core(py, cx)
 }
 
+/// A received span context and the members of its tracestate an
+/// OpenTelemetry SDK's `TraceState` held: the core's rule
+/// (`tracewire::Received::pass_on`) for what to send from the spans the SDK
+/// starts under it.
+#[pyclass(frozen, module = "tracewire._native", name = "Received")]
+pub(crate) struct PyReceived(Received);
+
+#[pymethods]
+impl PyReceived {
+    #[new]
+    fn new(
+        traceparent: PyRef<'_, PyTraceParent>,
+        tracestate: PyRef<'_, PyTraceState>,
+        accepted: PyRef<'_, PyTraceState>,
+    ) -> Self {
+        PyReceived(Received {
+            traceparent: traceparent.0,
+            tracestate: tracestate.0.clone(),
+            accepted: accepted.0.clone(),
+        })
+    }
+
+    /// What to send for `sending`, a span context the SDK made, whose
+    /// `TraceState` is `sdk`: in another trace both as they are; in this
+    /// one the received random flag kept, and the whole received state
+    /// while the SDK's equals `accepted`, else the SDK's members followed by
+    /// the received ones it could not hold.
+    fn pass_on(
+        &self,
+        sending: PyRef<'_, PyTraceParent>,
+        sdk: PyRef<'_, PyTraceState>,
+    ) -> (PyTraceParent, PyTraceState) {
+        let (tp, ts) = self.0.pass_on(sending.0, &sdk.0);
+        (PyTraceParent(tp), PyTraceState(ts))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Received({}, {:?}, accepted={:?})",
+            self.0.traceparent,
+            self.0.tracestate.to_header(),
+            self.0.accepted.to_header()
+        )
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTraceParent>()?;
     m.add_class::<PyTraceState>()?;
     m.add_class::<PyBaggageMember>()?;
     m.add_class::<PyBaggage>()?;
     m.add_class::<PyTraceContext>()?;
+    m.add_class::<PyReceived>()?;
     Ok(())
 }

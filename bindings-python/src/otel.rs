@@ -13,11 +13,11 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::cell::RefCell;
 use tracewire::TraceState;
 use tracewire::handshake::{self, BAGGAGE, TRACEPARENT, TRACESTATE};
 use tracewire::{Baggage, BaggageMember, SpanId, TraceContext, TraceFlags, TraceId, TraceParent};
+use tracewire_bridge::cache::Recent;
 
 struct Otel {
     context_cls: Py<PyType>,
@@ -102,37 +102,13 @@ fn fill_trace_state<'py>(
     Ok(obj)
 }
 
-/// opentelemetry-python `TraceState` objects already converted: by header
-/// value (core to OpenTelemetry) and by object address (OpenTelemetry to
-/// core). Tracestate values repeat from message to message and every span
-/// of a trace shares its parent's object, while opentelemetry-python
-/// validates each entry with regular expressions when it builds one; its
-/// `TraceState` is immutable, so one object can be shared. The cache holds a
-/// reference to every object it maps, so an address cannot be reused by
-/// another object while it is in the map.
-#[derive(Default)]
-struct TraceStateCache {
-    by_header: HashMap<String, Py<PyAny>>,
-    by_address: HashMap<usize, (Py<PyAny>, TraceState)>,
-}
-
-impl TraceStateCache {
-    fn make_room(&mut self) {
-        if self.by_header.len() >= TRACESTATE_CACHE_MAX
-            || self.by_address.len() >= TRACESTATE_CACHE_MAX
-        {
-            self.by_header.clear();
-            self.by_address.clear();
-        }
-    }
-}
-
-/// Entries kept before the cache starts over.
-const TRACESTATE_CACHE_MAX: usize = 512;
-
-fn tracestate_cache() -> &'static Mutex<TraceStateCache> {
-    static CACHE: OnceLock<Mutex<TraceStateCache>> = OnceLock::new();
-    CACHE.get_or_init(Mutex::default)
+// opentelemetry-python `TraceState` objects already built, by the core's
+// header form (the cache policy: tracewire_bridge::cache, one per thread, so
+// no lock). Tracestate values repeat from message to message, while
+// opentelemetry-python validates each entry with regular expressions when
+// it builds one; its `TraceState` is immutable, so one object can be shared.
+thread_local! {
+    static TRACE_STATES: RefCell<Recent<Py<PyAny>>> = const { RefCell::new(Recent::new()) };
 }
 
 /// The opentelemetry-python `TraceState` for a non-empty core tracestate.
@@ -142,12 +118,15 @@ fn otel_trace_state<'py>(
     ts: &TraceState,
 ) -> PyResult<Bound<'py, PyAny>> {
     let header = ts.to_header();
-    // The lock is never held across a call into Python (which could switch
-    // threads and deadlock).
-    if let Ok(cache) = tracestate_cache().lock()
-        && let Some(obj) = cache.by_header.get(&header)
-    {
-        return Ok(obj.bind(py).clone());
+    // Only a clone of the object leaves the cache: nothing in it is borrowed
+    // across a call into Python, which could run code on this thread.
+    let cached = TRACE_STATES.with(|c| {
+        c.borrow_mut()
+            .get(header.as_bytes())
+            .map(|obj| obj.clone_ref(py))
+    });
+    if let Some(obj) = cached {
+        return Ok(obj.into_bound(py));
     }
     let entries: Vec<(&str, &str)> = ts.iter().collect();
     let obj = if o.fill_trace_state {
@@ -155,45 +134,29 @@ fn otel_trace_state<'py>(
     } else {
         o.trace_state_cls.bind(py).call1((entries,))?
     };
-    if let Ok(mut cache) = tracestate_cache().lock() {
-        cache.make_room();
-        cache
-            .by_address
-            .insert(obj.as_ptr() as usize, (obj.clone().unbind(), ts.clone()));
-        cache.by_header.insert(header, obj.clone().unbind());
-    }
+    TRACE_STATES.with(|c| c.borrow_mut().put(header.as_bytes(), obj.clone().unbind()));
     Ok(obj)
 }
 
 /// The core tracestate for an opentelemetry-python `TraceState`.
 fn core_trace_state(py: Python<'_>, o: &Otel, ts: &Bound<'_, PyAny>) -> PyResult<TraceState> {
-    if let Ok(cache) = tracestate_cache().lock()
-        && let Some((_, state)) = cache.by_address.get(&(ts.as_ptr() as usize))
-    {
-        return Ok(state.clone());
-    }
     let entries = otel_trace_state_entries(py, o, ts)?;
     if entries.is_empty() {
         return Ok(TraceState::new());
     }
-    let state = TraceState::from_entries(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .unwrap_or_else(|_| {
-            // Some entry is invalid by the core's rules: keep the others,
-            // as a receiver would. Insertion puts a key in front, so insert
-            // the last one first.
-            let mut state = TraceState::new();
-            for (k, v) in entries.iter().rev() {
-                let _ = state.insert(k, v);
-            }
-            state
-        });
-    if let Ok(mut cache) = tracestate_cache().lock() {
-        cache.make_room();
-        cache
-            .by_address
-            .insert(ts.as_ptr() as usize, (ts.clone().unbind(), state.clone()));
-    }
-    Ok(state)
+    Ok(
+        TraceState::from_entries(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap_or_else(|_| {
+                // Some entry is invalid by the core's rules: keep the others,
+                // as a receiver would. Insertion puts a key in front, so insert
+                // the last one first.
+                let mut state = TraceState::new();
+                for (k, v) in entries.iter().rev() {
+                    let _ = state.insert(k, v);
+                }
+                state
+            }),
+    )
 }
 
 /// The entries of an opentelemetry-python `TraceState`, in order: read from

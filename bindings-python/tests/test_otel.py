@@ -228,3 +228,22 @@ def test_bind_carries_the_context_into_a_thread_pool(tracer: trace.Tracer) -> No
             bound = pool.submit(tw.bind(current_trace_id)).result()
     assert bound == outer.get_span_context().trace_id
     assert plain == 0
+
+
+def test_received_level2_context_survives_the_sdk_span(tracer: trace.Tracer) -> None:
+    # opentelemetry-python's TraceState is filled with what the core parsed
+    # (its own checks would drop these keys) and its SDK keeps the random
+    # flag: the whole context goes on through a span it starts.
+    state = "foo@@bar=1,congo=2,t61@rcwkgmzeverylongsystem=x,1digit=y"
+    headers = {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02",
+        "tracestate": state,
+    }
+    parent = tw.W3CPropagator().extract(headers)
+    with tracer.start_as_current_span("child", context=parent) as span:
+        out: Dict[str, str] = {}
+        tw.W3CPropagator().inject(out)
+    span_id = format(span.get_span_context().span_id, "016x")
+    assert span_id != "b7ad6b7169203331"
+    assert out["traceparent"] == f"00-0af7651916cd43dd8448eb211c80319c-{span_id}-02"
+    assert out["tracestate"] == state

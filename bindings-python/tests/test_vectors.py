@@ -37,6 +37,7 @@ def test_every_vector_file_is_covered() -> None:
         "codec",
         "apply",
         "trust",
+        "pass_on",
     }
     files = {p.stem for p in VECTORS.glob("*.json")}
     assert files, f"no vector files in {VECTORS}"
@@ -652,3 +653,18 @@ def test_metrics(case: Dict[str, Any]) -> None:
         assert type(got) is type(value) or (isinstance(value, float) and isinstance(got, float)), key
         assert _close(got, value), key
     assert _close(m.snapshot().chunk_count, exp["chunk_count"])
+
+
+@pytest.mark.parametrize("case", vector_params("pass_on"))
+def test_pass_on(case: Dict[str, Any]) -> None:
+    received = tw.Received(
+        tw.TraceParent.parse(case["received"]["traceparent"]),
+        tw.TraceState.parse(case["received"]["tracestate"]),
+        tw.TraceState.parse(case["accepted"]),
+    )
+    traceparent, tracestate = received.pass_on(
+        tw.TraceParent.parse(case["sending"]["traceparent"]),
+        tw.TraceState.parse(case["sending"]["tracestate"]),
+    )
+    assert traceparent.to_header() == case["expect"]["traceparent"], case["reason"]
+    assert tracestate.to_header() == case["expect"]["tracestate"], case["reason"]

@@ -82,6 +82,7 @@ pub mod metrics;
 pub mod model;
 #[cfg(feature = "otel")]
 pub mod otel;
+pub mod received;
 pub mod target;
 pub mod traceparent;
 pub mod tracestate;
@@ -94,6 +95,7 @@ pub use context::{ExtractIssue, TraceContext};
 pub use envelope::{Decoded, EnvelopeError};
 pub use error::{ErrorCode, InvalidArgument};
 pub use metrics::{MetricNames, StreamKind, StreamMetrics, StreamSnapshot};
+pub use received::Received;
 pub use target::{Scheme, Target, UrlError};
 pub use traceparent::{SpanId, TraceFlags, TraceId, TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError};

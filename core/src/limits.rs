@@ -21,6 +21,10 @@
 //! | a queue carrier | [`CARRIER_MAX_LEN`] | `invalid_envelope` |
 //! | a WebSocket message / frame (`ws`) | [`WS_MAX_MESSAGE_SIZE`] / [`WS_MAX_FRAME_SIZE`] | the connection fails with a capacity error; nothing is buffered |
 //!
+//! The caches of the bindings (pure conversions of header bytes, see
+//! `docs/ARCHITECTURE.md`, "Caches") are bounded by [`CACHE_ENTRIES`],
+//! [`CACHE_SHARED_SLOTS`] and [`CACHE_MAX_KEY_BYTES`].
+//!
 //! The binary envelope needs no budget of its own: its declared lengths are
 //! 16-bit, are checked against the frame before anything is read, and its
 //! values then go through the header budgets.
@@ -109,3 +113,25 @@ pub const WS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// and tokens; Go's `net/http` admits 1 MiB by default, which a server sets
 /// lower with this number (`http.Server.MaxHeaderBytes`).
 pub const WS_HANDSHAKE_MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Entries one cache keeps per thread: the most recently used, the least
+/// recently used dropped first. A sender repeats one tracestate and baggage
+/// for every message of a request or stream, and a thread serves a few
+/// requests at a time; 8 holds those, and a linear scan of 8 keys costs less
+/// than one hash. Each binding's caches of pure conversions of header bytes
+/// (docs/ARCHITECTURE.md, "Caches") follow this.
+pub const CACHE_ENTRIES: usize = 8;
+
+/// Slots of a cache shared by all threads, for a language without
+/// thread-local storage (Go): a direct-mapped table (the slot is a hash of
+/// the key; a new entry replaces the slot's), read with one atomic load and
+/// no lock. 256 slots keep the hit rate of many concurrent requests while
+/// staying a few KiB per cache.
+pub const CACHE_SHARED_SLOTS: usize = 256;
+
+/// The longest key (the input bytes: a header value or a record section)
+/// a cache keeps, in bytes: longer inputs are converted every time, so one
+/// cache holds at most its entries times (1 KiB + the converted value).
+/// 1 KiB holds a 512-character tracestate with room to spare and a typical
+/// baggage; the rare larger value costs one conversion, as without a cache.
+pub const CACHE_MAX_KEY_BYTES: usize = 1024;

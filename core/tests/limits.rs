@@ -117,6 +117,9 @@ fn raw_budgets_are_the_documented_numbers() {
     assert_eq!(limits::WS_MAX_MESSAGE_SIZE, 1 << 20);
     assert_eq!(limits::WS_MAX_FRAME_SIZE, 1 << 20);
     assert_eq!(limits::WS_HANDSHAKE_TIMEOUT, Duration::from_secs(10));
+    assert_eq!(limits::CACHE_ENTRIES, 8);
+    assert_eq!(limits::CACHE_SHARED_SLOTS, 256);
+    assert_eq!(limits::CACHE_MAX_KEY_BYTES, 1024);
     // The longest valid tracestate without whitespace fits the raw budget.
     const { assert!(32 * (256 + 1 + 256) + 31 <= limits::TRACESTATE_MAX_RAW) };
 }

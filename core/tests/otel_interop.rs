@@ -237,3 +237,32 @@ fn level2_tracestate_survives_the_sdk_span() {
         "{out:?}"
     );
 }
+
+/// W3C Level 2: the random flag is kept while the trace id is. The SDK drops
+/// it from a child of an unsampled parent (its Drop decision writes default
+/// flags); the propagator sends it again.
+#[test]
+fn random_flag_survives_an_unsampled_sdk_span() {
+    use opentelemetry::trace::{Span, Tracer, TracerProvider};
+    let h = headers(&[(
+        "traceparent",
+        "00-12345678901234567890123456789012-1234567890123456-02",
+    )]);
+    let cx = W3CPropagator.extract(&h);
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let span = provider.tracer("t").start_with_context("child", &cx);
+    assert_eq!(
+        span.span_context().trace_flags().to_u8(),
+        0,
+        "the SDK's own span context has lost the flag"
+    );
+    let child = cx.with_span(span);
+    let mut out = HashMap::new();
+    W3CPropagator.inject_context(&child, &mut out);
+    let tp = &out["traceparent"];
+    assert!(
+        tp.starts_with("00-12345678901234567890123456789012-") && tp.ends_with("-02"),
+        "{tp}"
+    );
+    assert!(!tp.contains("1234567890123456-"), "a new span id: {tp}");
+}

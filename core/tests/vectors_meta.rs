@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// Files whose every case, valid or not, says why it exists: they state
 /// rules a binding applies, and a failing case should explain the rule.
-const EVERY_CASE_HAS_A_REASON: &[&str] = &["apply", "codec", "target"];
+const EVERY_CASE_HAS_A_REASON: &[&str] = &["apply", "codec", "pass_on", "target"];
 
 #[test]
 fn every_invalid_case_has_a_reason_and_every_case_a_unique_name() {

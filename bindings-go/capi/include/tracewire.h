@@ -203,6 +203,14 @@
 // `tracewire::limits::WS_HANDSHAKE_MAX_REQUEST_BYTES`.
 #define TW_WS_HANDSHAKE_MAX_REQUEST_BYTES (64 * 1024)
 
+// Slots of a cache shared by all goroutines (the cache policy,
+// docs/ARCHITECTURE.md "Caches"): `tracewire::limits::CACHE_SHARED_SLOTS`.
+#define TW_CACHE_SHARED_SLOTS 256
+
+// The longest key a cache keeps, in bytes:
+// `tracewire::limits::CACHE_MAX_KEY_BYTES`.
+#define TW_CACHE_MAX_KEY_BYTES 1024
+
 // The envelope rules of one connection: the envelopes both peers accepted,
 // where the JSON members live and whether they are stripped. Immutable;
 // share it between threads freely.
@@ -602,6 +610,34 @@ struct TwError *tw_traceparent_format(const struct TwSpanContext *span,
 // # Safety
 // `ts` must be NULL or point to a `TwTraceState` written by this library (or zeroed).
 void tw_tracestate_free(struct TwTraceState *ts);
+
+// What to send for `*sending`, a span context the application's SDK made,
+// when the SDK could not hold all of a received context
+// (`tracewire::Received::pass_on`): `*received` and `received_state` are
+// what was extracted, `accepted` the members of that state the SDK's
+// `TraceState` held, `sdk_state` the state of `*sending`; every state is a
+// `tracestate` header value (empty for none). On success `*sending` has the
+// flags to send (the received random flag kept with the trace id) and
+// `*out` the tracestate to send.
+//
+// Errors: `invalid_traceparent` when `*received` or `*sending` is not a
+// valid span context; `invalid_tracestate` when a state does not parse;
+// `invalid_argument` for NULL pointers or text that is not UTF-8. `*sending`
+// is left as it was on error. Free `*out` with [`tw_tracestate_free`].
+// Thread safety: any thread.
+//
+// # Safety
+// `received` readable, `sending` readable and writable, every `(ptr, len)`
+// valid for reads (or NULL with 0); `out` writable.
+struct TwError *tw_pass_on(const struct TwSpanContext *received,
+                           const uint8_t *received_state,
+                           size_t received_state_len,
+                           const uint8_t *accepted,
+                           size_t accepted_len,
+                           struct TwSpanContext *sending,
+                           const uint8_t *sdk_state,
+                           size_t sdk_state_len,
+                           struct TwTraceState *out);
 
 // Parses tracestate header lines (records: one line each, combined as if
 // joined with `,`) into `*out`.

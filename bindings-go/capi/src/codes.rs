@@ -137,6 +137,13 @@ pub const TW_WS_HANDSHAKE_TIMEOUT_MS: u32 = 10_000;
 /// `tracewire::limits::WS_HANDSHAKE_MAX_REQUEST_BYTES`.
 pub const TW_WS_HANDSHAKE_MAX_REQUEST_BYTES: usize = 64 * 1024;
 
+/// Slots of a cache shared by all goroutines (the cache policy,
+/// docs/ARCHITECTURE.md "Caches"): `tracewire::limits::CACHE_SHARED_SLOTS`.
+pub const TW_CACHE_SHARED_SLOTS: usize = 256;
+/// The longest key a cache keeps, in bytes:
+/// `tracewire::limits::CACHE_MAX_KEY_BYTES`.
+pub const TW_CACHE_MAX_KEY_BYTES: usize = 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +284,12 @@ mod tests {
             TW_WS_HANDSHAKE_MAX_REQUEST_BYTES,
             limits::WS_HANDSHAKE_MAX_REQUEST_BYTES
         );
+    }
+
+    #[test]
+    fn the_cache_bounds_are_the_cores() {
+        use tracewire::limits;
+        assert_eq!(TW_CACHE_SHARED_SLOTS, limits::CACHE_SHARED_SLOTS);
+        assert_eq!(TW_CACHE_MAX_KEY_BYTES, limits::CACHE_MAX_KEY_BYTES);
     }
 }

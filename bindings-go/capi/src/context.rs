@@ -212,6 +212,67 @@ fn tracestate_from_entries(entries: &[u8]) -> Result<TraceState> {
     TraceState::from_entries(items.chunks(2).map(|p| (p[0], p[1]))).map_err(TwError::core)
 }
 
+/// What to send for `*sending`, a span context the application's SDK made,
+/// when the SDK could not hold all of a received context
+/// (`tracewire::Received::pass_on`): `*received` and `received_state` are
+/// what was extracted, `accepted` the members of that state the SDK's
+/// `TraceState` held, `sdk_state` the state of `*sending`; every state is a
+/// `tracestate` header value (empty for none). On success `*sending` has the
+/// flags to send (the received random flag kept with the trace id) and
+/// `*out` the tracestate to send.
+///
+/// Errors: `invalid_traceparent` when `*received` or `*sending` is not a
+/// valid span context; `invalid_tracestate` when a state does not parse;
+/// `invalid_argument` for NULL pointers or text that is not UTF-8. `*sending`
+/// is left as it was on error. Free `*out` with [`tw_tracestate_free`].
+/// Thread safety: any thread.
+///
+/// # Safety
+/// `received` readable, `sending` readable and writable, every `(ptr, len)`
+/// valid for reads (or NULL with 0); `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_pass_on(
+    received: *const TwSpanContext,
+    received_state: *const u8,
+    received_state_len: usize,
+    accepted: *const u8,
+    accepted_len: usize,
+    sending: *mut TwSpanContext,
+    sdk_state: *const u8,
+    sdk_state_len: usize,
+    out: *mut TwTraceState,
+) -> *mut TwError {
+    // SAFETY: `out` is NULL or writable.
+    unsafe { zero(out) };
+    guard(|| {
+        let state = |ptr, len| -> Result<TraceState> {
+            // SAFETY: caller guarantee on every state.
+            let header = unsafe { text(ptr, len, "a tracestate is not UTF-8") }?;
+            TraceState::parse(header).map_err(TwError::core)
+        };
+        let span = |s: *const TwSpanContext, what| -> Result<TraceParent> {
+            // SAFETY: caller guarantee: readable when not NULL.
+            let s = unsafe { s.as_ref() }.ok_or_else(|| TwError::invalid_argument(what))?;
+            convert::span_in(s)?
+                .ok_or_else(|| TwError::new(ErrorCode::InvalidTraceParent, "no span context"))
+        };
+        let received = tracewire::Received {
+            traceparent: span(received, "received is NULL")?,
+            tracestate: state(received_state, received_state_len)?,
+            accepted: state(accepted, accepted_len)?,
+        };
+        let (tp, ts) = received.pass_on(
+            span(sending, "sending is NULL")?,
+            &state(sdk_state, sdk_state_len)?,
+        );
+        // SAFETY: caller guarantee: `out` writable.
+        unsafe { put(out, tracestate_out(&ts)) }?;
+        // SAFETY: `sending` was read above, so it is not NULL; writable by contract.
+        unsafe { (*sending).flags = tp.flags.0 };
+        Ok(())
+    })
+}
+
 /// Parses tracestate header lines (records: one line each, combined as if
 /// joined with `,`) into `*out`.
 ///

@@ -2,44 +2,18 @@
 
 use crate::abi::{Result, TwBytes, TwError, bytes, out_mut};
 use crate::context::{TwContext, TwIssues, TwSpanContext};
+use std::cell::RefCell;
 use tracewire::{Baggage, ExtractIssue, KeyValue, SpanId, TraceContext, TraceFlags, TraceId};
 use tracewire::{TraceParent, TraceState};
+use tracewire_bridge::cache::Recent;
 
-/// The last few values parsed from header strings on this thread, most
-/// recent first. A sender passes the same tracestate and baggage for every
-/// message of a request or a stream, and parsing them (percent-decoding,
-/// validation) costs far more than cloning the result. Per thread, so no lock.
-struct Recent<T> {
-    entries: Vec<(String, T)>,
-}
-
-/// How many values each thread keeps.
-const RECENT: usize = 8;
-
-impl<T: Clone> Recent<T> {
-    const fn new() -> Self {
-        Recent {
-            entries: Vec::new(),
-        }
-    }
-
-    fn get(&mut self, key: &str, parse: impl FnOnce(&str) -> T) -> T {
-        if let Some(i) = self.entries.iter().position(|(k, _)| k == key) {
-            let hit = self.entries.remove(i);
-            let value = hit.1.clone();
-            self.entries.insert(0, hit);
-            return value;
-        }
-        let value = parse(key);
-        self.entries.truncate(RECENT - 1);
-        self.entries.insert(0, (key.to_owned(), value.clone()));
-        value
-    }
-}
-
+// The last few values parsed from header strings on this thread (the cache
+// policy: tracewire_bridge::cache). A sender passes the same tracestate and
+// baggage for every message of a request or a stream, and parsing them
+// (percent-decoding, validation) costs far more than cloning the result.
 thread_local! {
-    static TRACESTATES: std::cell::RefCell<Recent<TraceState>> = const { std::cell::RefCell::new(Recent::new()) };
-    static BAGGAGES: std::cell::RefCell<Recent<Baggage>> = const { std::cell::RefCell::new(Recent::new()) };
+    static TRACESTATES: RefCell<Recent<TraceState>> = const { RefCell::new(Recent::new()) };
+    static BAGGAGES: RefCell<Recent<Baggage>> = const { RefCell::new(Recent::new()) };
 }
 
 /// A span context struct from a parsed `traceparent` (or none).
@@ -104,14 +78,14 @@ pub(crate) unsafe fn context_in(
     let tracestate = match (traceparent, std::str::from_utf8(ts)) {
         (Some(_), Ok(s)) if !s.is_empty() => TRACESTATES.with(|c| {
             c.borrow_mut()
-                .get(s, |s| TraceState::parse(s).unwrap_or_default())
+                .get_or_convert(ts, || TraceState::parse(s).unwrap_or_default())
         }),
         _ => TraceState::new(),
     };
     let baggage = match std::str::from_utf8(bg) {
         Ok(s) if !s.is_empty() => BAGGAGES.with(|c| {
             c.borrow_mut()
-                .get(s, |s| Baggage::parse(s).unwrap_or_default())
+                .get_or_convert(bg, || Baggage::parse(s).unwrap_or_default())
         }),
         _ => Baggage::new(),
     };

@@ -233,6 +233,22 @@ mod tests {
     }
 
     #[test]
+    fn cache_bounds_match_the_java_constants() {
+        use tracewire::limits;
+        let java = java("internal/Native.java");
+        for (name, core) in [
+            ("CACHE_ENTRIES", limits::CACHE_ENTRIES),
+            ("CACHE_MAX_KEY_BYTES", limits::CACHE_MAX_KEY_BYTES),
+        ] {
+            assert_eq!(
+                java_constant(&java, name),
+                i32::try_from(core).ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn websocket_limits_match_the_java_constants() {
         use tracewire::limits;
         let java = java("internal/Native.java");

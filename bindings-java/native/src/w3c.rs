@@ -24,17 +24,24 @@ pub(crate) enum W3cOp {
     ParseBaggage = 4,
     /// Build baggage. In: `u32 n, n x member`. Out: members, header.
     BuildBaggage = 5,
+    /// What to send for a span context the SDK made from a received one it
+    /// could not hold whole (`Received::pass_on`). In: received span, its
+    /// entries, the entries the SDK accepted, sending span, its SDK's
+    /// entries; a span is 32 + 16 hex characters and the flags byte. Out:
+    /// u8 flags, entries, header.
+    PassOn = 6,
 }
 
 impl W3cOp {
     /// Every operation, in number order, with the name of its Java constant.
-    pub(crate) const ALL: [(W3cOp, &'static str); 6] = [
+    pub(crate) const ALL: [(W3cOp, &'static str); 7] = [
         (W3cOp::ParseTraceParent, "W3C_PARSE_TRACEPARENT"),
         (W3cOp::ParseTraceState, "W3C_PARSE_TRACESTATE"),
         (W3cOp::TraceStateInsert, "W3C_TRACESTATE_INSERT"),
         (W3cOp::TraceStateRemove, "W3C_TRACESTATE_REMOVE"),
         (W3cOp::ParseBaggage, "W3C_PARSE_BAGGAGE"),
         (W3cOp::BuildBaggage, "W3C_BUILD_BAGGAGE"),
+        (W3cOp::PassOn, "W3C_PASS_ON"),
     ];
 
     /// The operation numbered `op`; an unknown number is `invalid_argument`.
@@ -70,6 +77,19 @@ fn tracestate_in(r: &mut Reader<'_>) -> Result<tracewire::TraceState, Fail> {
             .map_err(|e| Fail::Code(e.code(), e.to_string()))?;
     }
     Ok(ts)
+}
+
+/// A span context: 32 + 16 hex characters and the flags byte.
+fn span_in(r: &mut Reader<'_>) -> Result<tracewire::TraceParent, Fail> {
+    let invalid = |_| Fail::Code(ErrorCode::InvalidTraceParent, "invalid span context".into());
+    let hex = |b: &[u8]| std::str::from_utf8(b).unwrap_or_default().to_owned();
+    let trace_id = tracewire::TraceId::from_hex(&hex(r.take(32)?)).map_err(invalid)?;
+    let span_id = tracewire::SpanId::from_hex(&hex(r.take(16)?)).map_err(invalid)?;
+    Ok(tracewire::TraceParent {
+        trace_id,
+        span_id,
+        flags: tracewire::TraceFlags(r.u8()?),
+    })
 }
 
 fn baggage_out(w: &mut Writer, b: &tracewire::Baggage) {
@@ -133,6 +153,17 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_w3c<'local>(
             W3cOp::TraceStateRemove => {
                 let mut ts = tracestate_in(r)?;
                 ts.remove(r.str()?);
+                tracestate_out(w, &ts);
+            }
+            W3cOp::PassOn => {
+                let received = tracewire::Received {
+                    traceparent: span_in(r)?,
+                    tracestate: tracestate_in(r)?,
+                    accepted: tracestate_in(r)?,
+                };
+                let sending = span_in(r)?;
+                let (tp, ts) = received.pass_on(sending, &tracestate_in(r)?);
+                w.u8(tp.flags.0);
                 tracestate_out(w, &ts);
             }
             W3cOp::ParseBaggage => {

@@ -6,7 +6,8 @@ JSON and binary envelopes, the tracing models) is decided by the core; this
 package converts types and applies those decisions with opentelemetry-python.
 
 - Values: :class:`TraceParent`, :class:`TraceState`, :class:`Baggage`,
-  :class:`TraceContext`.
+  :class:`TraceContext`; :class:`Received` (passing a received context on
+  through an SDK that cannot hold all of it).
 - Handshake: :func:`inject`, :func:`extract`, :class:`ClientHandshake`,
   :class:`ServerHandshake`, :class:`Envelopes`.
 - Envelopes: :class:`JsonEnvelope`, :func:`encode_binary`,
@@ -62,6 +63,7 @@ from ._native import (
     SpanDecision,
     StreamMetrics,
     StreamSnapshot,
+    Received,
     Target,
     TraceContext,
     TraceParent,
@@ -91,6 +93,7 @@ __all__ = [
     "Baggage",
     "BaggageMember",
     "TraceContext",
+    "Received",
     # handshake
     "inject",
     "extract",

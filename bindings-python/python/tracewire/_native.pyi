@@ -32,6 +32,7 @@ __all__ = [
     "BaggageMember",
     "Baggage",
     "TraceContext",
+    "Received",
     "inject",
     "extract",
     "new_session_id",
@@ -115,6 +116,11 @@ class TraceState:
     def __eq__(self, value: object, /) -> bool: ...
     def __ne__(self, value: object, /) -> bool: ...
     __hash__: None  # type: ignore[assignment]
+
+@final
+class Received:
+    def __new__(cls, traceparent: TraceParent, tracestate: TraceState, accepted: TraceState) -> Received: ...
+    def pass_on(self, sending: TraceParent, sdk: TraceState) -> Tuple[TraceParent, TraceState]: ...
 
 @final
 class BaggageMember:

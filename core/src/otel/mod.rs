@@ -16,7 +16,7 @@ use crate::baggage::BaggageMember;
 use crate::context::TraceContext;
 use crate::handshake::{self, BAGGAGE, HeaderSink, HeaderSource, TRACEPARENT, TRACESTATE};
 use crate::traceparent::{SpanId, TraceFlags, TraceId, TraceParent};
-use crate::{Baggage, TraceState};
+use crate::{Baggage, Received, TraceState};
 use opentelemetry::baggage::{BaggageExt, BaggageMetadata, KeyValueMetadata};
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
@@ -48,44 +48,13 @@ impl From<SpanId> for ot::SpanId {
     }
 }
 
-/// A received tracestate that `opentelemetry`'s `TraceState` could not hold
-/// whole: that type rejects keys W3C Level 2 allows (`@` anywhere, a
-/// `system` part over 14 characters), and W3C requires a received tracestate
-/// to be passed on. Kept in the OpenTelemetry context beside the span
-/// context, so every context derived from it (child spans included) sends the
-/// whole state on.
+/// What `opentelemetry` could not hold of a received context (see
+/// [`Received`]), kept in the OpenTelemetry context beside the span context,
+/// so every context derived from it (child spans included) passes it on.
 #[derive(Clone)]
-struct HeldTraceState {
-    trace_id: TraceId,
-    /// The members the SDK accepted: what its span contexts carry while the
-    /// application leaves the state alone.
-    accepted: TraceState,
-    /// The whole received state.
-    full: TraceState,
-}
+struct Held(Received);
 
-impl HeldTraceState {
-    /// The state to send for `sdk`, a span context's state in this trace:
-    /// the whole received state while the SDK's is unchanged, otherwise the
-    /// SDK's (updated) members followed by the members it could not hold.
-    fn merge(&self, sdk: TraceState) -> TraceState {
-        if sdk == self.accepted {
-            return self.full.clone();
-        }
-        let rejected = self
-            .full
-            .iter()
-            .filter(|(k, _)| self.accepted.get(k).is_none() && sdk.get(k).is_none());
-        TraceState::from_entries(
-            sdk.iter()
-                .chain(rejected)
-                .take(crate::tracestate::MAX_MEMBERS),
-        )
-        .unwrap_or(sdk)
-    }
-}
-
-/// `state` as the SDK's `TraceState`, and the members it rejected.
+/// `state` as the SDK's `TraceState`, and whether it rejected members.
 fn sdk_trace_state(state: &TraceState) -> (ot::TraceState, bool) {
     if let Ok(whole) = ot::TraceState::from_key_value(state.iter()) {
         return (whole, false);
@@ -120,19 +89,21 @@ impl TraceContext {
 
     /// `parent` with this context's span context (as a remote parent when
     /// [`remote`](Self::remote)) and baggage. The whole tracestate is kept,
-    /// including members `opentelemetry`'s `TraceState` rejects: spans
-    /// started from the result and [`from_otel_context`](Self::from_otel_context)
-    /// (hence every inject) pass it on.
+    /// including members `opentelemetry`'s `TraceState` rejects, and so is
+    /// the random flag, which `opentelemetry_sdk` drops from a span it does
+    /// not sample: spans started from the result and
+    /// [`from_otel_context`](Self::from_otel_context) (hence every inject)
+    /// pass them on ([`Received::pass_on`]).
     pub fn to_otel_context(&self, parent: &opentelemetry::Context) -> opentelemetry::Context {
         let mut cx = parent.clone();
         if let Some(tp) = self.traceparent {
             let (state, rejected) = sdk_trace_state(&self.tracestate);
-            if rejected {
-                cx = cx.with_value(HeldTraceState {
-                    trace_id: tp.trace_id,
+            if rejected || tp.flags.is_random() {
+                cx = cx.with_value(Held(Received {
+                    traceparent: tp,
+                    tracestate: self.tracestate.clone(),
                     accepted: TraceState::from_entries(&state).unwrap_or_default(),
-                    full: self.tracestate.clone(),
-                });
+                }));
             }
             cx = cx.with_remote_span_context(ot::SpanContext::new(
                 tp.trace_id.into(),
@@ -149,22 +120,25 @@ impl TraceContext {
     pub fn from_otel_context(cx: &opentelemetry::Context) -> TraceContext {
         let span = cx.span();
         let sc = span.span_context();
-        let traceparent = sc.is_valid().then(|| TraceParent {
+        let sending = sc.is_valid().then(|| TraceParent {
             trace_id: sc.trace_id().into(),
             span_id: sc.span_id().into(),
             flags: TraceFlags(sc.trace_flags().to_u8()),
         });
-        let tracestate = match traceparent {
+        let (traceparent, tracestate) = match sending {
             Some(tp) => {
                 // A state the SDK accepted but our parser would not is
                 // dropped, as a receiver would drop it.
                 let sdk = TraceState::from_entries(sc.trace_state()).unwrap_or_default();
-                match cx.get::<HeldTraceState>() {
-                    Some(held) if held.trace_id == tp.trace_id => held.merge(sdk),
-                    _ => sdk,
+                match cx.get::<Held>() {
+                    Some(Held(received)) => {
+                        let (tp, state) = received.pass_on(tp, &sdk);
+                        (Some(tp), state)
+                    }
+                    None => (Some(tp), sdk),
                 }
             }
-            None => TraceState::new(),
+            None => (None, TraceState::new()),
         };
         let mut baggage = Baggage::new();
         for (key, (value, metadata)) in cx.baggage() {

@@ -25,13 +25,25 @@ final class OtelRecords {
 
   private OtelRecords() {}
 
-  /** Writes the span context and baggage of {@code context} as a context record. */
+  /**
+   * Writes the span context and baggage of {@code context} as a context record: with the flags
+   * and trace state the core says to send when {@code context} holds a received context the SDK
+   * could not carry whole ({@link HeldContext}).
+   */
   static void write(Scratch s, Context context) {
     SpanContext sc = Span.fromContext(context).getSpanContext();
     Baggage b = Baggage.fromContext(context);
     boolean valid = sc.isValid();
+    HeldContext held = valid ? context.get(HeldContext.KEY) : null;
+    HeldContext.Sent sent = held == null ? null : held.passOn(sc);
     s.u8((valid ? 1 : 0) | (sc.isRemote() ? 2 : 0));
-    if (valid) {
+    if (sent != null) {
+      ContextRecords.writeIds(s, sc.getTraceId(), sc.getSpanId(), sent.flags());
+      s.u32(sent.entries().length / 2);
+      for (String e : sent.entries()) {
+        s.str(e);
+      }
+    } else if (valid) {
       ContextRecords.writeIds(s, sc.getTraceId(), sc.getSpanId(), sc.getTraceFlags().asByte());
       TraceState ts = sc.getTraceState();
       s.u32(ts.size());
@@ -58,18 +70,21 @@ final class OtelRecords {
   }
 
   /**
-   * Reads a context record into {@code parent}: the span context as a non-recording span, the
-   * baggage when not empty.
+   * Reads a context record into {@code parent}: the span context as a non-recording span (with
+   * what the SDK cannot carry of it held beside, see {@link HeldContext}), the baggage when not
+   * empty.
    */
   static Context readInto(Scratch s, Context parent) {
     int flags = s.readU8();
     Context c = parent;
     SpanContext sc = null;
+    String[] entries = null;
     if ((flags & 1) != 0) {
       String traceId = s.readAscii(32);
       String spanId = s.readAscii(16);
       TraceFlags tf = TraceFlags.fromByte((byte) s.readU8());
-      TraceState ts = readTraceState(s);
+      entries = readEntries(s);
+      TraceState ts = traceState(entries);
       sc =
           (flags & 2) != 0
               ? SpanContext.createFromRemoteParent(traceId, spanId, tf, ts)
@@ -78,7 +93,7 @@ final class OtelRecords {
       s.readU32();
     }
     if (sc != null && sc.isValid()) {
-      c = c.with(Span.wrap(sc));
+      c = HeldContext.hold(c.with(Span.wrap(sc)), sc, entries);
     }
     int n = s.readU32();
     if (n > 0) {
@@ -101,18 +116,24 @@ final class OtelRecords {
     return c;
   }
 
-  private static TraceState readTraceState(Scratch s) {
+  /** A trace state's entries: key, value, key, value... */
+  private static String[] readEntries(Scratch s) {
     int n = s.readU32();
-    if (n == 0) {
-      return TraceState.getDefault();
-    }
     String[] kv = new String[2 * n];
     for (int i = 0; i < 2 * n; i++) {
       kv[i] = s.readStr();
     }
+    return kv;
+  }
+
+  /** The SDK's trace state of {@code kv}: the entries its builder accepts, in order. */
+  private static TraceState traceState(String[] kv) {
+    if (kv.length == 0) {
+      return TraceState.getDefault();
+    }
     TraceStateBuilder b = TraceState.builder();
     // The builder puts each new key in front: add from the back to keep the order.
-    for (int i = n - 1; i >= 0; i--) {
+    for (int i = kv.length / 2 - 1; i >= 0; i--) {
       b.put(kv[2 * i], kv[2 * i + 1]);
     }
     return b.build();

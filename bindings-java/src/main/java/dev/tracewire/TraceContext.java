@@ -109,8 +109,17 @@ public final class TraceContext {
     if (!sc.isValid() && b.isEmpty()) {
       return EMPTY;
     }
+    // A received context the SDK could not carry whole goes on as the core says.
+    HeldContext held = sc.isValid() ? context.get(HeldContext.KEY) : null;
+    HeldContext.Sent sent = held == null ? null : held.passOn(sc);
     List<TraceStateEntry> ts = new java.util.ArrayList<>(sc.getTraceState().size());
-    sc.getTraceState().forEach((k, v) -> ts.add(new TraceStateEntry(k, v)));
+    if (sent != null) {
+      for (int i = 0; i < sent.entries().length; i += 2) {
+        ts.add(new TraceStateEntry(sent.entries()[i], sent.entries()[i + 1]));
+      }
+    } else {
+      sc.getTraceState().forEach((k, v) -> ts.add(new TraceStateEntry(k, v)));
+    }
     List<BaggageMember> members = new java.util.ArrayList<>(b.size());
     // Properties are kept by opentelemetry-java as header-form metadata; the core parses them.
     b.forEach(
@@ -118,7 +127,7 @@ public final class TraceContext {
     return new TraceContext(
         sc.isValid() ? sc.getTraceId() : null,
         sc.isValid() ? sc.getSpanId() : null,
-        sc.getTraceFlags().asByte(),
+        sent != null ? sent.flags() : sc.getTraceFlags().asByte(),
         ts,
         members,
         sc.isRemote());

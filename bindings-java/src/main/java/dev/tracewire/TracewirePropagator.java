@@ -28,6 +28,12 @@ import java.util.List;
  * <p>Multiple header lines (through {@link TextMapGetter#getAll}) are combined as W3C says.
  * Extraction never fails: an invalid {@code traceparent} leaves the context without a span
  * context, an invalid {@code tracestate} or {@code baggage} is dropped on its own.
+ *
+ * <p>A received context is passed on whole through the spans opentelemetry-java starts from it,
+ * as W3C requires: {@code tracestate} members its {@code TraceState} rejects (Level 2 keys) and
+ * the Level 2 random flag, which its SDK drops from new spans, are held in the {@link Context}
+ * beside the span context and sent again by {@link #inject} while the trace id is the received
+ * one.
  */
 public final class TracewirePropagator implements TextMapPropagator {
   private static final TracewirePropagator INSTANCE = new TracewirePropagator();
@@ -61,33 +67,36 @@ public final class TracewirePropagator implements TextMapPropagator {
       return;
     }
     Memo m = MEMO.get();
-    String traceparent = m.traceparent(sc);
+    HeldContext held = context.get(HeldContext.KEY);
+    // What the SDK could not carry of a received context: the core says what to send instead.
+    HeldContext.Sent passedOn = held == null ? null : m.passOn(held, sc);
+    String traceparent = passedOn != null ? passedOn.traceparent() : m.traceparent(sc);
     if (traceparent == null) {
       return;
     }
     TraceState ts = sc.getTraceState();
-    boolean withState = !ts.isEmpty();
+    boolean withState = passedOn != null ? !passedOn.tracestate().isEmpty() : !ts.isEmpty();
     boolean withBaggage = !baggage.isEmpty();
-    if ((withState && ts != m.injectedState) || (withBaggage && baggage != m.injectedBaggage)) {
-      // The core formats every header once; the trace state and baggage forms are kept for
-      // the next context that carries the same (immutable) instances, as children inherit
-      // their parent's trace state and baggage.
+    String stateHeader =
+        passedOn != null ? passedOn.tracestate() : withState ? m.stateHeader(ts) : null;
+    String baggageHeader = withBaggage ? m.baggageHeader(baggage) : null;
+    if ((withState && stateHeader == null) || (withBaggage && baggageHeader == null)) {
+      // The core formats every header once; the forms are kept for the next context that
+      // carries equal values, as children carry their parent's trace state and baggage.
       String[] headers = injectAll(context);
-      if (withState) {
-        m.injectedState = ts;
-        m.stateHeader = headers[1];
+      if (withState && stateHeader == null) {
+        stateHeader = m.keepStateHeader(ts, headers[1]);
       }
-      if (withBaggage) {
-        m.injectedBaggage = baggage;
-        m.baggageHeader = headers[2];
+      if (withBaggage && baggageHeader == null) {
+        baggageHeader = m.keepBaggageHeader(baggage, headers[2]);
       }
     }
     setter.set(carrier, Headers.TRACEPARENT, traceparent);
     if (withState) {
-      set(carrier, setter, Headers.TRACESTATE, m.stateHeader);
+      set(carrier, setter, Headers.TRACESTATE, stateHeader);
     }
     if (withBaggage) {
-      set(carrier, setter, Headers.BAGGAGE, m.baggageHeader);
+      set(carrier, setter, Headers.BAGGAGE, baggageHeader);
     }
   }
 
@@ -152,16 +161,18 @@ public final class TracewirePropagator implements TextMapPropagator {
               SpanContext.createFromRemoteParent(
                   sc.getTraceId(), sc.getSpanId(), sc.getTraceFlags(), m.parsedState);
         }
-        return context.with(Span.wrap(sc));
+        return HeldContext.hold(context.with(Span.wrap(sc)), sc, ts0 == null ? null : m.stateEntries);
       }
     }
     Context extracted = extractAll(context, tp0, tp1, ts0, ts, bg0, bg);
-    if (ts0 != null && oneStateLine) {
+    if (ts0 != null && oneStateLine && ts0.length() <= Native.CACHE_MAX_KEY_BYTES) {
       SpanContext sc = Span.fromContext(extracted).getSpanContext();
       if (sc.isValid() && sc.isRemote()) {
         // The trace state depends on its header text alone: keep it for the next extract.
         m.stateText = ts0;
         m.parsedState = sc.getTraceState();
+        HeldContext held = extracted.get(HeldContext.KEY);
+        m.stateEntries = held == null ? null : held.entries();
       }
     }
     return extracted;
@@ -220,9 +231,12 @@ public final class TracewirePropagator implements TextMapPropagator {
   private static final ThreadLocal<Memo> MEMO = ThreadLocal.withInitial(Memo::new);
 
   /**
-   * This thread's last header forms. Span contexts, trace states and baggage are immutable, so
-   * the same instance (inject) or the same header text (extract) has the same answer from the
-   * core as last time; one entry each keeps it bounded and cheap to check.
+   * This thread's last header forms, one entry per conversion (within {@link
+   * Native#CACHE_ENTRIES}; the cache policy in docs/ARCHITECTURE.md). Keyed by content: the
+   * header text (extract) or a value equal to the one converted (inject; span contexts, trace
+   * states and baggage are immutable values, and equality starts with identity, so a child
+   * carrying its parent's instance costs one comparison). Forms over {@link
+   * Native#CACHE_MAX_KEY_BYTES} are not kept.
    */
   private static final class Memo {
     SpanContext injectedContext;
@@ -235,16 +249,59 @@ public final class TracewirePropagator implements TextMapPropagator {
     SpanContext parsedContext;
     String stateText;
     TraceState parsedState;
+    /** The whole trace state of {@code stateText} when {@code parsedState} lacks members. */
+    String[] stateEntries;
+    HeldContext passedHeld;
+    SpanContext passedContext;
+    HeldContext.Sent passed;
 
     /** The core's traceparent for {@code sc} (null when it writes none). */
     String traceparent(SpanContext sc) {
-      if (sc != injectedContext) {
+      if (!sc.equals(injectedContext)) {
         try (Scratch s = Scratch.get()) {
           traceparentHeader = OtelRecords.injectTraceParent(s, sc);
         }
         injectedContext = sc;
       }
       return traceparentHeader;
+    }
+
+    /** {@code held.passOn(sc)}, kept for the last span context and held context. */
+    HeldContext.Sent passOn(HeldContext held, SpanContext sc) {
+      if (!sc.equals(passedContext) || !held.equals(passedHeld)) {
+        passed = held.passOn(sc);
+        passedContext = sc;
+        passedHeld = held;
+      }
+      return passed;
+    }
+
+    /** The kept header form of {@code ts}, or null. */
+    String stateHeader(TraceState ts) {
+      return ts.equals(injectedState) ? stateHeader : null;
+    }
+
+    /** Keeps {@code header} as the form of {@code ts} (when short enough); returns it. */
+    String keepStateHeader(TraceState ts, String header) {
+      if (header != null && header.length() <= Native.CACHE_MAX_KEY_BYTES) {
+        injectedState = ts;
+        stateHeader = header;
+      }
+      return header;
+    }
+
+    /** The kept header form of {@code baggage}, or null. */
+    String baggageHeader(Baggage baggage) {
+      return baggage.equals(injectedBaggage) ? baggageHeader : null;
+    }
+
+    /** Keeps {@code header} as the form of {@code baggage} (when short enough); returns it. */
+    String keepBaggageHeader(Baggage baggage, String header) {
+      if (header != null && header.length() <= Native.CACHE_MAX_KEY_BYTES) {
+        injectedBaggage = baggage;
+        baggageHeader = header;
+      }
+      return header;
     }
 
     /** The core's parse of one traceparent line; null when the general path must parse it. */

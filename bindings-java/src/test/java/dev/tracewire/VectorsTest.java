@@ -36,11 +36,12 @@ class VectorsTest {
 
   @Test
   void everyVectorFileHasARunner() throws Exception {
-    // target, codec and apply run in RulesVectorsTest, trust in TrustVectorsTest.
+    // target, codec and apply run in RulesVectorsTest, trust in TrustVectorsTest, pass_on in
+    // PassOnTest.
     List<String> known =
         List.of(
             "traceparent", "tracestate", "baggage", "handshake", "envelope_json",
-            "envelope_binary", "model", "metrics", "target", "codec", "apply", "trust");
+            "envelope_binary", "model", "metrics", "target", "codec", "apply", "trust", "pass_on");
     try (var files = Files.list(Vectors.dir())) {
       files
           .filter(p -> p.toString().endsWith(".json"))

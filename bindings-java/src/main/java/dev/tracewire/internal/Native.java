@@ -36,6 +36,9 @@ public final class Native {
   /** {@link #w3c} operation: build baggage from members. */
   public static final int W3C_BUILD_BAGGAGE = 5;
 
+  /** {@link #w3c} operation: what to send for a span context made from a received one. */
+  public static final int W3C_PASS_ON = 6;
+
   /** {@link #modelDecide} event: the connection span (Rust: {@code ModelEvent::Open}). */
   public static final int MODEL_OPEN = 0;
 
@@ -104,6 +107,15 @@ public final class Native {
 
   /** Default longest opening handshake, in ms ({@code limits::WS_HANDSHAKE_TIMEOUT}). */
   public static final int WS_HANDSHAKE_TIMEOUT_MILLIS = 10000;
+
+  /**
+   * Entries one cache keeps per thread (the cache policy; Rust: {@code
+   * tracewire::limits::CACHE_ENTRIES}; pinned by a test in {@code native/src/lib.rs}).
+   */
+  public static final int CACHE_ENTRIES = 8;
+
+  /** The longest key a cache keeps, in bytes ({@code limits::CACHE_MAX_KEY_BYTES}). */
+  public static final int CACHE_MAX_KEY_BYTES = 1024;
 
   private Native() {}
 
