@@ -5,12 +5,20 @@
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::{SpanBuilder, TracerProvider};
 use opentelemetry::{Context, KeyValue, Value};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Histogram, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use std::sync::Arc;
 use tracewire::StreamKind;
 use tracewire::otel::{StreamInstruments, StreamSpan};
+
+/// A histogram's first data point: its count, bucket bounds and attribute keys.
+fn first_point<T>(h: &Histogram<T>) -> Option<(u64, Vec<f64>, Vec<String>)> {
+    h.data_points().next().map(|p| {
+        let keys = p.attributes().map(|kv| kv.key.to_string()).collect();
+        (p.count(), p.bounds().collect(), keys)
+    })
+}
 
 #[test]
 fn stream_span_records_attributes_and_histograms() {
@@ -76,22 +84,8 @@ fn stream_span_records_attributes_and_histograms() {
         for sm in rm.scope_metrics() {
             for m in sm.metrics() {
                 let point = match m.data() {
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => h
-                        .data_points()
-                        .map(|p| {
-                            let keys: Vec<String> =
-                                p.attributes().map(|kv| kv.key.to_string()).collect();
-                            (p.count(), p.bounds().collect::<Vec<f64>>(), keys)
-                        })
-                        .next(),
-                    AggregatedMetrics::U64(MetricData::Histogram(h)) => h
-                        .data_points()
-                        .map(|p| {
-                            let keys: Vec<String> =
-                                p.attributes().map(|kv| kv.key.to_string()).collect();
-                            (p.count(), p.bounds().collect::<Vec<f64>>(), keys)
-                        })
-                        .next(),
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => first_point(h),
+                    AggregatedMetrics::U64(MetricData::Histogram(h)) => first_point(h),
                     _ => None,
                 };
                 let (count, bounds, mut keys) = point.expect("one data point");
