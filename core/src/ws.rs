@@ -136,15 +136,15 @@ impl std::fmt::Debug for Config {
 }
 
 impl Default for Config {
-    /// The `connection` model, both envelopes, top-level JSON members
-    /// stripped from received messages (the default everywhere: the
+    /// The `connection` model, both envelopes, the JSON envelope object at
+    /// the member `tracewire`, stripped from received messages (the default everywhere: the
     /// application sees what the sender wrote), the global tracer provider,
     /// and the default [`Limits`].
     fn default() -> Self {
         Config {
             model: Model::Connection,
             envelopes: Envelopes::ALL,
-            json: JsonEnvelope::top_level(),
+            json: JsonEnvelope::default(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
             limits: Limits::default(),
         }
@@ -555,6 +555,10 @@ impl<S> TracedStream<S> {
             }
             Decoded::Enveloped(ctx, Cow::Borrowed(payload)) => {
                 (Some(ctx), None, Deliver::Suffix(payload.len()))
+            }
+            // A binary envelope of a later version is skipped: its payload.
+            Decoded::Malformed(e, payload) if payload.len() < frame.len() => {
+                (None, Some(e), Deliver::Suffix(payload.len()))
             }
             Decoded::Malformed(e, _) => (None, Some(e), Deliver::Frame),
             Decoded::Plain(_) => (None, None, Deliver::Frame),
