@@ -197,22 +197,21 @@ pub(crate) fn frame_bytes<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(FrameByte
     Ok((FrameBytes::Owned(v), false))
 }
 
-/// Where the JSON envelope members live (`path`, dot-separated; empty: the
-/// top level) and whether `extract` strips them from the payload (`None`:
+/// Where the JSON envelope object lives (`path`, dot-separated; empty: the
+/// core's default member, `tracewire`; or MCP mode, [`PyJsonEnvelope::mcp`])
+/// and whether `extract` strips its W3C members from the payload (`None`:
 /// the core's default, which strips).
 #[pyclass(frozen, module = "tracewire._native", name = "JsonEnvelope")]
 pub(crate) struct PyJsonEnvelope {
     pub(crate) inner: JsonEnvelope,
-    path: String,
     strip: bool,
 }
 
 impl PyJsonEnvelope {
-    /// Top-level members, stripped or not as the core decides by default.
-    pub(crate) fn top_level() -> Self {
+    /// The core's default: the envelope object at `tracewire`, stripped.
+    pub(crate) fn core_default() -> Self {
         PyJsonEnvelope {
-            inner: JsonEnvelope::top_level(),
-            path: String::new(),
+            inner: JsonEnvelope::default(),
             strip: STRIP_BY_DEFAULT,
         }
     }
@@ -230,16 +229,36 @@ impl PyJsonEnvelope {
                 .strip_on_extract(strip);
             Ok(PyJsonEnvelope {
                 inner,
-                path: path.to_owned(),
                 strip,
             })
         })
     }
 
-    /// The member path (`""` for the top level).
+    /// MCP / JSON-RPC mode: the context in `params._meta` of requests and
+    /// notifications and `result._meta` of results, each message of a batch
+    /// its own; a `Codec` in this mode reads and writes text frames whatever
+    /// the handshake negotiated, as MCP peers do.
+    #[staticmethod]
+    #[pyo3(signature = (*, strip = None))]
+    fn mcp(strip: Option<bool>) -> Self {
+        let strip = strip.unwrap_or(STRIP_BY_DEFAULT);
+        PyJsonEnvelope {
+            inner: JsonEnvelope::mcp().strip_on_extract(strip),
+            strip,
+        }
+    }
+
+    /// The envelope object's member path (`""` in MCP mode, where it depends
+    /// on the message).
     #[getter]
     fn path(&self) -> String {
-        self.path.clone()
+        self.inner.path().join(".")
+    }
+
+    /// Whether this is MCP / JSON-RPC mode.
+    #[getter]
+    fn is_mcp(&self) -> bool {
+        self.inner.is_mcp()
     }
 
     /// Whether `extract` removes the envelope members from the payload.
@@ -248,8 +267,9 @@ impl PyJsonEnvelope {
         self.strip
     }
 
-    /// Returns `frame` (a JSON object, `str` or `bytes`) with the context's
-    /// members added, as the same type. `context` is a `TraceContext`, an
+    /// Returns `frame` (a JSON object, `str` or `bytes`) carrying the
+    /// context in its envelope object (stale W3C members replaced), as the
+    /// same type. `context` is a `TraceContext`, an
     /// `opentelemetry.context.Context`, or `None` for the current one.
     /// Raises `NotJsonObjectError` when the frame cannot take members.
     #[pyo3(signature = (frame, context = None))]
@@ -300,7 +320,11 @@ impl PyJsonEnvelope {
 
     fn __repr__(&self) -> String {
         let strip = if self.strip { "True" } else { "False" };
-        format!("JsonEnvelope({:?}, strip={strip})", self.path)
+        if self.inner.is_mcp() {
+            format!("JsonEnvelope.mcp(strip={strip})")
+        } else {
+            format!("JsonEnvelope({:?}, strip={strip})", self.path())
+        }
     }
 }
 

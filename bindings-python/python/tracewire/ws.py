@@ -294,6 +294,10 @@ class TracedConnection:
         await self.close()
 
 
+def _json_envelope(json_path: str, mcp: bool, strip: Optional[bool]) -> JsonEnvelope:
+    return JsonEnvelope.mcp(strip=strip) if mcp else JsonEnvelope(json_path, strip=strip)
+
+
 class connect:
     """Opens a traced WebSocket connection (``await connect(...)`` or
     ``async with connect(...) as conn``).
@@ -303,8 +307,13 @@ class connect:
         model: ``"connection"`` (one trace per connection) or ``"message"``
             (one trace per message or stream, linked to the connection).
         envelopes: what to offer (default: JSON and binary).
-        json_path: where JSON envelope members live (e.g. ``"params._meta"``).
-        strip: whether to remove the JSON envelope members from received
+        json_path: the member path of the JSON envelope object (default
+            ``""``: the core's default member, ``tracewire``).
+        mcp: MCP / JSON-RPC mode: the context in ``params._meta`` of
+            requests and notifications and ``result._meta`` of results
+            (``json_path`` is then ignored), read and written on every text
+            frame whatever the handshake negotiated, as MCP peers do.
+        strip: whether to remove the JSON envelope's W3C members from received
             payloads; ``None`` (default) is the core's default, the same in
             every tracewire language: stripped, so the application sees what
             the sender wrote. ``False`` keeps them.
@@ -323,6 +332,7 @@ class connect:
         model: str = "connection",
         envelopes: Optional[Envelopes] = None,
         json_path: str = "",
+        mcp: bool = False,
         strip: Optional[bool] = None,
         tracer_provider: Optional[trace.TracerProvider] = None,
         context: Optional[Context] = None,
@@ -331,7 +341,7 @@ class connect:
         self._uri = uri
         self._model = model
         self._offer = envelopes
-        self._json = JsonEnvelope(json_path, strip=strip)
+        self._json = _json_envelope(json_path, mcp, strip)
         self._provider = tracer_provider
         self._context = context
         self._kwargs = kwargs
@@ -398,6 +408,7 @@ def serve(
     model: str = "connection",
     envelopes: Optional[Envelopes] = None,
     json_path: str = "",
+    mcp: bool = False,
     strip: Optional[bool] = None,
     tracer_provider: Optional[trace.TracerProvider] = None,
     process_request: Optional[Callable[..., Any]] = None,
@@ -412,7 +423,7 @@ def serve(
     parameters), starts the ``accept`` span under it, answers the envelope
     offer with what it supports (``envelopes``, default both) and records the
     close when the handler returns. Received JSON payloads lose their envelope
-    members unless ``strip=False`` (see :class:`connect` for the other
+    object's W3C members unless ``strip=False`` (see :class:`connect` for the other
     arguments). Your own ``process_request`` and ``process_response`` hooks
     run first. ``server.address`` and ``server.port`` come from the ``Host``
     header; the port defaults to the scheme's only when ``ssl`` is given
@@ -425,7 +436,7 @@ def serve(
     from websockets.asyncio.server import serve as ws_serve
 
     supported = envelopes
-    json_envelope = JsonEnvelope(json_path, strip=strip)
+    json_envelope = _json_envelope(json_path, mcp, strip)
     # Whether this server terminates TLS is the only scheme it can know (behind
     # a proxy, plain ws may still be wss to the client): unknown otherwise.
     scheme = "wss" if kwargs.get("ssl") is not None else None
