@@ -135,7 +135,13 @@ func TestVectorsCodec(t *testing.T) {
 			envelopes |= EnvelopeBinary
 		}
 		// Absent strip is the core's default; only strip=false keeps members.
-		codec, err := NewCodec(envelopes, str(c, "json_path"), c["strip"] == false)
+		var codec *Codec
+		var err error
+		if c["json_mode"] == "mcp" {
+			codec, err = NewMCPCodec(envelopes, c["strip"] == false)
+		} else {
+			codec, err = NewCodec(envelopes, str(c, "json_path"), c["strip"] == false)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

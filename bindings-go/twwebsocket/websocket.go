@@ -31,10 +31,15 @@ type Options struct {
 	Envelopes tracewire.Envelopes
 	// HandshakeOnly propagates context in the handshake only, never in messages.
 	HandshakeOnly bool
-	// JSONPath is the member path of the JSON envelope ("" top level,
-	// "params._meta" for JSON-RPC and MCP). Both peers must agree.
+	// JSONPath is the member path of the JSON envelope object ("" is the
+	// default member, "tracewire"). Both peers must agree.
 	JSONPath string
-	// KeepEnvelope leaves the JSON envelope members in received payloads.
+	// MCP selects MCP / JSON-RPC mode: the context in params._meta of
+	// requests and notifications and result._meta of results, read and
+	// written on every text frame whatever the handshake negotiated, as MCP
+	// peers do (JSONPath is then ignored).
+	MCP bool
+	// KeepEnvelope leaves the JSON envelope's W3C members in received payloads.
 	// By default they are removed, so the application sees what the sender
 	// wrote (the default of every tracewire language).
 	KeepEnvelope bool
@@ -316,7 +321,13 @@ func (c *Conn) setup(o *Options) error {
 		}
 		c.sendSpans[i], c.recvSpans[i] = send.Without(tracewire.MessageSizeKey), recv.Without(tracewire.MessageSizeKey)
 	}
-	codec, err := tracewire.NewCodec(c.envelopes, o.JSONPath, o.KeepEnvelope)
+	var codec *tracewire.Codec
+	var err error
+	if o.MCP {
+		codec, err = tracewire.NewMCPCodec(c.envelopes, o.KeepEnvelope)
+	} else {
+		codec, err = tracewire.NewCodec(c.envelopes, o.JSONPath, o.KeepEnvelope)
+	}
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,8 @@ pub struct TwCodec(Codec);
 
 /// Creates the codec of a connection that negotiated `envelopes`
 /// (`TW_ENVELOPE_*` bits), with the JSON members at `json_path`
-/// (dot-separated; empty: top level). With `keep_members` false, received
+/// (dot-separated; empty: the default member, `tracewire`). With
+/// `keep_members` false, received
 /// payloads get the core's default (members stripped, `docs/PROTOCOL.md`
 /// section 3.4); with true, the members are left in.
 ///
@@ -53,6 +54,39 @@ pub unsafe extern "C" fn tw_codec_new(
         // SAFETY: caller guarantees.
         let path = unsafe { text(json_path, json_path_len, "the member path is not UTF-8") }?;
         let mut json = JsonEnvelope::at_path(path).map_err(TwError::core)?;
+        if keep_members {
+            json = json.strip_on_extract(false);
+        }
+        let codec = Codec::new(envelopes_from_bits(envelopes), json);
+        // SAFETY: caller guarantee.
+        unsafe { put(out, Box::into_raw(Box::new(TwCodec(codec)))) }
+    })
+}
+
+/// Creates the codec of a connection in MCP / JSON-RPC mode: the JSON
+/// context in `params._meta` of requests and notifications and
+/// `result._meta` of results, read and written on every text frame whatever
+/// the handshake negotiated (`envelopes`, `TW_ENVELOPE_*` bits, still decides
+/// binary frames), as MCP peers do (`docs/PROTOCOL.md` section 4.4).
+/// `keep_members` as for [`tw_codec_new`].
+///
+/// Errors: `invalid_argument` for a NULL `out`. Free `*out` with
+/// [`tw_codec_free`]. Thread safety: any thread; the handle is safe to share.
+///
+/// # Safety
+/// `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_codec_new_mcp(
+    envelopes: u32,
+    keep_members: bool,
+    out: *mut *mut TwCodec,
+) -> *mut TwError {
+    if !out.is_null() {
+        // SAFETY: writable per the contract.
+        unsafe { out.write(ptr::null_mut()) };
+    }
+    guard(|| {
+        let mut json = JsonEnvelope::mcp();
         if keep_members {
             json = json.strip_on_extract(false);
         }
