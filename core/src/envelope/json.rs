@@ -378,10 +378,21 @@ impl JsonEnvelope {
 enum Found<'a> {
     /// The envelope object, and its member in the parent object.
     Envelope(EnvelopeBody<'a>, MemberSpan),
-    /// The object just inside `open` lacks the next member on the path:
-    /// `names` are to be created there, first in that object.
+    /// As `Envelope`, after earlier members of the same name in the
+    /// parent object, which an edit removes: a last-wins parser never read
+    /// them, a first-wins one would read a stale context.
+    EnvelopeAfterDuplicates {
+        body: EnvelopeBody<'a>,
+        span: MemberSpan,
+        /// Just past the parent object's `{`.
+        parent_open: usize,
+        name: &'a str,
+    },
+    /// An object lacks the next member on the path: `names` are to be
+    /// created first in it, at `at` (its first member, or just inside an
+    /// empty one: whitespace stays where it was, so strip undoes it exactly).
     Missing {
-        open: usize,
+        at: usize,
         empty: bool,
         names: &'a [String],
     },
@@ -394,7 +405,7 @@ enum Found<'a> {
 impl<'a> Found<'a> {
     fn into_envelope(self) -> Option<EnvelopeBody<'a>> {
         match self {
-            Found::Envelope(body, _) => Some(body),
+            Found::Envelope(body, _) | Found::EnvelopeAfterDuplicates { body, .. } => Some(body),
             _ => None,
         }
     }
@@ -445,17 +456,19 @@ fn scan_object<'a>(
 ) -> Result<Found<'a>, Invalid> {
     let open = s.pos;
     let mut followed = Followed::Absent;
-    let mut empty = true;
+    let mut occurrences = 0usize;
+    let mut first_member = None;
     let mut prev_end = None;
     let mut last_was_followed = false;
     members(s, key_cap, |s, start, key| {
-        empty = false;
+        first_member.get_or_insert(start);
         if let (true, Followed::Object(Found::Envelope(_, span))) =
             (last_was_followed, &mut followed)
         {
             span.next_start = Some(start);
         }
         last_was_followed = key.as_deref() == Some(path[0].as_str());
+        occurrences += usize::from(last_was_followed);
         if !last_was_followed {
             s.skip_value()?;
         } else if s.peek() != Some(b'{') {
@@ -480,10 +493,18 @@ fn scan_object<'a>(
     })?;
     Ok(match followed {
         Followed::Absent => Found::Missing {
-            open,
-            empty,
+            at: first_member.unwrap_or(open),
+            empty: first_member.is_none(),
             names: path,
         },
+        Followed::Object(Found::Envelope(body, span)) if occurrences > 1 => {
+            Found::EnvelopeAfterDuplicates {
+                body,
+                span,
+                parent_open: open,
+                name: &path[0],
+            }
+        }
         Followed::Object(found) => found,
         Followed::NotObject => Found::Blocked,
     })
@@ -498,11 +519,11 @@ fn scan_mcp_message<'a>(
     key_cap: usize,
 ) -> Result<Found<'a>, Invalid> {
     let open = s.pos;
-    let mut empty = true;
+    let mut first_member = None;
     let mut has_method = false;
     let (mut params, mut outcome) = (Followed::Absent, Followed::Absent);
-    members(s, key_cap, |s, _, key| {
-        empty = false;
+    members(s, key_cap, |s, start, key| {
+        first_member.get_or_insert(start);
         let slot = match key.as_deref() {
             Some("method") => {
                 has_method = true;
@@ -532,8 +553,8 @@ fn scan_mcp_message<'a>(
     };
     Ok(match followed {
         Followed::Absent => Found::Missing {
-            open,
-            empty,
+            at: first_member.unwrap_or(open),
+            empty: first_member.is_none(),
             names: path,
         },
         Followed::Object(found) => found,
@@ -612,28 +633,34 @@ fn members<'a>(
 /// `fresh`, or the objects on the path created to hold them.
 fn edit_message(w: &mut Writer<'_>, found: &Found<'_>, fresh: &[u8]) {
     match found {
-        Found::Envelope(body, span) => {
-            if !fresh.is_empty() {
-                w.copy_to(body.open);
-                w.out.extend_from_slice(fresh);
-                if body.kept > 0 {
-                    w.out.push(b',');
-                }
-                if body.w3c > 0 {
-                    copy_without_w3c(w, body.open);
-                }
-            } else if body.w3c > 0 {
-                if body.kept == 0 {
-                    // Nothing of the application's is in it: the whole
-                    // envelope object goes.
-                    remove_member(w, span);
-                } else {
-                    copy_without_w3c(w, body.open);
-                }
-            }
+        Found::Envelope(body, span) => match envelope_action(body, fresh) {
+            Action::Edit => edit_envelope(w, body, fresh),
+            Action::Remove => remove_member(w, span),
+            Action::Keep => {}
+        },
+        Found::EnvelopeAfterDuplicates {
+            body,
+            span,
+            parent_open,
+            name,
+        } => {
+            let action = envelope_action(body, fresh);
+            copy_object_without(
+                w,
+                *parent_open,
+                name.len() + CAP_SLACK,
+                |start, key| {
+                    key == Some(*name) && (start != span.start || matches!(action, Action::Remove))
+                },
+                |w, start| {
+                    if start == span.start && matches!(action, Action::Edit) {
+                        edit_envelope(w, body, fresh);
+                    }
+                },
+            );
         }
-        Found::Missing { open, empty, names } if !fresh.is_empty() => {
-            w.copy_to(*open);
+        Found::Missing { at, empty, names } if !fresh.is_empty() => {
+            w.copy_to(*at);
             for name in *names {
                 w.out.push(b'"');
                 write_escaped(w.out, name.as_bytes());
@@ -651,31 +678,85 @@ fn edit_message(w: &mut Writer<'_>, found: &Found<'_>, fresh: &[u8]) {
     }
 }
 
-/// Copies the (already scanned) envelope object whose `{` ends just before
-/// `open`, up to its `}`, without its W3C members: each goes with the comma
-/// before it, or with the one after it when no kept member precedes it, so
-/// the object stays valid and the rest keeps its bytes.
-fn copy_without_w3c(w: &mut Writer<'_>, open: usize) {
+/// What becomes of an envelope object.
+enum Action {
+    /// Its W3C members replaced (or only removed), the rest kept.
+    Edit,
+    /// Removed whole: it held only W3C members and none are written.
+    Remove,
+    /// Left as it is: nothing to remove or write.
+    Keep,
+}
+
+fn envelope_action(body: &EnvelopeBody<'_>, fresh: &[u8]) -> Action {
+    if !fresh.is_empty() || (body.w3c > 0 && body.kept > 0) {
+        Action::Edit
+    } else if body.w3c > 0 {
+        Action::Remove
+    } else {
+        Action::Keep
+    }
+}
+
+/// Writes `fresh` first in the envelope object and drops its old W3C members.
+fn edit_envelope(w: &mut Writer<'_>, body: &EnvelopeBody<'_>, fresh: &[u8]) {
+    if !fresh.is_empty() {
+        // After the object's leading whitespace, which stays where it was.
+        let mut s = Scanner::new(w.frame);
+        s.pos = body.open;
+        s.skip_ws();
+        w.copy_to(s.pos);
+        w.out.extend_from_slice(fresh);
+        if body.kept > 0 {
+            w.out.push(b',');
+        }
+    }
+    if body.w3c > 0 {
+        copy_object_without(
+            w,
+            body.open,
+            LONGEST_NAME + CAP_SLACK,
+            |_, key| key.is_some_and(is_envelope_name),
+            |_, _| {},
+        );
+    }
+}
+
+/// Copies the (already scanned) object whose `{` ends just before `open`,
+/// up to its `}`, without the members `remove` picks (by the index of the
+/// name's quote and the name, unescaped up to `key_cap` bytes); `edit` runs
+/// at the start of each kept member and may edit inside it. A removed member
+/// goes with the comma before it, or with the one after it when no kept
+/// member precedes it, so the object stays valid and the rest keeps its bytes.
+fn copy_object_without(
+    w: &mut Writer<'_>,
+    open: usize,
+    key_cap: usize,
+    mut remove: impl FnMut(usize, Option<&str>) -> bool,
+    mut edit: impl FnMut(&mut Writer<'_>, usize),
+) {
     let mut s = Scanner::new(w.frame);
     s.pos = open;
     let mut kept_before = false;
     let mut prev_end = open;
     let mut leading: Option<usize> = None;
-    let scanned = members(&mut s, LONGEST_NAME + CAP_SLACK, |s, start, key| {
+    let scanned = members(&mut s, key_cap, |s, start, key| {
         if let Some(from) = leading.take() {
             w.copy_to(from);
             w.skip_to(start);
         }
+        let removed = remove(start, key.as_deref());
+        if !removed {
+            edit(w, start);
+        }
         s.skip_value()?;
-        if key.as_deref().is_some_and(is_envelope_name) {
-            if kept_before {
-                w.copy_to(prev_end);
-                w.skip_to(s.pos);
-            } else {
-                leading = Some(start);
-            }
-        } else {
+        if !removed {
             kept_before = true;
+        } else if kept_before {
+            w.copy_to(prev_end);
+            w.skip_to(s.pos);
+        } else {
+            leading = Some(start);
         }
         prev_end = s.pos;
         Ok(())
