@@ -26,26 +26,22 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_stripByDefault<'local>
 }
 
 /// A codec for a connection that negotiated `envelopes` (the bridge's
-/// envelope bit set: 1 JSON, 2 binary), with JSON members at `path` (null
-/// or empty: top level), stripped on receive when `strip`. Free with
-/// `codecFree`. Fails with `invalid_argument` for a bad path.
+/// envelope bit set: 1 JSON, 2 binary), with the JSON envelope object at
+/// `path` (null or empty: the default member) or in MCP mode (`mcp`: text
+/// frames read and written whatever was negotiated), stripped on receive
+/// when `strip`. Free with `codecFree`. Fails with `invalid_argument` for a
+/// bad path.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_codecNew<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     envelopes: jint,
     path: JString<'local>,
+    mcp: jboolean,
     strip: jboolean,
 ) -> jlong {
     guarded(&mut env, |env| {
-        let path = if path.is_null() {
-            String::new()
-        } else {
-            path.try_to_string(env)?
-        };
-        let json = JsonEnvelope::at_path(&path)
-            .map_err(|e| Fail::Code(e.code(), e.to_string()))?
-            .strip_on_extract(strip);
+        let json = crate::envelope::json_envelope(env, &path, mcp)?.strip_on_extract(strip);
         let codec = Codec::new(envelopes_from_bits(envelopes as u32), json);
         Ok(into_handle(codec))
     })

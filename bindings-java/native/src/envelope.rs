@@ -30,25 +30,38 @@ pub(crate) fn decoded(w: &mut Writer, d: &Decoded<'_>) {
 
 // ---------------------------------------------------------------- envelopes
 
-/// A JSON envelope configuration (member path, strip on extract); free with `jsonFree`.
+/// A JSON envelope configuration (the envelope object's member path, or MCP
+/// mode, which ignores it; strip on extract); free with `jsonFree`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_jsonNew<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     path: JString<'local>,
+    mcp: jboolean,
     strip: jboolean,
 ) -> jlong {
     guarded(&mut env, |env| {
-        let path = if path.is_null() {
-            String::new()
-        } else {
-            path.try_to_string(env)?
-        };
-        let envelope = JsonEnvelope::at_path(&path)
-            .map_err(|e| Fail::Code(e.code(), e.to_string()))?
-            .strip_on_extract(strip);
+        let envelope = json_envelope(env, &path, mcp)?.strip_on_extract(strip);
         Ok(into_handle(envelope))
     })
+}
+
+/// The JSON envelope at `path` (null or empty: the default member), or in
+/// MCP mode.
+pub(crate) fn json_envelope(
+    env: &mut jni::Env<'_>,
+    path: &JString<'_>,
+    mcp: bool,
+) -> Result<JsonEnvelope, Fail> {
+    if mcp {
+        return Ok(JsonEnvelope::mcp());
+    }
+    let path = if path.is_null() {
+        String::new()
+    } else {
+        path.try_to_string(env)?
+    };
+    JsonEnvelope::at_path(&path).map_err(|e| Fail::Code(e.code(), e.to_string()))
 }
 
 /// Frees a `jsonNew` handle (0 is ignored).

@@ -103,6 +103,7 @@ public final class TracedWebSocket {
     private Envelopes offer = Envelopes.ALL;
     private Envelopes assume = Envelopes.NONE;
     private String jsonPath = "";
+    private boolean mcp;
     private boolean stripEnvelope = MessageCodec.stripByDefault();
     private final Map<String, String> headers = new LinkedHashMap<>();
     private int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
@@ -140,14 +141,24 @@ public final class TracedWebSocket {
       return this;
     }
 
-    /** The JSON envelope's member path (default top level). */
+    /** The JSON envelope object's member path (default {@code ""}: the member {@code tracewire}). */
     public Builder jsonPath(String path) {
       this.jsonPath = path == null ? "" : path;
       return this;
     }
 
     /**
-     * Whether received JSON payloads lose their envelope members (default: the core's, {@link
+     * MCP / JSON-RPC mode (default off): the context in {@code params._meta} of requests and
+     * notifications and {@code result._meta} of results, read and written on every text frame
+     * whatever the server answered, as MCP peers do ({@link #jsonPath} is then ignored).
+     */
+    public Builder mcp(boolean mcp) {
+      this.mcp = mcp;
+      return this;
+    }
+
+    /**
+     * Whether received JSON payloads lose their envelope's W3C members (default: the core's, {@link
      * MessageCodec#stripByDefault()}: the listener sees what the server wrote, as in every
      * tracewire language).
      */
@@ -226,7 +237,7 @@ public final class TracedWebSocket {
       TracedWebSocket traced =
           new TracedWebSocket(
               ct, hs, new Envelopes(assume.json() && offer.json(), assume.binary() && offer.binary()),
-              jsonPath, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
+              jsonPath, mcp, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
               maxQueuedSendBytes);
       WebSocket.Builder b = client.newWebSocketBuilder().connectTimeout(handshakeTimeout);
       headers.forEach(b::header);
@@ -270,6 +281,7 @@ public final class TracedWebSocket {
       ClientHandshake hs,
       Envelopes send,
       String jsonPath,
+      boolean mcp,
       boolean stripEnvelope,
       Listener listener,
       int maxMessageSize,
@@ -280,8 +292,12 @@ public final class TracedWebSocket {
     this.maxQueuedSendBytes = maxQueuedSendBytes;
     this.tracer = tracer;
     this.handshake = hs;
-    this.sendCodec = new MessageCodec(send, jsonPath, stripEnvelope);
-    this.receiveCodec = new MessageCodec(hs.offered(), jsonPath, stripEnvelope);
+    this.sendCodec =
+        mcp ? MessageCodec.mcp(send, stripEnvelope) : new MessageCodec(send, jsonPath, stripEnvelope);
+    this.receiveCodec =
+        mcp
+            ? MessageCodec.mcp(hs.offered(), stripEnvelope)
+            : new MessageCodec(hs.offered(), jsonPath, stripEnvelope);
     this.listener = listener != null ? listener : new Listener() {};
   }
 
