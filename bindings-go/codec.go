@@ -141,6 +141,10 @@ type Received struct {
 	// Event is what the receive span records for a malformed envelope (the
 	// OpenTelemetry exception event, as the core writes it), else nil.
 	Event *Event
+	// BodySize is the application payload's size, as
+	// messaging.message.body.size counts it: never the envelope, even when
+	// the JSON members were kept in Payload.
+	BodySize int
 }
 
 // Decode reads a received frame. It never fails: see Received.
@@ -148,16 +152,16 @@ func (c *Codec) Decode(t MessageType, frame []byte) Received {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.h == nil {
-		return Received{Payload: frame}
+		return Received{Payload: frame, BodySize: len(frame)}
 	}
 	var out C.TwReceived
 	fp, fn := cBytes(frame)
 	err := takeError(C.tw_codec_decode(c.h, C.uint32_t(t), fp, fn, &out))
 	runtime.KeepAlive(frame)
 	if err != nil {
-		return Received{Payload: frame}
+		return Received{Payload: frame, BodySize: len(frame)}
 	}
-	r := Received{Outcome: Outcome(out.outcome)}
+	r := Received{Outcome: Outcome(out.outcome), BodySize: int(out.body_size)}
 	if out.context.len > 0 {
 		r.Remote = contextFromRecord(context.Background(), view(out.context))
 	}

@@ -158,7 +158,7 @@ func TestVectorsCodec(t *testing.T) {
 			sameJSON(t, "send", map[string]any{"frame": sameForm(utf8, out), "enveloped": enveloped}, c["expected"])
 		case "receive":
 			rec := codec.Decode(mt, frame)
-			got := map[string]any{"payload": sameForm(utf8, rec.Payload), "context": nil, "error_code": nil, "event": nil}
+			got := map[string]any{"payload": sameForm(utf8, rec.Payload), "context": nil, "error_code": nil, "event": nil, "body_size": rec.BodySize}
 			if rec.Outcome == Enveloped {
 				tc := FromContext(rec.Remote)
 				if tc.TraceParent != nil && !tc.Remote {

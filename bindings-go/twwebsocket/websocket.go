@@ -437,7 +437,7 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 	rec := c.codec.Decode(messageType(typ), frame)
 	m := &Message{Type: typ, Payload: rec.Payload, EnvelopeErr: rec.Err}
 	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, c.sources(rec.Remote),
-		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(m.Payload))))
+		trace.WithAttributes(tracewire.MessageSizeKey.Int(rec.BodySize)))
 	if rec.Event != nil {
 		m.span.AddEvent(rec.Event.Name, trace.WithAttributes(rec.Event.Attributes...))
 	}

@@ -143,12 +143,17 @@ impl PyCodec {
             let (bytes, text) = frame_bytes(frame)?;
             let bytes = bytes.as_slice();
             let mt = message_type(text);
-            let decoded = if bytes.len() >= DETACH_AT {
-                py.detach(|| self.inner.decode(mt, bytes))
-            } else {
-                self.inner.decode(mt, bytes)
+            let decode = || {
+                let decoded = self.inner.decode(mt, bytes);
+                let size = self.inner.payload_size(mt, &decoded);
+                (decoded, size)
             };
-            PyDecoded::from_core(py, decoded, frame, bytes, text)
+            let (decoded, size) = if bytes.len() >= DETACH_AT {
+                py.detach(decode)
+            } else {
+                decode()
+            };
+            PyDecoded::from_core(py, decoded, frame, bytes, text, size)
         })
     }
 

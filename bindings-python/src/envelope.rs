@@ -49,17 +49,20 @@ pub(crate) struct PyDecoded {
     context: Option<TraceContext>,
     error: Option<Py<PyAny>>,
     event: Option<Py<PyEvent>>,
+    body_size: usize,
 }
 
 impl PyDecoded {
     /// Converts a core outcome; `original` is the received frame object,
-    /// handed back as the payload whenever the payload is the whole frame.
+    /// handed back as the payload whenever the payload is the whole frame;
+    /// `body_size` is the core's count of the application payload.
     pub(crate) fn from_core(
         py: Python<'_>,
         decoded: Decoded<'_>,
         original: &Bound<'_, PyAny>,
         frame: &[u8],
         text: bool,
+        body_size: usize,
     ) -> PyResult<PyDecoded> {
         let same = |p: &[u8]| p.as_ptr() == frame.as_ptr() && p.len() == frame.len();
         let payload = |py: Python<'_>, p: &[u8]| -> PyResult<Py<PyAny>> {
@@ -80,6 +83,7 @@ impl PyDecoded {
                 context: None,
                 error: None,
                 event: None,
+                body_size,
             },
             Decoded::Enveloped(ctx, p) => PyDecoded {
                 status: "enveloped",
@@ -87,6 +91,7 @@ impl PyDecoded {
                 context: Some(ctx),
                 error: None,
                 event: None,
+                body_size,
             },
             Decoded::Malformed(e, p) => PyDecoded {
                 status: "malformed",
@@ -94,6 +99,7 @@ impl PyDecoded {
                 context: None,
                 error: Some(raise(py, e.code(), &e).into_value(py).into_any()),
                 event: Some(Py::new(py, PyEvent::from_core(py, &exception_event(&e))?)?),
+                body_size,
             },
         })
     }
@@ -131,6 +137,14 @@ impl PyDecoded {
     #[getter]
     fn exception_event(&self, py: Python<'_>) -> Option<Py<PyEvent>> {
         self.event.as_ref().map(|e| e.clone_ref(py))
+    }
+
+    /// The application payload's size in bytes, as
+    /// `messaging.message.body.size` counts it: never the envelope, even
+    /// when the JSON members were kept in `payload`.
+    #[getter]
+    fn body_size(&self) -> usize {
+        self.body_size
     }
 
     /// Whether the frame carried a valid envelope.
@@ -227,10 +241,7 @@ impl PyJsonEnvelope {
             let inner = JsonEnvelope::at_path(path)
                 .map_err(|e| raise(py, e.code(), e))?
                 .strip_on_extract(strip);
-            Ok(PyJsonEnvelope {
-                inner,
-                strip,
-            })
+            Ok(PyJsonEnvelope { inner, strip })
         })
     }
 
@@ -309,12 +320,17 @@ impl PyJsonEnvelope {
         guard(py, || {
             let (bytes, text) = frame_bytes(frame)?;
             let bytes = bytes.as_slice();
-            let decoded = if bytes.len() >= DETACH_AT {
-                py.detach(|| self.inner.extract(bytes))
-            } else {
-                self.inner.extract(bytes)
+            let extract = || {
+                let decoded = self.inner.extract(bytes);
+                let size = self.inner.payload_size(&decoded);
+                (decoded, size)
             };
-            PyDecoded::from_core(py, decoded, frame, bytes, text)
+            let (decoded, size) = if bytes.len() >= DETACH_AT {
+                py.detach(extract)
+            } else {
+                extract()
+            };
+            PyDecoded::from_core(py, decoded, frame, bytes, text, size)
         })
     }
 
@@ -355,7 +371,8 @@ fn decode_binary(py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<PyDecoded
         let (bytes, _) = frame_bytes(frame)?;
         let bytes = bytes.as_slice();
         let decoded = binary::decode(bytes);
-        PyDecoded::from_core(py, decoded, frame, bytes, false)
+        let size = decoded.payload().len();
+        PyDecoded::from_core(py, decoded, frame, bytes, false, size)
     })
 }
 

@@ -398,6 +398,7 @@ def test_codec(case: Dict[str, Any]) -> None:
         "context": None if ctx is None else dict(zip(("traceparent", "tracestate", "baggage"), _header_strings(ctx))),
         "error_code": None if decoded.error is None else decoded.error.code.code_name,
         "event": event,
+        "body_size": decoded.body_size,
     }
     assert got == expected
 

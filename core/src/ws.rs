@@ -549,7 +549,9 @@ impl<S> TracedStream<S> {
             New(Vec<u8>),
             Suffix(usize),
         }
-        let (remote, envelope_error, deliver) = match self.codec.decode(message_type, frame) {
+        let decoded = self.codec.decode(message_type, frame);
+        let size = self.codec.payload_size(message_type, &decoded);
+        let (remote, envelope_error, deliver) = match decoded {
             Decoded::Enveloped(ctx, Cow::Owned(payload)) => {
                 (Some(ctx), None, Deliver::New(payload))
             }
@@ -577,11 +579,6 @@ impl<S> TracedStream<S> {
             // A borrowed text payload is the whole frame (JSON members read
             // in place, not stripped).
             (Deliver::Suffix(_), message) => message,
-        };
-        let size = match &message {
-            Message::Text(t) => t.len(),
-            Message::Binary(b) => b.len(),
-            _ => 0,
         };
         let ambient = Context::current();
         let sources = SpanSources {

@@ -98,6 +98,7 @@ fn codec_vectors() {
                     "context": decoded.context().map(common::header_strings),
                     "error_code": decoded.error().map(|e| e.code().as_str()),
                     "event": event,
+                    "body_size": codec.payload_size(message_type, &decoded),
                 });
                 assert_eq!(&got, expected, "{name}");
             }

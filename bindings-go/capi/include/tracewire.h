@@ -422,6 +422,9 @@ typedef struct TwReceived {
   struct TwError *error;
   // The event to record on the receive span: an event record (malformed only).
   struct TwBytes event;
+  // The application payload's size for `messaging.message.body.size`:
+  // never the envelope, even when JSON members were not stripped.
+  size_t body_size;
 } TwReceived;
 
 // An optional number: `value` is meaningful only when `has` is true.

@@ -186,6 +186,9 @@ pub struct TwReceived {
     pub error: *mut TwError,
     /// The event to record on the receive span: an event record (malformed only).
     pub event: TwBytes,
+    /// The application payload's size for `messaging.message.body.size`:
+    /// never the envelope, even when JSON members were not stripped.
+    pub body_size: usize,
 }
 
 impl Default for TwReceived {
@@ -198,6 +201,7 @@ impl Default for TwReceived {
             payload_copy: TwBytes::default(),
             error: ptr::null_mut(),
             event: TwBytes::default(),
+            body_size: 0,
         }
     }
 }
@@ -221,9 +225,10 @@ pub unsafe extern "C" fn tw_received_free(r: *mut TwReceived) {
     }
 }
 
-fn received_out(frame: &[u8], decoded: Decoded<'_>) -> TwReceived {
+fn received_out(frame: &[u8], decoded: Decoded<'_>, body_size: usize) -> TwReceived {
     let mut out = TwReceived {
         outcome: u32::from(DecodedKind::of(&decoded).code()),
+        body_size,
         ..TwReceived::default()
     };
     let borrowed = |out: &mut TwReceived, p: &[u8]| {
@@ -281,7 +286,9 @@ pub unsafe extern "C" fn tw_codec_decode(
             )
         };
         let t = MessageType::from_code(message_type)?;
-        let r = received_out(frame, codec.0.decode(t, frame));
+        let decoded = codec.0.decode(t, frame);
+        let body_size = codec.0.payload_size(t, &decoded);
+        let r = received_out(frame, decoded, body_size);
         // SAFETY: caller guarantee.
         unsafe { put(out, r) }
     })

@@ -109,7 +109,9 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecEncode<'local>(
 /// context record; malformed: `u32 code, str message`, then the event the
 /// receive span records, the core's `exception` event); then the payload the
 /// application sees: `u8 0, u32 offset, u32 length` (a part of the frame,
-/// not copied) or `u8 1` and the payload as bytes (members were stripped).
+/// not copied) or `u8 1` and the payload as bytes (members were stripped);
+/// then the application payload's size (`u32`, core `Codec::payload_size`:
+/// never the envelope, stripped or not).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_codecDecode<'local>(
     mut env: EnvUnowned<'local>,
@@ -142,6 +144,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecDecode<'local>(
                 w.u8(1);
                 w.bytes(payload);
             }
+            w.len(codec.payload_size(message_type, &d));
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }

@@ -116,7 +116,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonInject<'local>(
 /// Extracts from a JSON frame. Out: `u8 result (0 plain, 1 enveloped,
 /// 2 malformed)`, then a context record (enveloped) or `u32 code, str
 /// message` and an event record (malformed; see `decoded`), then `u8 stripped` and, when 1, the stripped
-/// payload as bytes.
+/// payload as bytes, then the application payload's size (`u32`, core `payload_size`).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(
     mut env: EnvUnowned<'local>,
@@ -142,6 +142,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(
                 }
                 _ => w.u8(0),
             }
+            w.len(envelope.payload_size(&d));
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }
@@ -173,7 +174,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_binaryEncode<'local>(
 }
 
 /// Decodes a binary frame. Out: like `jsonExtract`'s first part, then
-/// `u32 payload offset` into the frame (the payload is never copied).
+/// `u32 payload offset` into the frame (the payload is never copied), then
+/// the payload's size (`u32`).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_binaryDecode<'local>(
     mut env: EnvUnowned<'local>,
@@ -192,6 +194,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_binaryDecode<'local>(
             decoded(&mut w, &d);
             let offset = frame.len() - d.payload().len();
             w.u32(offset as u32);
+            w.len(d.payload().len());
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }

@@ -216,8 +216,7 @@ class TracedConnection:
         data = decoded.payload
         remote_tc = decoded.context
         text = isinstance(data, str)
-        size = len(data.encode()) if isinstance(data, str) else len(data)
-        decision = self._conn.receive("text" if text else "binary", size)
+        decision = self._conn.receive("text" if text else "binary", decoded.body_size)
         ctx = self._spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
         span = trace.get_current_span(ctx)
         event = decoded.exception_event

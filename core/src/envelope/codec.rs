@@ -141,6 +141,16 @@ impl Codec {
             _ => Decoded::Plain(frame),
         }
     }
+
+    /// The application payload's size in a frame [`decode`](Self::decode)
+    /// read, for `messaging.message.body.size` on the receive span: never the
+    /// envelope, even when JSON members are not stripped.
+    pub fn payload_size(&self, message_type: MessageType, decoded: &Decoded<'_>) -> usize {
+        match message_type {
+            MessageType::Text => self.json.payload_size(decoded),
+            MessageType::Binary => decoded.payload().len(),
+        }
+    }
 }
 
 /// What a malformed envelope records on the receive span: the OpenTelemetry

@@ -175,6 +175,7 @@ impl JsonEnvelope {
         out.clear();
         let mut fresh = Vec::new();
         write_members(&mut fresh, ctx);
+        out.reserve(frame.len() + fresh.len() + 32);
         let result = self.rewrite(frame, &fresh, out);
         if result.is_err() {
             out.clear();
@@ -254,6 +255,23 @@ impl JsonEnvelope {
         Decoded::Enveloped(ctx, payload)
     }
 
+    /// The size of the application payload of a frame this envelope decoded,
+    /// as `messaging.message.body.size` counts it: the payload handed over,
+    /// less the W3C members left in it when not stripping (counted, not
+    /// copied).
+    pub fn payload_size(&self, decoded: &Decoded<'_>) -> usize {
+        match decoded {
+            Decoded::Enveloped(_, Cow::Borrowed(frame)) => {
+                let mut stripped = Count(0);
+                match self.rewrite(frame, &[], &mut stripped) {
+                    Ok(()) => stripped.0,
+                    Err(_) => frame.len(),
+                }
+            }
+            other => other.payload().len(),
+        }
+    }
+
     /// The longest member name compared: longer names are not unescaped past it.
     fn key_cap(&self) -> usize {
         let longest = match &self.placement {
@@ -331,13 +349,17 @@ impl JsonEnvelope {
     /// Copies `frame` into `out` with every envelope object's W3C members
     /// replaced by `fresh` (rendered members; empty: only remove, and drop
     /// an envelope object left empty).
-    fn rewrite(&self, frame: &[u8], fresh: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+    fn rewrite(
+        &self,
+        frame: &[u8],
+        fresh: &[u8],
+        out: &mut impl Sink,
+    ) -> Result<(), EnvelopeError> {
         let not_json =
             || EnvelopeError::NotJsonObject("the frame is not a well-formed JSON object");
         let key_cap = self.key_cap();
         let mut s = Scanner::new(frame);
         s.skip_ws();
-        out.reserve(frame.len() + fresh.len() + 32);
         let mut w = Writer { frame, out, at: 0 };
         match s.peek() {
             Some(b'{') => {
@@ -631,7 +653,7 @@ fn members<'a>(
 
 /// Applies a message's edit: its envelope object's W3C members replaced by
 /// `fresh`, or the objects on the path created to hold them.
-fn edit_message(w: &mut Writer<'_>, found: &Found<'_>, fresh: &[u8]) {
+fn edit_message<S: Sink>(w: &mut Writer<'_, S>, found: &Found<'_>, fresh: &[u8]) {
     match found {
         Found::Envelope(body, span) => match envelope_action(body, fresh) {
             Action::Edit => edit_envelope(w, body, fresh),
@@ -662,16 +684,18 @@ fn edit_message(w: &mut Writer<'_>, found: &Found<'_>, fresh: &[u8]) {
         Found::Missing { at, empty, names } if !fresh.is_empty() => {
             w.copy_to(*at);
             for name in *names {
-                w.out.push(b'"');
-                write_escaped(w.out, name.as_bytes());
-                w.out.extend_from_slice(b"\":{");
+                let mut quoted = Vec::with_capacity(name.len() + 4);
+                quoted.push(b'"');
+                write_escaped(&mut quoted, name.as_bytes());
+                quoted.extend_from_slice(b"\":{");
+                w.out.put(&quoted);
             }
-            w.out.extend_from_slice(fresh);
+            w.out.put(fresh);
             for _ in *names {
-                w.out.push(b'}');
+                w.out.put(b"}");
             }
             if !empty {
-                w.out.push(b',');
+                w.out.put(b",");
             }
         }
         Found::Missing { .. } | Found::Blocked | Found::None => {}
@@ -699,16 +723,16 @@ fn envelope_action(body: &EnvelopeBody<'_>, fresh: &[u8]) -> Action {
 }
 
 /// Writes `fresh` first in the envelope object and drops its old W3C members.
-fn edit_envelope(w: &mut Writer<'_>, body: &EnvelopeBody<'_>, fresh: &[u8]) {
+fn edit_envelope<S: Sink>(w: &mut Writer<'_, S>, body: &EnvelopeBody<'_>, fresh: &[u8]) {
     if !fresh.is_empty() {
         // After the object's leading whitespace, which stays where it was.
         let mut s = Scanner::new(w.frame);
         s.pos = body.open;
         s.skip_ws();
         w.copy_to(s.pos);
-        w.out.extend_from_slice(fresh);
+        w.out.put(fresh);
         if body.kept > 0 {
-            w.out.push(b',');
+            w.out.put(b",");
         }
     }
     if body.w3c > 0 {
@@ -728,12 +752,12 @@ fn edit_envelope(w: &mut Writer<'_>, body: &EnvelopeBody<'_>, fresh: &[u8]) {
 /// at the start of each kept member and may edit inside it. A removed member
 /// goes with the comma before it, or with the one after it when no kept
 /// member precedes it, so the object stays valid and the rest keeps its bytes.
-fn copy_object_without(
-    w: &mut Writer<'_>,
+fn copy_object_without<S: Sink>(
+    w: &mut Writer<'_, S>,
     open: usize,
     key_cap: usize,
     mut remove: impl FnMut(usize, Option<&str>) -> bool,
-    mut edit: impl FnMut(&mut Writer<'_>, usize),
+    mut edit: impl FnMut(&mut Writer<'_, S>, usize),
 ) {
     let mut s = Scanner::new(w.frame);
     s.pos = open;
@@ -769,7 +793,7 @@ fn copy_object_without(
 }
 
 /// Removes a member from its object with one adjacent comma.
-fn remove_member(w: &mut Writer<'_>, span: &MemberSpan) {
+fn remove_member<S: Sink>(w: &mut Writer<'_, S>, span: &MemberSpan) {
     match (span.prev_end, span.next_start) {
         (Some(prev_end), _) => {
             w.copy_to(prev_end);
@@ -786,18 +810,38 @@ fn remove_member(w: &mut Writer<'_>, span: &MemberSpan) {
     }
 }
 
+/// Where an edited frame goes: a buffer, or only its length.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Counts the bytes of an edited frame without keeping them.
+struct Count(usize);
+
+impl Sink for Count {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
 /// Copies a frame into `out` with edits applied in increasing position.
-struct Writer<'a> {
+struct Writer<'a, S: Sink> {
     frame: &'a [u8],
-    out: &'a mut Vec<u8>,
+    out: &'a mut S,
     /// The next frame byte not yet copied or skipped.
     at: usize,
 }
 
-impl Writer<'_> {
+impl<S: Sink> Writer<'_, S> {
     fn copy_to(&mut self, pos: usize) {
         if pos > self.at {
-            self.out.extend_from_slice(&self.frame[self.at..pos]);
+            self.out.put(&self.frame[self.at..pos]);
             self.at = pos;
         }
     }

@@ -160,6 +160,7 @@ class RulesVectorsTest {
   private static void checkReceived(JsonNode c, JsonNode want, MessageType type, Decoded d) {
     String name = c.get("name").asText();
     assertEquals(Vectors.toHex(bytes(want.get("payload"))), Vectors.toHex(d.payloadBytes()), name);
+    assertEquals(want.get("body_size").asInt(), d.bodySize(), name);
     JsonNode ctx = want.get("context");
     if (ctx == null || ctx.isNull()) {
       assertFalse(d.isEnveloped(), name);
