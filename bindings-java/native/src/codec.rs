@@ -6,7 +6,7 @@ use jni::EnvUnowned;
 use jni::objects::{JClass, JString};
 use jni::sys::{jboolean, jint, jlong};
 use tracewire::envelope::codec::Codec;
-use tracewire::envelope::json::{JsonEnvelope, STRIP_BY_DEFAULT};
+use tracewire::envelope::json::STRIP_BY_DEFAULT;
 use tracewire::model::MessageType;
 use tracewire_bridge::wire::{Reader, Writer};
 use tracewire_bridge::{Coded, envelopes_from_bits};
