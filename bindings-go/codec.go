@@ -3,6 +3,8 @@ package tracewire
 /*
 #cgo noescape tw_codec_new
 #cgo nocallback tw_codec_new
+#cgo noescape tw_codec_new_mcp
+#cgo nocallback tw_codec_new_mcp
 #cgo noescape tw_codec_free
 #cgo nocallback tw_codec_free
 #cgo noescape tw_codec_encode
@@ -33,15 +35,30 @@ type Codec struct {
 }
 
 // NewCodec creates the codec of a connection that negotiated envelopes,
-// with the JSON members at jsonPath (dot-separated; "" is the top level,
-// "params._meta" for JSON-RPC and MCP). Received payloads get the core's
-// default (the members stripped) unless keepMembers is set. The error
-// unwraps to ErrInvalidArgument for a path with an empty component.
+// with the JSON envelope object at jsonPath (dot-separated; "" is the
+// default member, "tracewire"). Received payloads get the core's default
+// (the W3C members stripped) unless keepMembers is set. The error unwraps to
+// ErrInvalidArgument for a path with an empty component.
 func NewCodec(envelopes Envelopes, jsonPath string, keepMembers bool) (*Codec, error) {
 	c := &Codec{}
 	p, n := cString(jsonPath)
 	err := takeError(C.tw_codec_new(C.uint32_t(envelopes), p, n, C.bool(keepMembers), &c.h))
 	runtime.KeepAlive(jsonPath)
+	return c.track(err)
+}
+
+// NewMCPCodec creates the codec of a connection in MCP / JSON-RPC mode: the
+// JSON context in params._meta of requests and notifications and
+// result._meta of results, read and written on every text frame whatever
+// the handshake negotiated, as MCP peers do (envelopes still decides binary
+// frames). keepMembers as for NewCodec.
+func NewMCPCodec(envelopes Envelopes, keepMembers bool) (*Codec, error) {
+	c := &Codec{}
+	return c.track(takeError(C.tw_codec_new_mcp(C.uint32_t(envelopes), C.bool(keepMembers), &c.h)))
+}
+
+// track arms the cleanup of a handle just created, or returns err.
+func (c *Codec) track(err error) (*Codec, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +141,10 @@ type Received struct {
 	// Event is what the receive span records for a malformed envelope (the
 	// OpenTelemetry exception event, as the core writes it), else nil.
 	Event *Event
+	// BodySize is the application payload's size, as
+	// messaging.message.body.size counts it: never the envelope, even when
+	// the JSON members were kept in Payload.
+	BodySize int
 }
 
 // Decode reads a received frame. It never fails: see Received.
@@ -131,16 +152,16 @@ func (c *Codec) Decode(t MessageType, frame []byte) Received {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.h == nil {
-		return Received{Payload: frame}
+		return Received{Payload: frame, BodySize: len(frame)}
 	}
 	var out C.TwReceived
 	fp, fn := cBytes(frame)
 	err := takeError(C.tw_codec_decode(c.h, C.uint32_t(t), fp, fn, &out))
 	runtime.KeepAlive(frame)
 	if err != nil {
-		return Received{Payload: frame}
+		return Received{Payload: frame, BodySize: len(frame)}
 	}
-	r := Received{Outcome: Outcome(out.outcome)}
+	r := Received{Outcome: Outcome(out.outcome), BodySize: int(out.body_size)}
 	if out.context.len > 0 {
 		r.Remote = contextFromRecord(context.Background(), view(out.context))
 	}

@@ -15,6 +15,8 @@ package tracewire
 #cgo nocallback tw_json_envelope_free
 #cgo noescape tw_json_envelope_new
 #cgo nocallback tw_json_envelope_new
+#cgo noescape tw_json_envelope_mcp
+#cgo nocallback tw_json_envelope_mcp
 #cgo noescape tw_json_extract
 #cgo nocallback tw_json_extract
 #cgo noescape tw_json_inject
@@ -98,11 +100,11 @@ func decodedFromC(frame []byte, d *C.TwDecoded, parent context.Context) (Decoded
 	return out, ctx
 }
 
-// JSONEnvelope carries the context as "traceparent", "tracestate" and
-// "baggage" members of JSON-object text frames (docs/PROTOCOL.md section
-// 4), at the top level or at a member path such as "params._meta"
-// (JSON-RPC, MCP). It is safe for concurrent use. Close frees it; it is
-// also freed when garbage collected.
+// JSONEnvelope carries the context in one envelope object of JSON text
+// frames, holding "traceparent", "tracestate" and "baggage" members
+// (docs/PROTOCOL.md section 4): at a member path (default "tracewire"), or
+// in MCP mode at params._meta / result._meta. It is safe for concurrent
+// use. Close frees it; it is also freed when garbage collected.
 type JSONEnvelope struct {
 	mu      sync.RWMutex
 	h       *C.TwJsonEnvelope
@@ -110,15 +112,29 @@ type JSONEnvelope struct {
 	cleanup runtime.Cleanup
 }
 
-// NewJSONEnvelope creates a JSON envelope whose members live at path
-// (dot-separated; "" is the top level). With strip, Decode removes the
-// envelope members from the payload it returns (costs one copy). The error
-// unwraps to ErrInvalidArgument for a path with an empty component.
+// NewJSONEnvelope creates a JSON envelope whose envelope object lives at
+// path (dot-separated; "" is the default member, "tracewire"). With strip,
+// Decode removes its W3C members from the payload it returns (costs one
+// copy). The error unwraps to ErrInvalidArgument for a path with an empty
+// component.
 func NewJSONEnvelope(path string, strip bool) (*JSONEnvelope, error) {
 	e := &JSONEnvelope{}
 	p, n := cString(path)
 	err := takeError(C.tw_json_envelope_new(p, n, C.bool(strip), &e.h))
 	runtime.KeepAlive(path)
+	return e.track(err)
+}
+
+// NewMCPEnvelope creates a JSON envelope in MCP / JSON-RPC mode: the
+// context in params._meta of requests and notifications and result._meta of
+// results, each message of a batch its own. strip as for NewJSONEnvelope.
+func NewMCPEnvelope(strip bool) (*JSONEnvelope, error) {
+	e := &JSONEnvelope{}
+	return e.track(takeError(C.tw_json_envelope_mcp(C.bool(strip), &e.h)))
+}
+
+// track arms the cleanup of a handle just created, or returns err.
+func (e *JSONEnvelope) track(err error) (*JSONEnvelope, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -45,9 +45,8 @@ func TestBadInputGivesTypedErrorsAndNothingIsLost(t *testing.T) {
 		reason string
 		want   error
 	}{
-		{`{"traceparent":"00-zz","x":1}`, "invalid traceparent", ErrInvalidTraceParent},
-		{`{"traceparent":7}`, "traceparent not a string", ErrInvalidEnvelope},
-		{`{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",`, "truncated JSON", ErrInvalidEnvelope},
+		{`{"tracewire":{"traceparent":"00-zz"},"x":1}`, "invalid traceparent", ErrInvalidTraceParent},
+		{`{"tracewire":{"traceparent":7}}`, "traceparent not a string", ErrInvalidEnvelope},
 	}
 	for _, c := range cases {
 		frame := []byte(c.frame)
@@ -59,7 +58,13 @@ func TestBadInputGivesTypedErrorsAndNothingIsLost(t *testing.T) {
 			t.Errorf("%s: payload %q or context changed", c.reason, payload)
 		}
 	}
-	bin := []byte{0xF5, 0x54, 0x57, 2, 0, 'x'}
+	// Not well-formed JSON carries no envelope: delivered as it came.
+	truncated := []byte(`{"tracewire":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},`)
+	if d := env.Decode(truncated); d.Outcome != Plain || !bytes.Equal(d.Payload, truncated) {
+		t.Errorf("truncated JSON: %+v", d)
+	}
+	// Version 1 has no length: it cannot be skipped, the frame is kept.
+	bin := []byte{0xF5, 0x54, 0x57, 1, 0, 'x'}
 	_, payload, err := ExtractBinary(t.Context(), bin)
 	if !errors.Is(err, ErrUnsupportedEnvelopeVersion) || !bytes.Equal(payload, bin) {
 		t.Errorf("binary: %v %x", err, payload)

@@ -72,7 +72,8 @@ func ExampleExtractQuery() {
 }
 
 func ExampleJSONEnvelope() {
-	env, err := tracewire.NewJSONEnvelope("params._meta", false)
+	// MCP mode: params._meta of requests and notifications, result._meta of results.
+	env, err := tracewire.NewMCPEnvelope(false)
 	if err != nil {
 		panic(err)
 	}
@@ -87,23 +88,23 @@ func ExampleJSONEnvelope() {
 	fmt.Println(trace.SpanContextFromContext(ctx).SpanID(), len(payload) == len(frame), err)
 
 	// A malformed envelope: the frame is still delivered, with a typed error.
-	bad := []byte(`{"params":{"_meta":{"traceparent":"00-nope"}}}`)
+	bad := []byte(`{"method":"ping","params":{"_meta":{"traceparent":"00-nope"}}}`)
 	_, payload, err = env.Extract(context.Background(), bad)
 	fmt.Println(string(payload), errors.Is(err, tracewire.ErrInvalidTraceParent))
 	// Output:
 	// {"jsonrpc":"2.0","method":"tools/call","params":{"_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","baggage":"userId=alice"},"name":"search"}}
 	// 00f067aa0ba902b7 true <nil>
-	// {"params":{"_meta":{"traceparent":"00-nope"}}} true
+	// {"method":"ping","params":{"_meta":{"traceparent":"00-nope"}}} true
 }
 
 func ExampleEncodeBinary() {
 	frame := tracewire.EncodeBinary(remoteContext(), []byte{1, 2, 3})
-	fmt.Printf("% x\n", frame[:5])
+	fmt.Printf("% x\n", frame[:7])
 
 	ctx, payload, err := tracewire.ExtractBinary(context.Background(), frame)
 	fmt.Println(trace.SpanContextFromContext(ctx).TraceID(), payload, err)
 	// Output:
-	// f5 54 57 01 05
+	// f5 54 57 02 00 2e 05
 	// 4bf92f3577b34da6a3ce929d0e0e4736 [1 2 3] <nil>
 }
 
@@ -118,7 +119,7 @@ func ExampleCapture() {
 	ctx, err := tracewire.Restore(context.Background(), item.Carrier)
 	fmt.Println(len(item.Carrier), trace.SpanContextFromContext(ctx).TraceID(), err)
 	// Output:
-	// 44 4bf92f3577b34da6a3ce929d0e0e4736 <nil>
+	// 46 4bf92f3577b34da6a3ce929d0e0e4736 <nil>
 }
 
 func ExampleConnection() {

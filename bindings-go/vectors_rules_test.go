@@ -135,7 +135,13 @@ func TestVectorsCodec(t *testing.T) {
 			envelopes |= EnvelopeBinary
 		}
 		// Absent strip is the core's default; only strip=false keeps members.
-		codec, err := NewCodec(envelopes, str(c, "json_path"), c["strip"] == false)
+		var codec *Codec
+		var err error
+		if c["json_mode"] == "mcp" {
+			codec, err = NewMCPCodec(envelopes, c["strip"] == false)
+		} else {
+			codec, err = NewCodec(envelopes, str(c, "json_path"), c["strip"] == false)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +158,7 @@ func TestVectorsCodec(t *testing.T) {
 			sameJSON(t, "send", map[string]any{"frame": sameForm(utf8, out), "enveloped": enveloped}, c["expected"])
 		case "receive":
 			rec := codec.Decode(mt, frame)
-			got := map[string]any{"payload": sameForm(utf8, rec.Payload), "context": nil, "error_code": nil, "event": nil}
+			got := map[string]any{"payload": sameForm(utf8, rec.Payload), "context": nil, "error_code": nil, "event": nil, "body_size": rec.BodySize}
 			if rec.Outcome == Enveloped {
 				tc := FromContext(rec.Remote)
 				if tc.TraceParent != nil && !tc.Remote {

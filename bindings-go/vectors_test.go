@@ -413,7 +413,13 @@ func TestVectorsHandshake(t *testing.T) {
 func TestVectorsEnvelopeJSON(t *testing.T) {
 	runCases(t, "envelope_json", func(t *testing.T, c vcase) {
 		strip, _ := c["strip"].(bool)
-		env, err := NewJSONEnvelope(str(c, "path"), strip)
+		var env *JSONEnvelope
+		var err error
+		if c["mode"] == "mcp" {
+			env, err = NewMCPEnvelope(strip)
+		} else {
+			env, err = NewJSONEnvelope(str(c, "path"), strip)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,10 +31,15 @@ type Options struct {
 	Envelopes tracewire.Envelopes
 	// HandshakeOnly propagates context in the handshake only, never in messages.
 	HandshakeOnly bool
-	// JSONPath is the member path of the JSON envelope ("" top level,
-	// "params._meta" for JSON-RPC and MCP). Both peers must agree.
+	// JSONPath is the member path of the JSON envelope object ("" is the
+	// default member, "tracewire"). Both peers must agree.
 	JSONPath string
-	// KeepEnvelope leaves the JSON envelope members in received payloads.
+	// MCP selects MCP / JSON-RPC mode: the context in params._meta of
+	// requests and notifications and result._meta of results, read and
+	// written on every text frame whatever the handshake negotiated, as MCP
+	// peers do (JSONPath is then ignored).
+	MCP bool
+	// KeepEnvelope leaves the JSON envelope's W3C members in received payloads.
 	// By default they are removed, so the application sees what the sender
 	// wrote (the default of every tracewire language).
 	KeepEnvelope bool
@@ -370,7 +375,12 @@ func (c *Conn) setup(o *Options) error {
 		}
 		c.sendSpans[i], c.recvSpans[i] = send.Without(tracewire.MessageSizeKey), recv.Without(tracewire.MessageSizeKey)
 	}
-	codec, err := tracewire.NewCodec(c.envelopes, o.JSONPath, o.KeepEnvelope)
+	var codec *tracewire.Codec
+	if o.MCP {
+		codec, err = tracewire.NewMCPCodec(c.envelopes, o.KeepEnvelope)
+	} else {
+		codec, err = tracewire.NewCodec(c.envelopes, o.JSONPath, o.KeepEnvelope)
+	}
 	if err != nil {
 		return err
 	}
@@ -493,7 +503,7 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 		return m, nil
 	}
 	m.Context, m.span = c.recvSpans[index(typ)].Start(ctx, c.tracer, c.sources(c.trust.Admit(rec.Remote)),
-		trace.WithAttributes(tracewire.MessageSizeKey.Int(len(m.Payload))))
+		trace.WithAttributes(tracewire.MessageSizeKey.Int(rec.BodySize)))
 	if rec.Event != nil {
 		m.span.AddEvent(rec.Event.Name, trace.WithAttributes(rec.Event.Attributes...))
 	}

@@ -257,6 +257,96 @@ func TestEnvelopeMembersStrippedByDefault(t *testing.T) {
 	}
 }
 
+// A forwarded frame carrying someone else's envelope, and an application
+// member named baggage: the server gets the client's context, never the
+// stale one, and both sides get the application's member back untouched.
+func TestStaleEnvelopeAndApplicationBaggageMember(t *testing.T) {
+	const stale = "0af7651916cd43dd8448eb211c80319c"
+	sent := `{"baggage":"app-owned","tracewire":{"traceparent":"00-` + stale + `-b7ad6b7169203331-01","tracestate":"stale=1","baggage":"old=1"},"type":"chat"}`
+	const untouched = `{"baggage":"app-owned","type":"chat"}`
+	opts := Options{TracerProvider: newRecorder(t).tp}
+	url, got := echoServer(t, &AcceptOptions{Options: opts})
+	c, _, err := Dial(t.Context(), url, &DialOptions{Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(t.Context(), websocket.MessageText, []byte(sent)); err != nil {
+		t.Fatal(err)
+	}
+	atServer := <-got
+	back, err := c.Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.End()
+	if string(atServer.payload) != untouched || string(back.Payload) != untouched {
+		t.Errorf("server got %s, client got %s, want %s", atServer.payload, back.Payload, untouched)
+	}
+	if atServer.traceID != c.SpanContext().TraceID() || atServer.traceID.String() == stale {
+		t.Errorf("server trace %v, want the client's %v", atServer.traceID, c.SpanContext().TraceID())
+	}
+	if atServer.bag != "" {
+		t.Errorf("server baggage %q: neither the stale value nor the application's member", atServer.bag)
+	}
+}
+
+// MCP mode against a third-party MCP server that knows nothing of the
+// tracewire handshake: params._meta is written and result._meta read anyway.
+func TestMCPModeWithoutNegotiation(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	requests := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		_, req, err := ws.Read(r.Context())
+		if err != nil {
+			return
+		}
+		requests <- req
+		_ = ws.Write(r.Context(), websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"result":{"_meta":{"traceparent":"`+tp+`","progressToken":1},"content":[]}}`))
+		_, _, _ = ws.Read(r.Context())
+	}))
+	defer srv.Close()
+	c, _, err := Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/mcp", &DialOptions{Options: Options{TracerProvider: newRecorder(t).tp, MCP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if c.Envelopes() != tracewire.NoEnvelopes {
+		t.Fatalf("a plain server accepted %v", c.Envelopes())
+	}
+	if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		Params struct {
+			Meta map[string]string `json:"_meta"`
+			Name string
+		}
+	}
+	if err := json.Unmarshal(<-requests, &req); err != nil || req.Params.Name != "search" || len(req.Params.Meta) != 1 {
+		t.Fatalf("request %+v (%v)", req, err)
+	}
+	if got, err := tracewire.ParseTraceParent(req.Params.Meta["traceparent"]); err != nil || got.TraceID != c.SpanContext().TraceID() {
+		t.Errorf("params._meta.traceparent %q: %v", req.Params.Meta["traceparent"], err)
+	}
+	m, err := c.Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.End()
+	if string(m.Payload) != `{"jsonrpc":"2.0","id":1,"result":{"_meta":{"progressToken":1},"content":[]}}` {
+		t.Errorf("result %s", m.Payload)
+	}
+	if trace.SpanContextFromContext(m.Context).TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("the result's context was not read: %v", trace.SpanContextFromContext(m.Context))
+	}
+}
+
 func TestDialAcceptMessageModel(t *testing.T) {
 	rec := newRecorder(t)
 	url, got := echoServer(t, &AcceptOptions{Options: Options{TracerProvider: rec.tp, Model: tracewire.ModelMessage}})
@@ -435,7 +525,7 @@ func TestAcceptBrowserQueryString(t *testing.T) {
 		t.Errorf("selected %q", ws.Subprotocol())
 	}
 	// A browser sends the JSON envelope itself.
-	msg := `{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01","q":1}`
+	msg := `{"tracewire":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"},"q":1}`
 	ws.Write(t.Context(), websocket.MessageText, []byte(msg))
 	r := <-got
 	if r.traceID.String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
@@ -443,7 +533,7 @@ func TestAcceptBrowserQueryString(t *testing.T) {
 	}
 	_, back, _ := ws.Read(t.Context())
 	var obj map[string]any
-	if err := json.Unmarshal(back, &obj); err != nil || obj["traceparent"] == nil || obj["q"] != float64(1) {
+	if err := json.Unmarshal(back, &obj); err != nil || obj["tracewire"] == nil || obj["q"] != float64(1) {
 		t.Errorf("echo %s", back)
 	}
 	ws.Close(websocket.StatusNormalClosure, "")

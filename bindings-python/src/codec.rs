@@ -44,8 +44,9 @@ pub(crate) struct PyCodec {
 #[pymethods]
 impl PyCodec {
     /// `envelopes`: what the handshake negotiated; `json`: where the JSON
-    /// members live and whether they are stripped on receive (default: top
-    /// level, stripped).
+    /// envelope object lives and whether it is stripped on receive (default:
+    /// the member `tracewire`, stripped; `JsonEnvelope.mcp()` reads and
+    /// writes text frames whatever was negotiated).
     #[new]
     #[pyo3(signature = (envelopes, json = None))]
     fn new(
@@ -56,7 +57,7 @@ impl PyCodec {
         guard(py, || {
             let json = match json {
                 Some(j) => j,
-                None => Py::new(py, PyJsonEnvelope::top_level())?,
+                None => Py::new(py, PyJsonEnvelope::core_default())?,
             };
             Ok(PyCodec {
                 inner: Codec::new(envelopes.0, json.get().inner.clone()),
@@ -142,12 +143,17 @@ impl PyCodec {
             let (bytes, text) = frame_bytes(frame)?;
             let bytes = bytes.as_slice();
             let mt = message_type(text);
-            let decoded = if bytes.len() >= DETACH_AT {
-                py.detach(|| self.inner.decode(mt, bytes))
-            } else {
-                self.inner.decode(mt, bytes)
+            let decode = || {
+                let decoded = self.inner.decode(mt, bytes);
+                let size = self.inner.payload_size(mt, &decoded);
+                (decoded, size)
             };
-            PyDecoded::from_core(py, decoded, frame, bytes, text)
+            let (decoded, size) = if bytes.len() >= DETACH_AT {
+                py.detach(decode)
+            } else {
+                decode()
+            };
+            PyDecoded::from_core(py, decoded, frame, bytes, text, size)
         })
     }
 

@@ -49,17 +49,20 @@ pub(crate) struct PyDecoded {
     context: Option<TraceContext>,
     error: Option<Py<PyAny>>,
     event: Option<Py<PyEvent>>,
+    body_size: usize,
 }
 
 impl PyDecoded {
     /// Converts a core outcome; `original` is the received frame object,
-    /// handed back as the payload whenever the payload is the whole frame.
+    /// handed back as the payload whenever the payload is the whole frame;
+    /// `body_size` is the core's count of the application payload.
     pub(crate) fn from_core(
         py: Python<'_>,
         decoded: Decoded<'_>,
         original: &Bound<'_, PyAny>,
         frame: &[u8],
         text: bool,
+        body_size: usize,
     ) -> PyResult<PyDecoded> {
         let same = |p: &[u8]| p.as_ptr() == frame.as_ptr() && p.len() == frame.len();
         let payload = |py: Python<'_>, p: &[u8]| -> PyResult<Py<PyAny>> {
@@ -80,6 +83,7 @@ impl PyDecoded {
                 context: None,
                 error: None,
                 event: None,
+                body_size,
             },
             Decoded::Enveloped(ctx, p) => PyDecoded {
                 status: "enveloped",
@@ -87,6 +91,7 @@ impl PyDecoded {
                 context: Some(ctx),
                 error: None,
                 event: None,
+                body_size,
             },
             Decoded::Malformed(e, p) => PyDecoded {
                 status: "malformed",
@@ -94,6 +99,7 @@ impl PyDecoded {
                 context: None,
                 error: Some(raise(py, e.code(), &e).into_value(py).into_any()),
                 event: Some(Py::new(py, PyEvent::from_core(py, &exception_event(&e))?)?),
+                body_size,
             },
         })
     }
@@ -131,6 +137,14 @@ impl PyDecoded {
     #[getter]
     fn exception_event(&self, py: Python<'_>) -> Option<Py<PyEvent>> {
         self.event.as_ref().map(|e| e.clone_ref(py))
+    }
+
+    /// The application payload's size in bytes, as
+    /// `messaging.message.body.size` counts it: never the envelope, even
+    /// when the JSON members were kept in `payload`.
+    #[getter]
+    fn body_size(&self) -> usize {
+        self.body_size
     }
 
     /// Whether the frame carried a valid envelope.
@@ -197,22 +211,21 @@ pub(crate) fn frame_bytes<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(FrameByte
     Ok((FrameBytes::Owned(v), false))
 }
 
-/// Where the JSON envelope members live (`path`, dot-separated; empty: the
-/// top level) and whether `extract` strips them from the payload (`None`:
+/// Where the JSON envelope object lives (`path`, dot-separated; empty: the
+/// core's default member, `tracewire`; or MCP mode, [`PyJsonEnvelope::mcp`])
+/// and whether `extract` strips its W3C members from the payload (`None`:
 /// the core's default, which strips).
 #[pyclass(frozen, module = "tracewire._native", name = "JsonEnvelope")]
 pub(crate) struct PyJsonEnvelope {
     pub(crate) inner: JsonEnvelope,
-    path: String,
     strip: bool,
 }
 
 impl PyJsonEnvelope {
-    /// Top-level members, stripped or not as the core decides by default.
-    pub(crate) fn top_level() -> Self {
+    /// The core's default: the envelope object at `tracewire`, stripped.
+    pub(crate) fn core_default() -> Self {
         PyJsonEnvelope {
-            inner: JsonEnvelope::top_level(),
-            path: String::new(),
+            inner: JsonEnvelope::default(),
             strip: STRIP_BY_DEFAULT,
         }
     }
@@ -228,18 +241,35 @@ impl PyJsonEnvelope {
             let inner = JsonEnvelope::at_path(path)
                 .map_err(|e| raise(py, e.code(), e))?
                 .strip_on_extract(strip);
-            Ok(PyJsonEnvelope {
-                inner,
-                path: path.to_owned(),
-                strip,
-            })
+            Ok(PyJsonEnvelope { inner, strip })
         })
     }
 
-    /// The member path (`""` for the top level).
+    /// MCP / JSON-RPC mode: the context in `params._meta` of requests and
+    /// notifications and `result._meta` of results, each message of a batch
+    /// its own; a `Codec` in this mode reads and writes text frames whatever
+    /// the handshake negotiated, as MCP peers do.
+    #[staticmethod]
+    #[pyo3(signature = (*, strip = None))]
+    fn mcp(strip: Option<bool>) -> Self {
+        let strip = strip.unwrap_or(STRIP_BY_DEFAULT);
+        PyJsonEnvelope {
+            inner: JsonEnvelope::mcp().strip_on_extract(strip),
+            strip,
+        }
+    }
+
+    /// The envelope object's member path (`""` in MCP mode, where it depends
+    /// on the message).
     #[getter]
     fn path(&self) -> String {
-        self.path.clone()
+        self.inner.path().join(".")
+    }
+
+    /// Whether this is MCP / JSON-RPC mode.
+    #[getter]
+    fn is_mcp(&self) -> bool {
+        self.inner.is_mcp()
     }
 
     /// Whether `extract` removes the envelope members from the payload.
@@ -248,8 +278,9 @@ impl PyJsonEnvelope {
         self.strip
     }
 
-    /// Returns `frame` (a JSON object, `str` or `bytes`) with the context's
-    /// members added, as the same type. `context` is a `TraceContext`, an
+    /// Returns `frame` (a JSON object, `str` or `bytes`) carrying the
+    /// context in its envelope object (stale W3C members replaced), as the
+    /// same type. `context` is a `TraceContext`, an
     /// `opentelemetry.context.Context`, or `None` for the current one.
     /// Raises `NotJsonObjectError` when the frame cannot take members.
     #[pyo3(signature = (frame, context = None))]
@@ -289,18 +320,27 @@ impl PyJsonEnvelope {
         guard(py, || {
             let (bytes, text) = frame_bytes(frame)?;
             let bytes = bytes.as_slice();
-            let decoded = if bytes.len() >= DETACH_AT {
-                py.detach(|| self.inner.extract(bytes))
-            } else {
-                self.inner.extract(bytes)
+            let extract = || {
+                let decoded = self.inner.extract(bytes);
+                let size = self.inner.payload_size(&decoded);
+                (decoded, size)
             };
-            PyDecoded::from_core(py, decoded, frame, bytes, text)
+            let (decoded, size) = if bytes.len() >= DETACH_AT {
+                py.detach(extract)
+            } else {
+                extract()
+            };
+            PyDecoded::from_core(py, decoded, frame, bytes, text, size)
         })
     }
 
     fn __repr__(&self) -> String {
         let strip = if self.strip { "True" } else { "False" };
-        format!("JsonEnvelope({:?}, strip={strip})", self.path)
+        if self.inner.is_mcp() {
+            format!("JsonEnvelope.mcp(strip={strip})")
+        } else {
+            format!("JsonEnvelope({:?}, strip={strip})", self.path())
+        }
     }
 }
 
@@ -331,7 +371,8 @@ fn decode_binary(py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<PyDecoded
         let (bytes, _) = frame_bytes(frame)?;
         let bytes = bytes.as_slice();
         let decoded = binary::decode(bytes);
-        PyDecoded::from_core(py, decoded, frame, bytes, false)
+        let size = decoded.payload().len();
+        PyDecoded::from_core(py, decoded, frame, bytes, false, size)
     })
 }
 

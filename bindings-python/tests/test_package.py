@@ -92,7 +92,7 @@ def test_bad_arguments_are_typed() -> None:
     with pytest.raises(tw.InvalidEnvelopeError):
         tw.TraceContext.from_carrier(b"\xf5TW\x01")
     with pytest.raises(tw.UnsupportedEnvelopeVersionError):
-        tw.TraceContext.from_carrier(b"\xf5TW\x02\x00")
+        tw.TraceContext.from_carrier(b"\xf5TW\x01\x00")
     with pytest.raises(tw.InvalidUrlError):
         tw.Target.from_url("http://example.com/chat")
     with pytest.raises(tw.InvalidArgumentError):
@@ -105,13 +105,21 @@ def test_bad_arguments_are_typed() -> None:
 
 def test_nothing_lost_on_bad_frames() -> None:
     env = tw.JsonEnvelope()
-    for frame in ['{"traceparent": 7, "x": 1}', '{"traceparent":"00-zz","x":1}', '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "x": ']:
+    for frame in ['{"tracewire":{"traceparent": 7}, "x": 1}', '{"tracewire":{"traceparent":"00-zz"},"x":1}']:
         d = env.extract(frame)
         assert d.is_malformed and d.payload == frame and isinstance(d.error, tw.Error)
-    for frame in [b"\xf5TW\x01\x01abc", b"\xf5TW\x09\x00payload", b"\xf5TW\x01\x80"]:
+    # Not well-formed JSON: no envelope, delivered as it came.
+    broken = '{"tracewire":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, "x": '
+    d = env.extract(broken)
+    assert d.status == "plain" and d.payload == broken
+    for frame in [b"\xf5TW\x02\x00\x20\x01abc", b"\xf5TW\x02\x00\x07\x09payload", b"\xf5TW\x02\x00\x07\x80"]:
         d = tw.decode_binary(frame)
         assert d.is_malformed and d.payload == frame
         assert isinstance(d.error, tw.InvalidEnvelopeError)
+    # A later version is skipped by its length: the payload is delivered.
+    d = tw.decode_binary(b"\xf5TW\x03\x00\x08xxaudio")
+    assert d.is_malformed and d.payload == b"audio"
+    assert isinstance(d.error, tw.UnsupportedEnvelopeVersionError)
     # garbage of every kind decodes without raising
     import random
 
@@ -156,7 +164,7 @@ def test_large_frames_round_trip() -> None:
     payload = bytes(range(256)) * 4096  # 1 MiB: copied with the interpreter released
     ctx = tw.TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     frame = tw.encode_binary(payload, ctx)
-    assert len(frame) == len(payload) + 30
+    assert len(frame) == len(payload) + 32
     d = tw.decode_binary(frame)
     assert d.payload == payload and d.context == tw.TraceContext(ctx.traceparent, remote=True)
 

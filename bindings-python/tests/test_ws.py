@@ -134,8 +134,61 @@ def test_default_server_and_client_strip_envelope_members(
         assert received[0].data == '{"text":"hi"}', "the server sees what the client wrote"
         assert reply.data == '{"text":"hi"}', "the client sees what the server wrote"
     else:
-        assert "traceparent" in json.loads(received[0].data)
-        assert "traceparent" in json.loads(reply.data)
+        assert "traceparent" in json.loads(received[0].data)["tracewire"]
+        assert "traceparent" in json.loads(reply.data)["tracewire"]
+
+
+def test_stale_envelope_and_application_baggage_member(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    received: List[tws.Message] = []
+    stale = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    # A forwarded frame: someone else's envelope, and the application's own
+    # member named baggage.
+    frame = json.dumps(
+        {"baggage": "app-owned", "tracewire": {"traceparent": stale, "tracestate": "stale=1", "baggage": "old=1"}, "type": "chat"},
+        separators=(",", ":"),
+    )
+
+    async def main() -> tws.Message:
+        async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/s", tracer_provider=provider) as conn:
+                await conn.send(frame)
+                reply: tws.Message = await conn.recv()
+                return reply
+
+    reply = run(main())
+    untouched = '{"baggage":"app-owned","type":"chat"}'
+    assert received[0].data == untouched and reply.data == untouched
+    remote = received[0].remote_context
+    assert remote is not None and remote.trace_id != stale[3:35], "the sender's context, never the stale one"
+    client_send = min(by_kind(exporter.get_finished_spans(), SpanKind.PRODUCER, "send /s"), key=lambda s: s.start_time or 0)
+    assert remote.span_id == format(client_send.context.span_id, "016x")
+    assert not remote.baggage and not remote.tracestate, "neither the stale values nor the application's member"
+
+
+def test_mcp_mode_reads_and_writes_meta_without_negotiation(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    # A third-party MCP server: no tracewire handshake, _meta read as it comes.
+    seen: List[Dict[str, Any]] = []
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    async def mcp_server(ws: Any) -> None:
+        async for raw in ws:
+            request = json.loads(raw)
+            seen.append(request)
+            result = {"_meta": {"traceparent": tp, "progressToken": 1}, "content": []}
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}))
+
+    async def main() -> tws.Message:
+        async with plain_serve(mcp_server, "127.0.0.1", 0) as server:
+            async with tws.connect(f"ws://127.0.0.1:{port_of(server)}/mcp", mcp=True, tracer_provider=provider) as conn:
+                await conn.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"}}')
+                reply: tws.Message = await conn.recv()
+                return reply
+
+    reply = run(main())
+    meta = seen[0]["params"]["_meta"]
+    assert set(meta) == {"traceparent"} and seen[0]["params"]["name"] == "search"
+    assert json.loads(reply.data) == {"jsonrpc": "2.0", "id": 1, "result": {"_meta": {"progressToken": 1}, "content": []}}
+    assert reply.remote_context is not None and reply.remote_context.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def test_message_model(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
@@ -190,7 +243,7 @@ def test_plain_client_against_traced_server(provider: TracerProvider, exporter: 
         async with tws.serve(echo_handler(received), "127.0.0.1", 0, tracer_provider=provider) as server:
             async with plain_connect(f"ws://127.0.0.1:{port_of(server)}/plain") as ws:
                 assert ws.response is not None and "Sec-WebSocket-Protocol" not in ws.response.headers
-                frame = '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","x":1}'
+                frame = '{"tracewire":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},"x":1}'
                 await ws.send(frame)
                 back1 = await ws.recv()
                 await ws.send(b"\xf5TW\x01\x00raw")  # looks enveloped: untouched, not negotiated
@@ -248,7 +301,7 @@ def test_browser_style_query_context_and_bad_envelope(provider: TracerProvider, 
             uri = f"ws://127.0.0.1:{port_of(server)}/b?traceparent={tp}&tracewire-session=browser-1"
             async with plain_connect(uri, subprotocols=["tracewire.v1.json"]) as ws:  # type: ignore[list-item]
                 assert ws.subprotocol == "tracewire.v1.json"
-                bad = '{"traceparent":"00-bad","x":1}'
+                bad = '{"tracewire":{"traceparent":"00-bad"},"x":1}'
                 await ws.send(bad)
                 await ws.recv()
                 await ws.send(b"\xf5TW\x01\x00not negotiated")

@@ -124,7 +124,7 @@ fn envelopes(c: &mut Criterion) {
     let ctx = context();
     // Extraction without the copy stripping costs, so json_extract keeps
     // measuring the scan alone (and stays comparable with earlier figures).
-    let env = JsonEnvelope::top_level().strip_on_extract(false);
+    let env = JsonEnvelope::default().strip_on_extract(false);
     let mut g = c.benchmark_group("envelope");
     for size in [1024usize, 64 * 1024] {
         let frame = json_object(size);

@@ -77,6 +77,13 @@ def ctx_selector(ctx):
     return 2 if ctx.get("tracestate") else 1
 
 
+def codec_selector(path, mode, strip, ctx):
+    """The codec target's selector: placement (default path, params._meta,
+    MCP), strip, context."""
+    placement = 2 if mode == "mcp" else 1 if path == "params._meta" else 0
+    return bytes([placement + 3 * int(strip) + 6 * ctx])
+
+
 # The bridge's byte format (bindings-bridge/src/wire.rs), little-endian.
 def u32(n):
     return struct.pack("<I", n)
@@ -117,11 +124,16 @@ def main():
 
     for case in load("envelope_json"):
         frame = frame_bytes(case.get("frame")) or b""
+        # json_envelope's placements: these paths, then MCP mode (PLACEMENTS).
         paths = ["", "params._meta", "a", "traceparent"]
-        path = paths.index(case.get("path", "")) if case.get("path", "") in paths else 0
-        sel = path | ctx_selector(case.get("context")) << 2
-        c.add("json_envelope", bytes([sel]) + frame)
-        c.add("codec", bytes([(path & 1) | 2 | ctx_selector(case.get("context")) << 2]) + frame)
+        if case.get("mode") == "mcp":
+            placement = len(paths)
+        else:
+            p = "" if case.get("path") == "tracewire" else case.get("path", "")
+            placement = paths.index(p) if p in paths else 0
+        ctx = ctx_selector(case.get("context"))
+        c.add("json_envelope", bytes([placement + (len(paths) + 1) * ctx]) + frame)
+        c.add("codec", codec_selector(case.get("path"), case.get("mode"), True, ctx) + frame)
         c.add("codec", bytes([0]) + frame)
 
     for case in load("envelope_binary"):
@@ -139,9 +151,9 @@ def main():
 
     for case in load("codec"):
         frame = frame_bytes(case.get("frame")) or b""
-        path = 1 if case.get("json_path") else 0
-        strip = 0 if case.get("strip") is False else 2
-        c.add("codec", bytes([path | strip | ctx_selector(case.get("context")) << 2]) + frame)
+        strip = case.get("strip") is not False
+        ctx = ctx_selector(case.get("context"))
+        c.add("codec", codec_selector(case.get("json_path"), case.get("json_mode"), strip, ctx) + frame)
 
     for case in load("handshake"):
         sup = case.get("supported") or ["json", "binary"]

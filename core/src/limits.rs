@@ -71,9 +71,9 @@ pub const BAGGAGE_MAX_RAW: usize = crate::baggage::MAX_RAW_BYTES;
 pub const BAGGAGE_MAX_PROPERTIES: usize = crate::baggage::MAX_PROPERTIES;
 
 /// The longest queue carrier ([`crate::TraceContext::from_carrier`]): magic,
-/// version, flags, the span context, and a tracestate and a baggage of their
+/// version, length, flags, the span context, and a tracestate and a baggage of their
 /// full raw budgets with their 2-byte lengths.
-pub const CARRIER_MAX_LEN: usize = 5 + 25 + 2 + TRACESTATE_MAX_RAW + 2 + BAGGAGE_MAX_RAW;
+pub const CARRIER_MAX_LEN: usize = 7 + 25 + 2 + TRACESTATE_MAX_RAW + 2 + BAGGAGE_MAX_RAW;
 
 /// Default largest WebSocket message accepted (`ws`), in bytes: 1 MiB. A chat
 /// or voice gateway moves JSON turns of a few KiB, token deltas of bytes and

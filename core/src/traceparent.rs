@@ -19,7 +19,8 @@ pub struct TraceId(pub [u8; 16]);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct SpanId(pub [u8; 8]);
 
-/// The trace-flags byte. Every bit is kept, including ones this library does not know.
+/// The trace-flags byte as received: every bit is kept, including ones this
+/// library does not know; a sender writes only [`TraceFlags::known`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TraceFlags(pub u8);
 
@@ -28,6 +29,13 @@ impl TraceFlags {
     pub const SAMPLED: TraceFlags = TraceFlags(0x01);
     /// Bit 1 (Level 2): the rightmost 7 bytes of the trace id are random.
     pub const RANDOM: TraceFlags = TraceFlags(0x02);
+
+    /// The flags a sender writes: sampled and random only. W3C Trace Context
+    /// Level 2 (trace-flags) has unknown bits set to zero on outgoing
+    /// requests, since their meaning may depend on the version.
+    pub const fn known(self) -> TraceFlags {
+        TraceFlags(self.0 & (Self::SAMPLED.0 | Self::RANDOM.0))
+    }
 
     /// Whether the sampled bit is set.
     pub const fn is_sampled(self) -> bool {
@@ -96,7 +104,9 @@ pub struct TraceParent {
 }
 
 impl TraceParent {
-    /// Parses a `traceparent` header value.
+    /// Parses a `traceparent` header value. Spaces and tabs around it are
+    /// optional whitespace (HTTP OWS), as in the W3C test suite; the length
+    /// budget counts them.
     ///
     /// ```
     /// use tracewire::TraceParent;
@@ -105,10 +115,10 @@ impl TraceParent {
     /// assert_eq!(tp.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     /// ```
     pub fn parse(value: &str) -> Result<TraceParent, TraceParentError> {
-        let b = value.as_bytes();
-        if b.len() > MAX_LEN {
+        if value.len() > MAX_LEN {
             return Err(TraceParentError::TooLong);
         }
+        let b = value.trim_matches([' ', '\t']).as_bytes();
         if b.len() < TRACEPARENT_LEN {
             return Err(TraceParentError::WrongLength(b.len()));
         }
@@ -148,13 +158,14 @@ impl TraceParent {
     }
 
     /// Writes the version-00 form into a fixed buffer, without allocating.
+    /// Only the known flags are written ([`TraceFlags::known`]).
     pub fn encode(&self) -> [u8; TRACEPARENT_LEN] {
         let mut out = [b'-'; TRACEPARENT_LEN];
         out[0] = b'0';
         out[1] = b'0';
         encode_hex(&self.trace_id.0, &mut out[3..35]);
         encode_hex(&self.span_id.0, &mut out[36..52]);
-        encode_hex(&[self.flags.0], &mut out[53..55]);
+        encode_hex(&[self.flags.known().0], &mut out[53..55]);
         out
     }
 }

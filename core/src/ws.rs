@@ -144,8 +144,8 @@ impl std::fmt::Debug for Config {
 }
 
 impl Default for Config {
-    /// The `connection` model, both envelopes, top-level JSON members
-    /// stripped from received messages (the default everywhere: the
+    /// The `connection` model, both envelopes, the JSON envelope object at
+    /// the member `tracewire`, stripped from received messages (the default everywhere: the
     /// application sees what the sender wrote), the global tracer provider,
     /// the default [`Limits`], and a trusted peer ([`Trust::trusted`]).
     fn default() -> Self {
@@ -153,7 +153,7 @@ impl Default for Config {
             model: Model::Connection,
             envelopes: Envelopes::ALL,
             apps: AppProtocols::default(),
-            json: JsonEnvelope::top_level(),
+            json: JsonEnvelope::default(),
             tracer: Arc::new(opentelemetry::global::tracer(INSTRUMENTATION_NAME)),
             limits: Limits::default(),
             trust: Trust::trusted(),
@@ -643,12 +643,18 @@ impl<S> TracedStream<S> {
             New(Vec<u8>),
             Suffix(usize),
         }
-        let (remote, envelope_error, deliver) = match self.codec.decode(message_type, frame) {
+        let decoded = self.codec.decode(message_type, frame);
+        let size = self.codec.payload_size(message_type, &decoded);
+        let (remote, envelope_error, deliver) = match decoded {
             Decoded::Enveloped(ctx, Cow::Owned(payload)) => {
                 (Some(ctx), None, Deliver::New(payload))
             }
             Decoded::Enveloped(ctx, Cow::Borrowed(payload)) => {
                 (Some(ctx), None, Deliver::Suffix(payload.len()))
+            }
+            // A binary envelope of a later version is skipped: its payload.
+            Decoded::Malformed(e, payload) if payload.len() < frame.len() => {
+                (None, Some(e), Deliver::Suffix(payload.len()))
             }
             Decoded::Malformed(e, _) => (None, Some(e), Deliver::Frame),
             Decoded::Plain(_) => (None, None, Deliver::Frame),
@@ -667,11 +673,6 @@ impl<S> TracedStream<S> {
             // A borrowed text payload is the whole frame (JSON members read
             // in place, not stripped).
             (Deliver::Suffix(_), message) => message,
-        };
-        let size = match &message {
-            Message::Text(t) => t.len(),
-            Message::Binary(b) => b.len(),
-            _ => 0,
         };
         if !self.receive_budget.admit() {
             return Received {

@@ -113,7 +113,7 @@ fn raw_budgets_are_the_documented_numbers() {
     assert_eq!(limits::BAGGAGE_MAX_PROPERTIES, 16);
     assert_eq!(limits::BAGGAGE_MAX_MEMBERS, 64);
     assert_eq!(limits::BAGGAGE_MAX_BYTES, 8192);
-    assert_eq!(limits::CARRIER_MAX_LEN, 33_826);
+    assert_eq!(limits::CARRIER_MAX_LEN, 33_828);
     assert_eq!(limits::WS_MAX_MESSAGE_SIZE, 1 << 20);
     assert_eq!(limits::WS_MAX_FRAME_SIZE, 1 << 20);
     assert_eq!(limits::WS_HANDSHAKE_TIMEOUT, Duration::from_secs(10));

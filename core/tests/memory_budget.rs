@@ -176,7 +176,7 @@ fn decoder_cases(size: usize, rows: &mut Vec<Row>) {
     });
     drop(bag);
 
-    let env = JsonEnvelope::top_level();
+    let env = JsonEnvelope::default();
     let outcome = |d: &tracewire::Decoded<'_>| match d {
         tracewire::Decoded::Plain(_) => "plain".to_owned(),
         tracewire::Decoded::Malformed(e, _) => format!("malformed: {e}"),
@@ -188,7 +188,7 @@ fn decoder_cases(size: usize, rows: &mut Vec<Row>) {
         ),
     };
     let frame = format!(
-        "{{\"traceparent\":\"{TP}\",\"baggage\":\"{}\"}}",
+        "{{\"tracewire\":{{\"traceparent\":\"{TP}\",\"baggage\":\"{}\"}}}}",
         members(size)
     );
     run("json: baggage member", frame.len(), &mut || {
@@ -197,9 +197,9 @@ fn decoder_cases(size: usize, rows: &mut Vec<Row>) {
     drop(frame);
 
     let frame = padded(
-        &format!("{{\"traceparent\":\"{TP}\",\"tracestate\":\""),
+        &format!("{{\"tracewire\":{{\"traceparent\":\"{TP}\",\"tracestate\":\""),
         "\\u0061",
-        "\"}",
+        "\"}}",
         size,
     );
     run("json: escaped tracestate member", frame.len(), &mut || {
@@ -210,7 +210,7 @@ fn decoder_cases(size: usize, rows: &mut Vec<Row>) {
     let frame = padded(
         "{\"",
         "\\u0061",
-        &format!("\":1,\"traceparent\":\"{TP}\"}}"),
+        &format!("\":1,\"tracewire\":{{\"traceparent\":\"{TP}\"}}}}"),
         size,
     );
     run("json: escaped member name", frame.len(), &mut || {
@@ -219,7 +219,7 @@ fn decoder_cases(size: usize, rows: &mut Vec<Row>) {
     drop(frame);
 
     let frame = padded(
-        &format!("{{\"traceparent\":\"{TP}\",\"data\":\""),
+        &format!("{{\"tracewire\":{{\"traceparent\":\"{TP}\"}},\"data\":\""),
         "x",
         "\"}",
         size,
@@ -329,7 +329,7 @@ async fn send_to_server(size: usize) -> String {
             }
             response.push(byte[0]);
         }
-        let prefix = format!("{{\"traceparent\":\"{TP}\",\"x\":\"");
+        let prefix = format!("{{\"tracewire\":{{\"traceparent\":\"{TP}\"}},\"x\":\"");
         let suffix = b"\"}";
         let byte_at = |i: usize| {
             if i < prefix.len() {

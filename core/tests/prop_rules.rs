@@ -40,7 +40,7 @@ proptest! {
     #[test]
     fn the_codec_hands_back_what_was_sent(payload in proptest::collection::vec(any::<u8>(), 0..64),
                                           text in "[ -~]{0,32}") {
-        let codec = Codec::new(Envelopes::ALL, JsonEnvelope::top_level());
+        let codec = Codec::new(Envelopes::ALL, JsonEnvelope::default());
         let wire = codec.encode(MessageType::Binary, &payload, &ctx());
         let mut reused = vec![0xAA; 3];
         prop_assert!(codec.encode_into(MessageType::Binary, &payload, &ctx(), &mut reused));
@@ -48,12 +48,12 @@ proptest! {
         let got = codec.decode(MessageType::Binary, &wire);
         prop_assert_eq!(got.payload(), &payload[..]);
         prop_assert_eq!(got.context().and_then(|c| c.traceparent), ctx().traceparent);
-        // Text that is not an object, and a well-formed object. (A frame that
-        // starts with `{` but is not well-formed JSON is injected into all
-        // the same: inject does not scan past the members it writes.)
+        // Text that is not an object, one that only starts like one (not
+        // well-formed JSON: sent untouched), and a well-formed object.
         let plain = format!("x{text}");
+        let broken = format!("{{{text}");
         let object = format!("{{\"t\":{}}}", serde_json::Value::String(text.clone()));
-        for frame in [plain.as_bytes(), object.as_bytes()] {
+        for frame in [plain.as_bytes(), broken.as_bytes(), object.as_bytes()] {
             let wire = codec.encode(MessageType::Text, frame, &ctx());
             prop_assert!(std::str::from_utf8(&wire).is_ok());
             let mut reused = vec![0xAA; 3];
@@ -66,7 +66,7 @@ proptest! {
 
     #[test]
     fn decoding_any_frame_never_panics(frame in proptest::collection::vec(any::<u8>(), 0..80)) {
-        let codec = Codec::new(Envelopes::ALL, JsonEnvelope::top_level());
+        let codec = Codec::new(Envelopes::ALL, JsonEnvelope::default());
         for t in MessageType::ALL {
             let decoded = codec.decode(*t, &frame);
             if decoded.error().is_some() {

@@ -35,8 +35,13 @@ fn same_form(like: &Value, b: &[u8]) -> Value {
 fn codec_vectors() {
     common::run_cases("codec", |case| {
         let name = common::name(case);
-        let mut json_envelope =
-            JsonEnvelope::at_path(case["json_path"].as_str().expect("json_path")).expect("path");
+        let mut json_envelope = match case["json_mode"].as_str() {
+            Some("mcp") => JsonEnvelope::mcp(),
+            None => {
+                JsonEnvelope::at_path(case["json_path"].as_str().expect("json_path")).expect("path")
+            }
+            Some(mode) => panic!("{name}: unknown json_mode {mode}"),
+        };
         if let Some(strip) = case.get("strip").and_then(Value::as_bool) {
             json_envelope = json_envelope.strip_on_extract(strip);
         }
@@ -93,6 +98,7 @@ fn codec_vectors() {
                     "context": decoded.context().map(common::header_strings),
                     "error_code": decoded.error().map(|e| e.code().as_str()),
                     "event": event,
+                    "body_size": codec.payload_size(message_type, &decoded),
                 });
                 assert_eq!(&got, expected, "{name}");
             }

@@ -8,9 +8,12 @@ use tracewire::envelope::{Decoded, json::JsonEnvelope};
 fn json_envelope_vectors() {
     common::run_cases("envelope_json", |case| {
         let name = common::name(case);
-        let env = JsonEnvelope::at_path(case["path"].as_str().expect("path"))
-            .expect("path")
-            .strip_on_extract(case["strip"].as_bool().unwrap_or(false));
+        let env = match case["mode"].as_str() {
+            Some("mcp") => JsonEnvelope::mcp(),
+            None => JsonEnvelope::at_path(case["path"].as_str().expect("path")).expect("path"),
+            Some(mode) => panic!("{name}: unknown mode {mode}"),
+        }
+        .strip_on_extract(case["strip"].as_bool().unwrap_or(false));
         let frame = case["frame"].as_str().expect("frame").as_bytes();
         match case["op"].as_str().expect("op") {
             "inject" => {

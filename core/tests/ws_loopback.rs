@@ -533,7 +533,7 @@ async fn malformed_envelope_is_delivered_with_its_bytes_and_an_error() {
     let (mut raw, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("connect");
-    let truncated = Bytes::from_static(&[0xF5, 0x54, 0x57, 0x01, 0x01, 0xaa]);
+    let truncated = Bytes::from_static(&[0xF5, 0x54, 0x57, 0x02, 0x00, 0x20, 0x01, 0xaa]);
     raw.send(Message::binary(truncated.clone()))
         .await
         .expect("send");
@@ -602,7 +602,7 @@ async fn browser_style_query_parameters_parent_the_server_span() {
     };
     assert!(
         text.as_str()
-            .starts_with(r#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-"#),
+            .starts_with(r#"{"tracewire":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-"#),
         "reply carries the server context: {text}"
     );
     assert!(text.as_str().ends_with(r#""type":"chat","text":"hello"}"#));
@@ -690,4 +690,46 @@ async fn close_after_the_peer_closed_sends_the_reply() {
         );
         assert!(!matches!(span.status, Status::Error { .. }), "{name}");
     }
+}
+
+/// A forwarded frame carrying someone else's envelope, and an application
+/// member named `baggage`: the receiver gets the sender's context, never the
+/// stale one, and the application gets its own member back untouched.
+#[tokio::test]
+async fn stale_envelope_and_application_baggage_member() {
+    let t = Telemetry::new();
+    let (url, server) = echo_server(t.config(Model::Connection)).await;
+    let (mut client, _) = ws::connect(url.as_str(), &t.config(Model::Connection))
+        .await
+        .expect("connect");
+    let stale = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let frame = format!(
+        r#"{{"baggage":"app-owned","tracewire":{{"traceparent":"{stale}","tracestate":"stale=1","baggage":"old=1"}},"type":"chat"}}"#
+    );
+    client
+        .send_in(&Context::new(), Message::text(frame))
+        .await
+        .expect("send");
+    let echo = client.next().await.expect("echo").expect("ok");
+    assert_eq!(
+        echo.message,
+        Message::text(r#"{"baggage":"app-owned","type":"chat"}"#),
+        "the application's member comes back untouched, the stale envelope gone"
+    );
+    client.close(None).await.expect("close");
+    while client.next().await.is_some() {}
+    let errors = server.await.expect("server");
+    assert!(errors.iter().all(Option::is_none), "{errors:?}");
+    let spans = t.spans();
+    let send = find(&spans, "send /chat", SpanKind::Producer, 0);
+    let process = find(&spans, "process /chat", SpanKind::Consumer, 0);
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(
+        process.span_context.trace_id(),
+        send.span_context.trace_id()
+    );
+    assert_ne!(
+        process.span_context.trace_id().to_string(),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
 }

@@ -78,6 +78,9 @@ class LoadRun(Run):
         self.rss_before: Dict[str, Optional[float]] = {}
         self.rss_after: Dict[str, Optional[float]] = {}
         self.failed_exports: Dict[str, int] = {}
+        # Writing a file of a few hundred thousand spans takes longer than
+        # the demo's few hundred.
+        self.collector_stop_timeout_s = 300.0
 
     def _start(self, name: str, extra: Sequence[object] = (), **kw) -> Service:  # type: ignore[override]
         if name == "device":

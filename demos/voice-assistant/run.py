@@ -232,6 +232,8 @@ class Run:
         self.jaeger: Optional[jaeger.Jaeger] = None
         # The local receiver, when this run started one.
         self.collector: Optional[Service] = None
+        # How long the receiver may take to write its file once stopped.
+        self.collector_stop_timeout_s = STOP_TIMEOUT_S
         self.started = time.time()
         # Redis's working directory (empty: nothing is persisted).
         self.redis_dir: Optional[tempfile.TemporaryDirectory] = None
@@ -336,7 +338,7 @@ class Run:
             problems = [p for s in reversed(self.services) if s not in (device, self.collector)
                         if (p := s.stop()) is not None]
             if self.collector is not None:
-                problem = self.collector.stop()
+                problem = self.collector.stop(self.collector_stop_timeout_s)
                 if problem is not None:
                     problems.append(problem)
             if problems:

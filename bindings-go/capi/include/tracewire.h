@@ -224,8 +224,9 @@ typedef struct TwConnection TwConnection;
 // [`tw_error_code`] and [`tw_error_message`], free it with [`tw_error_free`].
 typedef struct TwError TwError;
 
-// A JSON envelope configuration: member path and whether extraction strips
-// the members. Immutable; share it between threads freely.
+// A JSON envelope configuration: where the envelope object lives (a member
+// path, or MCP mode) and whether extraction strips its W3C members.
+// Immutable; share it between threads freely.
 typedef struct TwJsonEnvelope TwJsonEnvelope;
 
 // Counts one connection's process spans against its policy's
@@ -465,6 +466,9 @@ typedef struct TwReceived {
   struct TwError *error;
   // The event to record on the receive span: an event record (malformed only).
   struct TwBytes event;
+  // The application payload's size for `messaging.message.body.size`:
+  // never the envelope, even when JSON members were not stripped.
+  size_t body_size;
 } TwReceived;
 
 // An optional number: `value` is meaningful only when `has` is true.
@@ -880,8 +884,8 @@ struct TwError *tw_new_session_id(struct TwBytes *out);
 void tw_decoded_free(struct TwDecoded *d);
 
 // Creates a JSON envelope configuration: `path` is the dot-separated member
-// path (empty: top level, e.g. `params._meta` for JSON-RPC); `strip` removes
-// the envelope members from extracted payloads.
+// path of the envelope object (empty: the default member, `tracewire`);
+// `strip` removes its W3C members from extracted payloads.
 //
 // Errors: `invalid_argument` for an empty path component, non-UTF-8 path or
 // NULL pointers. Free `*out` with [`tw_json_envelope_free`].
@@ -893,6 +897,19 @@ struct TwError *tw_json_envelope_new(const uint8_t *path,
                                      size_t len,
                                      bool strip,
                                      struct TwJsonEnvelope **out);
+
+// Creates a JSON envelope configuration in MCP / JSON-RPC mode
+// (`docs/PROTOCOL.md` section 4.4): the context in `params._meta` of
+// requests and notifications, `result._meta` of results, each message of a
+// batch its own; `strip` as for [`tw_json_envelope_new`].
+//
+// Errors: `invalid_argument` for a NULL `out`. Free `*out` with
+// [`tw_json_envelope_free`]. Thread safety: any thread; the handle is safe
+// to share.
+//
+// # Safety
+// `out` writable.
+struct TwError *tw_json_envelope_mcp(bool strip, struct TwJsonEnvelope **out);
 
 // Frees `*env` and sets it to NULL, so a second call is a no-op. NULL or
 // `*env` NULL: no-op. Not concurrently with other uses of the handle.
@@ -1177,7 +1194,8 @@ struct TwError *tw_target_from_request(int32_t scheme,
 
 // Creates the codec of a connection that negotiated `envelopes`
 // (`TW_ENVELOPE_*` bits), with the JSON members at `json_path`
-// (dot-separated; empty: top level). With `keep_members` false, received
+// (dot-separated; empty: the default member, `tracewire`). With
+// `keep_members` false, received
 // payloads get the core's default (members stripped, `docs/PROTOCOL.md`
 // section 3.4); with true, the members are left in.
 //
@@ -1192,6 +1210,20 @@ struct TwError *tw_codec_new(uint32_t envelopes,
                              size_t json_path_len,
                              bool keep_members,
                              struct TwCodec **out);
+
+// Creates the codec of a connection in MCP / JSON-RPC mode: the JSON
+// context in `params._meta` of requests and notifications and
+// `result._meta` of results, read and written on every text frame whatever
+// the handshake negotiated (`envelopes`, `TW_ENVELOPE_*` bits, still decides
+// binary frames), as MCP peers do (`docs/PROTOCOL.md` section 4.4).
+// `keep_members` as for [`tw_codec_new`].
+//
+// Errors: `invalid_argument` for a NULL `out`. Free `*out` with
+// [`tw_codec_free`]. Thread safety: any thread; the handle is safe to share.
+//
+// # Safety
+// `out` writable.
+struct TwError *tw_codec_new_mcp(uint32_t envelopes, bool keep_members, struct TwCodec **out);
 
 // Frees `*codec` and sets it to NULL, so a second call is a no-op. NULL or
 // `*codec` NULL: no-op.

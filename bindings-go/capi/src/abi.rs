@@ -108,6 +108,20 @@ pub(crate) unsafe fn put<T>(out: *mut T, value: T) -> Result<()> {
     Ok(())
 }
 
+/// Writes a new handle owning `value` to `out`. The NULL check comes before
+/// the allocation, so a NULL `out` leaks nothing.
+///
+/// # Safety
+/// `out` must be NULL or valid for a write of a pointer.
+pub(crate) unsafe fn put_handle<T>(out: *mut *mut T, value: T) -> Result<()> {
+    if out.is_null() {
+        return Err(TwError::invalid_argument("a NULL out-pointer was passed"));
+    }
+    // SAFETY: non-NULL, and the caller guarantees it is writable.
+    unsafe { out.write(Box::into_raw(Box::new(value))) };
+    Ok(())
+}
+
 /// Borrows the out-pointer `out`, for results written in place (a large
 /// struct is then not built elsewhere and copied).
 ///

@@ -27,7 +27,8 @@ pub struct TwCodec(Codec);
 
 /// Creates the codec of a connection that negotiated `envelopes`
 /// (`TW_ENVELOPE_*` bits), with the JSON members at `json_path`
-/// (dot-separated; empty: top level). With `keep_members` false, received
+/// (dot-separated; empty: the default member, `tracewire`). With
+/// `keep_members` false, received
 /// payloads get the core's default (members stripped, `docs/PROTOCOL.md`
 /// section 3.4); with true, the members are left in.
 ///
@@ -58,7 +59,40 @@ pub unsafe extern "C" fn tw_codec_new(
         }
         let codec = Codec::new(envelopes_from_bits(envelopes), json);
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(TwCodec(codec)))) }
+        unsafe { put_handle(out, TwCodec(codec)) }
+    })
+}
+
+/// Creates the codec of a connection in MCP / JSON-RPC mode: the JSON
+/// context in `params._meta` of requests and notifications and
+/// `result._meta` of results, read and written on every text frame whatever
+/// the handshake negotiated (`envelopes`, `TW_ENVELOPE_*` bits, still decides
+/// binary frames), as MCP peers do (`docs/PROTOCOL.md` section 4.4).
+/// `keep_members` as for [`tw_codec_new`].
+///
+/// Errors: `invalid_argument` for a NULL `out`. Free `*out` with
+/// [`tw_codec_free`]. Thread safety: any thread; the handle is safe to share.
+///
+/// # Safety
+/// `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_codec_new_mcp(
+    envelopes: u32,
+    keep_members: bool,
+    out: *mut *mut TwCodec,
+) -> *mut TwError {
+    if !out.is_null() {
+        // SAFETY: writable per the contract.
+        unsafe { out.write(ptr::null_mut()) };
+    }
+    guard(|| {
+        let mut json = JsonEnvelope::mcp();
+        if keep_members {
+            json = json.strip_on_extract(false);
+        }
+        let codec = Codec::new(envelopes_from_bits(envelopes), json);
+        // SAFETY: caller guarantee.
+        unsafe { put_handle(out, TwCodec(codec)) }
     })
 }
 
@@ -152,6 +186,9 @@ pub struct TwReceived {
     pub error: *mut TwError,
     /// The event to record on the receive span: an event record (malformed only).
     pub event: TwBytes,
+    /// The application payload's size for `messaging.message.body.size`:
+    /// never the envelope, even when JSON members were not stripped.
+    pub body_size: usize,
 }
 
 impl Default for TwReceived {
@@ -164,6 +201,7 @@ impl Default for TwReceived {
             payload_copy: TwBytes::default(),
             error: ptr::null_mut(),
             event: TwBytes::default(),
+            body_size: 0,
         }
     }
 }
@@ -187,9 +225,10 @@ pub unsafe extern "C" fn tw_received_free(r: *mut TwReceived) {
     }
 }
 
-fn received_out(frame: &[u8], decoded: Decoded<'_>) -> TwReceived {
+fn received_out(frame: &[u8], decoded: Decoded<'_>, body_size: usize) -> TwReceived {
     let mut out = TwReceived {
         outcome: u32::from(DecodedKind::of(&decoded).code()),
+        body_size,
         ..TwReceived::default()
     };
     let borrowed = |out: &mut TwReceived, p: &[u8]| {
@@ -247,7 +286,9 @@ pub unsafe extern "C" fn tw_codec_decode(
             )
         };
         let t = MessageType::from_code(message_type)?;
-        let r = received_out(frame, codec.0.decode(t, frame));
+        let decoded = codec.0.decode(t, frame);
+        let body_size = codec.0.payload_size(t, &decoded);
+        let r = received_out(frame, decoded, body_size);
         // SAFETY: caller guarantee.
         unsafe { put(out, r) }
     })

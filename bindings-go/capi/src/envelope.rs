@@ -98,13 +98,14 @@ fn fill_decoded(out: &mut TwDecoded, frame: &[u8], decoded: Decoded<'_>, header_
     }
 }
 
-/// A JSON envelope configuration: member path and whether extraction strips
-/// the members. Immutable; share it between threads freely.
+/// A JSON envelope configuration: where the envelope object lives (a member
+/// path, or MCP mode) and whether extraction strips its W3C members.
+/// Immutable; share it between threads freely.
 pub struct TwJsonEnvelope(JsonEnvelope);
 
 /// Creates a JSON envelope configuration: `path` is the dot-separated member
-/// path (empty: top level, e.g. `params._meta` for JSON-RPC); `strip` removes
-/// the envelope members from extracted payloads.
+/// path of the envelope object (empty: the default member, `tracewire`);
+/// `strip` removes its W3C members from extracted payloads.
 ///
 /// Errors: `invalid_argument` for an empty path component, non-UTF-8 path or
 /// NULL pointers. Free `*out` with [`tw_json_envelope_free`].
@@ -130,7 +131,34 @@ pub unsafe extern "C" fn tw_json_envelope_new(
             .map_err(TwError::core)?
             .strip_on_extract(strip);
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(TwJsonEnvelope(env)))) }
+        unsafe { put_handle(out, TwJsonEnvelope(env)) }
+    })
+}
+
+/// Creates a JSON envelope configuration in MCP / JSON-RPC mode
+/// (`docs/PROTOCOL.md` section 4.4): the context in `params._meta` of
+/// requests and notifications, `result._meta` of results, each message of a
+/// batch its own; `strip` as for [`tw_json_envelope_new`].
+///
+/// Errors: `invalid_argument` for a NULL `out`. Free `*out` with
+/// [`tw_json_envelope_free`]. Thread safety: any thread; the handle is safe
+/// to share.
+///
+/// # Safety
+/// `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tw_json_envelope_mcp(
+    strip: bool,
+    out: *mut *mut TwJsonEnvelope,
+) -> *mut TwError {
+    if !out.is_null() {
+        // SAFETY: writable per the contract.
+        unsafe { out.write(ptr::null_mut()) };
+    }
+    guard(|| {
+        let env = JsonEnvelope::mcp().strip_on_extract(strip);
+        // SAFETY: caller guarantee.
+        unsafe { put_handle(out, TwJsonEnvelope(env)) }
     })
 }
 

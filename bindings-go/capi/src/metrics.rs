@@ -36,9 +36,8 @@ pub unsafe extern "C" fn tw_stream_metrics_new(
     }
     guard(|| {
         let kind = StreamKind::from_code(kind)?;
-        let m = Box::new(TwStreamMetrics(StreamMetrics::new(kind)));
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(m)) }
+        unsafe { put_handle(out, TwStreamMetrics(StreamMetrics::new(kind))) }
     })
 }
 

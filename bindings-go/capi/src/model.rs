@@ -95,7 +95,7 @@ pub unsafe extern "C" fn tw_connection_new(
             conn = conn.with_server(addr, port);
         }
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(TwConnection(conn)))) }
+        unsafe { put_handle(out, TwConnection(conn)) }
     })
 }
 

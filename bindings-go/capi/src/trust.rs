@@ -63,7 +63,7 @@ pub unsafe extern "C" fn tw_trust_new(
             max_receive_spans,
         };
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(TwTrust(trust)))) }
+        unsafe { put_handle(out, TwTrust(trust)) }
     })
 }
 
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn tw_trust_new(
 pub unsafe extern "C" fn tw_trust_untrusted(out: *mut *mut TwTrust) -> *mut TwError {
     guard(|| {
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(TwTrust(Trust::untrusted())))) }
+        unsafe { put_handle(out, TwTrust(Trust::untrusted())) }
     })
 }
 
@@ -159,7 +159,7 @@ pub unsafe extern "C" fn tw_connection_with_trust(
         };
         let trusted = TwConnection(c.0.clone().with_trust(t.0.clone()));
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(trusted))) }
+        unsafe { put_handle(out, trusted) }
     })
 }
 
@@ -215,7 +215,7 @@ pub unsafe extern "C" fn tw_receive_span_budget_new(
         };
         let budget = TwReceiveSpanBudget(ReceiveSpanBudget::new(limit));
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(budget))) }
+        unsafe { put_handle(out, budget) }
     })
 }
 
@@ -239,7 +239,7 @@ pub unsafe extern "C" fn tw_connection_receive_span_budget(
         let c = unsafe { handle(conn, "the connection handle is NULL") }?;
         let budget = TwReceiveSpanBudget(c.0.trust.receive_span_budget());
         // SAFETY: caller guarantee.
-        unsafe { put(out, Box::into_raw(Box::new(budget))) }
+        unsafe { put_handle(out, budget) }
     })
 }
 

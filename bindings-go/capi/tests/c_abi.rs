@@ -102,7 +102,7 @@ fn null_pointers_are_invalid_argument_not_crashes() {
             0,
             &mut out,
         ));
-        assert_eq!(bytes_of(&out), &[0xF5, 0x54, 0x57, 1, 0]);
+        assert_eq!(bytes_of(&out), &[0xF5, 0x54, 0x57, 2, 0, 7, 0]);
         tw_bytes_free(&mut out);
     }
 }
@@ -218,13 +218,13 @@ fn frees_are_idempotent_through_the_same_variable() {
             1,
             &mut b,
         ));
-        assert_eq!(b.len, 31);
+        assert_eq!(b.len, 33);
         tw_bytes_free(&mut b);
         assert!(b.ptr.is_null());
         tw_bytes_free(&mut b);
 
         let mut d = TwDecoded::default();
-        let bad = [0xF5, 0x54, 0x57, 9, 0];
+        let bad = [0xF5, 0x54, 0x57, 1, 0];
         ok(tw_binary_decode(bad.as_ptr(), bad.len(), false, &mut d));
         assert_eq!(d.outcome, TW_DECODED_MALFORMED);
         assert_eq!(tw_error_code(d.error), 5);
@@ -256,7 +256,7 @@ fn json_round_trip_borrows_the_payload() {
             &mut framed,
         ));
         let got = bytes_of(&framed).to_vec();
-        assert!(got.starts_with(br#"{"traceparent":""#));
+        assert!(got.starts_with(br#"{"tracewire":{"traceparent":""#));
         let mut d = TwDecoded::default();
         ok(tw_json_extract(env, got.as_ptr(), got.len(), true, &mut d));
         assert_eq!(d.outcome, TW_DECODED_ENVELOPED);
@@ -352,7 +352,7 @@ fn handles_are_shareable_between_threads() {
             s.spawn(|| {
                 let sh = &shared;
                 for _ in 0..200 {
-                    let frame = br#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#;
+                    let frame = br#"{"tracewire":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}"#;
                     let mut d = TwDecoded::default();
                     // SAFETY: live handle, valid pointers.
                     ok(unsafe { tw_json_extract(sh.0, frame.as_ptr(), frame.len(), false, &mut d) });

@@ -114,7 +114,7 @@ fn the_codec_envelopes_and_records_a_malformed_frame() {
     });
     assert!(enveloped);
     let wire = bytes_of(&frame).to_vec();
-    assert!(wire.starts_with(br#"{"traceparent":""#));
+    assert!(wire.starts_with(br#"{"tracewire":{"traceparent":""#));
     // SAFETY: freed once.
     unsafe { tw_bytes_free(&mut frame) };
     // Binary was not negotiated: passed through, nothing allocated.
@@ -152,7 +152,7 @@ fn the_codec_envelopes_and_records_a_malformed_frame() {
         tw_received_free(&mut rec);
     }
 
-    let bad = br#"{"traceparent":"00-zz","x":1}"#;
+    let bad = br#"{"tracewire":{"traceparent":"00-zz"},"x":1}"#;
     // SAFETY: as above.
     ok(unsafe { tw_codec_decode(codec, TW_MESSAGE_TEXT, bad.as_ptr(), bad.len(), &mut rec) });
     assert_eq!(rec.outcome, TW_DECODED_MALFORMED);
@@ -236,4 +236,52 @@ fn a_bare_span_context_allocates_nothing_and_header_forms_come_from_the_core() {
         assert!(ctx.record.ptr.is_null() && ctx.tracestate.ptr.is_null());
         tw_context_free(&mut ctx);
     }
+}
+
+#[test]
+fn the_mcp_codec_reads_and_writes_meta_without_negotiation() {
+    let mut codec: *mut TwCodec = ptr::null_mut();
+    // SAFETY: valid output; nothing negotiated.
+    ok(unsafe { tw_codec_new_mcp(0, false, &mut codec) });
+    let sp = span();
+    let payload = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#;
+    let mut frame = TwBytes::default();
+    let mut enveloped = false;
+    // SAFETY: a live handle and valid inputs.
+    ok(unsafe {
+        tw_codec_encode(
+            codec,
+            TW_MESSAGE_TEXT,
+            payload.as_ptr(),
+            payload.len(),
+            &sp,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut frame,
+            &mut enveloped,
+        )
+    });
+    assert!(enveloped);
+    let wire = bytes_of(&frame).to_vec();
+    let want = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"_meta":{{"traceparent":"{TP}"}},"name":"x"}}}}"#
+    );
+    assert_eq!(wire, want.as_bytes());
+    // SAFETY: freed once.
+    unsafe { tw_bytes_free(&mut frame) };
+    let mut rec = TwReceived::default();
+    // SAFETY: a live handle and valid inputs.
+    ok(unsafe { tw_codec_decode(codec, TW_MESSAGE_TEXT, wire.as_ptr(), wire.len(), &mut rec) });
+    assert_eq!(rec.outcome, TW_DECODED_ENVELOPED);
+    assert_eq!(bytes_of(&rec.payload_copy), payload, "stripped by default");
+    // SAFETY: freed once each.
+    unsafe {
+        tw_received_free(&mut rec);
+        tw_codec_free(&mut codec);
+    }
+    // SAFETY: a NULL output is a typed error, not a crash.
+    let err = take(unsafe { tw_codec_new_mcp(0, false, ptr::null_mut()) });
+    assert_eq!(err.map(|e| e.0), Some(8));
 }

@@ -6,7 +6,7 @@ use jni::EnvUnowned;
 use jni::objects::{JClass, JString};
 use jni::sys::{jboolean, jint, jlong};
 use tracewire::envelope::codec::Codec;
-use tracewire::envelope::json::{JsonEnvelope, STRIP_BY_DEFAULT};
+use tracewire::envelope::json::STRIP_BY_DEFAULT;
 use tracewire::model::MessageType;
 use tracewire_bridge::wire::{Reader, Writer};
 use tracewire_bridge::{Coded, envelopes_from_bits};
@@ -26,26 +26,22 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_stripByDefault<'local>
 }
 
 /// A codec for a connection that negotiated `envelopes` (the bridge's
-/// envelope bit set: 1 JSON, 2 binary), with JSON members at `path` (null
-/// or empty: top level), stripped on receive when `strip`. Free with
-/// `codecFree`. Fails with `invalid_argument` for a bad path.
+/// envelope bit set: 1 JSON, 2 binary), with the JSON envelope object at
+/// `path` (null or empty: the default member) or in MCP mode (`mcp`: text
+/// frames read and written whatever was negotiated), stripped on receive
+/// when `strip`. Free with `codecFree`. Fails with `invalid_argument` for a
+/// bad path.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_codecNew<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     envelopes: jint,
     path: JString<'local>,
+    mcp: jboolean,
     strip: jboolean,
 ) -> jlong {
     guarded(&mut env, |env| {
-        let path = if path.is_null() {
-            String::new()
-        } else {
-            path.try_to_string(env)?
-        };
-        let json = JsonEnvelope::at_path(&path)
-            .map_err(|e| Fail::Code(e.code(), e.to_string()))?
-            .strip_on_extract(strip);
+        let json = crate::envelope::json_envelope(env, &path, mcp)?.strip_on_extract(strip);
         let codec = Codec::new(envelopes_from_bits(envelopes as u32), json);
         Ok(into_handle(codec))
     })
@@ -113,7 +109,9 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecEncode<'local>(
 /// context record; malformed: `u32 code, str message`, then the event the
 /// receive span records, the core's `exception` event); then the payload the
 /// application sees: `u8 0, u32 offset, u32 length` (a part of the frame,
-/// not copied) or `u8 1` and the payload as bytes (members were stripped).
+/// not copied) or `u8 1` and the payload as bytes (members were stripped);
+/// then the application payload's size (`u32`, core `Codec::payload_size`:
+/// never the envelope, stripped or not).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_codecDecode<'local>(
     mut env: EnvUnowned<'local>,
@@ -146,6 +144,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_codecDecode<'local>(
                 w.u8(1);
                 w.bytes(payload);
             }
+            w.len(codec.payload_size(message_type, &d));
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }

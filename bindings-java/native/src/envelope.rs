@@ -30,25 +30,38 @@ pub(crate) fn decoded(w: &mut Writer, d: &Decoded<'_>) {
 
 // ---------------------------------------------------------------- envelopes
 
-/// A JSON envelope configuration (member path, strip on extract); free with `jsonFree`.
+/// A JSON envelope configuration (the envelope object's member path, or MCP
+/// mode, which ignores it; strip on extract); free with `jsonFree`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_jsonNew<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     path: JString<'local>,
+    mcp: jboolean,
     strip: jboolean,
 ) -> jlong {
     guarded(&mut env, |env| {
-        let path = if path.is_null() {
-            String::new()
-        } else {
-            path.try_to_string(env)?
-        };
-        let envelope = JsonEnvelope::at_path(&path)
-            .map_err(|e| Fail::Code(e.code(), e.to_string()))?
-            .strip_on_extract(strip);
+        let envelope = json_envelope(env, &path, mcp)?.strip_on_extract(strip);
         Ok(into_handle(envelope))
     })
+}
+
+/// The JSON envelope at `path` (null or empty: the default member), or in
+/// MCP mode.
+pub(crate) fn json_envelope(
+    env: &mut jni::Env<'_>,
+    path: &JString<'_>,
+    mcp: bool,
+) -> Result<JsonEnvelope, Fail> {
+    if mcp {
+        return Ok(JsonEnvelope::mcp());
+    }
+    let path = if path.is_null() {
+        String::new()
+    } else {
+        path.try_to_string(env)?
+    };
+    JsonEnvelope::at_path(&path).map_err(|e| Fail::Code(e.code(), e.to_string()))
 }
 
 /// Frees a `jsonNew` handle (0 is ignored).
@@ -103,7 +116,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonInject<'local>(
 /// Extracts from a JSON frame. Out: `u8 result (0 plain, 1 enveloped,
 /// 2 malformed)`, then a context record (enveloped) or `u32 code, str
 /// message` and an event record (malformed; see `decoded`), then `u8 stripped` and, when 1, the stripped
-/// payload as bytes.
+/// payload as bytes, then the application payload's size (`u32`, core `payload_size`).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(
     mut env: EnvUnowned<'local>,
@@ -129,6 +142,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_jsonExtract<'local>(
                 }
                 _ => w.u8(0),
             }
+            w.len(envelope.payload_size(&d));
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }
@@ -160,7 +174,8 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_binaryEncode<'local>(
 }
 
 /// Decodes a binary frame. Out: like `jsonExtract`'s first part, then
-/// `u32 payload offset` into the frame (the payload is never copied).
+/// `u32 payload offset` into the frame (the payload is never copied), then
+/// the payload's size (`u32`).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tracewire_internal_Native_binaryDecode<'local>(
     mut env: EnvUnowned<'local>,
@@ -179,6 +194,7 @@ pub extern "system" fn Java_dev_tracewire_internal_Native_binaryDecode<'local>(
             decoded(&mut w, &d);
             let offset = frame.len() - d.payload().len();
             w.u32(offset as u32);
+            w.len(d.payload().len());
         }
         // SAFETY: Native's contract.
         unsafe { emit(&w, out, cap) }

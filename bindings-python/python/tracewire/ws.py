@@ -239,8 +239,7 @@ class TracedConnection:
             connection = self._spans.connection_context
             return Message(data, connection or Context(), remote_tc, decoded.error, trace.INVALID_SPAN)
         text = isinstance(data, str)
-        size = len(data.encode()) if isinstance(data, str) else len(data)
-        decision = self._conn.receive("text" if text else "binary", size)
+        decision = self._conn.receive("text" if text else "binary", decoded.body_size)
         ctx = self._spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
         span = trace.get_current_span(ctx)
         event = decoded.exception_event
@@ -317,6 +316,10 @@ class TracedConnection:
         await self.close()
 
 
+def _json_envelope(json_path: str, mcp: bool, strip: Optional[bool]) -> JsonEnvelope:
+    return JsonEnvelope.mcp(strip=strip) if mcp else JsonEnvelope(json_path, strip=strip)
+
+
 class connect:
     """Opens a traced WebSocket connection (``await connect(...)`` or
     ``async with connect(...) as conn``).
@@ -329,8 +332,13 @@ class connect:
         subprotocols: the application's own subprotocols, in order of
             preference: offered composed with the tracewire tokens and alone
             (see :attr:`TracedConnection.subprotocol`).
-        json_path: where JSON envelope members live (e.g. ``"params._meta"``).
-        strip: whether to remove the JSON envelope members from received
+        json_path: the member path of the JSON envelope object (default
+            ``""``: the core's default member, ``tracewire``).
+        mcp: MCP / JSON-RPC mode: the context in ``params._meta`` of
+            requests and notifications and ``result._meta`` of results
+            (``json_path`` is then ignored), read and written on every text
+            frame whatever the handshake negotiated, as MCP peers do.
+        strip: whether to remove the JSON envelope's W3C members from received
             payloads; ``None`` (default) is the core's default, the same in
             every tracewire language: stripped, so the application sees what
             the sender wrote. ``False`` keeps them.
@@ -353,6 +361,7 @@ class connect:
         envelopes: Optional[Envelopes] = None,
         subprotocols: Optional[List[str]] = None,
         json_path: str = "",
+        mcp: bool = False,
         strip: Optional[bool] = None,
         tracer_provider: Optional[trace.TracerProvider] = None,
         context: Optional[Context] = None,
@@ -363,7 +372,7 @@ class connect:
         self._model = model
         self._offer = envelopes
         self._apps = subprotocols
-        self._json = JsonEnvelope(json_path, strip=strip)
+        self._json = _json_envelope(json_path, mcp, strip)
         self._provider = tracer_provider
         self._context = context
         self._trust = trust
@@ -434,6 +443,7 @@ def serve(
     envelopes: Optional[Envelopes] = None,
     subprotocols: Optional[List[str]] = None,
     json_path: str = "",
+    mcp: bool = False,
     strip: Optional[bool] = None,
     tracer_provider: Optional[trace.TracerProvider] = None,
     trust: Optional[Trust] = None,
@@ -457,7 +467,7 @@ def serve(
     internet passes ``Trust.untrusted()``, so a client's context is only
     linked, its baggage dropped, its session id replaced and its messages'
     spans capped (``docs/PROTOCOL.md`` section 12). Received JSON payloads lose their envelope
-    members unless ``strip=False`` (see :class:`connect` for the other
+    object's W3C members unless ``strip=False`` (see :class:`connect` for the other
     arguments). Your own ``process_request`` and ``process_response`` hooks
     run first. ``server.address`` and ``server.port`` come from the ``Host``
     header; the port defaults to the scheme's only when ``ssl`` is given
@@ -474,7 +484,7 @@ def serve(
         raise TypeError("tracewire.ws.serve selects the subprotocol itself; pass subprotocols=")
     supported = envelopes
     apps = list(subprotocols or [])
-    json_envelope = JsonEnvelope(json_path, strip=strip)
+    json_envelope = _json_envelope(json_path, mcp, strip)
     # Whether this server terminates TLS is the only scheme it can know (behind
     # a proxy, plain ws may still be wss to the client): unknown otherwise.
     scheme = "wss" if kwargs.get("ssl") is not None else None

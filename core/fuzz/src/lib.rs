@@ -57,7 +57,8 @@ pub fn contexts() -> Vec<TraceContext> {
 
 /// The context a receiver gets back after `ctx` went through any of the
 /// serialised forms (headers, envelopes, carrier): the span context as it
-/// was, the tracestate and baggage as their own (possibly truncated) headers
+/// was but for unknown trace flags (a sender writes only the known ones),
+/// the tracestate and baggage as their own (possibly truncated) headers
 /// parse, a tracestate only with a span context, and marked remote.
 pub fn received(ctx: &TraceContext) -> TraceContext {
     let tracestate = match ctx.traceparent {
@@ -71,7 +72,10 @@ pub fn received(ctx: &TraceContext) -> TraceContext {
         Baggage::parse(&ctx.baggage.to_header()).expect("a baggage parses its own header")
     };
     TraceContext {
-        traceparent: ctx.traceparent,
+        traceparent: ctx.traceparent.map(|tp| TraceParent {
+            flags: tp.flags.known(),
+            ..tp
+        }),
         tracestate,
         baggage,
         remote: true,

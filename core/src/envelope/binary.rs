@@ -1,19 +1,24 @@
 //! The binary envelope: a compact, versioned prefix before the payload of a
 //! binary frame. Decoding borrows the payload from the frame.
 //!
-//! Layout (version 1, big-endian lengths):
+//! Layout (version 2, big-endian lengths):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 3 | magic `F5 54 57` (`0xF5` never starts valid UTF-8; `TW`) |
-//! | 3 | 1 | version `01` |
-//! | 4 | 1 | flags: bit 0 span context, bit 1 tracestate, bit 2 baggage; bits 3-7 zero |
-//! | 5 | 16 | trace id (if bit 0) |
-//! | 21 | 8 | span id (if bit 0) |
-//! | 29 | 1 | trace flags (if bit 0) |
+//! | 3 | 1 | version `02` |
+//! | 4 | 2 | envelope length: bytes from offset 0 to the payload |
+//! | 6 | 1 | flags: bit 0 span context, bit 1 tracestate, bit 2 baggage; bits 3-7 zero |
+//! | 7 | 16 | trace id (if bit 0) |
+//! | 23 | 8 | span id (if bit 0) |
+//! | 31 | 1 | trace flags (if bit 0) |
 //! | … | 2 + n | tracestate header value, length-prefixed (if bit 1) |
 //! | … | 2 + n | baggage header value, length-prefixed (if bit 2) |
-//! | … | rest | the application payload |
+//! | length | rest | the application payload |
+//!
+//! Every later version keeps magic, version and length first, so a receiver
+//! skips an envelope of a version it does not read and still delivers the
+//! payload (reporting `unsupported_envelope_version`).
 //!
 //! ```
 //! use tracewire::envelope::{binary, Decoded};
@@ -23,7 +28,7 @@
 //!     ..Default::default()
 //! };
 //! let frame = binary::encode(&ctx, b"\x01\x02audio");
-//! assert_eq!(frame.len(), 30 + 7);
+//! assert_eq!(frame.len(), 32 + 7);
 //! let Decoded::Enveloped(got, payload) = binary::decode(&frame) else { panic!() };
 //! assert_eq!(got.traceparent, ctx.traceparent);
 //! assert_eq!(&*payload, b"\x01\x02audio");
@@ -37,8 +42,9 @@ use std::borrow::Cow;
 
 /// The first three bytes of every binary envelope.
 pub const MAGIC: [u8; 3] = [0xF5, 0x54, 0x57];
-/// The version this library writes and reads.
-pub const VERSION: u8 = 1;
+/// The version this library writes and reads. Version 1 (no length field)
+/// cannot be skipped; every version from 2 on can.
+pub const VERSION: u8 = 2;
 /// Flag bit: trace id, span id and trace flags follow.
 pub const FLAG_SPAN_CONTEXT: u8 = 0x01;
 /// Flag bit: a length-prefixed `tracestate` follows.
@@ -46,8 +52,10 @@ pub const FLAG_TRACESTATE: u8 = 0x02;
 /// Flag bit: a length-prefixed `baggage` follows.
 pub const FLAG_BAGGAGE: u8 = 0x04;
 const KNOWN_FLAGS: u8 = FLAG_SPAN_CONTEXT | FLAG_TRACESTATE | FLAG_BAGGAGE;
-/// Bytes before any optional field: magic, version, flags.
-const FIXED_LEN: usize = 5;
+/// Bytes every version from 2 on starts with: magic, version, length.
+const SKIPPABLE_PREFIX_LEN: usize = 6;
+/// Bytes before any optional field: magic, version, length, flags.
+const FIXED_LEN: usize = 7;
 /// Bytes of trace id, span id and trace flags.
 const SPAN_CONTEXT_LEN: usize = 25;
 
@@ -71,13 +79,16 @@ pub fn encode_header_into(ctx: &TraceContext, out: &mut Vec<u8>) {
     if baggage.is_some() {
         flags |= FLAG_BAGGAGE;
     }
+    let start = out.len();
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
+    // The length, filled in once the fields are written.
+    out.extend_from_slice(&[0, 0]);
     out.push(flags);
     if let Some(tp) = ctx.traceparent {
         out.extend_from_slice(&tp.trace_id.0);
         out.extend_from_slice(&tp.span_id.0);
-        out.push(tp.flags.0);
+        out.push(tp.flags.known().0);
     }
     for field in [tracestate, baggage].into_iter().flatten() {
         // Both header values are bounded far below u16::MAX by their specs.
@@ -85,6 +96,9 @@ pub fn encode_header_into(ctx: &TraceContext, out: &mut Vec<u8>) {
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&field.as_bytes()[..usize::from(len)]);
     }
+    // At most 7 + 25 + 2 + 512 + 2 + 8192 bytes: always fits.
+    let len = u16::try_from(out.len() - start).unwrap_or(u16::MAX);
+    out[start + 4..start + 6].copy_from_slice(&len.to_be_bytes());
 }
 
 /// Returns a new frame: the envelope for `ctx` followed by `payload`.
@@ -109,15 +123,35 @@ pub fn is_enveloped(frame: &[u8]) -> bool {
 }
 
 /// Reads the envelope of a received binary frame. Never fails: see [`Decoded`].
-/// The payload is borrowed from `frame`; nothing is copied.
+/// The payload is borrowed from `frame`; nothing is copied. An envelope of
+/// a later version is skipped by its length: the payload after it is
+/// delivered, with `UnsupportedVersion`.
 pub fn decode(frame: &[u8]) -> Decoded<'_> {
     if !is_enveloped(frame) {
         return Decoded::Plain(frame);
     }
     match decode_header(frame) {
         Ok((ctx, len)) => Decoded::Enveloped(ctx, Cow::Borrowed(&frame[len..])),
+        Err(e @ EnvelopeError::UnsupportedVersion(_)) => {
+            Decoded::Malformed(e, payload_after_later_version(frame).unwrap_or(frame))
+        }
         Err(e) => Decoded::Malformed(e, frame),
     }
+}
+
+/// The payload after an envelope of a version above [`VERSION`], found by
+/// its length field; `None` for an earlier version (version 1 has no
+/// length) or a length that does not fit the frame.
+fn payload_after_later_version(frame: &[u8]) -> Option<&[u8]> {
+    let prefix = frame.get(..SKIPPABLE_PREFIX_LEN)?;
+    if prefix[3] <= VERSION {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([prefix[4], prefix[5]]));
+    if len < SKIPPABLE_PREFIX_LEN {
+        return None;
+    }
+    frame.get(len..)
 }
 
 /// Parses the envelope at the start of `frame`, returning the context and
@@ -131,6 +165,21 @@ pub fn decode_header(frame: &[u8]) -> Result<(TraceContext, usize), EnvelopeErro
     if version != VERSION {
         return Err(EnvelopeError::UnsupportedVersion(version));
     }
+    let declared = r.take(2)?;
+    let declared = usize::from(u16::from_be_bytes([declared[0], declared[1]]));
+    if declared < FIXED_LEN {
+        return Err(EnvelopeError::InvalidField(
+            "the envelope length is shorter than its fixed fields",
+        ));
+    }
+    if declared > frame.len() {
+        return Err(EnvelopeError::Truncated {
+            needed: declared,
+            available: frame.len(),
+        });
+    }
+    // The fields are read within the declared length only.
+    r.b = &frame[..declared];
     let flags = r.take(1)?[0];
     if flags & !KNOWN_FLAGS != 0 {
         return Err(EnvelopeError::ReservedFlags(flags & !KNOWN_FLAGS));
@@ -177,7 +226,12 @@ pub fn decode_header(frame: &[u8]) -> Result<(TraceContext, usize), EnvelopeErro
         )?)
         .unwrap_or_default();
     }
-    Ok((ctx, r.pos))
+    if r.pos != declared {
+        return Err(EnvelopeError::InvalidField(
+            "the envelope length does not match its fields",
+        ));
+    }
+    Ok((ctx, declared))
 }
 
 // The queue carrier is this format with no payload. It lives here rather than
@@ -186,7 +240,7 @@ pub fn decode_header(frame: &[u8]) -> Result<(TraceContext, usize), EnvelopeErro
 impl TraceContext {
     /// Serialises the context for a queue item, a job record or any store
     /// (the async capture half). The carrier is a binary envelope with no
-    /// payload: about 30 bytes plus any tracestate and baggage.
+    /// payload: about 32 bytes plus any tracestate and baggage.
     ///
     /// ```
     /// use tracewire::TraceContext;

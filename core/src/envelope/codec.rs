@@ -6,10 +6,14 @@
 //!
 //! | frame | negotiated | outgoing | incoming |
 //! |---|---|---|---|
-//! | text, a JSON object | `json` | members injected at the path | members read, and stripped unless configured not to |
+//! | text, a JSON object | `json` | envelope object written at the path | envelope object read, and stripped unless configured not to |
 //! | text, anything else | `json` | untouched | untouched, no context |
 //! | binary | `binary` | prefixed, even with an empty context | prefix read and removed; a malformed one is kept and reported |
 //! | either | not negotiated | untouched | untouched, no context |
+//!
+//! In MCP mode ([`JsonEnvelope::mcp`]) text frames are read and written as if
+//! `json` were negotiated, whatever the handshake said: MCP peers carry their
+//! context in `_meta` unconditionally.
 //!
 //! A malformed envelope never loses the frame: it is delivered with its
 //! original bytes, and the receive span gets the OpenTelemetry `exception`
@@ -22,7 +26,7 @@
 //! use tracewire::model::MessageType;
 //! use tracewire::{TraceContext, TraceParent};
 //!
-//! let codec = Codec::new(Envelopes::ALL, JsonEnvelope::top_level());
+//! let codec = Codec::new(Envelopes::ALL, JsonEnvelope::default());
 //! let ctx = TraceContext {
 //!     traceparent: Some(TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")?),
 //!     ..Default::default()
@@ -56,7 +60,7 @@ pub struct Codec {
 impl Codec {
     /// The codec for a connection that negotiated `envelopes` (see
     /// [`crate::handshake`]), with JSON members placed and stripped as `json`
-    /// says ([`JsonEnvelope::top_level`] strips by default).
+    /// says (the default strips).
     pub fn new(envelopes: Envelopes, json: JsonEnvelope) -> Self {
         Codec { envelopes, json }
     }
@@ -69,6 +73,12 @@ impl Codec {
     /// Where the JSON members live and whether they are stripped.
     pub fn json(&self) -> &JsonEnvelope {
         &self.json
+    }
+
+    /// Whether text frames carry the JSON envelope: negotiated, or MCP mode,
+    /// which third-party MCP peers use without any negotiation.
+    fn reads_json(&self) -> bool {
+        self.envelopes.json || self.json.is_mcp()
     }
 
     /// The frame to send for an application `payload` sent in the span whose
@@ -101,7 +111,7 @@ impl Codec {
     ) -> bool {
         out.clear();
         match message_type {
-            MessageType::Text if self.envelopes.json => {
+            MessageType::Text if self.reads_json() => {
                 // An uninstrumented peer must get the same bytes it would
                 // without tracewire; a frame that cannot carry members does.
                 let injected = self.json.inject_into(payload, ctx, out).is_ok();
@@ -126,9 +136,19 @@ impl Codec {
     /// [`exception_event`]. Envelopes not negotiated are not read.
     pub fn decode<'a>(&self, message_type: MessageType, frame: &'a [u8]) -> Decoded<'a> {
         match message_type {
-            MessageType::Text if self.envelopes.json => self.json.extract(frame),
+            MessageType::Text if self.reads_json() => self.json.extract(frame),
             MessageType::Binary if self.envelopes.binary => binary::decode(frame),
             _ => Decoded::Plain(frame),
+        }
+    }
+
+    /// The application payload's size in a frame [`decode`](Self::decode)
+    /// read, for `messaging.message.body.size` on the receive span: never the
+    /// envelope, even when JSON members are not stripped.
+    pub fn payload_size(&self, message_type: MessageType, decoded: &Decoded<'_>) -> usize {
+        match message_type {
+            MessageType::Text => self.json.payload_size(decoded),
+            MessageType::Binary => decoded.payload().len(),
         }
     }
 }

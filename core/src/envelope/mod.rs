@@ -4,8 +4,9 @@
 //! its own context in an *envelope*, negotiated in the handshake
 //! ([`crate::handshake`]):
 //!
-//! - [`json`]: `traceparent` / `tracestate` / `baggage` members of a text
-//!   frame holding a JSON object, at a configurable member path;
+//! - [`json`]: an envelope object holding `traceparent` / `tracestate` /
+//!   `baggage` members in a text frame holding a JSON object, at a
+//!   configurable member path (or MCP's `_meta`);
 //! - [`binary`]: a compact prefix before the payload of a binary frame.
 //!
 //! [`codec`] decides, for a connection's negotiation state, which of them a
@@ -33,7 +34,10 @@ pub enum Decoded<'a> {
     /// The frame carried an envelope: its context and the application payload
     /// (borrowed from the frame unless members had to be stripped).
     Enveloped(TraceContext, Cow<'a, [u8]>),
-    /// The frame claims an envelope that is malformed: why, and the frame as it came.
+    /// The frame claims an envelope that is malformed: why, and the bytes to
+    /// deliver: the frame as it came, or the payload after a binary envelope
+    /// of a version this library does not read (its length says where the
+    /// payload starts).
     Malformed(EnvelopeError, &'a [u8]),
 }
 
@@ -71,9 +75,6 @@ pub enum EnvelopeError {
     /// exists but is not an object, so no members can be added.
     #[error("cannot add trace context: {0}")]
     NotJsonObject(&'static str),
-    /// The object holding the envelope members is not well-formed JSON.
-    #[error("malformed JSON around byte {0} of the envelope object")]
-    InvalidJson(usize),
     /// An envelope member is not a JSON string.
     #[error("envelope member {0} is not a JSON string")]
     NotAString(&'static str),

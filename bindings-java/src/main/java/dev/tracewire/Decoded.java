@@ -37,6 +37,7 @@ public final class Decoded {
   private final String eventName;
   private final Attributes eventAttributes;
   private final ByteBuffer payload;
+  private final int bodySize;
 
   private Decoded(
       Kind kind,
@@ -44,13 +45,15 @@ public final class Decoded {
       TracewireException error,
       String eventName,
       Attributes eventAttributes,
-      ByteBuffer payload) {
+      ByteBuffer payload,
+      int bodySize) {
     this.kind = kind;
     this.context = context;
     this.error = error;
     this.eventName = eventName;
     this.eventAttributes = eventAttributes;
     this.payload = payload;
+    this.bodySize = bodySize;
   }
 
   /** Reads the payload part of a decoding record (it differs per native call). */
@@ -63,7 +66,8 @@ public final class Decoded {
    * Reads a decoding record of the native library: {@code u8 outcome} (the bridge's {@code
    * DecodedKind} code, which {@link Kind} mirrors), then a context record (enveloped) or the
    * error's code and message and the event the core records for it (malformed), then the payload
-   * through {@code payload}.
+   * through {@code payload}, then the application payload's size as the core counts it ({@code
+   * u32}).
    */
   static Decoded read(Scratch s, PayloadReader payload) {
     Kind kind = KINDS[s.readU8()];
@@ -78,7 +82,8 @@ public final class Decoded {
       eventName = s.readStr();
       eventAttributes = ConnectionModel.readAttributes(s);
     }
-    return new Decoded(kind, ctx, err, eventName, eventAttributes, payload.read(s));
+    ByteBuffer p = payload.read(s);
+    return new Decoded(kind, ctx, err, eventName, eventAttributes, p, s.readU32());
   }
 
   /**
@@ -86,7 +91,8 @@ public final class Decoded {
    * the payload is {@code frame} itself.
    */
   public static Decoded plain(ByteBuffer frame) {
-    return new Decoded(Kind.PLAIN, TraceContext.empty(), null, null, null, frame.slice());
+    ByteBuffer p = frame.slice();
+    return new Decoded(Kind.PLAIN, TraceContext.empty(), null, null, null, p, p.remaining());
   }
 
   /** The outcome. */
@@ -146,6 +152,15 @@ public final class Decoded {
   /** The payload length in bytes (without the envelope). */
   public int payloadSize() {
     return payload.remaining();
+  }
+
+  /**
+   * The application payload's size, as {@code messaging.message.body.size} counts it: the
+   * payload without the envelope's members even when they were not stripped (core {@code
+   * Codec::payload_size}).
+   */
+  public int bodySize() {
+    return bodySize;
   }
 
   @Override

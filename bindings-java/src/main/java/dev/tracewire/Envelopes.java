@@ -3,8 +3,8 @@ package dev.tracewire;
 import dev.tracewire.internal.Native;
 
 /**
- * A set of envelope formats, as offered by a client or accepted by a server ({@code
- * tracewire-envelope}: {@code json}, {@code binary}). Immutable.
+ * A set of envelope formats, as offered by a client or selected by a server (the set a {@code
+ * tracewire.v1.*} subprotocol token names: {@code json}, {@code binary}). Immutable.
  *
  * @param json the JSON envelope on text frames
  * @param binary the binary envelope on binary frames

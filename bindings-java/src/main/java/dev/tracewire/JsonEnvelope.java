@@ -10,16 +10,18 @@ import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
 /**
- * The JSON envelope (docs/PROTOCOL.md section 4): {@code traceparent}, {@code tracestate} and
- * {@code baggage} members in a JSON object text frame, at the top level or at a member path such
- * as {@code params._meta} (JSON-RPC, MCP). Injection copies the rest of the frame byte for byte;
- * extraction never fails (see {@link Decoded}).
+ * The JSON envelope (docs/PROTOCOL.md section 4): one envelope object in a JSON text frame holding
+ * {@code traceparent}, {@code tracestate} and {@code baggage} members, at a member path (default:
+ * the top-level member {@code tracewire}), or in MCP mode ({@link #mcp()}) at {@code params._meta}
+ * of requests and notifications and {@code result._meta} of results. Injection replaces the three
+ * values as a unit and copies the rest of the frame byte for byte; extraction never fails (see
+ * {@link Decoded}).
  *
  * <p>Thread-safe. {@link #close()} frees the native configuration (idempotent; a {@link
  * java.lang.ref.Cleaner} frees it if you forget).
  *
  * <pre>{@code
- * try (JsonEnvelope env = JsonEnvelope.topLevel()) {
+ * try (JsonEnvelope env = JsonEnvelope.atDefaultPath()) {
  *   byte[] out = env.inject("{\"type\":\"chat\"}".getBytes(UTF_8), TraceContext.current());
  *   Decoded in = env.extract(out);
  * }
@@ -30,20 +32,26 @@ public final class JsonEnvelope implements AutoCloseable {
   private static final int SLACK = 256;
 
   private final String path;
+  private final boolean mcp;
   private final boolean strip;
   private final NativeHandle handle;
 
   /**
-   * An envelope at {@code path}.
+   * An envelope object at {@code path}.
    *
-   * @param path a dot-separated member path ({@code ""}: the top-level object)
-   * @param stripOnExtract whether {@link #extract} removes the envelope members from the payload
+   * @param path a dot-separated member path ({@code ""}: the default member, {@code tracewire})
+   * @param stripOnExtract whether {@link #extract} removes the W3C members from the payload
    * @throws TracewireException {@code invalid_argument} for a path with an empty component
    */
   public JsonEnvelope(String path, boolean stripOnExtract) {
+    this(path, false, stripOnExtract);
+  }
+
+  private JsonEnvelope(String path, boolean mcp, boolean stripOnExtract) {
     this.path = path == null ? "" : path;
+    this.mcp = mcp;
     this.strip = stripOnExtract;
-    long h = Native.jsonNew(this.path, stripOnExtract);
+    long h = Native.jsonNew(this.path, mcp, stripOnExtract);
     this.handle = new NativeHandle(h, Native::jsonFree, "JsonEnvelope");
     Cleaners.CLEANER.register(this, handle);
   }
@@ -58,19 +66,41 @@ public final class JsonEnvelope implements AutoCloseable {
     this(path, Native.stripByDefault());
   }
 
-  /** Members at the top level of the object, stripped on extract as the core's default says. */
-  public static JsonEnvelope topLevel() {
+  /**
+   * The envelope object at the default member, {@code tracewire}, stripped on extract as the
+   * core's default says.
+   */
+  public static JsonEnvelope atDefaultPath() {
     return new JsonEnvelope("");
   }
 
-  /** Members at {@code path} (e.g. {@code params._meta}), stripped as the core's default says. */
+  /** The envelope object at {@code path}, stripped as the core's default says. */
   public static JsonEnvelope atPath(String path) {
     return new JsonEnvelope(path);
   }
 
-  /** The member path ({@code ""} for the top level). */
+  /**
+   * MCP / JSON-RPC mode, stripped as the core's default says: the context in {@code params._meta}
+   * of requests and notifications and {@code result._meta} of results, each message of a batch
+   * its own.
+   */
+  public static JsonEnvelope mcp() {
+    return mcp(Native.stripByDefault());
+  }
+
+  /** {@link #mcp()} with {@code stripOnExtract} as for {@link #JsonEnvelope(String, boolean)}. */
+  public static JsonEnvelope mcp(boolean stripOnExtract) {
+    return new JsonEnvelope("", true, stripOnExtract);
+  }
+
+  /** The member path as given ({@code ""}: the default member; ignored in MCP mode). */
   public String path() {
     return path;
+  }
+
+  /** Whether this is MCP / JSON-RPC mode. */
+  public boolean isMcp() {
+    return mcp;
   }
 
   /** Whether extraction strips the envelope members from the payload. */
@@ -79,9 +109,9 @@ public final class JsonEnvelope implements AutoCloseable {
   }
 
   /**
-   * Adds {@code ctx} to {@code frame} (a JSON object): the envelope members become the first
-   * members of the target object, replacing leading envelope members of a forwarded frame. A
-   * context with nothing to propagate returns the frame unchanged (a copy).
+   * Adds {@code ctx} to {@code frame} (a JSON object): every W3C member of the envelope object
+   * goes (a forwarded frame's context is never paired with ours) and the context's members come
+   * first in it; the envelope object is created when missing.
    *
    * @throws TracewireException {@code not_json_object} when the frame or a member on the path
    *     is not an object (send the frame as it is)

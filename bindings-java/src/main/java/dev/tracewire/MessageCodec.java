@@ -22,6 +22,7 @@ import java.util.Objects;
 public final class MessageCodec implements AutoCloseable {
   private final Envelopes envelopes;
   private final String jsonPath;
+  private final boolean mcp;
   private final boolean strip;
   private final NativeHandle handle;
 
@@ -29,7 +30,8 @@ public final class MessageCodec implements AutoCloseable {
    * A codec for a connection, stripping received JSON members as the core does by default.
    *
    * @param envelopes the envelopes accepted on the connection
-   * @param jsonPath the JSON envelope's member path ({@code ""} or null: top level)
+   * @param jsonPath the JSON envelope object's member path ({@code ""} or null: the default
+   *     member, {@code tracewire})
    * @throws TracewireException {@code invalid_argument} for a path with an empty component
    */
   public MessageCodec(Envelopes envelopes, String jsonPath) {
@@ -40,27 +42,46 @@ public final class MessageCodec implements AutoCloseable {
    * A codec for a connection.
    *
    * @param envelopes the envelopes accepted on the connection
-   * @param jsonPath the JSON envelope's member path ({@code ""} or null: top level)
-   * @param strip whether received JSON payloads lose their envelope members
+   * @param jsonPath the JSON envelope object's member path ({@code ""} or null: the default
+   *     member, {@code tracewire})
+   * @param strip whether received JSON payloads lose their envelope's W3C members
    * @throws TracewireException {@code invalid_argument} for a path with an empty component
    */
   public MessageCodec(Envelopes envelopes, String jsonPath, boolean strip) {
+    this(envelopes, jsonPath, false, strip);
+  }
+
+  private MessageCodec(Envelopes envelopes, String jsonPath, boolean mcp, boolean strip) {
     this.envelopes = Objects.requireNonNull(envelopes, "envelopes");
     this.jsonPath = jsonPath == null ? "" : jsonPath;
+    this.mcp = mcp;
     this.strip = strip;
-    long h = Native.codecNew(envelopes.bits(), this.jsonPath, strip);
+    long h = Native.codecNew(envelopes.bits(), this.jsonPath, mcp, strip);
     this.handle = new NativeHandle(h, Native::codecFree, "MessageCodec");
     Cleaners.CLEANER.register(this, handle);
   }
 
   /**
-   * A codec with {@code json}'s member path and stripping.
+   * A codec with {@code json}'s placement (member path or MCP mode) and stripping.
    *
    * @param envelopes the envelopes accepted on the connection
    * @param json the JSON envelope configuration (only read here)
    */
   public MessageCodec(Envelopes envelopes, JsonEnvelope json) {
-    this(envelopes, json.path(), json.stripsOnExtract());
+    this(envelopes, json.path(), json.isMcp(), json.stripsOnExtract());
+  }
+
+  /**
+   * A codec in MCP / JSON-RPC mode: the JSON context in {@code params._meta} of requests and
+   * notifications and {@code result._meta} of results, read and written on every text frame
+   * whatever the handshake negotiated, as MCP peers do ({@code envelopes} still decides binary
+   * frames).
+   *
+   * @param envelopes the envelopes accepted on the connection
+   * @param strip whether received JSON payloads lose their envelope's W3C members
+   */
+  public static MessageCodec mcp(Envelopes envelopes, boolean strip) {
+    return new MessageCodec(envelopes, "", true, strip);
   }
 
   /**
@@ -76,9 +97,14 @@ public final class MessageCodec implements AutoCloseable {
     return envelopes;
   }
 
-  /** The JSON envelope's member path ({@code ""}: top level). */
+  /** The JSON envelope object's member path as given ({@code ""}: the default member). */
   public String jsonPath() {
     return jsonPath;
+  }
+
+  /** Whether this codec is in MCP / JSON-RPC mode. */
+  public boolean isMcp() {
+    return mcp;
   }
 
   /** Whether received JSON payloads lose their envelope members. */

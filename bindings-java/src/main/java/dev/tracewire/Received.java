@@ -29,7 +29,7 @@ public final class Received implements AutoCloseable {
    * ({@link Decoded#recordTo}).
    */
   public static Received start(ConnectionTracer tracer, Decoded decoded, MessageType type) {
-    Context ctx = tracer.receiveContext(type, decoded.payloadSize(), decoded.context());
+    Context ctx = tracer.receiveContext(type, decoded.bodySize(), decoded.context());
     Span span = Span.fromContext(ctx);
     decoded.recordTo(span);
     return new Received(span, ctx.makeCurrent(), decoded, type);

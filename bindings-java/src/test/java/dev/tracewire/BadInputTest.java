@@ -21,7 +21,7 @@ class BadInputTest {
 
   @Test
   void jsonInjectIntoANonObjectIsNotJsonObject() {
-    try (JsonEnvelope env = JsonEnvelope.topLevel()) {
+    try (JsonEnvelope env = JsonEnvelope.atDefaultPath()) {
       for (String frame : List.of("[1,2]", "\"s\"", "42", "", "not json")) {
         TracewireException e =
             assertThrows(TracewireException.class, () -> env.inject(frame, CTX), frame);
@@ -38,26 +38,35 @@ class BadInputTest {
   @Test
   void malformedJsonEnvelopeKeepsTheWholeFrame() {
     try (JsonEnvelope env = new JsonEnvelope("", true)) {
-      String frame = "{\"traceparent\":\"00-zz\",\"text\":\"hi\"}";
+      String frame = "{\"tracewire\":{\"traceparent\":\"00-zz\"},\"text\":\"hi\"}";
       Decoded d = env.extract(frame);
       assertEquals(Decoded.Kind.MALFORMED, d.kind());
       assertEquals(ErrorCode.INVALID_TRACEPARENT, d.error().code());
       assertEquals(frame, d.payloadText());
       assertTrue(d.context().isEmpty());
-      Decoded broken = env.extract("{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\",");
-      assertEquals(ErrorCode.INVALID_ENVELOPE, broken.error().code());
+      // Not well-formed JSON carries no envelope: delivered as it came.
+      String brokenFrame =
+          "{\"tracewire\":{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"},";
+      Decoded broken = env.extract(brokenFrame);
+      assertEquals(Decoded.Kind.PLAIN, broken.kind());
+      assertEquals(brokenFrame, broken.payloadText());
     }
   }
 
   @Test
   void malformedBinaryEnvelopeKeepsTheWholeFrame() {
-    byte[] truncated = {(byte) 0xF5, 0x54, 0x57, 1, 1, 9, 9};
+    byte[] truncated = {(byte) 0xF5, 0x54, 0x57, 2, 0, 32, 1, 9, 9};
     Decoded d = BinaryEnvelope.decode(truncated);
     assertEquals(Decoded.Kind.MALFORMED, d.kind());
     assertEquals(ErrorCode.INVALID_ENVELOPE, d.error().code());
     assertArrayEquals(truncated, d.payloadBytes());
-    byte[] v2 = {(byte) 0xF5, 0x54, 0x57, 2, 0, 7};
-    assertEquals(ErrorCode.UNSUPPORTED_ENVELOPE_VERSION, BinaryEnvelope.decode(v2).error().code());
+    byte[] v1 = {(byte) 0xF5, 0x54, 0x57, 1, 0, 7};
+    assertEquals(ErrorCode.UNSUPPORTED_ENVELOPE_VERSION, BinaryEnvelope.decode(v1).error().code());
+    // A later version is skipped by its length: the payload after it is delivered.
+    byte[] v3 = {(byte) 0xF5, 0x54, 0x57, 3, 0, 8, 0, 0, 'h', 'i'};
+    Decoded skipped = BinaryEnvelope.decode(v3);
+    assertEquals(ErrorCode.UNSUPPORTED_ENVELOPE_VERSION, skipped.error().code());
+    assertArrayEquals(new byte[] {'h', 'i'}, skipped.payloadBytes());
   }
 
   @Test
@@ -74,7 +83,12 @@ class BadInputTest {
         }
         Decoded bin = BinaryEnvelope.decode(b);
         if (bin.kind() != Decoded.Kind.ENVELOPED) {
-          assertArrayEquals(b, bin.payloadBytes());
+          // The whole frame, or the tail after an envelope of a later version.
+          byte[] p = bin.payloadBytes();
+          assertArrayEquals(Arrays.copyOfRange(b, b.length - p.length, b.length), p);
+          assertTrue(
+              p.length == b.length
+                  || bin.error().code() == ErrorCode.UNSUPPORTED_ENVELOPE_VERSION);
         }
         Decoded js = env.extract(b);
         if (js.kind() != Decoded.Kind.ENVELOPED) {
@@ -110,7 +124,7 @@ class BadInputTest {
 
   @Test
   void closedObjectsThrowAndCloseIsIdempotent() {
-    JsonEnvelope env = JsonEnvelope.topLevel();
+    JsonEnvelope env = JsonEnvelope.atDefaultPath();
     env.close();
     env.close();
     assertThrows(IllegalStateException.class, () -> env.extract("{}"));
@@ -139,10 +153,10 @@ class BadInputTest {
     byte[] big = new byte[3 << 20];
     Arrays.fill(big, (byte) 'x');
     String text = "{\"data\":\"" + new String(big, StandardCharsets.US_ASCII) + "\"}";
-    try (JsonEnvelope env = JsonEnvelope.topLevel()) {
+    try (JsonEnvelope env = JsonEnvelope.atDefaultPath()) {
       String out = env.inject(text, CTX);
-      assertTrue(out.startsWith("{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736"));
-      assertEquals(text.length() + 72, out.length());
+      assertTrue(out.startsWith("{\"tracewire\":{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736"));
+      assertEquals(text.length() + 86, out.length());
       Decoded d = env.extract(out);
       assertEquals(CTX.traceId(), d.context().traceId());
       ByteBuffer direct = ByteBuffer.allocateDirect(text.length()).put(text.getBytes(StandardCharsets.US_ASCII)).flip();

@@ -58,7 +58,7 @@ class BridgeTest {
   void subclassesCanBeCaughtByKind() {
     assertThrows(TracewireException.InvalidTraceParent.class, () -> W3C.parseTraceParent("nope"));
     assertThrows(TracewireException.Internal.class, Native::testingPanic);
-    try (JsonEnvelope env = JsonEnvelope.topLevel()) {
+    try (JsonEnvelope env = JsonEnvelope.atDefaultPath()) {
       assertThrows(TracewireException.NotJsonObject.class, () -> env.inject("[]", TraceContext.empty()));
     }
     assertTrue(BinaryEnvelope.decode(new byte[] {(byte) 0xF5, 0x54, 0x57, 9}).error()

@@ -132,8 +132,8 @@ class PassOnTest {
     Context cx = parent.with(child);
     String want = "00-0af7651916cd43dd8448eb211c80319c-" + child.getSpanContext().getSpanId() + "-02";
 
-    String frame = JsonEnvelope.topLevel().inject("{\"text\":\"hi\"}", cx);
-    Map<String, String> received = Headers.injectToMap(JsonEnvelope.topLevel().extract(frame).context());
+    String frame = JsonEnvelope.atDefaultPath().inject("{\"text\":\"hi\"}", cx);
+    Map<String, String> received = Headers.injectToMap(JsonEnvelope.atDefaultPath().extract(frame).context());
     assertEquals(want, received.get("traceparent"));
     assertEquals(state, received.get("tracestate"));
 

@@ -120,10 +120,15 @@ class RulesVectorsTest {
           MessageType type = MessageType.valueOf(c.get("message_type").asText().toUpperCase(Locale.ROOT));
           byte[] frame = bytes(c.get("frame"));
           JsonNode want = c.get("expected");
+          boolean mcp = "mcp".equals(Vectors.str(c, "json_mode"));
           try (MessageCodec codec =
-              c.has("strip")
-                  ? new MessageCodec(envelopes, path, c.get("strip").asBoolean())
-                  : new MessageCodec(envelopes, path)) {
+              mcp
+                  ? MessageCodec.mcp(
+                      envelopes,
+                      c.has("strip") ? c.get("strip").asBoolean() : MessageCodec.stripByDefault())
+                  : c.has("strip")
+                      ? new MessageCodec(envelopes, path, c.get("strip").asBoolean())
+                      : new MessageCodec(envelopes, path)) {
             if (c.get("direction").asText().equals("send")) {
               Context ctx = Vectors.context(c.get("context"), false).storeIn(Context.root());
               byte[] sent = codec.encode(type, frame, ctx);
@@ -155,6 +160,7 @@ class RulesVectorsTest {
   private static void checkReceived(JsonNode c, JsonNode want, MessageType type, Decoded d) {
     String name = c.get("name").asText();
     assertEquals(Vectors.toHex(bytes(want.get("payload"))), Vectors.toHex(d.payloadBytes()), name);
+    assertEquals(want.get("body_size").asInt(), d.bodySize(), name);
     JsonNode ctx = want.get("context");
     if (ctx == null || ctx.isNull()) {
       assertFalse(d.isEnveloped(), name);

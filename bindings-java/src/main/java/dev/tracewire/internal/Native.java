@@ -152,7 +152,7 @@ public final class Native {
 
   public static native String newSessionId();
 
-  public static native long jsonNew(String path, boolean strip);
+  public static native long jsonNew(String path, boolean mcp, boolean strip);
 
   public static native void jsonFree(long handle);
 
@@ -194,7 +194,7 @@ public final class Native {
 
   public static native boolean stripByDefault();
 
-  public static native long codecNew(int envelopes, String path, boolean strip);
+  public static native long codecNew(int envelopes, String path, boolean mcp, boolean strip);
 
   public static native void codecFree(long handle);
 

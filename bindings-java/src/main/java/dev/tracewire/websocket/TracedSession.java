@@ -49,7 +49,10 @@ public final class TracedSession {
         new ConnectionModel(
             conf.model(), ConnectionModel.Role.SERVER, hs.sessionId(), target, conf.trust());
     this.tracer = new ConnectionTracer(conf.tracer(), model);
-    this.codec = new MessageCodec(hs.envelopes(), conf.jsonPath(), conf.stripEnvelope());
+    this.codec =
+        conf.isMcp()
+            ? MessageCodec.mcp(hs.envelopes(), conf.stripEnvelope())
+            : new MessageCodec(hs.envelopes(), conf.jsonPath(), conf.stripEnvelope());
     this.maxMessageSize = conf.maxMessageSize();
   }
 

@@ -102,6 +102,7 @@ public final class TracedWebSocket {
     private Envelopes offer = Envelopes.ALL;
     private List<String> appProtocols = List.of();
     private String jsonPath = "";
+    private boolean mcp;
     private boolean stripEnvelope = MessageCodec.stripByDefault();
     private final Map<String, String> headers = new LinkedHashMap<>();
     private int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
@@ -150,14 +151,24 @@ public final class TracedWebSocket {
       return this;
     }
 
-    /** The JSON envelope's member path (default top level). */
+    /** The JSON envelope object's member path (default {@code ""}: the member {@code tracewire}). */
     public Builder jsonPath(String path) {
       this.jsonPath = path == null ? "" : path;
       return this;
     }
 
     /**
-     * Whether received JSON payloads lose their envelope members (default: the core's, {@link
+     * MCP / JSON-RPC mode (default off): the context in {@code params._meta} of requests and
+     * notifications and {@code result._meta} of results, read and written on every text frame
+     * whatever the server answered, as MCP peers do ({@link #jsonPath} is then ignored).
+     */
+    public Builder mcp(boolean mcp) {
+      this.mcp = mcp;
+      return this;
+    }
+
+    /**
+     * Whether received JSON payloads lose their envelope's W3C members (default: the core's, {@link
      * MessageCodec#stripByDefault()}: the listener sees what the server wrote, as in every
      * tracewire language).
      */
@@ -240,7 +251,7 @@ public final class TracedWebSocket {
       Span connect = ct.open(null);
       TracedWebSocket traced =
           new TracedWebSocket(
-              ct, hs, jsonPath, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
+              ct, hs, jsonPath, mcp, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
               maxQueuedSendBytes);
       WebSocket.Builder b = client.newWebSocketBuilder().connectTimeout(handshakeTimeout);
       List<String> subprotocols = hs.subprotocols();
@@ -273,6 +284,7 @@ public final class TracedWebSocket {
   private final ConnectionTracer tracer;
   private final ClientHandshake handshake;
   private final String jsonPath;
+  private final boolean mcp;
   private final boolean stripEnvelope;
   /** The codec for what the server selected: set when the connection opens. */
   private volatile MessageCodec codec;
@@ -291,6 +303,7 @@ public final class TracedWebSocket {
       ConnectionTracer tracer,
       ClientHandshake hs,
       String jsonPath,
+      boolean mcp,
       boolean stripEnvelope,
       Listener listener,
       int maxMessageSize,
@@ -302,6 +315,7 @@ public final class TracedWebSocket {
     this.tracer = tracer;
     this.handshake = hs;
     this.jsonPath = jsonPath;
+    this.mcp = mcp;
     this.stripEnvelope = stripEnvelope;
     this.listener = listener != null ? listener : new Listener() {};
   }
@@ -484,7 +498,10 @@ public final class TracedWebSocket {
       // Called before any message: the codec is in place for every send and receive.
       ClientHandshake.Negotiated n = handshake.negotiated(webSocket.getSubprotocol());
       appProtocol = n.appProtocol();
-      codec = new MessageCodec(n.envelopes(), jsonPath, stripEnvelope);
+      codec =
+          mcp
+              ? MessageCodec.mcp(n.envelopes(), stripEnvelope)
+              : new MessageCodec(n.envelopes(), jsonPath, stripEnvelope);
       try {
         listener.onOpen(TracedWebSocket.this);
       } catch (RuntimeException e) {

@@ -40,8 +40,8 @@ import java.util.Objects;
  *
  * <p>The no-argument constructor (for annotations) uses the global tracer, the model named by
  * the system property {@code tracewire.model} or the environment variable {@code
- * TRACEWIRE_MODEL} (default {@code connection}), both envelopes, and top-level JSON members,
- * removed from received payloads (the application sees what the client wrote). Subclass and override the accessors, or use the other constructor with programmatic endpoint
+ * TRACEWIRE_MODEL} (default {@code connection}), both envelopes, and the JSON envelope object at
+ * the member {@code tracewire}, its W3C members removed from received payloads (the application sees what the client wrote). Subclass and override the accessors, or use the other constructor with programmatic endpoint
  * configuration.
  *
  * <p>Limits: {@link TracedSession#open} sets the session's largest text and binary message
@@ -68,6 +68,7 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   private final boolean stripEnvelope;
   private volatile int maxMessageSize = WebSocketLimits.MAX_MESSAGE_SIZE;
   private volatile Trust trust = Trust.trusted();
+  private volatile boolean mcp;
 
   /** Defaults (see the class docs). */
   public TracingConfigurator() {
@@ -75,12 +76,13 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   }
 
   /**
-   * Explicit settings; received JSON payloads lose their envelope members.
+   * Explicit settings; received JSON payloads lose their envelope's W3C members.
    *
    * @param tracer the tracer for spans (null: the global tracer, looked up per connection)
    * @param model the tracing model (null: from {@code tracewire.model} / {@code TRACEWIRE_MODEL})
    * @param supported the envelopes this server supports
-   * @param jsonPath the JSON envelope's member path ({@code ""}: top level)
+   * @param jsonPath the JSON envelope object's member path ({@code ""}: the member {@code
+   *     tracewire})
    */
   public TracingConfigurator(Tracer tracer, TracingModel model, Envelopes supported, String jsonPath) {
     this(tracer, model, supported, jsonPath, MessageCodec.stripByDefault());
@@ -92,8 +94,9 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
    * @param tracer the tracer for spans (null: the global tracer, looked up per connection)
    * @param model the tracing model (null: from {@code tracewire.model} / {@code TRACEWIRE_MODEL})
    * @param supported the envelopes this server supports
-   * @param jsonPath the JSON envelope's member path ({@code ""}: top level)
-   * @param stripEnvelope whether received JSON payloads lose their envelope members ({@code
+   * @param jsonPath the JSON envelope object's member path ({@code ""}: the member {@code
+   *     tracewire})
+   * @param stripEnvelope whether received JSON payloads lose their envelope's W3C members ({@code
    *     false} hands them to the application as they arrived)
    */
   public TracingConfigurator(
@@ -127,9 +130,28 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
     return supported;
   }
 
-  /** The JSON envelope's member path. */
+  /** The JSON envelope object's member path. */
   public String jsonPath() {
     return jsonPath;
+  }
+
+  /**
+   * Whether sessions use MCP / JSON-RPC mode (default off; see {@link #mcp(boolean)}).
+   */
+  public boolean isMcp() {
+    return mcp;
+  }
+
+  /**
+   * Selects MCP / JSON-RPC mode: the context in {@code params._meta} of requests and
+   * notifications and {@code result._meta} of results, read and written on every text frame
+   * whatever the handshake negotiated, as MCP clients do ({@link #jsonPath()} is then ignored).
+   *
+   * @return this configurator
+   */
+  public TracingConfigurator mcp(boolean mcp) {
+    this.mcp = mcp;
+    return this;
   }
 
   /**

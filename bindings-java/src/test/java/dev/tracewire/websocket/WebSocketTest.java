@@ -267,9 +267,40 @@ class WebSocketTest {
     ws.sendText(CHAT).get(10, TimeUnit.SECONDS);
     String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
     ws.close(1000, "").get(10, TimeUnit.SECONDS);
-    assertTrue(Endpoints.JSON.readTree(Endpoints.TRACED_TEXT.get(0)).has("traceparent"),
+    assertTrue(Endpoints.JSON.readTree(Endpoints.TRACED_TEXT.get(0)).path("tracewire").has("traceparent"),
         Endpoints.TRACED_TEXT.get(0));
-    assertTrue(Endpoints.JSON.readTree(echo).has("traceparent"), echo);
+    assertTrue(Endpoints.JSON.readTree(echo).path("tracewire").has("traceparent"), echo);
+  }
+
+  @Test
+  void aStaleEnvelopeIsReplacedAndTheApplicationsBaggageMemberKept() throws Exception {
+    // A forwarded frame: someone else's envelope, and the application's own member named baggage.
+    String stale = "0af7651916cd43dd8448eb211c80319c";
+    String sent =
+        "{\"baggage\":\"app-owned\",\"tracewire\":{\"traceparent\":\"00-" + stale
+            + "-b7ad6b7169203331-01\",\"tracestate\":\"stale=1\",\"baggage\":\"old=1\"},\"type\":\"chat\"}";
+    String untouched = "{\"baggage\":\"app-owned\",\"type\":\"chat\"}";
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(Otel.TRACER)
+            .connect(uri("/conn"), inbox).get(10, TimeUnit.SECONDS);
+    ws.sendText(sent).get(10, TimeUnit.SECONDS);
+    String echo = inbox.texts.poll(10, TimeUnit.SECONDS);
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    assertEquals(untouched, Endpoints.TRACED_TEXT.get(0), "the server application's payload");
+    assertEquals(Endpoints.reply(untouched), echo, "the client application's payload");
+    List<SpanData> spans =
+        Otel.await(
+            s -> s.stream().anyMatch(x -> x.getName().equals("connect /conn"))
+                && s.stream().filter(x -> x.getName().equals("process /conn")).count() >= 2);
+    SpanData connect = one(spans, "connect /conn", SpanKind.CLIENT);
+    List<SpanData> sends = all(spans, "send /conn", SpanKind.PRODUCER);
+    // One trace, the client's: each process span is the child of a send span, never of the
+    // stale context.
+    for (SpanData p : all(spans, "process /conn", SpanKind.CONSUMER)) {
+      assertEquals(connect.getTraceId(), p.getTraceId(), spans.toString());
+      assertTrue(sends.stream().anyMatch(s -> s.getSpanId().equals(p.getParentSpanId())), p.toString());
+    }
   }
 
   @Test
@@ -326,7 +357,8 @@ class WebSocketTest {
             .get(10, TimeUnit.SECONDS);
     // A text that looks enveloped, and a binary frame with the magic: no envelope was
     // negotiated, so the server delivers both unchanged and replies without envelopes.
-    String msg = "{\"traceparent\":\"00-11111111111111111111111111111111-2222222222222222-01\",\"x\":1}";
+    String msg =
+        "{\"tracewire\":{\"traceparent\":\"00-11111111111111111111111111111111-2222222222222222-01\"},\"x\":1}";
     ws.sendText(msg, true).get(10, TimeUnit.SECONDS);
     String echo = texts.poll(10, TimeUnit.SECONDS);
     assertEquals(Endpoints.reply(msg), echo, "plain reply, no envelope members");
@@ -462,7 +494,7 @@ class WebSocketTest {
                   }
                 })
             .get(10, TimeUnit.SECONDS);
-    String msg = "{\"traceparent\":\"00-zz\",\"x\":1}";
+    String msg = "{\"tracewire\":{\"traceparent\":\"00-zz\"},\"x\":1}";
     ws.sendText(msg, true).get(10, TimeUnit.SECONDS);
     assertNotNull(texts.poll(10, TimeUnit.SECONDS));
     // Delivered as it came.
