@@ -24,7 +24,6 @@ use tracewire::handshake::Envelopes;
 use tracewire::model::MessageType;
 use tracewire_fuzz::{contexts, received};
 
-
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, frame)) = data.split_first() else {
         return;

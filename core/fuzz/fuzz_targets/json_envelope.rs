@@ -48,7 +48,10 @@ fn mcp_path(msg: &Map<String, Value>) -> Option<[String; 2]> {
 }
 
 /// The messages of a frame and each one's envelope path.
-fn messages<'a>(v: &'a mut Value, env: &JsonEnvelope) -> Vec<(&'a mut Map<String, Value>, Vec<String>)> {
+fn messages<'a>(
+    v: &'a mut Value,
+    env: &JsonEnvelope,
+) -> Vec<(&'a mut Map<String, Value>, Vec<String>)> {
     let path = |m: &Map<String, Value>| {
         if env.is_mcp() {
             mcp_path(m).map(Vec::from)
@@ -121,7 +124,8 @@ fn envelope_absent(v: &Value, env: &JsonEnvelope) -> bool {
 
 /// Well-formed JSON for serde_json (UTF-8, RFC 8259 grammar).
 fn well_formed(frame: &[u8]) -> bool {
-    std::str::from_utf8(frame).is_ok() && serde_json::from_slice::<serde::de::IgnoredAny>(frame).is_ok()
+    std::str::from_utf8(frame).is_ok()
+        && serde_json::from_slice::<serde::de::IgnoredAny>(frame).is_ok()
 }
 
 /// Nesting near serde_json's recursion limit (128): the two parsers may
@@ -149,7 +153,10 @@ fuzz_target!(|data: &[u8]| {
         let env = envelope(placement).strip_on_extract(strip);
         let decoded = env.extract(frame);
         if not_json {
-            assert!(matches!(decoded, Decoded::Plain(_)), "not JSON, yet read: {decoded:?}");
+            assert!(
+                matches!(decoded, Decoded::Plain(_)),
+                "not JSON, yet read: {decoded:?}"
+            );
         }
         match decoded {
             Decoded::Plain(p) | Decoded::Malformed(_, p) => assert_eq!(p, frame),
@@ -186,7 +193,8 @@ fuzz_target!(|data: &[u8]| {
                     "injecting broke UTF-8"
                 );
                 let Some(v) = &parsed else { continue };
-                serde_json::from_slice::<NoDuplicates>(&out).expect("injecting broke JSON or repeated a name");
+                serde_json::from_slice::<NoDuplicates>(&out)
+                    .expect("injecting broke JSON or repeated a name");
                 let reader = env.clone().strip_on_extract(false);
                 match reader.extract(&out) {
                     Decoded::Enveloped(c, _) => {
@@ -203,10 +211,17 @@ fuzz_target!(|data: &[u8]| {
                 if ctx.traceparent.is_some() && !env.is_mcp() {
                     if let Some(want) = without_w3c(v.clone(), &env, true) {
                         let got: Value = serde_json::from_slice(stripped.payload()).expect("JSON");
-                        assert_eq!(got, want, "inject -> strip is not the frame without stale members");
+                        assert_eq!(
+                            got, want,
+                            "inject -> strip is not the frame without stale members"
+                        );
                     }
                     if envelope_absent(v, &env) {
-                        assert_eq!(stripped.payload(), frame, "inject -> strip is not the frame");
+                        assert_eq!(
+                            stripped.payload(),
+                            frame,
+                            "inject -> strip is not the frame"
+                        );
                     }
                 }
             }
