@@ -84,7 +84,9 @@ class LoadRun(Run):
 
     def _start(self, name: str, extra: Sequence[object] = (), **kw) -> Service:  # type: ignore[override]
         if name == "device":
-            extra = [*extra, "--sessions", self.sessions]
+            # Under load a session waits its turn rather than failing after
+            # the demo's 30 s without progress: a session that fails is lost.
+            extra = [*extra, "--sessions", self.sessions, "--stall-timeout", self.args.timeout]
         return super()._start(name, extra, **kw)
 
     def _on_device_line(self, line: str) -> None:

@@ -221,7 +221,9 @@ class _Tagged:
         sys.stdout.flush()
 
 
-async def converse_many(url: str, turns: int, settings: Settings, sessions: int, ramp_s: float) -> None:
+async def converse_many(
+    url: str, turns: int, settings: Settings, sessions: int, ramp_s: float, stall_timeout_s: float
+) -> None:
     """Runs ``sessions`` sessions of ``turns`` turns at once, started
     ``ramp_s`` apart. A failed session is a FAILED line; the others go on.
     Raises :class:`DeviceError` at the end if any failed."""
@@ -229,7 +231,7 @@ async def converse_many(url: str, turns: int, settings: Settings, sessions: int,
     async def one(index: int) -> bool:
         await asyncio.sleep(index * ramp_s)
         try:
-            await converse(url, turns, settings, out=_Tagged(index))  # type: ignore[arg-type]
+            await converse(url, turns, settings, out=_Tagged(index), stall_timeout_s=stall_timeout_s)  # type: ignore[arg-type]
         except DeviceError as exc:
             print("FAILED " + json.dumps({"session": index, "error": str(exc)}), flush=True)
             return False
@@ -241,13 +243,15 @@ async def converse_many(url: str, turns: int, settings: Settings, sessions: int,
         raise DeviceError(f"{failed} of {sessions} sessions failed")
 
 
-async def _converse_until_signalled(url: str, turns: int, settings: Settings, sessions: int, ramp_s: float) -> None:
+async def _converse_until_signalled(
+    url: str, turns: int, settings: Settings, sessions: int, ramp_s: float, stall_timeout_s: float
+) -> None:
     """Runs the sessions; SIGTERM or SIGINT cut them short (a DeviceError)."""
     stop = service.stop_on_signals()
     if sessions == 1:
-        session = asyncio.create_task(converse(url, turns, settings))
+        session = asyncio.create_task(converse(url, turns, settings, stall_timeout_s=stall_timeout_s))
     else:
-        session = asyncio.create_task(converse_many(url, turns, settings, sessions, ramp_s))
+        session = asyncio.create_task(converse_many(url, turns, settings, sessions, ramp_s, stall_timeout_s))
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
@@ -271,6 +275,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--turns", type=_positive, default=3, help="turns to speak (default 3)")
     parser.add_argument("--sessions", type=_positive, default=1, help="sessions at once (default 1)")
     parser.add_argument("--ramp-ms", type=float, default=2.0, help="between session starts (default 2)")
+    parser.add_argument("--stall-timeout", type=float, default=STALL_TIMEOUT_S,
+                        help=f"seconds without progress before a session fails (default {STALL_TIMEOUT_S:g})")
     args = parser.parse_args(argv)
     service.configure_logging(NAME)
     try:
@@ -279,7 +285,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except service.StartupError as exc:
         return service.fail(NAME, str(exc), 2)
     try:
-        asyncio.run(_converse_until_signalled(args.url, args.turns, settings, args.sessions, args.ramp_ms / 1e3))
+        asyncio.run(_converse_until_signalled(args.url, args.turns, settings, args.sessions,
+                                              args.ramp_ms / 1e3, args.stall_timeout))
     except DeviceError as exc:
         return service.fail(NAME, str(exc))
     finally:
