@@ -343,12 +343,19 @@ impl Telemetry {
     /// After this, spans and measurements from the global providers are
     /// dropped. Exports that fail (a backend that takes no metrics, a
     /// collector that is down) are not errors here: they are reported once
-    /// per signal and counted ([`export_counts`](Self::export_counts)). An
+    /// per signal, counted ([`export_counts`](Self::export_counts)) and, if
+    /// any failed, summed up in one line per signal on stderr here. An
     /// error means the pipeline itself could not be shut down in time, so
     /// some telemetry may not have been delivered; it is worth a warning,
     /// not a failed exit.
     pub fn shutdown(mut self) -> Result<(), ExportError> {
-        self.shutdown_once()
+        let result = self.shutdown_once();
+        for health in [&self.traces, &self.metrics] {
+            if let Some(line) = health.summary_line() {
+                eprintln!("{line}");
+            }
+        }
+        result
     }
 
     fn shutdown_once(&mut self) -> Result<(), ExportError> {

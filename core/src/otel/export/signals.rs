@@ -100,6 +100,21 @@ impl SignalHealth {
         Ok(())
     }
 
+    /// The line that sums up a signal's failed exports at shutdown, if any
+    /// failed: after the first failure only counting went on, and the
+    /// count is what says how much was lost.
+    pub(super) fn summary_line(&self) -> Option<String> {
+        let ExportCounts { exported, failed } = self.counts();
+        (failed > 0).then(|| {
+            format!(
+                "tracewire: {failed} of {total} {signal} exports to {endpoint} failed; their {signal} were dropped.",
+                total = exported + failed,
+                signal = self.signal,
+                endpoint = self.endpoint,
+            )
+        })
+    }
+
     /// The one line that reports a signal's first failed export.
     fn failure_line(&self, error: &OTelSdkError) -> String {
         let signal = self.signal;
@@ -162,5 +177,26 @@ impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
 
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_failed_exports_only_when_some_failed() {
+        let health = SignalHealth::new(Signal::Traces, "http://127.0.0.1:9/v1/traces");
+        let _ = health.record(Ok(()));
+        assert_eq!(health.summary_line(), None);
+        for _ in 0..2 {
+            let _ = health.record(Err(OTelSdkError::InternalFailure("refused".into())));
+        }
+        assert_eq!(
+            health.summary_line().as_deref(),
+            Some(
+                "tracewire: 2 of 3 traces exports to http://127.0.0.1:9/v1/traces failed; their traces were dropped."
+            )
+        );
     }
 }
