@@ -5,7 +5,7 @@
 
 use futures_util::StreamExt;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
 use tokio::net::TcpListener;
@@ -74,8 +74,13 @@ async fn client(url: &str, config: &Config, tracer_provider: &SdkTracerProvider,
             KeyValue::new("tenant", "acme"),
         ])
         .with_span(tracer.start_with_context("app", &Context::new()));
-    let _guard = ambient.clone().attach();
-    let (mut socket, _) = ws::connect(url, config).await.expect("connect");
+    // Current only while the connect future is polled: a guard held across
+    // the awaits would also be current in the server task, which this
+    // single-threaded runtime polls on the same thread.
+    let (mut socket, _) = ws::connect(url, config)
+        .with_context(ambient.clone())
+        .await
+        .expect("connect");
     for i in 0..messages {
         socket
             .send_in(&ambient, Message::text(format!("{{\"n\":{i}}}")))
@@ -211,4 +216,63 @@ async fn allowlisted_baggage_reaches_the_handler_of_an_untrusted_message() {
         handled.await.expect("server"),
         vec![vec!["tenant".to_owned()]; 2]
     );
+}
+
+#[tokio::test]
+async fn untrusted_messages_read_under_the_servers_span_are_its_children() {
+    // Message model: the server reads its untrusted client's messages while a
+    // span of its own (a turn, say) is current.
+    let (provider, exporter) = provider(Sampler::AlwaysOn);
+    let config = Config::default()
+        .model(Model::Message)
+        .tracer_provider(&provider)
+        .trust(Trust::untrusted());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("ws://{}/voice", listener.local_addr().expect("addr"));
+    let tracer = provider.tracer("app");
+    let turn = Context::new().with_span(tracer.start_with_context("turn", &Context::new()));
+    let server_turn = turn.clone();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut socket = ws::accept(tcp, &config).await.expect("handshake");
+        while let Some(Ok(_)) = socket.next().with_context(server_turn.clone()).await {}
+    });
+    client(
+        &url,
+        &Config::default().tracer_provider(&provider),
+        &provider,
+        3,
+    )
+    .await;
+    server.await.expect("server");
+    turn.span().end();
+
+    let spans = exporter.get_finished_spans().expect("spans");
+    let [turn] = named(&spans, "turn", SpanKind::Internal)[..] else {
+        panic!("one turn span")
+    };
+    let [accept] = named(&spans, "accept /voice", SpanKind::Server)[..] else {
+        panic!("one accept span")
+    };
+    let sends = named(&spans, "send /voice", SpanKind::Producer);
+    let processes = named(&spans, "process /voice", SpanKind::Consumer);
+    assert_eq!((sends.len(), processes.len()), (3, 3));
+    for (process, send) in processes.iter().zip(&sends) {
+        assert_eq!(process.parent_span_id, turn.span_context.span_id());
+        assert_eq!(
+            process.span_context.trace_id(),
+            turn.span_context.trace_id()
+        );
+        // Linked to the connection span and to the peer's send span, in
+        // that order.
+        let linked: Vec<_> = process
+            .links
+            .iter()
+            .map(|l| l.span_context.span_id())
+            .collect();
+        assert_eq!(
+            linked,
+            vec![accept.span_context.span_id(), send.span_context.span_id()]
+        );
+    }
 }

@@ -462,8 +462,16 @@ impl Connection {
                     (&[ParentSource::Connection], &[LinkSource::Connection])
                 }
                 (Model::Message, R::Parent) => (&[ParentSource::Remote], &[LinkSource::Connection]),
-                (Model::Message, R::Link) => (&[], &[LinkSource::Connection, LinkSource::Remote]),
-                (Model::Message, R::Ignore) => (&[], &[LinkSource::Connection]),
+                // An untrusted peer's message belongs to what the application
+                // is doing when it reads it (a turn, a request it serves):
+                // otherwise each of its messages would be a trace of one span.
+                (Model::Message, R::Link) => (
+                    &[ParentSource::Ambient],
+                    &[LinkSource::Connection, LinkSource::Remote],
+                ),
+                (Model::Message, R::Ignore) => {
+                    (&[ParentSource::Ambient], &[LinkSource::Connection])
+                }
             };
         SpanDecision {
             name: format!("process {}", self.name_target()),

@@ -8,9 +8,11 @@
 //! decides sampling under `ParentBased`, its trace id places the spans), its
 //! baggage reaches every handler and every call the handler makes, and every
 //! frame starts a span. [`Trust::untrusted`] turns all of that off: the
-//! remote context becomes a link from a new trace whose sampling is the local
-//! sampler's, its baggage is dropped, the peer's session id is replaced, and
-//! after [`Trust::max_receive_spans`] received messages the rest get no span.
+//! remote context becomes a link from this side's own span (a new trace whose
+//! sampling is the local sampler's, or, for a message in the `message` model,
+//! the application's current span when there is one), its baggage is dropped,
+//! the peer's session id is replaced, and after [`Trust::max_receive_spans`]
+//! received messages the rest get no span.
 //!
 //! ```
 //! use tracewire::model::{Connection, LinkSource, Model, ParentSource, Role, Trust};
@@ -34,8 +36,9 @@ pub enum RemoteContext {
     /// sampled flag are honoured), as W3C Trace Context intends.
     #[default]
     Parent,
-    /// Untrusted: the span starts a new trace (sampled by the local sampler
-    /// alone) and links to the received span context.
+    /// Untrusted: the span links to the received span context and starts a
+    /// new trace (sampled by the local sampler alone), or, for a message in
+    /// the `message` model, is a child of the application's current span.
     Link,
     /// Untrusted and unrecorded: the received span context is dropped.
     Ignore,

@@ -143,8 +143,15 @@ where
         turn: None,
     };
     let result = loop {
+        // The device's messages are read inside the turn they belong to: the
+        // device is not trusted as a parent, so in the message model their
+        // process spans join the turn's trace (not a trace each).
+        let turn_cx = session
+            .turn
+            .as_ref()
+            .map_or_else(Context::new, |turn| turn.agent.clone());
         let step = tokio::select! {
-            m = device.next() => match next("device", m) {
+            m = device.next().with_context(turn_cx) => match next("device", m) {
                 Ok(Some(r)) => session.on_device(r, &mut asr).await,
                 Ok(None) => break Ok(()),
                 Err(e) => Err(e),
