@@ -571,17 +571,19 @@ impl<S> TracedStream<S> {
     }
 
     /// Starts the send span for `message` under `ambient` and returns the
-    /// message with its envelope (control frames come back unchanged).
-    fn trace_send(&mut self, message: Message, ambient: &Context) -> Message {
+    /// message with its envelope and the span's context (control frames come
+    /// back unchanged, with no span). The caller ends the span with
+    /// [`end_send`] once the frame is handed over, so a failed send shows.
+    fn trace_send(&mut self, message: Message, ambient: &Context) -> (Message, Option<Context>) {
         let (message_type, payload): (_, &[u8]) = match &message {
             Message::Text(t) => (MessageType::Text, t.as_bytes()),
             Message::Binary(b) => (MessageType::Binary, b),
             Message::Close(frame) => {
                 // Whoever closes first decides the code recorded.
                 self.record_close(frame.as_ref());
-                return message;
+                return (message, None);
             }
-            _ => return message,
+            _ => return (message, None),
         };
         let sources = SpanSources {
             ambient,
@@ -609,8 +611,7 @@ impl<S> TracedStream<S> {
             })),
             (Some(frame), _) => Message::Binary(Bytes::from(frame)),
         };
-        cx.span().end();
-        out
+        (out, Some(cx))
     }
 
     /// Decodes a received message and starts its process span.
@@ -752,8 +753,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TracedStream<S> {
     /// code where [`Context::current`] is not the context of the work).
     pub async fn send_in(&mut self, ambient: &Context, message: Message) -> Result<(), WsError> {
         use futures_util::SinkExt;
-        let message = self.trace_send(message, ambient);
-        self.inner.send(message).await
+        let (message, span) = self.trace_send(message, ambient);
+        end_send(span, self.inner.send(message).await)
     }
 
     /// Closes the connection with a close frame. After the peer's close
@@ -773,6 +774,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TracedStream<S> {
     }
 }
 
+/// Ends a send span (if the message had one) with the outcome of handing
+/// the frame to the connection: a failed send is the span's error.
+fn end_send(span: Option<Context>, sent: Result<(), WsError>) -> Result<(), WsError> {
+    if let Some(cx) = span {
+        let span = cx.span();
+        if let Err(e) = &sent {
+            span.set_status(Status::error(e.to_string()));
+        }
+        span.end();
+    }
+    sent
+}
+
+/// A stream dropped before its close was recorded (a task cancelled or
+/// failed, a runtime shut down, an error the application did not read past)
+/// ended without a close handshake: recorded as 1006, an abnormal close.
+impl<S> Drop for TracedStream<S> {
+    fn drop(&mut self) {
+        self.record_close(None);
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for TracedStream<S> {
     type Error = WsError;
 
@@ -784,8 +807,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for TracedStream<S> {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
-        let item = self.trace_send(item, &Context::current());
-        Pin::new(&mut self.inner).start_send(item)
+        let (item, span) = self.trace_send(item, &Context::current());
+        end_send(span, Pin::new(&mut self.inner).start_send(item))
     }
 
     fn poll_flush(

@@ -644,6 +644,51 @@ async fn abnormal_end_is_recorded_as_1006_with_error_status() {
 }
 
 #[tokio::test]
+async fn a_stream_dropped_unclosed_records_1006_and_a_failed_send_its_error() {
+    let t = Telemetry::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("ws://{}/x", listener.local_addr().expect("addr"));
+    let config = t.config(Model::Connection);
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut socket = ws::accept(tcp, &config).await.expect("handshake");
+        // Its handler task is cancelled while it waits for a message.
+        let _ = socket.next().await;
+        std::future::pending::<()>().await;
+    });
+    let (mut client, _) = ws::connect(url.as_str(), &t.config(Model::Connection))
+        .await
+        .expect("connect");
+    client.send(Message::text("one")).await.expect("send");
+    // Wait for the server to have read it, then cancel its task.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !t.spans().iter().any(|s| s.name == "process /x") {
+        assert!(std::time::Instant::now() < deadline, "no process span");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.abort();
+    assert!(server.await.expect_err("aborted").is_cancelled());
+    let accept = find(&t.spans(), "accept /x", SpanKind::Server, 0).clone();
+    assert_eq!(
+        attr(&accept, "websocket.close.code"),
+        Some(&Value::I64(1006))
+    );
+    assert!(matches!(accept.status, Status::Error { .. }));
+
+    // The client closes; a send after that fails, and its span says so.
+    client.close(None).await.expect("close");
+    let failed = client.send(Message::text("two")).await;
+    assert!(failed.is_err());
+    let spans = t.spans();
+    let second = find(&spans, "send /x", SpanKind::Producer, 1);
+    assert!(
+        matches!(&second.status, Status::Error { description } if !description.is_empty()),
+        "{:?}",
+        second.status
+    );
+}
+
+#[tokio::test]
 async fn close_after_the_peer_closed_sends_the_reply() {
     let t = Telemetry::new();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
