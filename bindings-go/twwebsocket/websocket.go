@@ -3,6 +3,7 @@ package twwebsocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -324,15 +325,23 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, selecte
 }
 
 // Handler returns an http.Handler that accepts each request with opts and
-// calls serve with the traced connection. The connection is closed (status
-// 1000) when serve returns, unless serve closed it.
+// calls serve with the traced connection. The connection is closed when
+// serve returns, unless serve closed it: with 1000, or with 1011 (internal
+// error, recorded as an abnormal close) if serve panicked; the panic then
+// goes on to net/http.
 func Handler(opts *AcceptOptions, serve func(r *http.Request, c *Conn)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, opts)
 		if err != nil {
 			return // websocket.Accept has written the HTTP error
 		}
-		defer c.Close(websocket.StatusNormalClosure, "")
+		defer func() {
+			if p := recover(); p != nil {
+				_ = c.Close(websocket.StatusInternalError, "")
+				panic(p)
+			}
+			_ = c.Close(websocket.StatusNormalClosure, "")
+		}()
 		serve(r, c)
 	})
 }
@@ -524,16 +533,30 @@ func (c *Conn) Serve(ctx context.Context, handle func(ctx context.Context, typ w
 			}
 			return err
 		}
-		herr := handle(m.Context, m.Type, m.Payload)
-		if herr != nil {
-			m.span.RecordError(herr)
-			m.span.SetStatus(codes.Error, herr.Error())
-		}
-		m.End()
-		if herr != nil {
+		if herr := handleOne(m, handle); herr != nil {
 			return herr
 		}
 	}
+}
+
+// handleOne calls handle for m and ends m's process span with the outcome:
+// the error handle returned, or its panic, which then goes on.
+func handleOne(m *Message, handle func(ctx context.Context, typ websocket.MessageType, payload []byte) error) (err error) {
+	defer func() {
+		p := recover()
+		if p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+		if err != nil {
+			m.span.RecordError(err, trace.WithStackTrace(p != nil))
+			m.span.SetStatus(codes.Error, err.Error())
+		}
+		m.End()
+		if p != nil {
+			panic(p)
+		}
+	}()
+	return handle(m.Context, m.Type, m.Payload)
 }
 
 // Close records the close (on the connection span, or as a close span in

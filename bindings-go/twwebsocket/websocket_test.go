@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
@@ -16,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -673,5 +676,51 @@ func TestDialToPlainAppServer(t *testing.T) {
 	}
 	if got := <-seen; !bytes.Equal(got, m) {
 		t.Errorf("the plain server got %x, want %x", got, m)
+	}
+}
+
+// A handler that panics: its process span ends with the panic as its
+// error, the connection closes with 1011 (recorded as an abnormal close),
+// and the panic reaches net/http, which logs it and keeps serving.
+func TestServeHandlerPanicIsRecorded(t *testing.T) {
+	rec := newRecorder(t)
+	srv := httptest.NewUnstartedServer(Handler(&AcceptOptions{Options: Options{TracerProvider: rec.tp}},
+		func(r *http.Request, c *Conn) {
+			_ = c.Serve(r.Context(), func(context.Context, websocket.MessageType, []byte) error {
+				panic("boom")
+			})
+		}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // net/http's report of the panic
+	srv.Start()
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat"
+
+	c, _, err := Dial(t.Context(), url, &DialOptions{Options: Options{TracerProvider: rec.tp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Read(t.Context())
+	if got := websocket.CloseStatus(err); got != websocket.StatusInternalError {
+		t.Fatalf("client read %v (status %v), want a 1011 close", err, got)
+	}
+	_ = c.CloseNow()
+
+	rec.waitSpans(t, 4) // connect, send, process, accept
+	process := rec.one(t, "process /chat", trace.SpanKindConsumer)
+	if process.Status.Code != codes.Error || process.Status.Description != "panic: boom" {
+		t.Errorf("process span status %+v", process.Status)
+	}
+	if len(process.Events) == 0 || process.Events[0].Name != "exception" {
+		t.Errorf("process span events %+v", process.Events)
+	}
+	accept := rec.one(t, "accept /chat", trace.SpanKindServer)
+	if code, _ := attr(accept, "websocket.close.code"); code.AsInt64() != 1011 {
+		t.Errorf("accept close code %v", code.Emit())
+	}
+	if accept.Status.Code != codes.Error {
+		t.Errorf("accept span status %+v", accept.Status)
 	}
 }
