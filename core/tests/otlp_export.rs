@@ -359,7 +359,12 @@ impl Receiver {
 
     /// A receiver that answers `404 Not Found` on `rejected` paths.
     fn rejecting(rejected: &'static [&'static str]) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::on(TcpListener::bind("127.0.0.1:0").unwrap(), rejected)
+    }
+
+    /// A receiver that starts answering on `listener`, bound earlier (until
+    /// now its connections waited in the backlog, unanswered).
+    fn on(listener: TcpListener, rejected: &'static [&'static str]) -> Self {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, requests) = mpsc::channel();
@@ -751,4 +756,36 @@ fn flush_and_drop_are_bounded_when_the_collector_never_answers() {
         drop_elapsed < timeout + MARGIN,
         "drop took {drop_elapsed:?}"
     );
+}
+
+#[test]
+fn spans_dropped_from_a_full_queue_are_counted() {
+    // A collector that takes connections but answers nothing yet: the batch
+    // processor's worker waits in its first export while the application
+    // ends more spans than the queue (2048 by default) holds.
+    let stalled = TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = ExportConfig::default()
+        .with_endpoint(&format!("http://{}", stalled.local_addr().unwrap()))
+        .with_service_name("full-queue")
+        .with_timeout(Duration::from_secs(5));
+    let telemetry = export::init(config).unwrap();
+    let tracer = telemetry.tracer_provider().tracer("otlp-export-test");
+    let ended: u64 = 5000;
+    for i in 0..ended {
+        tracer.start(format!("span {i}")).end();
+    }
+    // The collector answers from now on; a flush empties the queue, so every
+    // span not dropped has been in an export request.
+    let receiver = Receiver::on(stalled, &[]);
+    telemetry.force_flush().unwrap();
+    let counts = telemetry.export_counts(Signal::Traces);
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    // Through went the queue's 2048 and at most one batch (512) that the
+    // worker had taken before the queue filled up.
+    assert!(
+        (ended - 2048 - 512..=ended - 2048).contains(&counts.spans_not_exported),
+        "{counts:?}"
+    );
+    telemetry.shutdown().unwrap();
+    drop(receiver);
 }

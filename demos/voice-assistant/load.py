@@ -19,6 +19,13 @@ started again on the same port. The services must keep serving with the
 same latency; the spans exported while it was down are lost and each
 service counts its failed exports (printed at exit, shown here).
 
+The services' batch span queues are sized for the burst
+(`OTEL_BSP_MAX_QUEUE_SIZE`, 65536 unless set): a thousand sessions starting
+at once end spans faster than one exporter sends them, and the SDKs' default
+queue of 2048 drops the rest. The Rust, Python and Go services count what
+their queues dropped (printed at exit, shown here), so a queue too small
+shows as a count, not only as missing spans and orphans.
+
 Bounded: every run has `--timeout`; every process is stopped afterwards.
 
     python load.py [--sessions 1000] [--turns 1] [--pace 0.25] [--kill-receiver 10]
@@ -46,6 +53,9 @@ MEASURED = ("gateway", "asr", "llm", "tts")
 # A service's report of failed exports, e.g. "asr: 12 span exports failed" or
 # "3 of 40 traces exports failed".
 FAILED_EXPORTS = re.compile(r"(\d+)( of \d+)? (span|traces|metrics) exports failed")
+# A service's report of spans its batch queue dropped, e.g. "asr: 12 of 4000
+# spans never reached an export".
+SPANS_NOT_EXPORTED = re.compile(r"(\d+) of \d+ spans never reached an export")
 
 
 def rss_mib(pid: int) -> Optional[float]:
@@ -78,6 +88,7 @@ class LoadRun(Run):
         self.rss_before: Dict[str, Optional[float]] = {}
         self.rss_after: Dict[str, Optional[float]] = {}
         self.failed_exports: Dict[str, int] = {}
+        self.spans_not_exported: Dict[str, int] = {}
         # Writing a file of a few hundred thousand spans takes longer than
         # the demo's few hundred.
         self.collector_stop_timeout_s = 300.0
@@ -150,8 +161,10 @@ class LoadRun(Run):
         super().execute()
         for service in self.services:
             for line in service.stderr_lines():
-                if m := FAILED_EXPORTS.search(line):
-                    self.failed_exports[service.name] = self.failed_exports.get(service.name, 0) + int(m.group(1))
+                for pattern, counts in ((FAILED_EXPORTS, self.failed_exports),
+                                        (SPANS_NOT_EXPORTED, self.spans_not_exported)):
+                    if m := pattern.search(line):
+                        counts[service.name] = counts.get(service.name, 0) + int(m.group(1))
 
 
 def spans_and_orphans(path: Path) -> tuple:
@@ -195,6 +208,9 @@ def report(label: str, r: LoadRun, expected_turns: int, spans_per_session: Optio
     if r.failed_exports:
         print("  failed exports counted by the services: "
               + ", ".join(f"{n} {c}" for n, c in sorted(r.failed_exports.items())))
+    if r.spans_not_exported:
+        print("  spans dropped from full batch queues, counted by the services: "
+              + ", ".join(f"{n} {c}" for n, c in sorted(r.spans_not_exported.items())))
     return latencies
 
 
@@ -214,6 +230,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # What Run reads besides these.
     args.backend, args.quiet = "receiver", True
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", "65536")
     try:
         run.check_artifacts()
         print(f"voice assistant load: {args.sessions} sessions x {args.turns} turns at once,"

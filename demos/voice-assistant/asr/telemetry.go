@@ -55,7 +55,10 @@ func setupTracing(ctx context.Context) (func(), error) {
 		if err != nil {
 			return nil, fmt.Errorf("OTLP exporter: %w", err)
 		}
-		options = append(options, sdktrace.WithBatcher(&reportingExporter{SpanExporter: exporter}))
+		reporting := &reportingExporter{SpanExporter: exporter}
+		options = append(options, sdktrace.WithSpanProcessor(countingProcessor{
+			SpanProcessor: sdktrace.NewBatchSpanProcessor(reporting), exporter: reporting,
+		}))
 	}
 	provider := sdktrace.NewTracerProvider(options...)
 	otel.SetTracerProvider(provider)
@@ -102,9 +105,14 @@ type reportingExporter struct {
 	sdktrace.SpanExporter
 	failed atomic.Uint64
 	once   sync.Once
+	// Spans queued (counted by countingProcessor) and spans in export
+	// requests: the difference after shutdown was dropped from a full
+	// queue, which the SDK does not report.
+	queued, exporting atomic.Uint64
 }
 
 func (e *reportingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.exporting.Add(uint64(len(spans)))
 	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil {
 		e.failed.Add(1)
 		e.once.Do(func() {
@@ -116,10 +124,30 @@ func (e *reportingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Re
 	return nil
 }
 
-// Shutdown flushes nothing of its own; it reports how many exports failed.
+// Shutdown flushes nothing of its own; it reports how many exports failed
+// and how many spans never reached one. The batch processor calls it after
+// its last export, so the counts are final.
 func (e *reportingExporter) Shutdown(ctx context.Context) error {
 	if failed := e.failed.Load(); failed > 0 {
 		fmt.Fprintf(os.Stderr, "asr: %d span exports failed\n", failed)
 	}
+	if queued, exporting := e.queued.Load(), e.exporting.Load(); queued > exporting {
+		fmt.Fprintf(os.Stderr, "asr: %d of %d spans never reached an export "+
+			"(the batch queue was full: raise OTEL_BSP_MAX_QUEUE_SIZE)\n", queued-exporting, queued)
+	}
 	return e.SpanExporter.Shutdown(ctx)
+}
+
+// countingProcessor counts the spans its batch processor queues (the
+// sampled ones, as the batch processor takes only those).
+type countingProcessor struct {
+	sdktrace.SpanProcessor
+	exporter *reportingExporter
+}
+
+func (p countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanContext().IsSampled() {
+		p.exporter.queued.Add(1)
+	}
+	p.SpanProcessor.OnEnd(s)
 }

@@ -106,6 +106,20 @@ class ExportReport:
         self.variable = variable
         self.exported = 0
         self.failed = 0
+        # Spans: ended (handed to the batch processor) and put in an export
+        # request; the difference after shutdown was dropped from a full
+        # queue, which the SDK logs only once, uncounted.
+        self.spans_ended = 0
+        self.spans_in_exports = 0
+        self._lock = threading.Lock()
+
+    def span_ended(self) -> None:
+        with self._lock:
+            self.spans_ended += 1
+
+    def spans_exporting(self, n: int) -> None:
+        with self._lock:
+            self.spans_in_exports += n
 
     def record(self, succeeded: bool) -> None:
         if succeeded:
@@ -120,6 +134,19 @@ class ExportReport:
             )
 
 
+class _CountingBatchSpanProcessor(BatchSpanProcessor):
+    """A batch processor that counts the spans it queues (the sampled ones)."""
+
+    def __init__(self, exporter: _ReportingSpanExporter) -> None:
+        super().__init__(exporter)
+        self._report = exporter.report
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self._report.span_ended()
+        super().on_end(span)
+
+
 class _ReportingSpanExporter(SpanExporter):
     """Passes spans to ``inner``; a failed export is reported and counted,
     and still answered as a success so nothing retries or fails on it."""
@@ -129,6 +156,7 @@ class _ReportingSpanExporter(SpanExporter):
         self.report = report
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.report.spans_exporting(len(spans))
         self.report.record(self._inner.export(spans) == SpanExportResult.SUCCESS)
         return SpanExportResult.SUCCESS
 
@@ -200,6 +228,11 @@ class Tracing:
         for report in self.reports:
             if report.failed:
                 log.warning("%d of %d %s exports failed", report.failed, report.failed + report.exported, report.signal)
+            if report.spans_ended > report.spans_in_exports:
+                log.warning(
+                    "%d of %d spans never reached an export (the batch queue was full: raise OTEL_BSP_MAX_QUEUE_SIZE)",
+                    report.spans_ended - report.spans_in_exports, report.spans_ended,
+                )
 
 
 def exporter_enabled(variable: str, environ: Mapping[str, str] = os.environ) -> bool:
@@ -245,7 +278,7 @@ def setup_tracing(default_service_name: str, environ: Mapping[str, str] = os.env
     if export_traces:
         report = ExportReport("traces", "OTEL_TRACES_EXPORTER")
         reports.append(report)
-        tracer_provider.add_span_processor(BatchSpanProcessor(_ReportingSpanExporter(OTLPSpanExporter(), report)))
+        tracer_provider.add_span_processor(_CountingBatchSpanProcessor(_ReportingSpanExporter(OTLPSpanExporter(), report)))
     trace.set_tracer_provider(tracer_provider)
     readers = []
     if export_metrics:

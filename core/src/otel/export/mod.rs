@@ -77,9 +77,9 @@ use opentelemetry_otlp::{
 };
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 
-use signals::{Reporting, SignalHealth};
+use signals::{CountingEnds, Reporting, SignalHealth};
 
 /// The collector address used when no endpoint variable is set (OTLP/HTTP's
 /// well-known port on the local host).
@@ -233,8 +233,13 @@ pub fn init(config: ExportConfig) -> Result<Telemetry, ExportError> {
                 signal: "span",
                 source,
             })?;
-        tracer_provider = tracer_provider.with_batch_exporter(Reporting {
+        let batch = BatchSpanProcessor::builder(Reporting {
             inner: exporter,
+            health: traces.clone(),
+        })
+        .build();
+        tracer_provider = tracer_provider.with_span_processor(CountingEnds {
+            inner: batch,
             health: traces.clone(),
         });
     }

@@ -1,5 +1,6 @@
 //! The signals this module exports, and what became of their exports:
-//! counted, and the first failure of each reported in one line.
+//! counted, and the first failure of each reported in one line; for spans
+//! also how many never reached an export (dropped from a full queue).
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 #[cfg(doc)]
 use super::{Telemetry, init};
@@ -58,6 +59,11 @@ pub struct ExportCounts {
     /// Requests that failed: refused, rejected (an HTTP error status), or
     /// timed out. Their telemetry is dropped.
     pub failed: u64,
+    /// Spans that ended but never reached an export request: the batch
+    /// queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`) or the pipeline was shut
+    /// down. Final after [`Telemetry::shutdown`]; before, it also counts
+    /// spans still queued. Always 0 for metrics.
+    pub spans_not_exported: u64,
 }
 
 /// The export outcomes of one signal, shared by its exporter and
@@ -69,6 +75,9 @@ pub(super) struct SignalHealth {
     exported: AtomicU64,
     failed: AtomicU64,
     reported: AtomicBool,
+    /// Spans handed to the batch processor, and spans in export requests.
+    spans_ended: AtomicU64,
+    spans_in_exports: AtomicU64,
 }
 
 impl SignalHealth {
@@ -79,6 +88,8 @@ impl SignalHealth {
             exported: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             reported: AtomicBool::new(false),
+            spans_ended: AtomicU64::new(0),
+            spans_in_exports: AtomicU64::new(0),
         }
     }
 
@@ -104,15 +115,31 @@ impl SignalHealth {
     /// failed: after the first failure only counting went on, and the
     /// count is what says how much was lost.
     pub(super) fn summary_line(&self) -> Option<String> {
-        let ExportCounts { exported, failed } = self.counts();
-        (failed > 0).then(|| {
+        let ExportCounts {
+            exported,
+            failed,
+            spans_not_exported,
+        } = self.counts();
+        let failures = (failed > 0).then(|| {
             format!(
-                "tracewire: {failed} of {total} {signal} exports to {endpoint} failed; their {signal} were dropped.",
+                "{failed} of {total} {signal} exports to {endpoint} failed; their {signal} were dropped",
                 total = exported + failed,
                 signal = self.signal,
                 endpoint = self.endpoint,
             )
-        })
+        });
+        let not_exported = (spans_not_exported > 0).then(|| {
+            format!(
+                "{spans_not_exported} of {ended} spans never reached an export \
+                 (the batch queue was full: raise OTEL_BSP_MAX_QUEUE_SIZE)",
+                ended = self.spans_ended.load(Ordering::Relaxed),
+            )
+        });
+        match (failures, not_exported) {
+            (None, None) => None,
+            (Some(line), None) | (None, Some(line)) => Some(format!("tracewire: {line}.")),
+            (Some(first), Some(second)) => Some(format!("tracewire: {first}; {second}.")),
+        }
     }
 
     /// The one line that reports a signal's first failed export.
@@ -128,10 +155,45 @@ impl SignalHealth {
     }
 
     pub(super) fn counts(&self) -> ExportCounts {
+        let ended = self.spans_ended.load(Ordering::Relaxed);
         ExportCounts {
             exported: self.exported.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            spans_not_exported: ended.saturating_sub(self.spans_in_exports.load(Ordering::Relaxed)),
         }
+    }
+}
+
+/// A span processor that counts the spans it passes on to `inner` (the
+/// batch processor), so that spans the batch processor drops from a full
+/// queue, which it only reports through the SDK's internal logs, show in
+/// [`ExportCounts::spans_not_exported`].
+#[derive(Debug)]
+pub(super) struct CountingEnds<P> {
+    pub(super) inner: P,
+    pub(super) health: Arc<SignalHealth>,
+}
+
+impl<P: SpanProcessor> SpanProcessor for CountingEnds<P> {
+    fn on_start(&self, span: &mut Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.health.spans_ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
     }
 }
 
@@ -146,6 +208,9 @@ impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanEx
     for Reporting<E>
 {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.health
+            .spans_in_exports
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.health.record(self.inner.export(batch).await)
     }
 
