@@ -152,23 +152,27 @@ where
             .map_or_else(Context::new, |turn| turn.agent.clone());
         let step = tokio::select! {
             m = device.next().with_context(turn_cx) => match next("device", m) {
-                Ok(Some(r)) => session.on_device(r, &mut asr).await,
-                Ok(None) => break Ok(()),
+                Ok(Next::Data(r)) => session.on_device(r, &mut asr).await,
+                Ok(Next::Control) => Ok(()),
+                Ok(Next::Closed) => break Ok(()),
                 Err(e) => Err(e),
             },
             m = asr.next() => match next("asr", m) {
-                Ok(Some(r)) => session.on_asr(r, &mut device, &mut llm, &mut tts).await,
-                Ok(None) => Err(SessionError::Protocol("asr closed the connection".into())),
+                Ok(Next::Data(r)) => session.on_asr(r, &mut device, &mut llm, &mut tts).await,
+                Ok(Next::Control) => Ok(()),
+                Ok(Next::Closed) => Err(SessionError::Protocol("asr closed the connection".into())),
                 Err(e) => Err(e),
             },
             m = llm.next() => match next("llm", m) {
-                Ok(Some(r)) => session.on_llm(r, &mut tts).await,
-                Ok(None) => Err(SessionError::Protocol("llm closed the connection".into())),
+                Ok(Next::Data(r)) => session.on_llm(r, &mut tts).await,
+                Ok(Next::Control) => Ok(()),
+                Ok(Next::Closed) => Err(SessionError::Protocol("llm closed the connection".into())),
                 Err(e) => Err(e),
             },
             m = tts.next() => match next("tts", m) {
-                Ok(Some(r)) => session.on_tts(r, &mut device).await,
-                Ok(None) => Err(SessionError::Protocol("tts closed the connection".into())),
+                Ok(Next::Data(r)) => session.on_tts(r, &mut device).await,
+                Ok(Next::Control) => Ok(()),
+                Ok(Next::Closed) => Err(SessionError::Protocol("tts closed the connection".into())),
                 Err(e) => Err(e),
             },
         };
@@ -185,16 +189,27 @@ where
     result
 }
 
-/// A received message, or `None` once the peer closed.
-fn next(
-    peer: &'static str,
-    item: Option<Result<Received, WsError>>,
-) -> Result<Option<Received>, SessionError> {
+/// What a peer's stream yielded.
+enum Next {
+    /// A text or binary message.
+    Data(Received),
+    /// A ping or pong (tungstenite answers pings itself): nothing to do. A
+    /// peer that keeps its connection alive pings when a turn runs long
+    /// (Python's websockets every 20 s), inside or outside a turn.
+    Control,
+    /// The peer closed the connection.
+    Closed,
+}
+
+fn next(peer: &'static str, item: Option<Result<Received, WsError>>) -> Result<Next, SessionError> {
     match item {
-        None | Some(Err(WsError::ConnectionClosed)) => Ok(None),
+        None | Some(Err(WsError::ConnectionClosed)) => Ok(Next::Closed),
         Some(Err(e)) => Err(SessionError::Ws(peer, e)),
-        Some(Ok(r)) if matches!(r.message, Message::Close(_)) => Ok(None),
-        Some(Ok(r)) => Ok(Some(r)),
+        Some(Ok(r)) => Ok(match r.message {
+            Message::Text(_) | Message::Binary(_) => Next::Data(r),
+            Message::Close(_) => Next::Closed,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Next::Control,
+        }),
     }
 }
 
