@@ -116,9 +116,20 @@ class TracewireMiddleware:
             return
         await _AsgiConnection(self._config, scope).run(self.app, scope, receive, send)
 
+    @classmethod
+    def _from_config(cls, config: _Config) -> "TracewireMiddleware":
+        """A middleware for :meth:`traced` only (the instrumentor's)."""
+        middleware = cls(_no_app)
+        middleware._config = config
+        return middleware
+
     async def traced(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         """Runs ``app`` for the ``websocket`` scope ``scope``, traced."""
         await _AsgiConnection(self._config, scope).run(app, scope, receive, send)
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("tracewire: this middleware runs the application given to traced()")
 
 
 def _decoded_headers(scope: Scope) -> List[Tuple[str, str]]:

@@ -453,16 +453,18 @@ class StarletteInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from .asgi import SCOPE_KEY, TracewireMiddleware
 
         server_config, _ = _configs(kwargs)
-        middleware = TracewireMiddleware(_unreachable)
-        middleware._config = server_config
+        middleware = TracewireMiddleware._from_config(server_config)
         patches = self._patches = _Patches()
 
         def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            # A coroutine function, as the original (ASGI servers tell ASGI 3
+            # applications by that).
             @functools.wraps(original)
-            def __call__(app: Any, scope: Any, receive: Any, send: Any) -> Any:
+            async def __call__(app: Any, scope: Any, receive: Any, send: Any) -> None:
                 if scope["type"] != "websocket" or SCOPE_KEY in scope:
-                    return original(app, scope, receive, send)
-                return middleware.traced(functools.partial(original, app), scope, receive, send)
+                    await original(app, scope, receive, send)
+                    return
+                await middleware.traced(functools.partial(original, app), scope, receive, send)
 
             return __call__
 
@@ -472,8 +474,4 @@ class StarletteInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         patches: Optional[_Patches] = getattr(self, "_patches", None)
         if patches is not None:
             patches.restore()
-
-
-async def _unreachable(scope: Any, receive: Any, send: Any) -> None:
-    raise RuntimeError("tracewire: the instrumentor's middleware has no application of its own")
 
