@@ -31,24 +31,21 @@ Both are registered under the ``opentelemetry_instrumentor`` entry point
     WebsocketsInstrumentor().uninstrument()   # later serve/connect are plain
 
 Settings: keyword arguments of ``instrument()``, else these environment
-variables, else the default:
+variables, else the default (first):
 
-=====================================  ==============  ========================================
-environment variable                   ``instrument``  values (default first)
-=====================================  ==============  ========================================
-``OTEL_PYTHON_TRACEWIRE_MODEL``        ``model``       ``connection``, ``message``
-``OTEL_PYTHON_TRACEWIRE_ENVELOPES``    ``envelopes``   ``json-binary``, ``json``, ``binary``,
-                                                       ``none`` (or an ``Envelopes``)
-``OTEL_PYTHON_TRACEWIRE_SERVER_TRUST`` ``server_trust`` ``trusted``, ``untrusted`` (or a ``Trust``):
-                                                       how far a server trusts its clients
-``OTEL_PYTHON_TRACEWIRE_CLIENT_TRUST`` ``client_trust`` ``trusted``, ``untrusted`` (or a ``Trust``):
-                                                       how far a client trusts its servers
-``OTEL_PYTHON_TRACEWIRE_JSON_PATH``    ``json_path``   the JSON envelope's member path (``""``:
-                                                       the core's default member ``tracewire``)
-``OTEL_PYTHON_TRACEWIRE_MCP``          ``mcp``         ``false``, ``true`` (MCP ``_meta`` mode)
-``OTEL_PYTHON_TRACEWIRE_STRIP``        ``strip``       ``true``, ``false`` (remove the envelope's
-                                                       W3C members from received JSON)
-=====================================  ==============  ========================================
+- ``model`` / ``OTEL_PYTHON_TRACEWIRE_MODEL``: ``connection``, ``message``;
+- ``envelopes`` / ``OTEL_PYTHON_TRACEWIRE_ENVELOPES``: ``json-binary``,
+  ``json``, ``binary``, ``none`` (or an ``Envelopes``);
+- ``server_trust`` / ``OTEL_PYTHON_TRACEWIRE_SERVER_TRUST``: ``trusted``,
+  ``untrusted`` (or a ``Trust``): how far a server trusts its clients;
+- ``client_trust`` / ``OTEL_PYTHON_TRACEWIRE_CLIENT_TRUST``: ``trusted``,
+  ``untrusted`` (or a ``Trust``): how far a client trusts its servers;
+- ``json_path`` / ``OTEL_PYTHON_TRACEWIRE_JSON_PATH``: the JSON envelope's
+  member path (``""``: the core's default member, ``tracewire``);
+- ``mcp`` / ``OTEL_PYTHON_TRACEWIRE_MCP``: ``false``, ``true`` (MCP
+  ``_meta`` mode);
+- ``strip`` / ``OTEL_PYTHON_TRACEWIRE_STRIP``: ``true``, ``false`` (remove
+  the envelope's W3C members from received JSON).
 
 ``tracer_provider`` (default: the global one) is a keyword argument only.
 An invalid environment value is logged and the default used (the

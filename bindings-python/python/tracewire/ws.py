@@ -47,6 +47,12 @@ Any of ``max_size``, ``open_timeout`` or ``write_limit`` given to
 ``serve(handler, host, port, max_size=16 * 2**20)``; a peer that must carry
 larger messages raises the limit on both sides.
 
+The same code traces unmodified ``websockets`` applications
+(:mod:`tracewire.instrumentation`) and ASGI applications
+(:mod:`tracewire.asgi`): what a message sent or received becomes
+(``_Channel``), a client's handshake (``_ClientAttempt``) and a server's
+(``_ServerAccept``, ``_ServerHooks``).
+
 Example::
 
     async with tracewire.ws.connect("ws://127.0.0.1:8765/chat") as conn:
