@@ -53,6 +53,13 @@ ARTIFACTS: Dict[str, List[object]] = {
     "device": [PYTHON, HERE / "python" / "device.py"],
 }
 
+# AGENT=1 (`make demo AGENT=1`): a service that has a version without
+# tracewire code runs it under its language's zero-code instrumentation.
+# tts: a plain FastAPI app under opentelemetry-instrument, which loads the
+# tracewire wheel's instrumentors (its model: OTEL_PYTHON_TRACEWIRE_MODEL).
+if os.environ.get("AGENT") == "1":
+    ARTIFACTS["tts"] = [PYTHON.parent / "opentelemetry-instrument", PYTHON, HERE / "python" / "tts_plain.py"]
+
 # The queue between the gateway and the archive worker: Debian's package.
 REDIS_SERVER = "redis-server"
 REDIS_MISSING = (
@@ -242,6 +249,7 @@ class Run:
         env = dict(os.environ)
         env["OTEL_SERVICE_NAME"] = service
         env["TRACEWIRE_MODEL"] = self.args.model
+        env["OTEL_PYTHON_TRACEWIRE_MODEL"] = self.args.model  # the instrumentors' (AGENT=1)
         env["DEMO_PACE"] = str(self.args.pace)
         if self.endpoint is not None:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.endpoint

@@ -24,7 +24,10 @@ package converts types and applies those decisions with opentelemetry-python.
   :func:`from_otel_context`.
 - Async hops: :func:`capture`, :func:`restore`, :func:`restored`, :func:`bind`.
 - WebSockets: :mod:`tracewire.ws` (``connect``, ``serve``), with the core's
-  limits (:func:`ws_limits`, a :class:`WsLimits`) as defaults.
+  limits (:func:`ws_limits`, a :class:`WsLimits`) as defaults;
+  :mod:`tracewire.asgi` (``TracewireMiddleware``: Starlette, FastAPI);
+  :mod:`tracewire.instrumentation` (``WebsocketsInstrumentor``,
+  ``StarletteInstrumentor``: ``opentelemetry-instrument``, no code).
 - Errors: :class:`Error` and its subclasses, each with an :class:`ErrorCode`.
 """
 

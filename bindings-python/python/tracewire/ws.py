@@ -47,6 +47,12 @@ Any of ``max_size``, ``open_timeout`` or ``write_limit`` given to
 ``serve(handler, host, port, max_size=16 * 2**20)``; a peer that must carry
 larger messages raises the limit on both sides.
 
+The same code traces unmodified ``websockets`` applications
+(:mod:`tracewire.instrumentation`) and ASGI applications
+(:mod:`tracewire.asgi`): what a message sent or received becomes
+(``_Channel``), a client's handshake (``_ClientAttempt``) and a server's
+(``_ServerAccept``, ``_ServerHooks``).
+
 Example::
 
     async with tracewire.ws.connect("ws://127.0.0.1:8765/chat") as conn:
@@ -57,6 +63,8 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
 import weakref
 from typing import (
@@ -152,6 +160,174 @@ class Message:
         return f"Message(data={self.data!r}, enveloped={self.remote_context is not None})"
 
 
+class _Config:
+    """What a traced endpoint was asked for: the same for every connection
+    of one ``connect``, ``serve``, instrumentor or ASGI middleware."""
+
+    __slots__ = ("model", "envelopes", "app_protocols", "json", "tracer_provider", "trust")
+
+    def __init__(
+        self,
+        *,
+        model: str = "connection",
+        envelopes: Optional[Envelopes] = None,
+        app_protocols: Optional[List[str]] = None,
+        json_path: str = "",
+        mcp: bool = False,
+        strip: Optional[bool] = None,
+        tracer_provider: Optional[trace.TracerProvider] = None,
+        trust: Optional[Trust] = None,
+    ) -> None:
+        self.model = model
+        self.envelopes = envelopes
+        self.app_protocols = list(app_protocols) if app_protocols else None
+        self.json = _json_envelope(json_path, mcp, strip)
+        self.tracer_provider = tracer_provider
+        self.trust = trust
+
+    def with_app_protocols(self, app_protocols: Optional[List[str]]) -> "_Config":
+        other = _Config.__new__(_Config)
+        for name in _Config.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.app_protocols = list(app_protocols) if app_protocols else None
+        return other
+
+
+def _json_envelope(json_path: str, mcp: bool, strip: Optional[bool]) -> JsonEnvelope:
+    return JsonEnvelope.mcp(strip=strip) if mcp else JsonEnvelope(json_path, strip=strip)
+
+
+class _Channel:
+    """The traced messages of one open connection: what every traced
+    WebSocket of this package does with a message sent or received, whoever
+    moves the frames (``TracedConnection``, an instrumented ``websockets``
+    connection, the ASGI middleware)."""
+
+    __slots__ = ("spans", "conn", "codec", "app_protocol")
+
+    def __init__(self, spans: SpanApplier, codec: Codec, app_protocol: Optional[str]) -> None:
+        self.spans = spans
+        self.conn = spans.connection
+        self.codec = codec
+        self.app_protocol = app_protocol
+
+    async def send(self, message: Data, ambient: Context, transmit: Callable[[Data], Awaitable[Any]]) -> None:
+        """Sends ``message`` with ``transmit`` inside a send span started
+        under ``ambient``, its context in the negotiated envelope."""
+        text = isinstance(message, str)
+        size = len(message.encode()) if isinstance(message, str) else len(message)
+        decision = self.conn.send("text" if text else "binary", size)
+        span_context = self.spans.start(decision, ambient=ambient)
+        span = trace.get_current_span(span_context)
+        try:
+            await transmit(self.codec.encode(message, span_context))
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            raise
+        finally:
+            span.end()
+
+    def receive(self, frame: Data) -> Message:
+        """Decodes one received frame and starts its process span (not ended)."""
+        decoded = self.codec.decode(frame)
+        data = decoded.payload
+        remote_tc = self.spans.admit(decoded.context)
+        if not self.spans.receive_budget.admit():
+            connection = self.spans.connection_context
+            return Message(data, connection or Context(), remote_tc, decoded.error, trace.INVALID_SPAN)
+        text = isinstance(data, str)
+        decision = self.conn.receive("text" if text else "binary", decoded.body_size)
+        ctx = self.spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
+        span = trace.get_current_span(ctx)
+        event = decoded.exception_event
+        if event is not None:
+            span.add_event(event.name, event.attributes)
+        return Message(data, ctx, remote_tc, decoded.error, span)
+
+    def record_close(self, ws: Any) -> None:
+        """Records the close of the ``websockets`` connection ``ws``."""
+        # websockets 13 has these on the protocol object only.
+        state = getattr(ws, "protocol", ws)
+        # websockets' close_code is the frame received, 1006 without one. A
+        # side that fails the connection over what the peer sent (1009 for a
+        # message over max_size, 1002, 1007: parser_exc is set) sends its
+        # frame and closes without waiting for the answer, so the frame it
+        # sent is what ended the connection. A close handshake the peer never
+        # answers stays 1006.
+        rcvd, sent = getattr(state, "close_rcvd", None), getattr(state, "close_sent", None)
+        if rcvd is None and sent is not None and getattr(state, "parser_exc", None) is not None:
+            self.spans.close(sent.code, sent.reason or "")
+        else:
+            self.spans.close(state.close_code, state.close_reason or "")
+
+    def fail(self, exc: BaseException) -> None:
+        """Records what failed the application's handling of the connection."""
+        span = self.spans.connection_span
+        if span is not None and self.spans.connection_open:
+            span.record_exception(exc)
+
+
+class _Held:
+    """The process span of the message an application read last, where the
+    application reads one message at a time and gets no :class:`Message`
+    (an instrumented ``websockets`` ``recv``, an ASGI ``receive``): the span's
+    context is made current in the task that received it, and the span stays
+    open while that task processes the message, until it asks for the next
+    one (or the connection ends), as ``TracedConnection.handle`` does for a
+    handler call. Spans the application starts meanwhile (its reply's send
+    span too) are the message's children."""
+
+    __slots__ = ("span", "context", "token", "task")
+
+    def __init__(self) -> None:
+        self.span: Optional[Span] = None
+        self.context: Optional[Context] = None
+        self.token: Optional[object] = None
+        self.task: Optional[object] = None
+
+    def hold(self, msg: Message) -> None:
+        self.release()
+        self.span = msg.span
+        self.context = msg.context
+        self.token = otel_context.attach(msg.context)
+        self.task = _current_task()
+
+    def end(self, exc: Optional[BaseException] = None) -> None:
+        """Ends the span (from anywhere); its context stays attached until
+        :meth:`release` in the task that received it."""
+        span = self.span
+        if span is None:
+            return
+        self.span = None
+        if exc is not None:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+        span.end()
+
+    def release(self, exc: Optional[BaseException] = None) -> None:
+        """Ends the span and, in the task that received the message, detaches
+        its context (unless something else was attached since: the
+        application's own context is never lost)."""
+        self.end(exc)
+        token = self.token
+        if token is None:
+            return
+        if self.task is not _current_task():
+            return
+        self.token = None
+        if otel_context.get_current() is self.context:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        self.context = self.task = None
+
+
+def _current_task() -> Optional[object]:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop (connection_lost of a closed loop)
+        return None
+
+
 class TracedConnection:
     """A WebSocket connection whose messages are traced.
 
@@ -170,40 +346,38 @@ class TracedConnection:
         subprotocol: Optional[str] = None,
     ) -> None:
         self.ws = ws
+        self._channel = _Channel(spans, codec, subprotocol)
         self._spans = spans
-        self._conn = spans.connection
-        self._codec = codec
-        self._subprotocol = subprotocol
 
     @property
     def session_id(self) -> str:
         """The session id this side records as ``websocket.session.id``: the
         client's, unless this is a server whose ``trust`` policy does not take
         the client as a parent (it records one of its own)."""
-        return self._conn.session_id
+        return self._channel.conn.session_id
 
     @property
     def envelopes(self) -> Envelopes:
         """The envelopes negotiated on this connection."""
-        return self._codec.envelopes
+        return self._channel.codec.envelopes
 
     @property
     def subprotocol(self) -> Optional[str]:
         """The application's subprotocol agreed in the handshake, by its own
         name (``"mcp"``, not the tracewire token that carried it), or
         ``None``. ``ws.subprotocol`` is the token on the wire."""
-        return self._subprotocol
+        return self._channel.app_protocol
 
     @property
     def codec(self) -> Codec:
         """The frame rules of this connection (negotiated envelopes, JSON
         member path, stripping)."""
-        return self._codec
+        return self._channel.codec
 
     @property
     def model(self) -> str:
         """The tracing model, ``"connection"`` or ``"message"``."""
-        return self._conn.model
+        return self._channel.conn.model
 
     @property
     def connection_span(self) -> Optional[Span]:
@@ -217,41 +391,16 @@ class TracedConnection:
         ``context`` is the ambient context (default: the current one).
         """
         ambient = otel_context.get_current() if context is None else context
-        text = isinstance(message, str)
-        size = len(message.encode()) if isinstance(message, str) else len(message)
-        decision = self._conn.send("text" if text else "binary", size)
-        span_context = self._spans.start(decision, ambient=ambient)
-        span = trace.get_current_span(span_context)
-        try:
-            await self.ws.send(self._codec.encode(message, span_context))
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, str(exc)))
-            raise
-        finally:
-            span.end()
+        await self._channel.send(message, ambient, self.ws.send)
 
     def _receive(self, frame: Data) -> Message:
-        decoded = self._codec.decode(frame)
-        data = decoded.payload
-        remote_tc = self._spans.admit(decoded.context)
-        if not self._spans.receive_budget.admit():
-            connection = self._spans.connection_context
-            return Message(data, connection or Context(), remote_tc, decoded.error, trace.INVALID_SPAN)
-        text = isinstance(data, str)
-        decision = self._conn.receive("text" if text else "binary", decoded.body_size)
-        ctx = self._spans.start(decision, remote=remote_tc, ambient=otel_context.get_current())
-        span = trace.get_current_span(ctx)
-        event = decoded.exception_event
-        if event is not None:
-            span.add_event(event.name, event.attributes)
-        return Message(data, ctx, remote_tc, decoded.error, span)
+        return self._channel.receive(frame)
 
     async def recv(self) -> Message:
         """Receives one message. Its process span covers the receipt and is
         ended; use :meth:`handle` for spans that cover the processing."""
         frame = await self.ws.recv()
-        msg = self._receive(frame)
+        msg = self._channel.receive(frame)
         msg.span.end()
         return msg
 
@@ -277,7 +426,7 @@ class TracedConnection:
                 frame = await self.ws.recv()
             except ConnectionClosedOK:
                 return
-            msg = self._receive(frame)
+            msg = self._channel.receive(frame)
             token = otel_context.attach(msg.context)
             try:
                 await handler(msg)
@@ -295,19 +444,7 @@ class TracedConnection:
         self._record_close()
 
     def _record_close(self) -> None:
-        # websockets 13 has these on the protocol object only.
-        state = getattr(self.ws, "protocol", self.ws)
-        # websockets' close_code is the frame received, 1006 without one. A
-        # side that fails the connection over what the peer sent (1009 for a
-        # message over max_size, 1002, 1007: parser_exc is set) sends its
-        # frame and closes without waiting for the answer, so the frame it
-        # sent is what ended the connection. A close handshake the peer never
-        # answers stays 1006.
-        rcvd, sent = getattr(state, "close_rcvd", None), getattr(state, "close_sent", None)
-        if rcvd is None and sent is not None and getattr(state, "parser_exc", None) is not None:
-            self._spans.close(sent.code, sent.reason or "")
-        else:
-            self._spans.close(state.close_code, state.close_reason or "")
+        self._channel.record_close(self.ws)
 
     async def __aenter__(self) -> "TracedConnection":
         return self
@@ -316,8 +453,219 @@ class TracedConnection:
         await self.close()
 
 
-def _json_envelope(json_path: str, mcp: bool, strip: Optional[bool]) -> JsonEnvelope:
-    return JsonEnvelope.mcp(strip=strip) if mcp else JsonEnvelope(json_path, strip=strip)
+# Set while tracewire.ws itself builds a websockets client or server, so that
+# an instrumented websockets (tracewire.instrumentation) leaves it alone.
+_EXPLICIT: "contextvars.ContextVar[bool]" = contextvars.ContextVar("tracewire_explicit", default=False)
+
+
+def _explicit_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    token = _EXPLICIT.set(True)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _EXPLICIT.reset(token)
+
+
+def _header_pairs(extra: Any) -> List[Tuple[str, str]]:
+    """Any header collection ``websockets`` takes as ``(name, value)`` pairs."""
+    if extra is None:
+        return []
+    if hasattr(extra, "raw_items"):
+        return [(str(k), str(v)) for k, v in extra.raw_items()]
+    items = extra.items() if hasattr(extra, "items") else extra
+    return [(str(k), str(v)) for k, v in items]
+
+
+class _ClientAttempt:
+    """One client connection attempt: the handshake offered, the ``connect``
+    span started under the caller's context, the request headers carrying it."""
+
+    __slots__ = ("handshake", "spans", "config", "headers")
+
+    def __init__(self, uri: str, config: _Config, ambient: Context) -> None:
+        target = Target.from_url(uri)
+        self.config = config
+        self.handshake = ClientHandshake(config.envelopes, app_protocols=config.app_protocols)
+        conn = Connection.from_target(config.model, "client", self.handshake.session_id, target, trust=config.trust)
+        self.spans = SpanApplier(conn, config.tracer_provider)
+        span_context = self.spans.open(ambient=ambient)
+        self.headers = self.handshake.request_headers(TraceContext.from_otel(span_context))
+
+    def request_headers(self, extra: Any) -> List[Tuple[str, str]]:
+        """The application's ``extra`` headers, then tracewire's."""
+        return _header_pairs(extra) + self.headers
+
+    def offer(self) -> List[str]:
+        """The subprotocols to offer (the core's tokens and the application's)."""
+        return self.handshake.subprotocols()
+
+    def fail(self, exc: BaseException) -> None:
+        self.spans.fail(exc)
+
+    def established(self, selected: Optional[str]) -> _Channel:
+        """The upgrade completed with ``selected`` as the subprotocol."""
+        accepted, app_protocol = self.handshake.negotiated(selected)
+        self.spans.upgraded()
+        return _Channel(self.spans, Codec(accepted, self.config.json), app_protocol)
+
+
+def _app_offer(offered: Any) -> List[str]:
+    """The offered subprotocols an application may choose from itself: all
+    but the tracewire tokens (an application protocol never starts with
+    ``tracewire.``, ``docs/PROTOCOL.md`` 3.3)."""
+    return [str(p) for p in offered or () if not str(p).startswith("tracewire.")]
+
+
+class _ServerAccept:
+    """One server connection from the request to the upgrade: the client's
+    context and session id read from the handshake, the ``accept`` span,
+    then the subprotocol the core selects (``select``)."""
+
+    __slots__ = ("headers", "query", "config", "spans", "handshake", "channel", "_selected")
+
+    def __init__(self, config: _Config, headers: Any, query: Optional[str], target: Target) -> None:
+        self.config = config
+        self.headers = headers
+        self.query = query
+        self.handshake = ServerHandshake(headers, query, config.envelopes, config.app_protocols)
+        conn = Connection.from_target(config.model, "server", self.handshake.session_id, target, trust=config.trust)
+        self.spans = SpanApplier(conn, config.tracer_provider)
+        self.spans.open(remote=self.handshake.context, ambient=Context())
+        self.channel: Optional[_Channel] = None
+        self._selected: Optional[Tuple[Optional[str], Envelopes, Optional[str]]] = None
+
+    def choose(self, app_protocol: Optional[str]) -> None:
+        """The application chose ``app_protocol`` (or none) itself: the core
+        selects again with that one as the only application protocol, so a
+        tracewire token composed with it, or it alone, is answered."""
+        hs = ServerHandshake(self.headers, self.query, self.config.envelopes, [app_protocol] if app_protocol else None)
+        if app_protocol is not None and hs.app_protocol != app_protocol:
+            # The client offered it alone before any composed token: answer
+            # it alone, without envelopes.
+            self._selected = (app_protocol, Envelopes.NONE, app_protocol)
+        else:
+            self._selected = (hs.subprotocol, hs.envelopes, hs.app_protocol)
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        """The value to answer in ``Sec-WebSocket-Protocol``, or ``None``."""
+        return self._selection()[0]
+
+    def _selection(self) -> Tuple[Optional[str], Envelopes, Optional[str]]:
+        selected = self._selected
+        if selected is None:
+            hs = self.handshake
+            selected = (hs.subprotocol, hs.envelopes, hs.app_protocol)
+        return selected
+
+    def upgraded(self) -> _Channel:
+        _, envelopes, app_protocol = self._selection()
+        self.spans.upgraded()
+        self.channel = _Channel(self.spans, Codec(envelopes, self.config.json), app_protocol)
+        return self.channel
+
+    def refused(self, status: int) -> None:
+        """The server answered ``status`` instead of upgrading."""
+        span = self.spans.connection_span
+        if span is not None and self.spans.connection_open:
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+        self.spans.end_connection_span()
+        self.spans.closed = True
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class _ServerHooks:
+    """The ``websockets`` server hooks that trace each connection's handshake
+    (``process_request``, ``select_subprotocol``, ``process_response``),
+    around the application's own. ``app_select``, the application's own
+    ``select_subprotocol``, chooses among the offered application protocols
+    (see ``_ServerAccept.choose``)."""
+
+    def __init__(
+        self,
+        config: _Config,
+        scheme: Optional[str],
+        process_request: Optional[Callable[..., Any]],
+        process_response: Optional[Callable[..., Any]],
+        app_select: Optional[Callable[..., Any]] = None,
+    ) -> None:
+        self.config = config
+        self.scheme = scheme
+        self.user_request = process_request
+        self.user_response = process_response
+        self.app_select = app_select
+        self.states: "weakref.WeakKeyDictionary[Any, _ServerAccept]" = weakref.WeakKeyDictionary()
+
+    async def process_request(self, ws: Any, request: Any) -> Any:
+        if self.user_request is not None:
+            response = await _maybe_await(self.user_request(ws, request))
+            if response is not None:
+                return response
+        target = Target.from_request_lenient(self.scheme, request.headers.get("Host"), request.path)
+        query = urlsplit(request.path).query or None
+        self.states[ws] = _ServerAccept(self.config, request.headers, query, target)
+        return None
+
+    def select_subprotocol(self, ws: Any, offered: Any) -> Any:
+        from websockets.typing import Subprotocol
+
+        state = self.states.get(ws)
+        if state is None:
+            return None
+        if self.app_select is not None:
+            chosen = self.app_select(ws, [Subprotocol(p) for p in _app_offer(offered)])
+            state.choose(None if chosen is None else str(chosen))
+        # The core selects, from the same request header.
+        selected = state.subprotocol
+        return None if selected is None else Subprotocol(selected)
+
+    async def process_response(self, ws: Any, request: Any, response: Any) -> Any:
+        if self.user_response is not None:
+            replaced = await _maybe_await(self.user_response(ws, request, response))
+            if replaced is not None:
+                response = replaced
+        state = self.states.get(ws)
+        if state is None:
+            return response
+        if response.status_code == 101:
+            state.upgraded()
+        else:
+            state.refused(response.status_code)
+            self.states.pop(ws, None)
+        return response
+
+    def take(self, ws: Any) -> Optional[_Channel]:
+        """The traced channel of the upgraded connection ``ws``."""
+        state = self.states.pop(ws, None)
+        return None if state is None else state.channel
+
+    async def run(self, ws: Any, channel: _Channel, call: Callable[[], Awaitable[None]], held: Optional[_Held] = None) -> None:
+        """Runs the application's handler (``call``) for ``ws``, then closes
+        the connection (1011 if it failed) and records the close."""
+        token = otel_context.attach(Context())
+        failed = False
+        try:
+            await call()
+        except BaseException as exc:
+            failed = True
+            if held is not None:
+                held.release(exc)
+            channel.fail(exc)
+            raise
+        finally:
+            if held is not None:
+                held.release()
+            otel_context.detach(token)
+            try:
+                # As websockets does for a failed handler: 1011, internal error.
+                await ws.close(1011 if failed else 1000)
+            finally:
+                channel.record_close(ws)
 
 
 class connect:
@@ -369,13 +717,17 @@ class connect:
         **kwargs: Any,
     ) -> None:
         self._uri = uri
-        self._model = model
-        self._offer = envelopes
-        self._apps = subprotocols
-        self._json = _json_envelope(json_path, mcp, strip)
-        self._provider = tracer_provider
+        self._config = _Config(
+            model=model,
+            envelopes=envelopes,
+            app_protocols=subprotocols,
+            json_path=json_path,
+            mcp=mcp,
+            strip=strip,
+            tracer_provider=tracer_provider,
+            trust=trust,
+        )
         self._context = context
-        self._trust = trust
         self._kwargs = kwargs
         self._conn: Optional[TracedConnection] = None
 
@@ -383,29 +735,18 @@ class connect:
         from websockets.asyncio.client import connect as ws_connect
         from websockets.typing import Subprotocol
 
-        target = Target.from_url(self._uri)
-        handshake = ClientHandshake(self._offer, app_protocols=self._apps)
-        conn = Connection.from_target(self._model, "client", handshake.session_id, target, trust=self._trust)
-        spans = SpanApplier(conn, self._provider)
         ambient = otel_context.get_current() if self._context is None else self._context
-        span_context = spans.open(ambient=ambient)
-        request = handshake.request_headers(TraceContext.from_otel(span_context))
+        attempt = _ClientAttempt(self._uri, self._config, ambient)
         kwargs = {**limit_defaults(), **self._kwargs}
-        extra = kwargs.pop("additional_headers", None)
-        headers: List[Tuple[str, str]] = []
-        if extra is not None:
-            items = extra.items() if hasattr(extra, "items") else extra
-            headers.extend((str(k), str(v)) for k, v in items)
-        headers.extend(request)
-        offer = [Subprotocol(token) for token in handshake.subprotocols()] or None
+        headers = attempt.request_headers(kwargs.pop("additional_headers", None))
+        offer = [Subprotocol(token) for token in attempt.offer()] or None
         try:
-            ws = await ws_connect(self._uri, additional_headers=headers, subprotocols=offer, **kwargs)
+            ws = await _explicit_call(ws_connect, self._uri, additional_headers=headers, subprotocols=offer, **kwargs)
         except BaseException as exc:
-            spans.fail(exc)
+            attempt.fail(exc)
             raise
-        accepted, app_protocol = handshake.negotiated(ws.subprotocol)
-        spans.upgraded()
-        return TracedConnection(ws, spans=spans, codec=Codec(accepted, self._json), subprotocol=app_protocol)
+        channel = attempt.established(ws.subprotocol)
+        return TracedConnection(ws, spans=channel.spans, codec=channel.codec, subprotocol=channel.app_protocol)
 
     def __await__(self) -> Generator[Any, None, TracedConnection]:
         return self._connect().__await__()
@@ -417,21 +758,6 @@ class connect:
     async def __aexit__(self, *exc: Any) -> None:
         if self._conn is not None:
             await self._conn.close()
-
-
-class _ServerState:
-    __slots__ = ("spans", "codec", "handshake")
-
-    def __init__(self, spans: SpanApplier, codec: Codec, handshake: ServerHandshake) -> None:
-        self.spans = spans
-        self.codec = codec
-        self.handshake = handshake
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def serve(
@@ -478,88 +804,42 @@ def serve(
     sees it.
     """
     from websockets.asyncio.server import serve as ws_serve
-    from websockets.typing import Subprotocol
 
     if "select_subprotocol" in kwargs:
         raise TypeError("tracewire.ws.serve selects the subprotocol itself; pass subprotocols=")
-    supported = envelopes
-    apps = list(subprotocols or [])
-    json_envelope = _json_envelope(json_path, mcp, strip)
-    # Whether this server terminates TLS is the only scheme it can know (behind
-    # a proxy, plain ws may still be wss to the client): unknown otherwise.
-    scheme = "wss" if kwargs.get("ssl") is not None else None
-    states: "weakref.WeakKeyDictionary[Any, _ServerState]" = weakref.WeakKeyDictionary()
-
-    async def on_request(ws: Any, request: Any) -> Any:
-        if process_request is not None:
-            response = await _maybe_await(process_request(ws, request))
-            if response is not None:
-                return response
-        hs = ServerHandshake(request.headers, urlsplit(request.path).query or None, supported, apps)
-        target = Target.from_request_lenient(scheme, request.headers.get("Host"), request.path)
-        conn = Connection.from_target(model, "server", hs.session_id, target, trust=trust)
-        spans = SpanApplier(conn, tracer_provider)
-        spans.open(remote=hs.context, ambient=Context())
-        states[ws] = _ServerState(spans, Codec(hs.envelopes, json_envelope), hs)
-        return None
-
-    def select_subprotocol(ws: Any, offered: Any) -> Optional[Subprotocol]:
-        # The core already selected, from the same request header.
-        state = states.get(ws)
-        selected = None if state is None else state.handshake.subprotocol
-        return None if selected is None else Subprotocol(selected)
-
-    async def on_response(ws: Any, request: Any, response: Any) -> Any:
-        if process_response is not None:
-            replaced = await _maybe_await(process_response(ws, request, response))
-            if replaced is not None:
-                response = replaced
-        state = states.get(ws)
-        if state is None:
-            return response
-        if response.status_code == 101:
-            state.spans.upgraded()
-        else:
-            if state.spans.connection_span is not None:
-                state.spans.connection_span.set_status(
-                    Status(StatusCode.ERROR, f"HTTP {response.status_code}")
-                )
-            state.spans.end_connection_span()
-            states.pop(ws, None)
-        return response
+    config = _Config(
+        model=model,
+        envelopes=envelopes,
+        app_protocols=subprotocols,
+        json_path=json_path,
+        mcp=mcp,
+        strip=strip,
+        tracer_provider=tracer_provider,
+        trust=trust,
+    )
+    hooks = _ServerHooks(config, _server_scheme(kwargs), process_request, process_response)
 
     async def on_connection(ws: Any) -> None:
-        state = states.pop(ws, None)
-        if state is None:  # not traced (should not happen): plain handling
+        channel = hooks.take(ws)
+        if channel is None:  # not traced (should not happen): plain handling
             raise RuntimeError("tracewire: connection without handshake state")
-        conn = TracedConnection(
-            ws, spans=state.spans, codec=state.codec, subprotocol=state.handshake.app_protocol
-        )
-        token = otel_context.attach(Context())
-        failed = False
-        try:
-            await handler(conn)
-        except BaseException as exc:
-            failed = True
-            span = state.spans.connection_span
-            if span is not None and state.spans.connection_open:
-                span.record_exception(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-            try:
-                # As websockets does for a failed handler: 1011, internal error.
-                await ws.close(1011 if failed else 1000)
-            finally:
-                conn._record_close()
+        conn = TracedConnection(ws, spans=channel.spans, codec=channel.codec, subprotocol=channel.app_protocol)
+        await hooks.run(ws, channel, lambda: handler(conn))
 
     options = {**limit_defaults(), **kwargs}
-    return ws_serve(
+    return _explicit_call(
+        ws_serve,
         on_connection,
         host,
         port,
-        process_request=on_request,
-        process_response=on_response,
-        select_subprotocol=select_subprotocol,
+        process_request=hooks.process_request,
+        process_response=hooks.process_response,
+        select_subprotocol=hooks.select_subprotocol,
         **options,
     )
+
+
+def _server_scheme(kwargs: Dict[str, Any]) -> Optional[str]:
+    # Whether this server terminates TLS is the only scheme it can know (behind
+    # a proxy, plain ws may still be wss to the client): unknown otherwise.
+    return "wss" if kwargs.get("ssl") is not None else None
