@@ -50,9 +50,9 @@ from run import DemoError, Run, Service
 
 # Services whose memory is reported (the receiver is the test's, not the system's).
 MEASURED = ("gateway", "asr", "llm", "tts")
-# A service's report of failed exports, e.g. "asr: 12 span exports failed" or
-# "3 of 40 traces exports failed".
-FAILED_EXPORTS = re.compile(r"(\d+)( of \d+)? (span|traces|metrics) exports failed")
+# A service's report of failed exports, e.g. "asr: 12 span exports failed",
+# "3 of 40 traces exports failed" or "3 of 40 traces exports to URL failed".
+FAILED_EXPORTS = re.compile(r"(\d+)( of \d+)? (span|traces|metrics) exports( to \S+)? failed")
 # A service's report of spans its batch queue dropped, e.g. "asr: 12 of 4000
 # spans never reached an export".
 SPANS_NOT_EXPORTED = re.compile(r"(\d+) of \d+ spans never reached an export")
