@@ -3,6 +3,7 @@ package dev.tracewire;
 import dev.tracewire.internal.Native;
 import dev.tracewire.internal.Scratch;
 import io.opentelemetry.context.Context;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 
@@ -58,6 +59,9 @@ public final class BinaryEnvelope {
         long p = Native.address(payload) + payload.position();
         int plen = payload.remaining();
         s.call((in, len, out, cap) -> Native.binaryEncode(in, len, p, plen, out, cap));
+        // The native code read the buffer's memory by address: keep the buffer
+        // (whose cleaner frees that memory) reachable until it is done.
+        Reference.reachabilityFence(payload);
       } else {
         s.bytesRaw(payload);
         s.call(

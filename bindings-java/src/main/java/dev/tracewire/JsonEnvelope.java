@@ -5,6 +5,7 @@ import dev.tracewire.internal.Native;
 import dev.tracewire.internal.NativeHandle;
 import dev.tracewire.internal.Scratch;
 import io.opentelemetry.context.Context;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -169,6 +170,9 @@ public final class JsonEnvelope implements AutoCloseable {
       s.call((in, inLen, out, cap) -> Native.jsonInject(h, in, ctxLen, f, len, out, cap));
       return ByteBuffer.wrap(s.readRemaining());
     } finally {
+      // The native code read the frame's memory by address: keep the buffer
+      // (whose cleaner frees that memory) reachable until it is done.
+      Reference.reachabilityFence(frame);
       handle.release();
     }
   }

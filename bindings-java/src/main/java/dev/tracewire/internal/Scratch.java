@@ -1,10 +1,14 @@
 package dev.tracewire.internal;
 
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A per-thread direct buffer through which inputs go to and outputs come from the native
@@ -19,6 +23,19 @@ import java.nio.charset.StandardCharsets;
 public final class Scratch implements AutoCloseable {
   private static final ThreadLocal<Scratch> LOCAL = ThreadLocal.withInitial(Scratch::new);
   private static final int INITIAL = 16 << 10;
+
+  /**
+   * Buffers for virtual threads, which may number in the millions: a buffer per thread would
+   * hold 16 KiB of native memory each, so they borrow from here and give back on close. Bounded:
+   * more buffers than carrier threads are rarely in use at once.
+   */
+  private static final ConcurrentLinkedQueue<Scratch> POOL = new ConcurrentLinkedQueue<>();
+
+  private static final int POOL_MAX = 2 * Runtime.getRuntime().availableProcessors();
+  private static final AtomicInteger POOLED = new AtomicInteger();
+
+  /** {@code Thread.isVirtual()} (Java 21), or null on a runtime without virtual threads. */
+  private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
   private static final VarHandle INT =
       MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
   private static final VarHandle LONG =
@@ -37,7 +54,10 @@ public final class Scratch implements AutoCloseable {
   private int rp;
   private int rend;
   private boolean inUse;
+  /** A thread's own buffer, reused for its life; false for a nested or pooled one. */
   private final boolean shared;
+  /** Borrowed from {@link #POOL} by a virtual thread; returned on close. */
+  private boolean pooled;
   private byte[] tmp = new byte[256];
 
   private Scratch() {
@@ -49,11 +69,25 @@ public final class Scratch implements AutoCloseable {
     allocate(INITIAL);
   }
 
-  /** This thread's buffer, empty; a fresh one if this thread's is in use. */
+  /**
+   * This thread's buffer, empty; a fresh one if this thread's is in use. A virtual thread gets
+   * one from a shared pool instead.
+   */
   public static Scratch get() {
-    Scratch s = LOCAL.get();
-    if (s.inUse) {
-      s = new Scratch(false);
+    Scratch s;
+    if (isVirtual()) {
+      s = POOL.poll();
+      if (s == null) {
+        s = new Scratch(false);
+      } else {
+        POOLED.decrementAndGet();
+      }
+      s.pooled = true;
+    } else {
+      s = LOCAL.get();
+      if (s.inUse) {
+        s = new Scratch(false);
+      }
     }
     s.inUse = true;
     s.pos = 0;
@@ -63,9 +97,37 @@ public final class Scratch implements AutoCloseable {
   @Override
   public void close() {
     inUse = false;
-    if (shared && buf.capacity() > (1 << 20)) {
+    if ((shared || pooled) && buf.capacity() > (1 << 20)) {
       // Do not keep a huge buffer for the life of the thread after one huge frame.
       allocate(INITIAL);
+    }
+    if (pooled) {
+      pooled = false;
+      if (POOLED.incrementAndGet() <= POOL_MAX) {
+        POOL.offer(this);
+      } else {
+        POOLED.decrementAndGet();
+      }
+    }
+  }
+
+  private static boolean isVirtual() {
+    if (IS_VIRTUAL == null) {
+      return false;
+    }
+    try {
+      return (boolean) IS_VIRTUAL.invokeExact(Thread.currentThread());
+    } catch (Throwable e) {
+      throw new AssertionError("Thread.isVirtual", e);
+    }
+  }
+
+  private static MethodHandle isVirtualHandle() {
+    try {
+      return MethodHandles.publicLookup()
+          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+    } catch (NoSuchMethodException | IllegalAccessException e) {
+      return null; // before Java 19: no virtual threads
     }
   }
 
