@@ -165,36 +165,90 @@ public final class TracedSession {
 
   /** Sends a text message in a {@code send} span, with the JSON envelope when accepted. */
   public void sendText(String text) throws IOException {
-    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
-    Span span = Span.fromContext(ctx);
-    try (Scope ignored = ctx.makeCurrent()) {
-      String frame = codec.encodeText(text, ctx);
-      synchronized (session) {
-        session.getBasicRemote().sendText(frame);
+    try (Outgoing<String> out = prepareText(text)) {
+      try {
+        synchronized (session) {
+          session.getBasicRemote().sendText(out.frame());
+        }
+      } catch (IOException | RuntimeException e) {
+        out.fail(e);
+        throw e;
       }
-    } catch (IOException | RuntimeException e) {
-      span.recordException(e);
-      span.setStatus(StatusCode.ERROR);
-      throw e;
-    } finally {
-      span.end();
     }
   }
 
   /** Sends a binary message in a {@code send} span, with the binary envelope when accepted. */
   public void sendBinary(ByteBuffer data) throws IOException {
-    Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
-    Span span = Span.fromContext(ctx);
-    try (Scope ignored = ctx.makeCurrent()) {
-      ByteBuffer frame = codec.encodeBinary(data, ctx);
-      synchronized (session) {
-        session.getBasicRemote().sendBinary(frame);
+    try (Outgoing<ByteBuffer> out = prepareBinary(data)) {
+      try {
+        synchronized (session) {
+          session.getBasicRemote().sendBinary(out.frame());
+        }
+      } catch (IOException | RuntimeException e) {
+        out.fail(e);
+        throw e;
       }
-    } catch (IOException | RuntimeException e) {
-      span.recordException(e);
+    }
+  }
+
+  /**
+   * Starts the {@code send} span of a text message and encodes it (the JSON envelope when
+   * accepted), for code that writes the frame itself: {@link #sendText} does, and so does the
+   * OpenTelemetry Java agent extension inside the container's own send. Close the result once the
+   * frame is written.
+   */
+  public Outgoing<String> prepareText(String text) {
+    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    return new Outgoing<>(ctx, () -> codec.encodeText(text, ctx));
+  }
+
+  /** {@link #prepareText} for a binary message (the binary envelope when accepted). */
+  public Outgoing<ByteBuffer> prepareBinary(ByteBuffer data) {
+    Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
+    return new Outgoing<>(ctx, () -> codec.encodeBinary(data, ctx));
+  }
+
+  /**
+   * A message being sent: its encoded frame and its {@code send} span, ended by {@link #close}.
+   *
+   * @param <T> the frame's type
+   */
+  public static final class Outgoing<T> implements AutoCloseable {
+    private final Span span;
+    private final T frame;
+
+    private Outgoing(Context ctx, java.util.function.Supplier<T> encode) {
+      this.span = Span.fromContext(ctx);
+      T f;
+      try (Scope ignored = ctx.makeCurrent()) {
+        f = encode.get();
+      } catch (RuntimeException e) {
+        fail(e);
+        span.end();
+        throw e;
+      }
+      this.frame = f;
+    }
+
+    /** The frame to write: the message with its envelope. */
+    public T frame() {
+      return frame;
+    }
+
+    /** The send span. */
+    public Span span() {
+      return span;
+    }
+
+    /** Records a failed write on the send span. */
+    public void fail(Throwable error) {
+      span.recordException(error);
       span.setStatus(StatusCode.ERROR);
-      throw e;
-    } finally {
+    }
+
+    /** Ends the send span. */
+    @Override
+    public void close() {
       span.end();
     }
   }

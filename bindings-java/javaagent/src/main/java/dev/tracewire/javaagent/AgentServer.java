@@ -1,0 +1,208 @@
+package dev.tracewire.javaagent;
+
+import dev.tracewire.Envelopes;
+import dev.tracewire.MessageCodec;
+import dev.tracewire.Received;
+import dev.tracewire.TracingModel;
+import dev.tracewire.Trust;
+import dev.tracewire.websocket.TracedSession;
+import dev.tracewire.websocket.TracingConfigurator;
+import dev.tracewire.websocket.WebSocketLimits;
+import io.opentelemetry.instrumentation.api.incubator.config.internal.InstrumentationConfig;
+import io.opentelemetry.javaagent.bootstrap.internal.AgentInstrumentationConfig;
+import jakarta.websocket.CloseReason;
+import jakarta.websocket.Session;
+import jakarta.websocket.server.HandshakeRequest;
+import jakarta.websocket.server.ServerEndpointConfig;
+import jakarta.websocket.HandshakeResponse;
+import java.lang.ref.WeakReference;
+import java.nio.ByteBuffer;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * What the advice does, on the binding's API: the handshake through {@link
+ * TracingConfigurator#traceHandshake}, the session through {@link TracedSession} (open, receive,
+ * prepare a send, close). Only sessions whose handshake this extension traced are touched: an
+ * endpoint that uses {@link TracingConfigurator} itself keeps its own tracing.
+ */
+public final class AgentServer {
+  /** Property prefix of the settings, read with the agent's configuration. */
+  public static final String PREFIX = "otel.instrumentation.tracewire.";
+  /** User property marking a connection whose handshake the extension traced. */
+  static final String OWNED = "dev.tracewire.javaagent";
+  private static final String API_CONFIGURATOR = TracingConfigurator.class.getName();
+  private static final String SESSION_PROPERTY = TracedSession.class.getName();
+  private static final Logger LOG = Logger.getLogger("dev.tracewire.javaagent");
+
+  /** The settings as a configurator; null when they are invalid (logged once, nothing traced). */
+  private static final TracingConfigurator CONFIGURATOR = configurator();
+
+  // Handlers and remote endpoints know no session: found through these (weak both ways, as the
+  // session holds its handlers and remotes).
+  private static final Map<Object, WeakReference<TracedSession>> HANDLERS =
+      Collections.synchronizedMap(new WeakHashMap<>());
+  private static final Map<Object, WeakReference<TracedSession>> REMOTES =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  private AgentServer() {}
+
+  private static TracingConfigurator configurator() {
+    InstrumentationConfig c = AgentInstrumentationConfig.get();
+    try {
+      TracingConfigurator conf =
+          new TracingConfigurator(
+              null,
+              TracingModel.parse(c.getString(PREFIX + "model", "connection")),
+              Envelopes.ALL,
+              c.getString(PREFIX + "json-path", ""),
+              c.getBoolean(PREFIX + "strip-envelope", MessageCodec.stripByDefault()));
+      conf.maxMessageSize(c.getInt(PREFIX + "max-message-size", WebSocketLimits.MAX_MESSAGE_SIZE));
+      conf.mcp(c.getBoolean(PREFIX + "mcp", false));
+      String trust = c.getString(PREFIX + "trust", "trusted").strip();
+      if (trust.equalsIgnoreCase("untrusted")) {
+        conf.trust(Trust.untrusted());
+      } else if (!trust.equalsIgnoreCase("trusted")) {
+        throw new IllegalArgumentException(
+            PREFIX + "trust must be trusted or untrusted, not \"" + trust + "\"");
+      }
+      return conf;
+    } catch (RuntimeException e) {
+      LOG.log(Level.SEVERE, "tracewire: invalid " + PREFIX + "* setting; WebSocket endpoints are not traced", e);
+      return null;
+    }
+  }
+
+  /** Whether {@code configurator} is the application's own tracewire configurator. */
+  private static boolean tracedByApplication(Object configurator) {
+    for (Class<?> c = configurator.getClass(); c != null; c = c.getSuperclass()) {
+      if (c.getName().equals(API_CONFIGURATOR)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** After the endpoint's {@code modifyHandshake}: reads the context, answers the subprotocol. */
+  public static void handshake(
+      Object configurator,
+      ServerEndpointConfig sec,
+      HandshakeRequest request,
+      HandshakeResponse response) {
+    if (CONFIGURATOR == null || tracedByApplication(configurator)) {
+      return;
+    }
+    CONFIGURATOR.traceHandshake(sec, request, response);
+    sec.getUserProperties().put(OWNED, Boolean.TRUE);
+  }
+
+  /** The subprotocol to answer instead of {@code chosen}: the core's selection. */
+  public static String subprotocol(
+      Object configurator, List<String> supported, List<String> requested, String chosen) {
+    if (CONFIGURATOR == null || tracedByApplication(configurator)) {
+      return chosen;
+    }
+    return CONFIGURATOR.getNegotiatedSubprotocol(supported, requested);
+  }
+
+  private static TracedSession traced(Session session) {
+    Map<String, Object> p = session.getUserProperties();
+    return p.get(OWNED) == Boolean.TRUE && p.get(SESSION_PROPERTY) instanceof TracedSession t ? t : null;
+  }
+
+  /** Before the endpoint's {@code onOpen}: the accept span; the session's remotes are known. */
+  public static void open(Session session) {
+    if (session.getUserProperties().get(OWNED) != Boolean.TRUE || traced(session) != null) {
+      return;
+    }
+    TracedSession t = TracedSession.open(session);
+    WeakReference<TracedSession> ref = new WeakReference<>(t);
+    // Containers make a session's two remotes once; sends are found through them.
+    REMOTES.put(session.getBasicRemote(), ref);
+    REMOTES.put(session.getAsyncRemote(), ref);
+  }
+
+  /** A handler added to a traced session: its messages are decoded in {@link #receive}. */
+  public static void handlerAdded(Session session, Object handler) {
+    TracedSession t = traced(session);
+    if (t != null && handler != null) {
+      HANDLERS.put(handler, new WeakReference<>(t));
+    }
+  }
+
+  private static TracedSession lookup(Map<Object, WeakReference<TracedSession>> map, Object key) {
+    WeakReference<TracedSession> ref = map.get(key);
+    return ref == null ? null : ref.get();
+  }
+
+  /**
+   * A whole message arriving at {@code handler}: decoded, its process span started and current.
+   * Null when the handler is not a traced session's or the message is not text or binary.
+   */
+  public static Received receive(Object handler, Object message) {
+    TracedSession t = lookup(HANDLERS, handler);
+    if (t == null) {
+      return null;
+    }
+    if (message instanceof String s) {
+      return t.receiveText(s);
+    }
+    if (message instanceof ByteBuffer b) {
+      return t.receiveBinary(b.duplicate());
+    }
+    if (message instanceof byte[] a) {
+      return t.receiveBinary(ByteBuffer.wrap(a));
+    }
+    return null;
+  }
+
+  /**
+   * What the application's handler gets: the payload as the core decoded it (without the
+   * envelope), in the type the handler takes.
+   */
+  public static Object payload(Received r, Object message) {
+    if (message instanceof String) {
+      return r.text();
+    }
+    ByteBuffer data = r.data();
+    byte[] bytes = new byte[data.remaining()];
+    data.get(bytes);
+    return message instanceof byte[] ? bytes : ByteBuffer.wrap(bytes);
+  }
+
+  /** A send on a traced session's remote: the send span, and the frame with its envelope. */
+  public static TracedSession.Outgoing<?> send(Object remote, Object message) {
+    TracedSession t = lookup(REMOTES, remote);
+    if (t == null) {
+      return null;
+    }
+    if (message instanceof String s) {
+      return t.prepareText(s);
+    }
+    if (message instanceof ByteBuffer b) {
+      return t.prepareBinary(b);
+    }
+    return null;
+  }
+
+  /** After the endpoint's {@code onClose}: the close recorded, the connection span ended. */
+  public static void close(Session session, CloseReason reason) {
+    TracedSession t = traced(session);
+    if (t != null) {
+      session.getUserProperties().remove(SESSION_PROPERTY);
+      t.close(reason);
+    }
+  }
+
+  /** The endpoint's {@code onError}: recorded on the connection span. */
+  public static void error(Session session, Throwable error) {
+    TracedSession t = traced(session);
+    if (t != null) {
+      t.error(error);
+    }
+  }
+}

@@ -1,0 +1,473 @@
+package dev.tracewire.javaagent;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tracewire.Envelopes;
+import dev.tracewire.Received;
+import dev.tracewire.TraceContext;
+import dev.tracewire.TracingModel;
+import dev.tracewire.javaagent.OtlpReceiver.Exported;
+import dev.tracewire.websocket.TracedSession;
+import dev.tracewire.websocket.TracedWebSocket;
+import dev.tracewire.websocket.TracingConfigurator;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
+import jakarta.websocket.CloseReason;
+import jakarta.websocket.OnClose;
+import jakarta.websocket.OnMessage;
+import jakarta.websocket.OnOpen;
+import jakarta.websocket.Session;
+import jakarta.websocket.server.ServerEndpoint;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.glassfish.tyrus.server.Server;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The extension under the real OpenTelemetry Java agent: the application ({@code app.*}, no
+ * tracing code) runs in a forked JVM with {@code -javaagent} and the extension jar, in Tyrus and
+ * in embedded Tomcat, and exports over OTLP/HTTP to a receiver in this JVM. This JVM is the peer:
+ * the binding's traced JDK client (its spans in memory) and a plain JDK client.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class AgentExtensionTest {
+  private static final String SESSION = "websocket.session.id";
+  private static final String CLOSE_CODE = "websocket.close.code";
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+  private static final InMemorySpanExporter CLIENT_SPANS = InMemorySpanExporter.create();
+  private static final Tracer TRACER =
+      SdkTracerProvider.builder()
+          .addSpanProcessor(SimpleSpanProcessor.create(CLIENT_SPANS))
+          .build()
+          .get("agent-extension-test");
+
+  private static OtlpReceiver otlp;
+  private static App tyrus;
+  private static App tomcat;
+
+  /** One forked application JVM under the agent. */
+  record App(String container, TracingModel model, Process process, int port) {
+    String service() {
+      return "echo-" + container;
+    }
+
+    URI uri(String path) {
+      return URI.create("ws://127.0.0.1:" + port + path);
+    }
+
+    @Override
+    public String toString() {
+      return container + " (" + model.name().toLowerCase() + " model)";
+    }
+
+    static Process fork(String container, TracingModel model, String otlpEndpoint) throws IOException {
+      String appClasspath =
+          Files.readString(Path.of(System.getProperty("tracewire.appClasspath"))).strip()
+              + File.pathSeparator
+              + System.getProperty("tracewire.appClasses");
+      List<String> cmd =
+          List.of(
+              Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+              "-javaagent:" + System.getProperty("tracewire.agent"),
+              "-Dotel.javaagent.extensions=" + System.getProperty("tracewire.extension"),
+              "-Dotel.service.name=echo-" + container,
+              "-Dotel.traces.exporter=otlp",
+              "-Dotel.exporter.otlp.protocol=http/protobuf",
+              "-Dotel.exporter.otlp.traces.endpoint=" + otlpEndpoint,
+              "-Dotel.metrics.exporter=none",
+              "-Dotel.logs.exporter=none",
+              "-Dotel.bsp.schedule.delay=100",
+              "-Dotel.instrumentation.tracewire.model=" + model.name().toLowerCase(),
+              "-cp",
+              appClasspath,
+              "app.EchoApp",
+              container);
+      return new ProcessBuilder(cmd)
+          .redirectError(Path.of("target", "app-" + container + ".log").toFile())
+          .start();
+    }
+
+    static App await(String container, TracingModel model, Process p) throws IOException {
+      BufferedReader out =
+          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String line;
+      while ((line = out.readLine()) != null) {
+        if (line.startsWith("LISTENING ")) {
+          return new App(container, model, p, Integer.parseInt(line.substring(10).strip()));
+        }
+      }
+      throw new IllegalStateException(
+          "the " + container + " application stopped before listening; see target/app-" + container + ".log");
+    }
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    otlp = new OtlpReceiver();
+    // Both JVMs start at once: the agent's start-up is most of the time.
+    Process t = App.fork("tyrus", TracingModel.MESSAGE, otlp.endpoint());
+    Process c = App.fork("tomcat", TracingModel.CONNECTION, otlp.endpoint());
+    tyrus = App.await("tyrus", TracingModel.MESSAGE, t);
+    tomcat = App.await("tomcat", TracingModel.CONNECTION, c);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    for (App a : new App[] {tyrus, tomcat}) {
+      if (a != null) {
+        a.process().getOutputStream().close();
+        if (!a.process().waitFor(10, TimeUnit.SECONDS)) {
+          a.process().destroyForcibly();
+        }
+      }
+    }
+    if (otlp != null) {
+      otlp.close();
+    }
+  }
+
+  static Stream<App> apps() {
+    return Stream.of(tyrus, tomcat);
+  }
+
+  /** What the traced client received. */
+  static final class Inbox implements TracedWebSocket.Listener {
+    final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+    final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
+    final BlockingQueue<TraceContext> contexts = new LinkedBlockingQueue<>();
+    final BlockingQueue<Integer> closes = new LinkedBlockingQueue<>();
+
+    @Override
+    public void onText(TracedWebSocket ws, Received message) {
+      contexts.add(message.context());
+      texts.add(message.text());
+    }
+
+    @Override
+    public void onBinary(TracedWebSocket ws, Received message) {
+      contexts.add(message.context());
+      ByteBuffer b = message.data();
+      byte[] a = new byte[b.remaining()];
+      b.get(a);
+      binaries.add(a);
+    }
+
+    @Override
+    public void onClose(TracedWebSocket ws, int statusCode, String reason) {
+      closes.add(statusCode);
+    }
+  }
+
+  private static List<SpanData> clientSpans(String traceId) {
+    return CLIENT_SPANS.getFinishedSpanItems().stream()
+        .filter(s -> s.getTraceId().equals(traceId))
+        .toList();
+  }
+
+  private static Exported one(List<Exported> spans, String name) {
+    List<Exported> found = spans.stream().filter(s -> s.name().equals(name)).toList();
+    assertEquals(1, found.size(), name + " in " + spans.stream().map(Exported::name).toList());
+    return found.get(0);
+  }
+
+  private static List<Exported> all(List<Exported> spans, String name) {
+    return spans.stream().filter(s -> s.name().equals(name)).toList();
+  }
+
+  /**
+   * One exchange with the binding's traced client: a JSON text and a binary message, their echoes
+   * and a close. Asserts what each side's application saw, and the spans on both sides.
+   */
+  private static void tracedExchange(App app, String path) throws Exception {
+    Inbox inbox = new Inbox();
+    Span op = TRACER.spanBuilder("client-op").startSpan();
+    String traceId = op.getSpanContext().getTraceId();
+    TracedWebSocket ws;
+    try (Scope ignored = op.makeCurrent()) {
+      ws =
+          TracedWebSocket.builder(HTTP)
+              .tracer(TRACER)
+              .model(TracingModel.CONNECTION)
+              .connect(app.uri(path), inbox)
+              .get(10, TimeUnit.SECONDS);
+      // The plain endpoint negotiated tracewire's subprotocol through the extension.
+      assertEquals(Envelopes.ALL, ws.envelopes(), "the server selected tracewire.v1.json-binary");
+      assertEquals("tracewire.v1.json-binary", ws.webSocket().getSubprotocol());
+      ws.sendText("{\"q\":\"hi\"}").get(10, TimeUnit.SECONDS);
+      // The application got the payload without the envelope, and its reply came back with one.
+      assertEquals("{\"got\":\"{\\\"q\\\":\\\"hi\\\"}\"}", inbox.texts.poll(10, TimeUnit.SECONDS));
+      TraceContext replyContext = inbox.contexts.poll(1, TimeUnit.SECONDS);
+      assertNotNull(replyContext);
+      assertTrue(replyContext.hasSpanContext(), "the server's reply carried a context in its envelope");
+      ws.sendBinary(ByteBuffer.wrap(new byte[] {1, 2, 3})).get(10, TimeUnit.SECONDS);
+      assertArrayEquals(new byte[] {3, 2, 1}, inbox.binaries.poll(10, TimeUnit.SECONDS),
+          "the application got exactly the three bytes, without the binary envelope");
+      assertTrue(inbox.contexts.poll(1, TimeUnit.SECONDS).hasSpanContext(), "binary reply's envelope");
+      ws.close(1000, "bye").get(10, TimeUnit.SECONDS);
+      assertEquals(1000, inbox.closes.poll(10, TimeUnit.SECONDS));
+    } finally {
+      op.end();
+    }
+
+    String accept = "accept " + path;
+    String process = "process " + path;
+    String send = "send " + path;
+    List<Exported> server =
+        otlp.await(
+            s -> {
+              List<Exported> mine = s.stream().filter(x -> x.traceId().equals(traceId)).toList();
+              return all(mine, process).size() >= 2
+                  && all(mine, send).size() >= 2
+                  && mine.stream().anyMatch(x -> x.name().equals(accept) && x.attr(CLOSE_CODE) != null
+                      || x.name().equals("close " + path));
+            },
+            "the " + app + " spans of " + path)
+            .stream()
+            .filter(x -> x.traceId().equals(traceId) && x.service().equals(app.service()))
+            .toList();
+    List<SpanData> client = clientSpans(traceId);
+    SpanData connect =
+        client.stream().filter(s -> s.getName().equals("connect " + path)).findFirst().orElseThrow();
+    Set<String> clientSends =
+        client.stream().filter(s -> s.getName().equals(send) && s.getKind() == SpanKind.PRODUCER)
+            .map(SpanData::getSpanId).collect(Collectors.toSet());
+    List<SpanData> clientProcesses =
+        client.stream().filter(s -> s.getName().equals(process) && s.getKind() == SpanKind.CONSUMER).toList();
+
+    // The server's connection span is the child of the client's, across the handshake.
+    Exported acceptSpan = one(server, accept);
+    assertEquals(io.opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER, acceptSpan.kind());
+    assertEquals(connect.getSpanId(), acceptSpan.parentSpanId(), "accept's parent is the client's connect span");
+    assertEquals(ws.sessionId(), acceptSpan.attr(SESSION), "the client's session id");
+    assertEquals(app.model().name().toLowerCase(), acceptSpan.attr("tracewire.model"));
+    // Each message's process span is the child of the client's send span, across the envelope...
+    List<Exported> processes = all(server, process);
+    assertEquals(2, processes.size());
+    for (Exported p : processes) {
+      assertTrue(clientSends.contains(p.parentSpanId()), "server process span under a client send: " + p);
+      assertEquals(ws.sessionId(), p.attr(SESSION));
+    }
+    // ...the application's reply is sent inside it...
+    Set<String> processIds = processes.stream().map(Exported::spanId).collect(Collectors.toSet());
+    List<Exported> sends = all(server, send);
+    assertEquals(2, sends.size());
+    for (Exported s : sends) {
+      assertTrue(processIds.contains(s.parentSpanId()), "the reply's send span under the process span: " + s);
+    }
+    // ...and the client processes each reply under the server's send span.
+    Set<String> serverSendIds = sends.stream().map(Exported::spanId).collect(Collectors.toSet());
+    assertEquals(2, clientProcesses.size());
+    for (SpanData p : clientProcesses) {
+      assertTrue(serverSendIds.contains(p.getParentSpanId()), "client process under the server's send: " + p);
+    }
+    if (app.model() == TracingModel.MESSAGE) {
+      // Message model: each message span links to the connection span; the close is its own span.
+      for (Exported p : processes) {
+        assertTrue(p.linkedSpanIds().contains(acceptSpan.spanId()) || p.linkedSpanIds().contains(connect.getSpanId()),
+            "process links to a connection span: " + p);
+      }
+      Exported close = one(server, "close " + path);
+      assertEquals("1000", close.attr(CLOSE_CODE));
+      assertEquals(acceptSpan.spanId(), close.parentSpanId());
+    } else {
+      assertEquals("1000", acceptSpan.attr(CLOSE_CODE), "the close recorded on the connection span");
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("apps")
+  void annotatedEndpointIsTracedWithoutCode(App app) throws Exception {
+    tracedExchange(app, "/echo");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("apps")
+  void programmaticEndpointIsTracedWithoutCode(App app) throws Exception {
+    tracedExchange(app, "/prog");
+  }
+
+  /** A plain JDK client: what it collects. */
+  static final class PlainListener implements WebSocket.Listener {
+    final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+    final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
+    private final StringBuilder text = new StringBuilder();
+
+    @Override
+    public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+      text.append(data);
+      if (last) {
+        texts.add(text.toString());
+        text.setLength(0);
+      }
+      ws.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+      byte[] a = new byte[data.remaining()];
+      data.get(a);
+      binaries.add(a);
+      ws.request(1);
+      return null;
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("apps")
+  void plainPeerPassesUntouched(App app) throws Exception {
+    for (String path : List.of("/echo", "/prog")) {
+      PlainListener l = new PlainListener();
+      WebSocket ws = HTTP.newWebSocketBuilder().buildAsync(app.uri(path), l).get(10, TimeUnit.SECONDS);
+      assertEquals("", ws.getSubprotocol(), "no subprotocol offered, none selected");
+      // Without a negotiated envelope even a tracewire-looking member is the application's own.
+      String own = "{\"tracewire\":{\"traceparent\":\"00-11111111111111111111111111111111-2222222222222222-01\"},\"x\":1}";
+      ws.sendText(own, true).get(10, TimeUnit.SECONDS);
+      String reply = l.texts.poll(10, TimeUnit.SECONDS);
+      assertEquals(
+          "{\"got\":\"" + own.replace("\"", "\\\"") + "\"}", reply,
+          "the application saw the message as sent, and its reply got no envelope");
+      ws.sendBinary(ByteBuffer.wrap(new byte[] {9, 8}), true).get(10, TimeUnit.SECONDS);
+      assertArrayEquals(new byte[] {8, 9}, l.binaries.poll(10, TimeUnit.SECONDS), "no binary envelope");
+      ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+    }
+    // Still traced on the server: a connection span of its own trace (no context came).
+    List<Exported> server =
+        otlp.await(
+            s -> s.stream().anyMatch(x -> x.service().equals(app.service()) && x.name().equals("accept /prog")
+                && x.parentSpanId().isEmpty()),
+            "a root accept span for the plain client on " + app);
+    assertFalse(server.isEmpty());
+  }
+
+  // The API path for the overhead comparison: the binding used by hand, in this JVM.
+  private static final InMemorySpanExporter API_SPANS = InMemorySpanExporter.create();
+  private static final Tracer API_TRACER =
+      SdkTracerProvider.builder()
+          .addSpanProcessor(BatchSpanProcessor.builder(API_SPANS).build())
+          .build()
+          .get("api-path");
+
+  /** The binding's configurator with this test's tracer (connection model). */
+  public static final class ApiConfigurator extends TracingConfigurator {
+    public ApiConfigurator() {
+      super(API_TRACER, TracingModel.CONNECTION, Envelopes.ALL, "");
+    }
+  }
+
+  /** The same echo written against the binding's API. */
+  @ServerEndpoint(value = "/echo", configurator = ApiConfigurator.class)
+  public static final class ApiEcho {
+    @OnOpen
+    public void open(Session s) {
+      TracedSession.open(s);
+    }
+
+    @OnMessage
+    public void text(Session s, String message) throws IOException {
+      TracedSession t = TracedSession.of(s);
+      try (Received r = t.receiveText(message)) {
+        t.sendText("{\"got\":\"" + r.text().replace("\"", "\\\"") + "\"}");
+      }
+    }
+
+    @OnClose
+    public void close(Session s, CloseReason reason) {
+      TracedSession.of(s).close(reason);
+    }
+  }
+
+  /** Mean microseconds per round trip of {@code n} sequential JSON echoes. */
+  private static double echoes(URI uri, int n) throws Exception {
+    BlockingQueue<String> replies = new LinkedBlockingQueue<>();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP)
+            .tracer(TRACER)
+            .connect(uri, new TracedWebSocket.Listener() {
+              @Override
+              public void onText(TracedWebSocket w, Received message) {
+                replies.add(message.text());
+              }
+            })
+            .get(10, TimeUnit.SECONDS);
+    long start = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      ws.sendText("{\"i\":" + i + "}").get(10, TimeUnit.SECONDS);
+      String reply = replies.poll(10, TimeUnit.SECONDS);
+      assertEquals("{\"got\":\"{\\\"i\\\":" + i + "}\"}", reply);
+    }
+    long elapsed = System.nanoTime() - start;
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    return elapsed / 1000.0 / n;
+  }
+
+  @Test
+  void overheadOfTheAgentPathAgainstTheApiPath() throws Exception {
+    Server api = null;
+    int port = 0;
+    for (int attempt = 0; api == null; attempt++) {
+      port = 20000 + (int) (Math.random() * 20000);
+      Server s = new Server("127.0.0.1", port, "/", Map.of(), ApiEcho.class);
+      try {
+        s.start();
+        api = s;
+      } catch (Exception e) {
+        if (attempt > 5) {
+          throw e;
+        }
+      }
+    }
+    try {
+      URI apiUri = URI.create("ws://127.0.0.1:" + port + "/echo");
+      int n = 2000;
+      // Warm both paths up first, then measure each once, in this order.
+      echoes(apiUri, 500);
+      echoes(tyrus.uri("/echo"), 500);
+      List<String> lines = new ArrayList<>();
+      double agent = echoes(tyrus.uri("/echo"), n);
+      double byHand = echoes(apiUri, n);
+      lines.add(String.format("agent extension (Tyrus, forked JVM): %.1f us per round trip", agent));
+      lines.add(String.format("binding API (Tyrus, this JVM):       %.1f us per round trip", byHand));
+      lines.forEach(System.out::println);
+      Files.write(Path.of("target", "overhead.txt"), lines);
+    } finally {
+      api.stop();
+    }
+  }
+}
