@@ -15,7 +15,8 @@ public class AnnotatedEcho {
   }
 
   @OnMessage
-  public void binary(Session session, ByteBuffer message) {
-    session.getAsyncRemote().sendBinary(EchoApp.reversed(message));
+  public void binary(Session session, ByteBuffer message) throws Exception {
+    // Waited for: Tomcat refuses a send while the previous one is completing.
+    session.getAsyncRemote().sendBinary(EchoApp.reversed(message)).get();
   }
 }

@@ -80,6 +80,7 @@ class AgentExtensionTest {
   private static OtlpReceiver otlp;
   private static App tyrus;
   private static App tomcat;
+  private static App agentOnly;
 
   /** One forked application JVM under the agent. */
   record App(String container, TracingModel model, Process process, int port) {
@@ -97,16 +98,26 @@ class AgentExtensionTest {
     }
 
     static Process fork(String container, TracingModel model, String otlpEndpoint) throws IOException {
+      return fork(container, container, model, otlpEndpoint, true);
+    }
+
+    /** {@code withExtension} false: the agent alone, the overhead test's baseline. */
+    static Process fork(
+        String name, String container, TracingModel model, String otlpEndpoint, boolean withExtension)
+        throws IOException {
       String appClasspath =
           Files.readString(Path.of(System.getProperty("tracewire.appClasspath"))).strip()
               + File.pathSeparator
               + System.getProperty("tracewire.appClasses");
-      List<String> cmd =
+      List<String> cmd = new ArrayList<>();
+      cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+      cmd.add("-javaagent:" + System.getProperty("tracewire.agent"));
+      if (withExtension) {
+        cmd.add("-Dotel.javaagent.extensions=" + System.getProperty("tracewire.extension"));
+      }
+      cmd.addAll(
           List.of(
-              Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-              "-javaagent:" + System.getProperty("tracewire.agent"),
-              "-Dotel.javaagent.extensions=" + System.getProperty("tracewire.extension"),
-              "-Dotel.service.name=echo-" + container,
+              "-Dotel.service.name=echo-" + name,
               "-Dotel.traces.exporter=otlp",
               "-Dotel.exporter.otlp.protocol=http/protobuf",
               "-Dotel.exporter.otlp.traces.endpoint=" + otlpEndpoint,
@@ -117,9 +128,9 @@ class AgentExtensionTest {
               "-cp",
               appClasspath,
               "app.EchoApp",
-              container);
+              container));
       return new ProcessBuilder(cmd)
-          .redirectError(Path.of("target", "app-" + container + ".log").toFile())
+          .redirectError(Path.of("target", "app-" + name + ".log").toFile())
           .start();
     }
 
@@ -143,13 +154,15 @@ class AgentExtensionTest {
     // Both JVMs start at once: the agent's start-up is most of the time.
     Process t = App.fork("tyrus", TracingModel.MESSAGE, otlp.endpoint());
     Process c = App.fork("tomcat", TracingModel.CONNECTION, otlp.endpoint());
+    Process a = App.fork("tyrus-agent-only", "tyrus", TracingModel.CONNECTION, otlp.endpoint(), false);
     tyrus = App.await("tyrus", TracingModel.MESSAGE, t);
     tomcat = App.await("tomcat", TracingModel.CONNECTION, c);
+    agentOnly = App.await("tyrus-agent-only", TracingModel.CONNECTION, a);
   }
 
   @AfterAll
   static void stop() throws Exception {
-    for (App a : new App[] {tyrus, tomcat}) {
+    for (App a : new App[] {tyrus, tomcat, agentOnly}) {
       if (a != null) {
         a.process().getOutputStream().close();
         if (!a.process().waitFor(10, TimeUnit.SECONDS)) {
@@ -392,7 +405,7 @@ class AgentExtensionTest {
   }
 
   /** The same echo written against the binding's API. */
-  @ServerEndpoint(value = "/echo", configurator = ApiConfigurator.class)
+  @ServerEndpoint(value = "/api", configurator = ApiConfigurator.class)
   public static final class ApiEcho {
     @OnOpen
     public void open(Session s) {
@@ -437,16 +450,22 @@ class AgentExtensionTest {
     return elapsed / 1000.0 / n;
   }
 
+  /**
+   * The same traced client echoes 2,000 JSON messages, one at a time, with four servers: the plain
+   * application under the agent with and without the extension (forked JVMs), and in this JVM the
+   * same echo written against the binding's API and the plain application's endpoint. Each path's
+   * cost is its difference from its baseline in the same JVM kind.
+   */
   @Test
   void overheadOfTheAgentPathAgainstTheApiPath() throws Exception {
-    Server api = null;
+    Server local = null;
     int port = 0;
-    for (int attempt = 0; api == null; attempt++) {
+    for (int attempt = 0; local == null; attempt++) {
       port = 20000 + (int) (Math.random() * 20000);
-      Server s = new Server("127.0.0.1", port, "/", Map.of(), ApiEcho.class);
+      Server s = new Server("127.0.0.1", port, "/", Map.of(), ApiEcho.class, app.AnnotatedEcho.class);
       try {
         s.start();
-        api = s;
+        local = s;
       } catch (Exception e) {
         if (attempt > 5) {
           throw e;
@@ -454,20 +473,28 @@ class AgentExtensionTest {
       }
     }
     try {
-      URI apiUri = URI.create("ws://127.0.0.1:" + port + "/echo");
+      Map<String, URI> paths = new java.util.LinkedHashMap<>();
+      paths.put("agent + extension (forked JVM)", tyrus.uri("/echo"));
+      paths.put("agent alone (forked JVM)", agentOnly.uri("/echo"));
+      paths.put("binding API (this JVM)", URI.create("ws://127.0.0.1:" + port + "/api"));
+      paths.put("no tracing (this JVM)", URI.create("ws://127.0.0.1:" + port + "/echo"));
+      for (URI u : paths.values()) {
+        echoes(u, 500); // warm-up
+      }
       int n = 2000;
-      // Warm both paths up first, then measure each once, in this order.
-      echoes(apiUri, 500);
-      echoes(tyrus.uri("/echo"), 500);
+      Map<String, Double> us = new java.util.LinkedHashMap<>();
+      for (Map.Entry<String, URI> e : paths.entrySet()) {
+        us.put(e.getKey(), echoes(e.getValue(), n));
+      }
       List<String> lines = new ArrayList<>();
-      double agent = echoes(tyrus.uri("/echo"), n);
-      double byHand = echoes(apiUri, n);
-      lines.add(String.format("agent extension (Tyrus, forked JVM): %.1f us per round trip", agent));
-      lines.add(String.format("binding API (Tyrus, this JVM):       %.1f us per round trip", byHand));
+      us.forEach((k, v) -> lines.add(String.format("%-32s %7.1f us per round trip", k, v)));
+      List<Double> v = List.copyOf(us.values());
+      lines.add(String.format("extension's cost per round trip: %.1f us; binding API's: %.1f us (%d messages each, Tyrus)",
+          v.get(0) - v.get(1), v.get(2) - v.get(3), n));
       lines.forEach(System.out::println);
       Files.write(Path.of("target", "overhead.txt"), lines);
     } finally {
-      api.stop();
+      local.stop();
     }
   }
 }
