@@ -1,7 +1,10 @@
 package app;
 
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +18,8 @@ import org.glassfish.tyrus.server.Server;
 
 /**
  * A WebSocket application that knows nothing of tracing: the echo endpoints of {@link AppConfig}
- * on 127.0.0.1, in Tyrus (Grizzly) or embedded Tomcat. Prints {@code LISTENING <port>} once up;
+ * on 127.0.0.1, in Tyrus (Grizzly) or embedded Tomcat, and a plain JDK client ({@link
+ * PlainClient}) for each URL read from standard input. Prints {@code LISTENING <port>} once up;
  * stops when its standard input closes.
  *
  * <p>{@code java app.EchoApp tyrus|tomcat}
@@ -97,9 +101,17 @@ public final class EchoApp {
     }
     System.out.println("LISTENING " + port);
     System.out.flush();
-    InputStream in = System.in;
-    while (in.read() >= 0) {
-      // Runs until the test closes our standard input.
+    // Each line read is a WebSocket URL the plain client talks to; the end of input stops.
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    String line;
+    while ((line = in.readLine()) != null) {
+      try {
+        PlainClient.talk(URI.create(line.strip()));
+      } catch (Exception e) {
+        System.out.println("ERROR " + e);
+      }
+      System.out.println("DONE");
+      System.out.flush();
     }
     stop.close();
   }

@@ -9,9 +9,7 @@ import dev.tracewire.Received;
 import dev.tracewire.ServerHandshake;
 import dev.tracewire.Target;
 import io.opentelemetry.api.trace.Span;
-import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
-import io.opentelemetry.context.Scope;
 import jakarta.websocket.CloseReason;
 import jakarta.websocket.Session;
 import java.io.IOException;
@@ -206,51 +204,6 @@ public final class TracedSession {
   public Outgoing<ByteBuffer> prepareBinary(ByteBuffer data) {
     Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
     return new Outgoing<>(ctx, () -> codec.encodeBinary(data, ctx));
-  }
-
-  /**
-   * A message being sent: its encoded frame and its {@code send} span, ended by {@link #close}.
-   *
-   * @param <T> the frame's type
-   */
-  public static final class Outgoing<T> implements AutoCloseable {
-    private final Span span;
-    private final T frame;
-
-    private Outgoing(Context ctx, java.util.function.Supplier<T> encode) {
-      this.span = Span.fromContext(ctx);
-      T f;
-      try (Scope ignored = ctx.makeCurrent()) {
-        f = encode.get();
-      } catch (RuntimeException e) {
-        fail(e);
-        span.end();
-        throw e;
-      }
-      this.frame = f;
-    }
-
-    /** The frame to write: the message with its envelope. */
-    public T frame() {
-      return frame;
-    }
-
-    /** The send span. */
-    public Span span() {
-      return span;
-    }
-
-    /** Records a failed write on the send span. */
-    public void fail(Throwable error) {
-      span.recordException(error);
-      span.setStatus(StatusCode.ERROR);
-    }
-
-    /** Ends the send span. */
-    @Override
-    public void close() {
-      span.end();
-    }
   }
 
   /** Records the close in {@code @OnClose} (null reason: no close frame, recorded as 1006). */

@@ -1,15 +1,10 @@
 package dev.tracewire.javaagent;
 
 import dev.tracewire.Envelopes;
-import dev.tracewire.MessageCodec;
 import dev.tracewire.Received;
-import dev.tracewire.TracingModel;
-import dev.tracewire.Trust;
+import dev.tracewire.websocket.Outgoing;
 import dev.tracewire.websocket.TracedSession;
 import dev.tracewire.websocket.TracingConfigurator;
-import dev.tracewire.websocket.WebSocketLimits;
-import io.opentelemetry.instrumentation.api.incubator.config.internal.InstrumentationConfig;
-import io.opentelemetry.javaagent.bootstrap.internal.AgentInstrumentationConfig;
 import jakarta.websocket.CloseReason;
 import jakarta.websocket.Session;
 import jakarta.websocket.server.HandshakeRequest;
@@ -21,8 +16,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * What the advice does, on the binding's API: the handshake through {@link
@@ -31,15 +24,12 @@ import java.util.logging.Logger;
  * endpoint that uses {@link TracingConfigurator} itself keeps its own tracing.
  */
 public final class AgentServer {
-  /** Property prefix of the settings, read with the agent's configuration. */
-  public static final String PREFIX = "otel.instrumentation.tracewire.";
   /** User property marking a connection whose handshake the extension traced. */
   static final String OWNED = "dev.tracewire.javaagent";
   private static final String API_CONFIGURATOR = TracingConfigurator.class.getName();
   private static final String SESSION_PROPERTY = TracedSession.class.getName();
-  private static final Logger LOG = Logger.getLogger("dev.tracewire.javaagent");
 
-  /** The settings as a configurator; null when they are invalid (logged once, nothing traced). */
+  /** The settings as a configurator; null when they are invalid (nothing traced). */
   private static final TracingConfigurator CONFIGURATOR = configurator();
 
   // Handlers and remote endpoints know no session: found through these (weak both ways, as the
@@ -52,29 +42,13 @@ public final class AgentServer {
   private AgentServer() {}
 
   private static TracingConfigurator configurator() {
-    InstrumentationConfig c = AgentInstrumentationConfig.get();
-    try {
-      TracingConfigurator conf =
-          new TracingConfigurator(
-              null,
-              TracingModel.parse(c.getString(PREFIX + "model", "connection")),
-              Envelopes.ALL,
-              c.getString(PREFIX + "json-path", ""),
-              c.getBoolean(PREFIX + "strip-envelope", MessageCodec.stripByDefault()));
-      conf.maxMessageSize(c.getInt(PREFIX + "max-message-size", WebSocketLimits.MAX_MESSAGE_SIZE));
-      conf.mcp(c.getBoolean(PREFIX + "mcp", false));
-      String trust = c.getString(PREFIX + "trust", "trusted").strip();
-      if (trust.equalsIgnoreCase("untrusted")) {
-        conf.trust(Trust.untrusted());
-      } else if (!trust.equalsIgnoreCase("trusted")) {
-        throw new IllegalArgumentException(
-            PREFIX + "trust must be trusted or untrusted, not \"" + trust + "\"");
-      }
-      return conf;
-    } catch (RuntimeException e) {
-      LOG.log(Level.SEVERE, "tracewire: invalid " + PREFIX + "* setting; WebSocket endpoints are not traced", e);
+    Settings s = Settings.get();
+    if (s == null) {
       return null;
     }
+    TracingConfigurator conf =
+        new TracingConfigurator(null, s.model(), Envelopes.ALL, s.jsonPath(), s.stripEnvelope());
+    return conf.maxMessageSize(s.maxMessageSize()).trust(s.trust()).mcp(s.mcp());
   }
 
   /** Whether {@code configurator} is the application's own tracewire configurator. */
@@ -175,7 +149,7 @@ public final class AgentServer {
   }
 
   /** A send on a traced session's remote: the send span, and the frame with its envelope. */
-  public static TracedSession.Outgoing<?> send(Object remote, Object message) {
+  public static Outgoing<?> send(Object remote, Object message) {
     TracedSession t = lookup(REMOTES, remote);
     if (t == null) {
       return null;

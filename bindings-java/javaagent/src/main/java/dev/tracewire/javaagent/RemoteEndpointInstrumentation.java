@@ -5,7 +5,7 @@ import static net.bytebuddy.matcher.ElementMatchers.named;
 import static net.bytebuddy.matcher.ElementMatchers.takesArgument;
 import static net.bytebuddy.matcher.ElementMatchers.takesArguments;
 
-import dev.tracewire.websocket.TracedSession;
+import dev.tracewire.websocket.Outgoing;
 import io.opentelemetry.javaagent.bootstrap.CallDepth;
 import io.opentelemetry.javaagent.extension.instrumentation.TypeInstrumentation;
 import io.opentelemetry.javaagent.extension.instrumentation.TypeTransformer;
@@ -61,7 +61,7 @@ public final class RemoteEndpointInstrumentation implements TypeInstrumentation 
         return new Object[] {message, null, depth};
       }
       try {
-        TracedSession.Outgoing<?> out = AgentServer.send(remote, message);
+        Outgoing<?> out = AgentServer.send(remote, message);
         return out == null
             ? new Object[] {message, null, depth}
             : new Object[] {out.frame(), out, depth};
@@ -76,7 +76,7 @@ public final class RemoteEndpointInstrumentation implements TypeInstrumentation 
         return;
       }
       ((CallDepth) state[2]).decrementAndGet();
-      if (state[1] instanceof TracedSession.Outgoing<?> out) {
+      if (state[1] instanceof Outgoing<?> out) {
         if (thrown != null) {
           out.fail(thrown);
         }

@@ -66,6 +66,10 @@ public final class TracewireInstrumentationModule extends InstrumentationModule
    */
   @Override
   public List<String> getAdditionalHelperClassNames() {
+    return helperClassNames();
+  }
+
+  static List<String> helperClassNames() {
     try (InputStream in = TracewireInstrumentationModule.class.getResourceAsStream(HELPERS)) {
       if (in == null) {
         throw new IllegalStateException("tracewire: " + HELPERS + " is missing from the extension jar");

@@ -81,9 +81,43 @@ class AgentExtensionTest {
   private static App tyrus;
   private static App tomcat;
   private static App agentOnly;
+  /** This JVM's server: the binding's API echo at /api, the plain application echo at /echo. */
+  private static Server local;
+  private static int localPort;
+
+  private static Server startLocal() throws Exception {
+    for (int attempt = 0; ; attempt++) {
+      localPort = 20000 + (int) (Math.random() * 20000);
+      Server s = new Server("127.0.0.1", localPort, "/", Map.of(), ApiEcho.class, app.AnnotatedEcho.class);
+      try {
+        s.start();
+        return s;
+      } catch (Exception e) {
+        if (attempt > 5) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private static URI local(String path) {
+    return URI.create("ws://127.0.0.1:" + localPort + path);
+  }
 
   /** One forked application JVM under the agent. */
-  record App(String container, TracingModel model, Process process, int port) {
+  record App(String container, TracingModel model, Process process, int port, BufferedReader out) {
+    /** Has the application's plain JDK client talk to {@code uri}; what it printed. */
+    synchronized List<String> talk(URI uri) throws IOException {
+      process.getOutputStream().write((uri + "\n").getBytes(StandardCharsets.UTF_8));
+      process.getOutputStream().flush();
+      List<String> lines = new ArrayList<>();
+      String line;
+      while ((line = out.readLine()) != null && !line.equals("DONE")) {
+        lines.add(line);
+      }
+      return lines;
+    }
+
     String service() {
       return "echo-" + container;
     }
@@ -140,7 +174,7 @@ class AgentExtensionTest {
       String line;
       while ((line = out.readLine()) != null) {
         if (line.startsWith("LISTENING ")) {
-          return new App(container, model, p, Integer.parseInt(line.substring(10).strip()));
+          return new App(container, model, p, Integer.parseInt(line.substring(10).strip()), out);
         }
       }
       throw new IllegalStateException(
@@ -155,6 +189,7 @@ class AgentExtensionTest {
     Process t = App.fork("tyrus", TracingModel.MESSAGE, otlp.endpoint());
     Process c = App.fork("tomcat", TracingModel.CONNECTION, otlp.endpoint());
     Process a = App.fork("tyrus-agent-only", "tyrus", TracingModel.CONNECTION, otlp.endpoint(), false);
+    local = startLocal();
     tyrus = App.await("tyrus", TracingModel.MESSAGE, t);
     tomcat = App.await("tomcat", TracingModel.CONNECTION, c);
     agentOnly = App.await("tyrus-agent-only", TracingModel.CONNECTION, a);
@@ -172,6 +207,9 @@ class AgentExtensionTest {
     }
     if (otlp != null) {
       otlp.close();
+    }
+    if (local != null) {
+      local.stop();
     }
   }
 
@@ -391,11 +429,9 @@ class AgentExtensionTest {
 
   // The API path for the overhead comparison: the binding used by hand, in this JVM.
   private static final InMemorySpanExporter API_SPANS = InMemorySpanExporter.create();
-  private static final Tracer API_TRACER =
-      SdkTracerProvider.builder()
-          .addSpanProcessor(BatchSpanProcessor.builder(API_SPANS).build())
-          .build()
-          .get("api-path");
+  private static final SdkTracerProvider API_PROVIDER =
+      SdkTracerProvider.builder().addSpanProcessor(BatchSpanProcessor.builder(API_SPANS).build()).build();
+  private static final Tracer API_TRACER = API_PROVIDER.get("api-path");
 
   /** The binding's configurator with this test's tracer (connection model). */
   public static final class ApiConfigurator extends TracingConfigurator {
@@ -417,6 +453,20 @@ class AgentExtensionTest {
       TracedSession t = TracedSession.of(s);
       try (Received r = t.receiveText(message)) {
         t.sendText("{\"got\":\"" + r.text().replace("\"", "\\\"") + "\"}");
+      }
+    }
+
+    @OnMessage
+    public void binary(Session s, ByteBuffer message) throws IOException {
+      TracedSession t = TracedSession.of(s);
+      try (Received r = t.receiveBinary(message)) {
+        byte[] in = new byte[r.data().remaining()];
+        r.data().get(in);
+        byte[] out = new byte[in.length];
+        for (int i = 0; i < in.length; i++) {
+          out[i] = in[in.length - 1 - i];
+        }
+        t.sendBinary(ByteBuffer.wrap(out));
       }
     }
 
@@ -458,43 +508,101 @@ class AgentExtensionTest {
    */
   @Test
   void overheadOfTheAgentPathAgainstTheApiPath() throws Exception {
-    Server local = null;
-    int port = 0;
-    for (int attempt = 0; local == null; attempt++) {
-      port = 20000 + (int) (Math.random() * 20000);
-      Server s = new Server("127.0.0.1", port, "/", Map.of(), ApiEcho.class, app.AnnotatedEcho.class);
-      try {
-        s.start();
-        local = s;
-      } catch (Exception e) {
-        if (attempt > 5) {
-          throw e;
-        }
-      }
+    Map<String, URI> paths = new java.util.LinkedHashMap<>();
+    paths.put("agent + extension (forked JVM)", tyrus.uri("/echo"));
+    paths.put("agent alone (forked JVM)", agentOnly.uri("/echo"));
+    paths.put("binding API (this JVM)", local("/api"));
+    paths.put("no tracing (this JVM)", local("/echo"));
+    for (URI u : paths.values()) {
+      echoes(u, 500); // warm-up
     }
-    try {
-      Map<String, URI> paths = new java.util.LinkedHashMap<>();
-      paths.put("agent + extension (forked JVM)", tyrus.uri("/echo"));
-      paths.put("agent alone (forked JVM)", agentOnly.uri("/echo"));
-      paths.put("binding API (this JVM)", URI.create("ws://127.0.0.1:" + port + "/api"));
-      paths.put("no tracing (this JVM)", URI.create("ws://127.0.0.1:" + port + "/echo"));
-      for (URI u : paths.values()) {
-        echoes(u, 500); // warm-up
-      }
-      int n = 2000;
-      Map<String, Double> us = new java.util.LinkedHashMap<>();
-      for (Map.Entry<String, URI> e : paths.entrySet()) {
-        us.put(e.getKey(), echoes(e.getValue(), n));
-      }
-      List<String> lines = new ArrayList<>();
-      us.forEach((k, v) -> lines.add(String.format("%-32s %7.1f us per round trip", k, v)));
-      List<Double> v = List.copyOf(us.values());
-      lines.add(String.format("extension's cost per round trip: %.1f us; binding API's: %.1f us (%d messages each, Tyrus)",
-          v.get(0) - v.get(1), v.get(2) - v.get(3), n));
-      lines.forEach(System.out::println);
-      Files.write(Path.of("target", "overhead.txt"), lines);
-    } finally {
-      local.stop();
+    int n = 2000;
+    Map<String, Double> us = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, URI> e : paths.entrySet()) {
+      us.put(e.getKey(), echoes(e.getValue(), n));
     }
+    List<String> lines = new ArrayList<>();
+    us.forEach((k, v) -> lines.add(String.format("%-32s %7.1f us per round trip", k, v)));
+    List<Double> v = List.copyOf(us.values());
+    lines.add(String.format("extension's cost per round trip: %.1f us; binding API's: %.1f us (%d messages each, Tyrus)",
+        v.get(0) - v.get(1), v.get(2) - v.get(3), n));
+    lines.forEach(System.out::println);
+    Files.write(Path.of("target", "overhead.txt"), lines);
+  }
+
+  /**
+   * The application's plain JDK client, traced by the extension: to the binding's API server
+   * (envelopes negotiated, spans on both sides joined) and to a plain server (nothing added).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("apps")
+  void plainJdkClientIsTracedWithoutCode(App app) throws Exception {
+    assertEquals(
+        List.of(
+            "SUBPROTOCOL tracewire.v1.json-binary",
+            "REPLY {\"got\":\"{\\\"q\\\":\\\"from-app\\\"}\"}",
+            "BINARY 060504",
+            "CLOSED 1000"),
+        app.talk(local("/api")),
+        "the client offered tracewire's subprotocols, and got the replies without the envelope");
+    assertEquals(
+        List.of(
+            "SUBPROTOCOL ",
+            "REPLY {\"got\":\"{\\\"q\\\":\\\"from-app\\\"}\"}",
+            "BINARY 060504",
+            "CLOSED 1000"),
+        app.talk(local("/echo")),
+        "a plain server got the messages as the application wrote them");
+
+    // The application's spans, by its session id (in the message model each message has a trace).
+    Exported connect =
+        otlp.await(
+                s -> s.stream().anyMatch(x -> x.service().equals(app.service()) && x.name().equals("connect /api")
+                    && x.attr(CLOSE_CODE) != null || x.service().equals(app.service()) && x.name().equals("close /api")),
+                "the " + app + " client's connect span")
+            .stream()
+            .filter(x -> x.service().equals(app.service()) && x.name().equals("connect /api"))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(io.opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_CLIENT, connect.kind());
+    String session = connect.attr(SESSION);
+    assertNotNull(session);
+    List<Exported> appSpans =
+        otlp.await(
+                s -> s.stream().filter(x -> session.equals(x.attr(SESSION)) && x.name().equals("process /api")).count() >= 2,
+                "the " + app + " client's process spans")
+            .stream()
+            .filter(x -> x.service().equals(app.service()))
+            .toList();
+    API_PROVIDER.forceFlush().join(10, TimeUnit.SECONDS);
+    List<SpanData> server =
+        API_SPANS.getFinishedSpanItems().stream()
+            .filter(x -> session.equals(x.getAttributes().get(io.opentelemetry.api.common.AttributeKey.stringKey(SESSION))))
+            .toList();
+    SpanData accept = server.stream().filter(x -> x.getName().equals("accept /api")).findFirst().orElseThrow();
+    // Across the handshake: the server's connection span is under the client's, directly or
+    // through the agent's own HTTP client span of the upgrade request.
+    assertEquals(connect.traceId(), accept.getTraceId());
+    Exported parent =
+        appSpans.stream().filter(x -> x.spanId().equals(accept.getParentSpanId())).findFirst().orElseThrow();
+    assertTrue(parent == connect || parent.parentSpanId().equals(connect.spanId()),
+        "accept's parent is the client's connect span or its child: " + parent);
+    Set<String> appSends = appSpans.stream().filter(x -> session.equals(x.attr(SESSION)) && x.name().equals("send /api"))
+        .map(Exported::spanId).collect(Collectors.toSet());
+    assertEquals(2, appSends.size());
+    List<SpanData> serverProcesses = server.stream().filter(x -> x.getName().equals("process /api")).toList();
+    assertEquals(2, serverProcesses.size());
+    for (SpanData p : serverProcesses) {
+      assertTrue(appSends.contains(p.getParentSpanId()), "server process under the client's send: " + p);
+    }
+    Set<String> serverSends = server.stream().filter(x -> x.getName().equals("send /api"))
+        .map(SpanData::getSpanId).collect(Collectors.toSet());
+    List<Exported> appProcesses = appSpans.stream()
+        .filter(x -> session.equals(x.attr(SESSION)) && x.name().equals("process /api")).toList();
+    assertEquals(2, appProcesses.size());
+    for (Exported p : appProcesses) {
+      assertTrue(serverSends.contains(p.parentSpanId()), "client process under the server's send: " + p);
+    }
+    assertEquals(app.model().name().toLowerCase(), connect.attr("tracewire.model"));
   }
 }
