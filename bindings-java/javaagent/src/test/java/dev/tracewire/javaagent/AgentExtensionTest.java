@@ -2,7 +2,6 @@ package dev.tracewire.javaagent;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,7 +44,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -418,13 +416,18 @@ class AgentExtensionTest {
       assertArrayEquals(new byte[] {8, 9}, l.binaries.poll(10, TimeUnit.SECONDS), "no binary envelope");
       ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
     }
-    // Still traced on the server: a connection span of its own trace (no context came).
-    List<Exported> server =
+    // Still traced on the server: a connection span of its own trace (no context came), with a
+    // session id of the server's making.
+    Exported root =
         otlp.await(
-            s -> s.stream().anyMatch(x -> x.service().equals(app.service()) && x.name().equals("accept /prog")
-                && x.parentSpanId().isEmpty()),
-            "a root accept span for the plain client on " + app);
-    assertFalse(server.isEmpty());
+                s -> s.stream().anyMatch(x -> x.service().equals(app.service()) && x.name().equals("accept /prog")
+                    && x.parentSpanId().isEmpty()),
+                "a root accept span for the plain client on " + app)
+            .stream()
+            .filter(x -> x.service().equals(app.service()) && x.name().equals("accept /prog") && x.parentSpanId().isEmpty())
+            .findFirst()
+            .orElseThrow();
+    assertNotNull(root.attr(SESSION));
   }
 
   // The API path for the overhead comparison: the binding used by hand, in this JVM.
@@ -516,16 +519,19 @@ class AgentExtensionTest {
     for (URI u : paths.values()) {
       echoes(u, 500); // warm-up
     }
+    // Three rounds, the paths in turn, each path's best round kept: the machine is shared.
     int n = 2000;
     Map<String, Double> us = new java.util.LinkedHashMap<>();
-    for (Map.Entry<String, URI> e : paths.entrySet()) {
-      us.put(e.getKey(), echoes(e.getValue(), n));
+    for (int round = 0; round < 3; round++) {
+      for (Map.Entry<String, URI> e : paths.entrySet()) {
+        us.merge(e.getKey(), echoes(e.getValue(), n), Math::min);
+      }
     }
     List<String> lines = new ArrayList<>();
     us.forEach((k, v) -> lines.add(String.format("%-32s %7.1f us per round trip", k, v)));
     List<Double> v = List.copyOf(us.values());
-    lines.add(String.format("extension's cost per round trip: %.1f us; binding API's: %.1f us (%d messages each, Tyrus)",
-        v.get(0) - v.get(1), v.get(2) - v.get(3), n));
+    lines.add(String.format("extension's cost per round trip: %.1f us; binding API's: %.1f us"
+        + " (best of 3 x %d messages, Tyrus, traced JDK client)", v.get(0) - v.get(1), v.get(2) - v.get(3), n));
     lines.forEach(System.out::println);
     Files.write(Path.of("target", "overhead.txt"), lines);
   }
