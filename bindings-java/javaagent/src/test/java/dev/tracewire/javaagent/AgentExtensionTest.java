@@ -79,6 +79,7 @@ class AgentExtensionTest {
   private static App tyrus;
   private static App tomcat;
   private static App agentOnly;
+  private static App badSetting;
   /** This JVM's server: the binding's API echo at /api, the plain application echo at /echo. */
   private static Server local;
   private static int localPort;
@@ -133,9 +134,17 @@ class AgentExtensionTest {
       return fork(container, container, model, otlpEndpoint, true);
     }
 
-    /** {@code withExtension} false: the agent alone, the overhead test's baseline. */
+    /**
+     * {@code withExtension} false: the agent alone, the overhead test's baseline; {@code extra}:
+     * more system properties.
+     */
     static Process fork(
-        String name, String container, TracingModel model, String otlpEndpoint, boolean withExtension)
+        String name,
+        String container,
+        TracingModel model,
+        String otlpEndpoint,
+        boolean withExtension,
+        String... extra)
         throws IOException {
       String appClasspath =
           Files.readString(Path.of(System.getProperty("tracewire.appClasspath"))).strip()
@@ -156,11 +165,9 @@ class AgentExtensionTest {
               "-Dotel.metrics.exporter=none",
               "-Dotel.logs.exporter=none",
               "-Dotel.bsp.schedule.delay=100",
-              "-Dotel.instrumentation.tracewire.model=" + model.name().toLowerCase(),
-              "-cp",
-              appClasspath,
-              "app.EchoApp",
-              container));
+              "-Dotel.instrumentation.tracewire.model=" + model.name().toLowerCase()));
+      cmd.addAll(List.of(extra));
+      cmd.addAll(List.of("-cp", appClasspath, "app.EchoApp", container));
       return new ProcessBuilder(cmd)
           .redirectError(Path.of("target", "app-" + name + ".log").toFile())
           .start();
@@ -187,15 +194,19 @@ class AgentExtensionTest {
     Process t = App.fork("tyrus", TracingModel.MESSAGE, otlp.endpoint());
     Process c = App.fork("tomcat", TracingModel.CONNECTION, otlp.endpoint());
     Process a = App.fork("tyrus-agent-only", "tyrus", TracingModel.CONNECTION, otlp.endpoint(), false);
+    Process b =
+        App.fork("tyrus-bad-setting", "tyrus", TracingModel.CONNECTION, otlp.endpoint(), true,
+            "-Dotel.instrumentation.tracewire.trust=sometimes");
     local = startLocal();
     tyrus = App.await("tyrus", TracingModel.MESSAGE, t);
     tomcat = App.await("tomcat", TracingModel.CONNECTION, c);
     agentOnly = App.await("tyrus-agent-only", TracingModel.CONNECTION, a);
+    badSetting = App.await("tyrus-bad-setting", TracingModel.CONNECTION, b);
   }
 
   @AfterAll
   static void stop() throws Exception {
-    for (App a : new App[] {tyrus, tomcat, agentOnly}) {
+    for (App a : new App[] {tyrus, tomcat, agentOnly, badSetting}) {
       if (a != null) {
         a.process().getOutputStream().close();
         if (!a.process().waitFor(10, TimeUnit.SECONDS)) {
@@ -369,6 +380,29 @@ class AgentExtensionTest {
   @MethodSource("apps")
   void programmaticEndpointIsTracedWithoutCode(App app) throws Exception {
     tracedExchange(app, "/prog");
+  }
+
+  /** An invalid setting is logged by name, and then nothing is traced (nor broken). */
+  @Test
+  void anInvalidSettingIsReportedAndNothingIsTraced() throws Exception {
+    assertEquals(
+        List.of("SUBPROTOCOL ", "REPLY {\"got\":\"{\\\"q\\\":\\\"from-app\\\"}\"}", "BINARY 060504", "CLOSED 1000"),
+        badSetting.talk(local("/api")),
+        "the application's client offered no tracewire subprotocol");
+    PlainListener l = new PlainListener();
+    WebSocket ws =
+        HTTP.newWebSocketBuilder()
+            .subprotocols("tracewire.v1.json-binary")
+            .buildAsync(badSetting.uri("/echo"), l)
+            .get(10, TimeUnit.SECONDS);
+    assertEquals("", ws.getSubprotocol(), "the server selected no tracewire subprotocol");
+    ws.sendText("{\"q\":1}", true).get(10, TimeUnit.SECONDS);
+    assertEquals("{\"got\":\"{\\\"q\\\":1}\"}", l.texts.poll(10, TimeUnit.SECONDS));
+    ws.sendClose(1000, "").get(10, TimeUnit.SECONDS);
+    String log = Files.readString(Path.of("target", "app-tyrus-bad-setting.log"));
+    assertTrue(
+        log.contains("otel.instrumentation.tracewire.trust must be trusted or untrusted, not \"sometimes\""),
+        "the log names the setting and the value");
   }
 
   /** A plain JDK client: what it collects. */
