@@ -80,6 +80,7 @@ class AgentExtensionTest {
   private static App tomcat;
   private static App agentOnly;
   private static App badSetting;
+  private static App mixed;
   /** This JVM's server: the binding's API echo at /api, the plain application echo at /echo. */
   private static Server local;
   private static int localPort;
@@ -146,10 +147,25 @@ class AgentExtensionTest {
         boolean withExtension,
         String... extra)
         throws IOException {
+      return fork(name, "app.EchoApp", container, "", model, otlpEndpoint, withExtension, extra);
+    }
+
+    /** {@code mainClass} with the containers, the test classes and {@code morePath} on its class path. */
+    static Process fork(
+        String name,
+        String mainClass,
+        String container,
+        String morePath,
+        TracingModel model,
+        String otlpEndpoint,
+        boolean withExtension,
+        String... extra)
+        throws IOException {
       String appClasspath =
           Files.readString(Path.of(System.getProperty("tracewire.appClasspath"))).strip()
               + File.pathSeparator
-              + System.getProperty("tracewire.appClasses");
+              + System.getProperty("tracewire.appClasses")
+              + (morePath.isEmpty() ? "" : File.pathSeparator + morePath);
       List<String> cmd = new ArrayList<>();
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.add("-javaagent:" + System.getProperty("tracewire.agent"));
@@ -167,7 +183,7 @@ class AgentExtensionTest {
               "-Dotel.bsp.schedule.delay=100",
               "-Dotel.instrumentation.tracewire.model=" + model.name().toLowerCase()));
       cmd.addAll(List.of(extra));
-      cmd.addAll(List.of("-cp", appClasspath, "app.EchoApp", container));
+      cmd.addAll(List.of("-cp", appClasspath, mainClass, container));
       return new ProcessBuilder(cmd)
           .redirectError(Path.of("target", "app-" + name + ".log").toFile())
           .start();
@@ -197,16 +213,26 @@ class AgentExtensionTest {
     Process b =
         App.fork("tyrus-bad-setting", "tyrus", TracingModel.CONNECTION, otlp.endpoint(), true,
             "-Dotel.instrumentation.tracewire.trust=sometimes");
+    // The mixed application ships the binding and the OpenTelemetry API (the agent bridges it).
+    String mixedPath =
+        Stream.concat(
+                Stream.of(System.getProperty("tracewire.jar")),
+                Stream.of(System.getProperty("java.class.path").split(File.pathSeparator))
+                    .filter(e -> e.matches(".*opentelemetry-(api|context|common)-1[^/]*\\.jar")))
+            .collect(Collectors.joining(File.pathSeparator));
+    Process m =
+        App.fork("mixed", "mixed.MixedApp", "tyrus", mixedPath, TracingModel.CONNECTION, otlp.endpoint(), true);
     local = startLocal();
     tyrus = App.await("tyrus", TracingModel.MESSAGE, t);
     tomcat = App.await("tomcat", TracingModel.CONNECTION, c);
     agentOnly = App.await("tyrus-agent-only", TracingModel.CONNECTION, a);
     badSetting = App.await("tyrus-bad-setting", TracingModel.CONNECTION, b);
+    mixed = App.await("mixed", TracingModel.CONNECTION, m);
   }
 
   @AfterAll
   static void stop() throws Exception {
-    for (App a : new App[] {tyrus, tomcat, agentOnly, badSetting}) {
+    for (App a : new App[] {tyrus, tomcat, agentOnly, badSetting, mixed}) {
       if (a != null) {
         a.process().getOutputStream().close();
         if (!a.process().waitFor(10, TimeUnit.SECONDS)) {
@@ -403,6 +429,35 @@ class AgentExtensionTest {
     assertTrue(
         log.contains("otel.instrumentation.tracewire.trust must be trusted or untrusted, not \"sometimes\""),
         "the log names the setting and the value");
+  }
+
+  /**
+   * An endpoint that uses the binding's {@code TracingConfigurator} itself, under the agent with
+   * the extension: traced once, by the application (one accept span, one process and one send
+   * span per message), its envelope decoded once.
+   */
+  @Test
+  void anEndpointTracedByTheApplicationIsLeftAlone() throws Exception {
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(TRACER).connect(mixed.uri("/api"), inbox).get(10, TimeUnit.SECONDS);
+    assertEquals(Envelopes.ALL, ws.envelopes());
+    ws.sendText("{\"q\":2}").get(10, TimeUnit.SECONDS);
+    assertEquals("{\"got\":\"{\\\"q\\\":2}\"}", inbox.texts.poll(10, TimeUnit.SECONDS));
+    assertTrue(inbox.contexts.poll(1, TimeUnit.SECONDS).hasSpanContext());
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
+    assertEquals(1000, inbox.closes.poll(10, TimeUnit.SECONDS));
+    String session = ws.sessionId();
+    List<Exported> spans =
+        otlp.await(
+                s -> s.stream().anyMatch(x -> session.equals(x.attr(SESSION)) && x.attr(CLOSE_CODE) != null),
+                "the mixed application's spans")
+            .stream()
+            .filter(x -> session.equals(x.attr(SESSION)))
+            .toList();
+    assertEquals(1, all(spans, "accept /api").size(), spans.stream().map(Exported::name).toList().toString());
+    assertEquals(1, all(spans, "process /api").size());
+    assertEquals(1, all(spans, "send /api").size());
   }
 
   /** A plain JDK client: what it collects. */
