@@ -5,7 +5,7 @@ import jakarta.websocket.server.ServerApplicationConfig;
 import jakarta.websocket.server.ServerEndpointConfig;
 import java.util.Set;
 
-/** The application's endpoints, as both containers deploy them: one annotated, one programmatic. */
+/** The application's endpoints, as both containers deploy them: annotated and programmatic. */
 public class AppConfig implements ServerApplicationConfig {
   @Override
   public Set<ServerEndpointConfig> getEndpointConfigs(Set<Class<? extends Endpoint>> scanned) {
@@ -14,6 +14,6 @@ public class AppConfig implements ServerApplicationConfig {
 
   @Override
   public Set<Class<?>> getAnnotatedEndpointClasses(Set<Class<?>> scanned) {
-    return Set.of(AnnotatedEcho.class);
+    return Set.of(AnnotatedEcho.class, ChatEcho.class);
   }
 }

@@ -88,7 +88,7 @@ public final class EchoApp {
         Tomcat.addServlet(ctx, "default", new DefaultServlet());
         ctx.addServletMappingDecoded("/", "default");
         ctx.addServletContainerInitializer(
-            new WsSci(), Set.of(AppConfig.class, AnnotatedEcho.class, ProgrammaticEcho.class));
+            new WsSci(), Set.of(AppConfig.class, AnnotatedEcho.class, ChatEcho.class, ProgrammaticEcho.class));
         tomcat.start();
         port = tomcat.getConnector().getLocalPort();
         stop = () -> {

@@ -11,8 +11,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A plain JDK WebSocket client, no tracing code: one JSON text and one binary message to a URL,
- * each reply printed ({@code REPLY <text>}, {@code BINARY <hex>}), then a close.
+ * A plain JDK WebSocket client, no tracing code: offers its subprotocol {@code chat}, sends one
+ * JSON text and one binary message to a URL, prints what was agreed and each reply ({@code
+ * SUBPROTOCOL <name>}, {@code REPLY <text>}, {@code BINARY <hex>}), then closes.
  */
 final class PlainClient {
   private PlainClient() {}
@@ -50,7 +51,11 @@ final class PlainClient {
           }
         };
     WebSocket ws =
-        HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(uri, listener).get(10, TimeUnit.SECONDS);
+        HttpClient.newHttpClient()
+            .newWebSocketBuilder()
+            .subprotocols("chat")
+            .buildAsync(uri, listener)
+            .get(10, TimeUnit.SECONDS);
     System.out.println("SUBPROTOCOL " + ws.getSubprotocol());
     ws.sendText("{\"q\":\"from-app\"}", true).get(10, TimeUnit.SECONDS);
     System.out.println(got.poll(10, TimeUnit.SECONDS));

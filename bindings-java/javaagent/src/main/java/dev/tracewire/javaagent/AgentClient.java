@@ -31,10 +31,21 @@ public final class AgentClient {
   private static final Set<WebSocket> FRAGMENTING =
       Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
 
+  // Set while connect runs: TracedWebSocket's own calls on the builder pass as they are.
+  private static final ThreadLocal<Boolean> CONNECTING = new ThreadLocal<>();
+
   private AgentClient() {}
+
+  /** Whether this thread is in {@link #connect}. */
+  public static boolean connecting() {
+    return CONNECTING.get() != null;
+  }
 
   /** The application's {@code subprotocols(first, rest...)} on {@code builder}. */
   public static void subprotocols(Object builder, String first, String[] rest) {
+    if (connecting()) {
+      return;
+    }
     List<String> all = new ArrayList<>();
     all.add(first);
     Collections.addAll(all, rest);
@@ -60,7 +71,24 @@ public final class AgentClient {
     if (own != null) {
       b.subprotocols(own.toArray(String[]::new));
     }
-    return b.connect(uri, new Adapter(listener)).thenApply(TracedWebSocket::webSocket);
+    CONNECTING.set(Boolean.TRUE);
+    try {
+      return b.connect(uri, new Adapter(listener)).thenApply(TracedWebSocket::webSocket);
+    } finally {
+      CONNECTING.remove();
+    }
+  }
+
+  /**
+   * What {@code getSubprotocol()} tells the application: its own subprotocol as agreed (not the
+   * tracewire token that carried it), {@code ""} for none; {@code raw} for sockets not traced.
+   */
+  public static String subprotocol(WebSocket ws, String raw) {
+    TracedWebSocket t = SOCKETS.get(ws);
+    if (t == null) {
+      return raw;
+    }
+    return t.subprotocol() == null ? "" : t.subprotocol();
   }
 
   /** A whole-message send on a traced socket: the span and the frame; null to pass as it is. */

@@ -88,6 +88,19 @@ public final class AgentServer {
     return p.get(OWNED) == Boolean.TRUE && p.get(SESSION_PROPERTY) instanceof TracedSession t ? t : null;
   }
 
+  /**
+   * What {@code getNegotiatedSubprotocol()} tells the endpoint of a traced session: its own
+   * subprotocol as agreed ({@code mcp}, not {@code tracewire.v1.json-binary+mcp}), {@code ""} for
+   * none; {@code raw} otherwise.
+   */
+  public static String subprotocol(Session session, String raw) {
+    TracedSession t = traced(session);
+    if (t == null) {
+      return raw;
+    }
+    return t.subprotocol() == null ? "" : t.subprotocol();
+  }
+
   /** Before the endpoint's {@code onOpen}: the accept span; the session's remotes are known. */
   public static void open(Session session) {
     if (session.getUserProperties().get(OWNED) != Boolean.TRUE || traced(session) != null) {

@@ -6,7 +6,6 @@ import static net.bytebuddy.matcher.ElementMatchers.takesArgument;
 import static net.bytebuddy.matcher.ElementMatchers.takesArguments;
 
 import dev.tracewire.websocket.Outgoing;
-import io.opentelemetry.javaagent.bootstrap.CallDepth;
 import io.opentelemetry.javaagent.extension.instrumentation.TypeInstrumentation;
 import io.opentelemetry.javaagent.extension.instrumentation.TypeTransformer;
 import java.net.URI;
@@ -20,7 +19,8 @@ import net.bytebuddy.matcher.ElementMatcher;
 
 /**
  * {@code WebSocket.Builder.subprotocols} and {@code buildAsync}, and {@code WebSocket.sendText} /
- * {@code sendBinary}, in the JDK's implementations.
+ * {@code sendBinary} / {@code getSubprotocol}, in the JDK's implementations. The advice calls only
+ * {@link AgentClient}: this class (ByteBuddy's types) is not for the advice's class loader.
  */
 public final class JdkClientInstrumentation implements TypeInstrumentation {
   @Override
@@ -38,19 +38,14 @@ public final class JdkClientInstrumentation implements TypeInstrumentation {
         named("buildAsync").and(takesArguments(2)),
         JdkClientInstrumentation.class.getName() + "$BuildAdvice");
     transformer.applyAdviceToMethod(
+        named("getSubprotocol").and(takesArguments(0)),
+        JdkClientInstrumentation.class.getName() + "$GetSubprotocolAdvice");
+    transformer.applyAdviceToMethod(
         named("sendText").and(takesArguments(2)).and(takesArgument(0, CharSequence.class)),
         JdkClientInstrumentation.class.getName() + "$SendAdvice");
     transformer.applyAdviceToMethod(
         named("sendBinary").and(takesArguments(2)).and(takesArgument(0, ByteBuffer.class)),
         JdkClientInstrumentation.class.getName() + "$SendAdvice");
-  }
-
-  /** Whether this thread is inside {@link BuildAdvice} (tracewire's own calls on the builder). */
-  static boolean connecting() {
-    CallDepth depth = CallDepth.forClass(BuildAdvice.class);
-    boolean inside = depth.getAndIncrement() > 0;
-    depth.decrementAndGet();
-    return inside;
   }
 
   @SuppressWarnings("unused")
@@ -62,9 +57,7 @@ public final class JdkClientInstrumentation implements TypeInstrumentation {
         @Advice.This Object builder,
         @Advice.Argument(0) String first,
         @Advice.Argument(1) String[] rest) {
-      if (!connecting()) {
-        AgentClient.subprotocols(builder, first, rest);
-      }
+      AgentClient.subprotocols(builder, first, rest);
     }
   }
 
@@ -81,14 +74,11 @@ public final class JdkClientInstrumentation implements TypeInstrumentation {
         @Advice.This WebSocket.Builder builder,
         @Advice.Argument(0) URI uri,
         @Advice.Argument(1) WebSocket.Listener listener) {
-      CallDepth depth = CallDepth.forClass(BuildAdvice.class);
       try {
         // TracedWebSocket's own buildAsync, from inside this one, runs as it is.
-        return depth.getAndIncrement() > 0 ? null : AgentClient.connect(builder, uri, listener);
+        return AgentClient.connecting() ? null : AgentClient.connect(builder, uri, listener);
       } catch (RuntimeException e) {
         return null;
-      } finally {
-        depth.decrementAndGet();
       }
     }
 
@@ -98,6 +88,17 @@ public final class JdkClientInstrumentation implements TypeInstrumentation {
         @Advice.Return(typing = Assigner.Typing.DYNAMIC) Object returned,
         @Advice.Enter Object traced) {
       return traced != null ? traced : returned;
+    }
+  }
+
+  @SuppressWarnings("unused")
+  public static final class GetSubprotocolAdvice {
+    private GetSubprotocolAdvice() {}
+
+    @Advice.OnMethodExit(suppress = Throwable.class, inline = false)
+    @Advice.AssignReturned.ToReturned
+    public static String exit(@Advice.This WebSocket ws, @Advice.Return String raw) {
+      return AgentClient.subprotocol(ws, raw);
     }
   }
 

@@ -412,9 +412,22 @@ class AgentExtensionTest {
   @Test
   void anInvalidSettingIsReportedAndNothingIsTraced() throws Exception {
     assertEquals(
-        List.of("SUBPROTOCOL ", "REPLY {\"got\":\"{\\\"q\\\":\\\"from-app\\\"}\"}", "BINARY 060504", "CLOSED 1000"),
+        List.of("SUBPROTOCOL chat", "REPLY {\"got\":\"{\\\"q\\\":\\\"from-app\\\"}\"}", "BINARY 060504", "CLOSED 1000"),
         badSetting.talk(local("/api")),
-        "the application's client offered no tracewire subprotocol");
+        "the application's client works as without the extension");
+    // The agent's own HTTP client span of the upgrade is exported; no tracewire span is.
+    String service = "echo-tyrus-bad-setting";
+    List<Exported> exported =
+        otlp.await(
+            s -> s.stream().anyMatch(x -> x.service().equals(service)
+                && x.kind() == io.opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_CLIENT),
+            "the agent's HTTP client span from " + service);
+    assertEquals(
+        List.of(),
+        exported.stream()
+            .filter(x -> x.service().equals(service) && x.attr(SESSION) != null)
+            .map(Exported::name)
+            .toList());
     PlainListener l = new PlainListener();
     WebSocket ws =
         HTTP.newWebSocketBuilder()
@@ -458,6 +471,25 @@ class AgentExtensionTest {
     assertEquals(1, all(spans, "accept /api").size(), spans.stream().map(Exported::name).toList().toString());
     assertEquals(1, all(spans, "process /api").size());
     assertEquals(1, all(spans, "send /api").size());
+  }
+
+  /**
+   * An endpoint with a subprotocol of its own: the traced client offers it composed with
+   * tracewire's, the endpoint sees its own name ({@code getNegotiatedSubprotocol}) as does the
+   * client ({@code TracedWebSocket.subprotocol}).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("apps")
+  void theEndpointSeesItsOwnSubprotocol(App app) throws Exception {
+    Inbox inbox = new Inbox();
+    TracedWebSocket ws =
+        TracedWebSocket.builder(HTTP).tracer(TRACER).subprotocols("chat")
+            .connect(app.uri("/chat"), inbox).get(10, TimeUnit.SECONDS);
+    assertEquals("tracewire.v1.json-binary+chat", ws.webSocket().getSubprotocol());
+    assertEquals("chat", ws.subprotocol());
+    ws.sendText("{}").get(10, TimeUnit.SECONDS);
+    assertEquals("{\"got\":\"chat\"}", inbox.texts.poll(10, TimeUnit.SECONDS));
+    ws.close(1000, "").get(10, TimeUnit.SECONDS);
   }
 
   /** A plain JDK client: what it collects. */
@@ -533,7 +565,7 @@ class AgentExtensionTest {
   }
 
   /** The same echo written against the binding's API. */
-  @ServerEndpoint(value = "/api", configurator = ApiConfigurator.class)
+  @ServerEndpoint(value = "/api", configurator = ApiConfigurator.class, subprotocols = {"chat"})
   public static final class ApiEcho {
     @OnOpen
     public void open(Session s) {
@@ -634,12 +666,12 @@ class AgentExtensionTest {
   void plainJdkClientIsTracedWithoutCode(App app) throws Exception {
     assertEquals(
         List.of(
-            "SUBPROTOCOL tracewire.v1.json-binary",
+            "SUBPROTOCOL chat",
             "REPLY {\"got\":\"{\\\"q\\\":\\\"from-app\\\"}\"}",
             "BINARY 060504",
             "CLOSED 1000"),
         app.talk(local("/api")),
-        "the client offered tracewire's subprotocols, and got the replies without the envelope");
+        "the client agreed its own subprotocol (carried by tracewire's), and got the replies without the envelope");
     assertEquals(
         List.of(
             "SUBPROTOCOL ",
