@@ -203,10 +203,11 @@ class AgentExtensionTest {
     }
   }
 
+  // Five agent JVMs start at once on a machine that may be busy.
   @BeforeAll
+  @Timeout(value = 300, unit = TimeUnit.SECONDS)
   static void start() throws Exception {
     otlp = new OtlpReceiver();
-    // Both JVMs start at once: the agent's start-up is most of the time.
     Process t = App.fork("tyrus", TracingModel.MESSAGE, otlp.endpoint());
     Process c = App.fork("tomcat", TracingModel.CONNECTION, otlp.endpoint());
     Process a = App.fork("tyrus-agent-only", "tyrus", TracingModel.CONNECTION, otlp.endpoint(), false);
