@@ -104,6 +104,9 @@ public final class EchoApp {
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String line;
     while ((line = in.readLine()) != null) {
+      if (line.isBlank()) {
+        continue;
+      }
       try {
         PlainClient.talk(URI.create(line.strip()));
       } catch (Exception e) {
