@@ -9,9 +9,7 @@ import dev.tracewire.Received;
 import dev.tracewire.ServerHandshake;
 import dev.tracewire.Target;
 import io.opentelemetry.api.trace.Span;
-import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
-import io.opentelemetry.context.Scope;
 import jakarta.websocket.CloseReason;
 import jakarta.websocket.Session;
 import java.io.IOException;
@@ -165,38 +163,47 @@ public final class TracedSession {
 
   /** Sends a text message in a {@code send} span, with the JSON envelope when accepted. */
   public void sendText(String text) throws IOException {
-    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
-    Span span = Span.fromContext(ctx);
-    try (Scope ignored = ctx.makeCurrent()) {
-      String frame = codec.encodeText(text, ctx);
-      synchronized (session) {
-        session.getBasicRemote().sendText(frame);
+    try (Outgoing<String> out = prepareText(text)) {
+      try {
+        synchronized (session) {
+          session.getBasicRemote().sendText(out.frame());
+        }
+      } catch (IOException | RuntimeException e) {
+        out.fail(e);
+        throw e;
       }
-    } catch (IOException | RuntimeException e) {
-      span.recordException(e);
-      span.setStatus(StatusCode.ERROR);
-      throw e;
-    } finally {
-      span.end();
     }
   }
 
   /** Sends a binary message in a {@code send} span, with the binary envelope when accepted. */
   public void sendBinary(ByteBuffer data) throws IOException {
-    Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
-    Span span = Span.fromContext(ctx);
-    try (Scope ignored = ctx.makeCurrent()) {
-      ByteBuffer frame = codec.encodeBinary(data, ctx);
-      synchronized (session) {
-        session.getBasicRemote().sendBinary(frame);
+    try (Outgoing<ByteBuffer> out = prepareBinary(data)) {
+      try {
+        synchronized (session) {
+          session.getBasicRemote().sendBinary(out.frame());
+        }
+      } catch (IOException | RuntimeException e) {
+        out.fail(e);
+        throw e;
       }
-    } catch (IOException | RuntimeException e) {
-      span.recordException(e);
-      span.setStatus(StatusCode.ERROR);
-      throw e;
-    } finally {
-      span.end();
     }
+  }
+
+  /**
+   * Starts the {@code send} span of a text message and encodes it (the JSON envelope when
+   * accepted), for code that writes the frame itself: {@link #sendText} does, and so does the
+   * OpenTelemetry Java agent extension inside the container's own send. Close the result once the
+   * frame is written.
+   */
+  public Outgoing<String> prepareText(String text) {
+    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    return new Outgoing<>(ctx, () -> codec.encodeText(text, ctx));
+  }
+
+  /** {@link #prepareText} for a binary message (the binary envelope when accepted). */
+  public Outgoing<ByteBuffer> prepareBinary(ByteBuffer data) {
+    Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
+    return new Outgoing<>(ctx, () -> codec.encodeBinary(data, ctx));
   }
 
   /** Records the close in {@code @OnClose} (null reason: no close frame, recorded as 1006). */

@@ -97,6 +97,9 @@ public final class TracedWebSocket {
   /** Builds a traced connection. */
   public static final class Builder {
     private final HttpClient client;
+    /** The caller's JDK builder ({@link TracedWebSocket#builder(WebSocket.Builder)}), or null. */
+    private final WebSocket.Builder jdkBuilder;
+    private boolean handshakeTimeoutSet;
     private Tracer tracer;
     private TracingModel model = TracingModel.CONNECTION;
     private Envelopes offer = Envelopes.ALL;
@@ -112,6 +115,12 @@ public final class TracedWebSocket {
 
     private Builder(HttpClient client) {
       this.client = Objects.requireNonNull(client, "client");
+      this.jdkBuilder = null;
+    }
+
+    private Builder(WebSocket.Builder jdkBuilder) {
+      this.client = null;
+      this.jdkBuilder = Objects.requireNonNull(jdkBuilder, "jdkBuilder");
     }
 
     /** The tracer (default: the global tracer). */
@@ -204,6 +213,7 @@ public final class TracedWebSocket {
         throw new IllegalArgumentException("handshakeTimeout must be positive: " + timeout);
       }
       this.handshakeTimeout = timeout;
+      this.handshakeTimeoutSet = true;
       return this;
     }
 
@@ -253,7 +263,10 @@ public final class TracedWebSocket {
           new TracedWebSocket(
               ct, hs, jsonPath, mcp, stripEnvelope, listener, maxMessageSize, handshakeTimeout,
               maxQueuedSendBytes);
-      WebSocket.Builder b = client.newWebSocketBuilder().connectTimeout(handshakeTimeout);
+      WebSocket.Builder b = jdkBuilder != null ? jdkBuilder : client.newWebSocketBuilder();
+      if (jdkBuilder == null || handshakeTimeoutSet) {
+        b.connectTimeout(handshakeTimeout);
+      }
       List<String> subprotocols = hs.subprotocols();
       if (!subprotocols.isEmpty()) {
         b.subprotocols(
@@ -261,7 +274,13 @@ public final class TracedWebSocket {
       }
       headers.forEach(b::header);
       hs.requestHeaders(TraceContext.fromContext(ct.connectionContext())).forEach(b::header);
-      return b.buildAsync(uri, traced.new Inner())
+      // The connect span is current while the JDK opens the connection: an HTTP client
+      // instrumentation (the OpenTelemetry Java agent's) nests under it.
+      CompletableFuture<WebSocket> opening;
+      try (Scope ignored = ct.connectionContext().makeCurrent()) {
+        opening = b.buildAsync(uri, traced.new Inner());
+      }
+      return opening
           .handle(
               (ws, err) -> {
                 if (err != null) {
@@ -325,6 +344,16 @@ public final class TracedWebSocket {
     return new Builder(client);
   }
 
+  /**
+   * A builder on a JDK builder the caller configured (its headers and connect timeout are kept;
+   * the handshake headers and the subprotocol offer are added to it, replacing its
+   * subprotocols: give the application's own to {@link Builder#subprotocols}). {@link
+   * Builder#handshakeTimeout}, when called, sets its connect timeout.
+   */
+  public static Builder builder(WebSocket.Builder jdkBuilder) {
+    return new Builder(jdkBuilder);
+  }
+
   /** The session id sent to the server. */
   public String sessionId() {
     return handshake.sessionId();
@@ -356,24 +385,31 @@ public final class TracedWebSocket {
 
   /** Sends a text message in a {@code send} span (under the current context). */
   public CompletableFuture<TracedWebSocket> sendText(String text) {
-    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
-    Span span = Span.fromContext(ctx);
-    String frame;
-    try (Scope ignored = ctx.makeCurrent()) {
-      frame = codec.encodeText(text, ctx);
-    }
-    return send(span, utf8Length(frame), w -> w.sendText(frame, true));
+    Outgoing<String> out = prepareText(text);
+    return send(out, utf8Length(out.frame()), w -> w.sendText(out.frame(), true));
   }
 
   /** Sends a binary message in a {@code send} span (under the current context). */
   public CompletableFuture<TracedWebSocket> sendBinary(ByteBuffer data) {
+    Outgoing<ByteBuffer> out = prepareBinary(data);
+    return send(out, out.frame().remaining(), w -> w.sendBinary(out.frame(), true));
+  }
+
+  /**
+   * Starts the {@code send} span of a text message (under the current context) and encodes it
+   * with the envelope the server selected, for code that writes the frame on {@link #webSocket()}
+   * itself (the OpenTelemetry Java agent extension); close the result once it is written. {@link
+   * #sendText} does both.
+   */
+  public Outgoing<String> prepareText(String text) {
+    Context ctx = tracer.sendContext(MessageType.TEXT, text.getBytes(StandardCharsets.UTF_8).length);
+    return new Outgoing<>(ctx, () -> codec.encodeText(text, ctx));
+  }
+
+  /** {@link #prepareText} for a binary message. */
+  public Outgoing<ByteBuffer> prepareBinary(ByteBuffer data) {
     Context ctx = tracer.sendContext(MessageType.BINARY, data.remaining());
-    Span span = Span.fromContext(ctx);
-    ByteBuffer frame;
-    try (Scope ignored = ctx.makeCurrent()) {
-      frame = codec.encodeBinary(data, ctx);
-    }
-    return send(span, frame.remaining(), w -> w.sendBinary(frame, true));
+    return new Outgoing<>(ctx, () -> codec.encodeBinary(data, ctx));
   }
 
   /** Sends a close frame; the close is recorded when the server's close arrives. */
@@ -382,7 +418,7 @@ public final class TracedWebSocket {
   }
 
   private CompletableFuture<TracedWebSocket> send(
-      Span span, long size, java.util.function.Function<WebSocket, CompletableFuture<WebSocket>> op) {
+      Outgoing<?> out, long size, java.util.function.Function<WebSocket, CompletableFuture<WebSocket>> op) {
     CompletableFuture<WebSocket> sent;
     if (queuedSendBytes.addAndGet(size) > maxQueuedSendBytes) {
       queuedSendBytes.addAndGet(-size);
@@ -397,10 +433,9 @@ public final class TracedWebSocket {
         .handle(
             (w, err) -> {
               if (err != null) {
-                span.recordException(err);
-                span.setStatus(StatusCode.ERROR);
+                out.fail(err);
               }
-              span.end();
+              out.close();
               if (err != null) {
                 throw new java.util.concurrent.CompletionException(err);
               }

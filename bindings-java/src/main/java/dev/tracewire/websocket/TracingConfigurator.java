@@ -60,6 +60,9 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   public static final String TARGET_PROPERTY = "dev.tracewire.target";
 
   private static final String SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol";
+  // Set when the container asked getNegotiatedSubprotocol during the handshake on this thread:
+  // it then answers the header itself, and Tomcat would send the one modifyHandshake adds too.
+  private static final ThreadLocal<Boolean> ASKED = new ThreadLocal<>();
 
   private final Tracer tracer;
   private final TracingModel model;
@@ -219,6 +222,7 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
    */
   @Override
   public String getNegotiatedSubprotocol(List<String> supported, List<String> requested) {
+    ASKED.set(Boolean.TRUE);
     ServerHandshake hs =
         ServerHandshake.fromRequestPairs(
             List.of(Map.entry(SUBPROTOCOL_HEADER, String.join(", ", requested))),
@@ -232,15 +236,30 @@ public class TracingConfigurator extends ServerEndpointConfig.Configurator {
   public void modifyHandshake(
       ServerEndpointConfig sec, HandshakeRequest request, HandshakeResponse response) {
     super.modifyHandshake(sec, request, response);
+    traceHandshake(sec, request, response);
+  }
+
+  /**
+   * What {@link #modifyHandshake} adds to the container's handshake: reads the client's context
+   * and session id, answers the selected subprotocol, and leaves the result in the connection's
+   * user properties for {@link TracedSession#open}. For code that sees a handshake without being
+   * its configurator (the OpenTelemetry Java agent extension).
+   */
+  public void traceHandshake(
+      ServerEndpointConfig sec, HandshakeRequest request, HandshakeResponse response) {
     ServerHandshake hs =
         ServerHandshake.fromRequest(
             request.getHeaders(), request.getQueryString(), supportedEnvelopes(), sec.getSubprotocols());
     // The same selection as getNegotiatedSubprotocol (the container calls that one only when
-    // the client offered subprotocols); answered here too, in case it was not asked.
-    Map<String, List<String>> out = response.getHeaders();
-    out.keySet().removeIf(SUBPROTOCOL_HEADER::equalsIgnoreCase);
-    if (hs.subprotocol() != null) {
-      out.put(SUBPROTOCOL_HEADER, List.of(hs.subprotocol()));
+    // the client offered subprotocols); answered here too when it was not asked.
+    boolean asked = ASKED.get() != null;
+    ASKED.remove();
+    if (!asked) {
+      Map<String, List<String>> out = response.getHeaders();
+      out.keySet().removeIf(SUBPROTOCOL_HEADER::equalsIgnoreCase);
+      if (hs.subprotocol() != null) {
+        out.put(SUBPROTOCOL_HEADER, List.of(hs.subprotocol()));
+      }
     }
     sec.getUserProperties().put(HANDSHAKE_PROPERTY, hs);
     // The scheme is unknown here (TLS may end before this server), as the core allows.
