@@ -1,6 +1,7 @@
 //! The collector binary on a free loopback port, fed by the real OTLP/HTTP
 //! exporter (protobuf) and a hand-written JSON request, then stopped with
-//! SIGTERM: the file it writes holds every span, and bad requests get 4xx.
+//! SIGTERM: the file it writes holds every span, the HTML trace view beside
+//! it too, and bad requests get 4xx.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -103,5 +104,24 @@ fn spans_from_the_otlp_exporter_and_json_land_in_the_file() {
         (Some("unit"), Some("rust"))
     );
     assert_eq!(by_name("from json")["kind"], "server");
+
+    // The HTML trace view lands beside the file, with every span in it.
+    let page = std::fs::read_to_string(dir.join("traces.html")).unwrap();
+    assert!(page.starts_with("<!doctype html>"), "{page}");
+    for span in &spans {
+        assert!(page.contains(span["span_id"].as_str().unwrap()), "{page}");
+    }
+    assert!(!dir.join("traces.json.tmp").exists() && !dir.join("traces.html.tmp").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_out_file_named_like_the_trace_view_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .args(["--listen", "127.0.0.1:0", "--out", "traces.html"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--out traces.html"), "{stderr}");
 }
