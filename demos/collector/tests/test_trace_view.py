@@ -311,8 +311,7 @@ async def inspect_page(browser_url: str) -> Dict[str, Any]:
     return facts
 
 
-def open_in_chromium() -> Dict[str, Any]:
-    binary = chromium()
+def open_in_chromium(binary: str) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="trace-view-chromium-") as profile:
         log = open(Path(profile) / "stderr.log", "w+")
         browser = subprocess.Popen(
@@ -337,13 +336,14 @@ def open_in_chromium() -> Dict[str, Any]:
 
 
 def test_trace_view_draws_a_real_turn(record_artifact) -> None:
+    binary = chromium()
     waterfall = receive_and_render()
     data = json.loads(OUT.read_text())
     page = PAGE.read_text()
     # The data cannot end its <script> early: only the page's own two close tags.
     assert page.count("</script>") == 2, page.count("</script>")
 
-    facts = open_in_chromium()
+    facts = open_in_chromium(binary)
     record_artifact("trace view page", PAGE)
     record_artifact("trace view screenshot", SCREENSHOT)
     assert facts["exceptions"] == []
