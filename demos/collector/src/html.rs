@@ -10,6 +10,10 @@ use serde_json::{Map, Value, json};
 use crate::otlp::SpanRecord;
 use crate::waterfall::{self, Row};
 
+/// The most spans one page holds: a demo run has about a thousand; a load
+/// run's hundreds of thousands would make a page no browser draws usefully.
+pub const MAX_SPANS: usize = 20_000;
+
 const TEMPLATE: &str = include_str!("trace_view.html");
 const DATA_SLOT: &str = "/*TRACE_DATA*/";
 

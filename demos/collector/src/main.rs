@@ -3,8 +3,9 @@
 //! Accepts `POST /v1/traces` (protobuf or JSON, optionally gzip) and answers
 //! `/v1/metrics` and `/v1/logs` without keeping them. On SIGTERM or SIGINT
 //! it writes every span to `--out`, the HTML trace view of every trace
-//! beside it (the same path with the extension `.html`), and prints each
-//! trace as a waterfall.
+//! beside it (the same path with the extension `.html`; up to
+//! 20,000 spans, so not for `make load`), and prints each trace
+//! as a waterfall.
 //!
 //! ```text
 //! collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]
@@ -31,7 +32,8 @@ use otlp::{Encoding, SpanRecord};
 
 const USAGE: &str = "usage: collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]
   --out FILE  on stop, write the spans to FILE (JSON) and the HTML trace view
-              beside it: FILE with the extension .html (traces.html)";
+              beside it: FILE with the extension .html (traces.html; runs of
+              up to 20000 spans)";
 
 struct Options {
     listen: SocketAddr,
@@ -133,8 +135,22 @@ async fn run(options: Options) -> Result<(), String> {
             serde_json::to_vec_pretty(&waterfall::to_json(&spans)).map_err(|e| e.to_string())?;
         write_atomically(path, &json)?;
         let view = path.with_extension("html");
-        write_atomically(&view, html::page(&spans).as_bytes())?;
-        eprintln!("collector: trace view in {}", view.display());
+        if spans.len() <= html::MAX_SPANS {
+            write_atomically(&view, html::page(&spans).as_bytes())?;
+            eprintln!("collector: trace view in {}", view.display());
+        } else {
+            // A view left by an earlier run would show other spans.
+            match std::fs::remove_file(&view) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("cannot remove {}: {e}", view.display())),
+            }
+            eprintln!(
+                "collector: no trace view: {} spans, more than one page draws usefully ({})",
+                spans.len(),
+                html::MAX_SPANS
+            );
+        }
     }
     if !options.quiet {
         let by_id = waterfall::by_id(&spans);

@@ -125,3 +125,40 @@ fn an_out_file_named_like_the_trace_view_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--out traces.html"), "{stderr}");
 }
+
+#[test]
+fn too_many_spans_for_one_page_leave_no_trace_view() {
+    let dir = std::env::temp_dir().join(format!("collector-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("traces.json");
+    // A view from an earlier run, which would show other spans; the spans
+    // are sibling messages, so the waterfall on stdout stays one line.
+    std::fs::write(dir.join("traces.html"), "stale").unwrap();
+    let (mut child, url) = start(&out);
+    let spans: Vec<String> = (0..20_001)
+        .map(|i| {
+            format!(
+                r#"{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"{i:016x}","name":"s","kind":4,"startTimeUnixNano":"1","endTimeUnixNano":"2"}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+        spans.join(",")
+    );
+    let response = post(&url, "/v1/traces", "application/json", body.as_bytes());
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        written["traces"][0]["spans"].as_array().unwrap().len(),
+        20_001
+    );
+    assert!(!dir.join("traces.html").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
