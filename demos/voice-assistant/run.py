@@ -6,7 +6,8 @@ OTEL_EXPORTER_OTLP_ENDPOINT points elsewhere) or, with `--backend jaeger`, a
 Jaeger on loopback; then a Redis (`redis-server`, no persistence, in a
 temporary directory), asr, llm, tts, the archive worker and the gateway on
 free loopback ports, runs the device for a few turns, stops everything it
-started (also on failure or Ctrl-C), and prints the trace: the receiver's waterfall and a summary line,
+started (also on failure or Ctrl-C), and prints the trace: the receiver's waterfall, a summary line
+and the path of its HTML trace view,
 or what Jaeger's query API holds and where to look. With `--bench` it runs the
 pipeline with tracing on and off, interleaved, and prints per-turn latency.
 
@@ -453,6 +454,9 @@ def demo(args: argparse.Namespace) -> None:
         elif not args.quiet:
             print("\n".join(run.waterfall))
         print(summary(run))
+        if run.out is not None and run.out.with_suffix(".html").exists():
+            # The receiver writes its HTML trace view beside the file.
+            print(f"trace view: {run.out.with_suffix('.html')}")
     finally:
         run.stop_backend()
 
@@ -500,7 +504,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--pace", type=float, default=1.0,
                         help="multiplies every simulated delay (0: none)")
     parser.add_argument("--out", default=str(TARGET / "demo" / "traces.json"),
-                        help="where the local receiver writes the traces")
+                        help="where the local receiver writes the traces (and, with the"
+                             " extension .html, the HTML trace view)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds the device may take")
     parser.add_argument("--quiet", action="store_true", help="no waterfall")

@@ -73,7 +73,14 @@ def traces_in_receiver(model: str, out: Path) -> List[dict]:
     stdout = run_demo(model, out, env)
     # The summary line names every language.
     assert all(language in stdout for language in LANGUAGES), stdout
-    return json.loads(out.read_text())["traces"]
+    traces = json.loads(out.read_text())["traces"]
+    # The receiver's HTML trace view (tested in demos/collector/tests) holds
+    # the run's traces, and run.py ends with its path.
+    page = out.with_suffix(".html")
+    assert stdout.rstrip().endswith(f"trace view: {page}"), stdout
+    view = page.read_text()
+    assert all(f'"{t["trace_id"]}"' in view for t in traces)
+    return traces
 
 
 def traces_in_jaeger(model: str, out: Path) -> List[dict]:

@@ -2,12 +2,16 @@
 //!
 //! Accepts `POST /v1/traces` (protobuf or JSON, optionally gzip) and answers
 //! `/v1/metrics` and `/v1/logs` without keeping them. On SIGTERM or SIGINT
-//! it writes every span to `--out` and prints each trace as a waterfall.
+//! it writes every span to `--out`, the HTML trace view of every trace
+//! beside it (the same path with the extension `.html`; up to
+//! 20,000 spans, so not for `make load`), and prints each trace
+//! as a waterfall.
 //!
 //! ```text
 //! collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]
 //! ```
 
+mod html;
 mod otlp;
 mod waterfall;
 
@@ -26,7 +30,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use otlp::{Encoding, SpanRecord};
 
-const USAGE: &str = "usage: collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]";
+const USAGE: &str = "usage: collector [--listen 127.0.0.1:4318] [--out traces.json] [--quiet]
+  --out FILE  on stop, write the spans to FILE (JSON) and the HTML trace view
+              beside it: FILE with the extension .html (traces.html; runs of
+              up to 20000 spans)";
 
 struct Options {
     listen: SocketAddr,
@@ -47,7 +54,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                 let v = value("--listen")?;
                 options.listen = v.parse().map_err(|e| format!("--listen {v:?}: {e}"))?;
             }
-            "--out" => options.out = Some(PathBuf::from(value("--out")?)),
+            "--out" => {
+                let out = PathBuf::from(value("--out")?);
+                if out.extension().is_some_and(|e| e == "html") {
+                    return Err(format!(
+                        "--out {}: the trace view takes the name with .html; give the JSON file another extension",
+                        out.display()
+                    ));
+                }
+                options.out = Some(out);
+            }
             "--quiet" => options.quiet = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -115,7 +131,26 @@ async fn run(options: Options) -> Result<(), String> {
 
     let spans = std::mem::take(&mut *store.lock().unwrap_or_else(PoisonError::into_inner));
     if let Some(path) = &options.out {
-        write_atomically(path, &waterfall::to_json(&spans))?;
+        let json =
+            serde_json::to_vec_pretty(&waterfall::to_json(&spans)).map_err(|e| e.to_string())?;
+        write_atomically(path, &json)?;
+        let view = path.with_extension("html");
+        if spans.len() <= html::MAX_SPANS {
+            write_atomically(&view, html::page(&spans).as_bytes())?;
+            eprintln!("collector: trace view in {}", view.display());
+        } else {
+            // A view left by an earlier run would show other spans.
+            match std::fs::remove_file(&view) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("cannot remove {}: {e}", view.display())),
+            }
+            eprintln!(
+                "collector: no trace view: {} spans, more than one page draws usefully ({})",
+                spans.len(),
+                html::MAX_SPANS
+            );
+        }
     }
     if !options.quiet {
         let by_id = waterfall::by_id(&spans);
@@ -127,9 +162,11 @@ async fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-fn write_atomically(path: &Path, value: &serde_json::Value) -> Result<(), String> {
-    let text = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
-    let temporary = path.with_extension("tmp");
+fn write_atomically(path: &Path, text: &[u8]) -> Result<(), String> {
+    // `traces.json.tmp`, `traces.html.tmp`: one temporary name per file.
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
     std::fs::write(&temporary, text)
         .and_then(|()| std::fs::rename(&temporary, path))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))

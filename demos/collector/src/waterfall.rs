@@ -50,34 +50,15 @@ pub fn by_id(spans: &[SpanRecord]) -> HashMap<&str, &SpanRecord> {
     spans.iter().map(|s| (s.span_id.as_str(), s)).collect()
 }
 
-/// One trace drawn as a header line and a tree of (collapsed) span lines;
-/// `all` ([`by_id`]) names the targets of links.
-pub fn render(trace: &[&SpanRecord], all: &HashMap<&str, &SpanRecord>) -> String {
+/// One trace laid out as rows: the span tree in depth-first order, sibling
+/// message spans folded into one row. `all` ([`by_id`]) names the targets of
+/// links. The terminal view ([`render`]) and the HTML view draw these rows.
+pub fn layout<'a>(
+    trace: &[&'a SpanRecord],
+    all: &'a HashMap<&'a str, &'a SpanRecord>,
+) -> Layout<'a> {
     let start = trace.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
     let end = trace.iter().map(|s| s.end_unix_nano).max().unwrap_or(start);
-    let axis = Axis {
-        start,
-        total: end.saturating_sub(start).max(1),
-    };
-
-    let services: BTreeMap<&str, &str> = trace
-        .iter()
-        .map(|s| (s.service.as_str(), s.language.as_str()))
-        .collect();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "trace {}  {} spans  {:.1} ms  {}",
-        trace.first().map_or("", |s| s.trace_id.as_str()),
-        trace.len(),
-        ms(axis.total),
-        services
-            .iter()
-            .map(|(s, l)| format!("{s} ({l})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-
     let ids: HashSet<&str> = trace.iter().map(|s| s.span_id.as_str()).collect();
     let mut children: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
     let mut roots = Vec::new();
@@ -87,43 +68,171 @@ pub fn render(trace: &[&SpanRecord], all: &HashMap<&str, &SpanRecord>) -> String
             _ => roots.push(*span),
         }
     }
-    let tree = Tree {
-        children,
-        axis,
-        all,
-    };
+    let tree = Tree { children, all };
+    let mut rows = Vec::new();
     for group in collapse(&roots) {
-        tree.draw(&mut out, &group, 0);
+        tree.walk(&mut rows, group, 0);
     }
-    out
+    Layout {
+        trace_id: trace.first().map_or("", |s| s.trace_id.as_str()),
+        span_count: trace.len(),
+        start,
+        total: end.saturating_sub(start).max(1),
+        services: trace
+            .iter()
+            .map(|s| (s.service.as_str(), s.language.as_str()))
+            .collect(),
+        rows,
+    }
 }
 
-struct Axis {
-    start: u64,
-    total: u64,
+/// A trace as [`layout`] arranges it.
+pub struct Layout<'a> {
+    /// The trace id.
+    pub trace_id: &'a str,
+    /// How many spans the trace holds.
+    pub span_count: usize,
+    /// The earliest start, in ns since the Unix epoch.
+    pub start: u64,
+    /// From the earliest start to the latest end, in ns (at least 1).
+    pub total: u64,
+    /// Each service of the trace and its language.
+    pub services: BTreeMap<&'a str, &'a str>,
+    /// The rows, top down.
+    pub rows: Vec<Row<'a>>,
 }
 
-struct Tree<'a> {
-    children: HashMap<&'a str, Vec<&'a SpanRecord>>,
-    axis: Axis,
-    all: &'a HashMap<&'a str, &'a SpanRecord>,
+/// One row: a span, or sibling message spans folded into one.
+pub struct Row<'a> {
+    /// Nesting depth in the span tree (0 for a root).
+    pub depth: usize,
+    /// The span, or the folded spans in order of start (never empty).
+    pub spans: Vec<&'a SpanRecord>,
+    /// Spans of other services the row's spans link to, one entry per
+    /// target service, name and trace.
+    pub links: Vec<LinkTarget<'a>>,
 }
 
-impl<'a> Tree<'a> {
-    fn draw(&self, out: &mut String, group: &[&'a SpanRecord], depth: usize) {
-        let first = group[0];
-        let begin = group.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
-        let end = group.iter().map(|s| s.end_unix_nano).max().unwrap_or(begin);
-        let offset = begin.saturating_sub(self.axis.start);
-        let extent = end.saturating_sub(begin);
-        let mut name = format!("{}{}", "  ".repeat(depth), first.name);
-        if group.len() > 1 {
-            let _ = write!(name, " x{}", group.len());
+impl Row<'_> {
+    /// The first span's start, in ns since the Unix epoch.
+    pub fn begin(&self) -> u64 {
+        self.spans
+            .iter()
+            .map(|s| s.start_unix_nano)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The last span's end, in ns since the Unix epoch.
+    pub fn end(&self) -> u64 {
+        let begin = self.begin();
+        self.spans
+            .iter()
+            .map(|s| s.end_unix_nano)
+            .max()
+            .unwrap_or(begin)
+            .max(begin)
+    }
+
+    /// A root whose parent span was not received.
+    pub fn parent_missing(&self) -> bool {
+        self.depth == 0 && self.spans[0].parent_span_id.is_some()
+    }
+
+    /// Whether any of the row's spans ended with status error.
+    pub fn error(&self) -> bool {
+        self.spans.iter().any(|s| s.status.0 == "error")
+    }
+
+    /// The stream figures of the row's first span.
+    pub fn stream(&self) -> Option<Stream> {
+        Stream::of(self.spans[0])
+    }
+}
+
+/// The spans of one service, name and trace that a row links to.
+pub struct LinkTarget<'a> {
+    /// The target spans, in order of the row's links.
+    pub spans: Vec<&'a SpanRecord>,
+}
+
+impl LinkTarget<'_> {
+    /// The targets' service.
+    pub fn service(&self) -> &str {
+        &self.spans[0].service
+    }
+
+    /// The targets' name.
+    pub fn name(&self) -> &str {
+        &self.spans[0].name
+    }
+
+    /// The targets' trace id.
+    pub fn trace_id(&self) -> &str {
+        &self.spans[0].trace_id
+    }
+}
+
+/// What a stream span records of its stream (docs/PROTOCOL.md section 9):
+/// the chunk count and the times from the span's start to the first and
+/// last chunk, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stream {
+    /// `tracewire.stream.chunk_count`.
+    pub chunks: i64,
+    /// `tracewire.stream.time_to_first_chunk`, or the GenAI
+    /// `gen_ai.response.time_to_first_chunk`.
+    pub first_s: Option<f64>,
+    /// `tracewire.stream.time_to_last_chunk`.
+    pub last_s: Option<f64>,
+}
+
+impl Stream {
+    /// The span's stream figures; `None` for a span that is no stream span.
+    pub fn of(span: &SpanRecord) -> Option<Self> {
+        let attrs = &span.attributes;
+        let seconds = |key: &str| attrs.get(key).and_then(Value::as_f64);
+        Some(Self {
+            chunks: attrs
+                .get("tracewire.stream.chunk_count")
+                .and_then(Value::as_i64)?,
+            first_s: seconds("tracewire.stream.time_to_first_chunk")
+                .or_else(|| seconds("gen_ai.response.time_to_first_chunk")),
+            last_s: seconds("tracewire.stream.time_to_last_chunk"),
+        })
+    }
+}
+
+/// One trace drawn as a header line and a tree of (collapsed) span lines;
+/// `all` ([`by_id`]) names the targets of links.
+pub fn render(trace: &[&SpanRecord], all: &HashMap<&str, &SpanRecord>) -> String {
+    let layout = layout(trace, all);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trace {}  {} spans  {:.1} ms  {}",
+        layout.trace_id,
+        layout.span_count,
+        ms(layout.total),
+        layout
+            .services
+            .iter()
+            .map(|(s, l)| format!("{s} ({l})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for row in &layout.rows {
+        let first = row.spans[0];
+        let offset = row.begin().saturating_sub(layout.start);
+        let extent = row.end() - row.begin();
+        let mut name = format!("{}{}", "  ".repeat(row.depth), first.name);
+        if row.spans.len() > 1 {
+            let _ = write!(name, " x{}", row.spans.len());
         }
-        if first.parent_span_id.is_some() && depth == 0 {
+        if row.parent_missing() {
             name.push_str(" (parent missing)");
         }
-        if group.iter().any(|s| s.status.0 == "error") {
+        if row.error() {
             name.push_str(" [error]");
         }
         let _ = writeln!(
@@ -131,12 +240,23 @@ impl<'a> Tree<'a> {
             "{:>9.1} {:>9.1}  {}  {:<18} {}{}{}",
             ms(offset),
             ms(extent),
-            self.bar(offset, extent),
+            bar(offset, extent, layout.total),
             format!("{} ({})", first.service, first.language),
             name,
-            stream_summary(group),
-            self.link_summary(group)
+            row.stream().map_or_else(String::new, stream_summary),
+            link_summary(&row.links)
         );
+    }
+    out
+}
+
+struct Tree<'a> {
+    children: HashMap<&'a str, Vec<&'a SpanRecord>>,
+    all: &'a HashMap<&'a str, &'a SpanRecord>,
+}
+
+impl<'a> Tree<'a> {
+    fn walk(&self, rows: &mut Vec<Row<'a>>, group: Vec<&'a SpanRecord>, depth: usize) {
         let mut kids: Vec<&SpanRecord> = group
             .iter()
             .filter_map(|s| self.children.get(s.span_id.as_str()))
@@ -144,48 +264,64 @@ impl<'a> Tree<'a> {
             .copied()
             .collect();
         kids.sort_by_key(|s| s.start_unix_nano);
+        let links = self.link_targets(&group);
+        rows.push(Row {
+            depth,
+            spans: group,
+            links,
+        });
         for child in collapse(&kids) {
-            self.draw(out, &child, depth + 1);
+            self.walk(rows, child, depth + 1);
         }
     }
 
-    /// `  link: {service} {name} xN (trace {8 hex})` for the group's links
-    /// to spans of other services, one per distinct target name.
-    fn link_summary(&self, group: &[&SpanRecord]) -> String {
-        let mut targets: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    /// The group's links to spans of other services (a span's links to its
+    /// own service, such as a message's to its connection, say nothing new),
+    /// grouped by the target's service, name and trace.
+    fn link_targets(&self, group: &[&'a SpanRecord]) -> Vec<LinkTarget<'a>> {
+        let mut targets: BTreeMap<(&str, &str, &str), Vec<&SpanRecord>> = BTreeMap::new();
         for span in group {
             for link in &span.links {
                 let target = link["span_id"].as_str().and_then(|id| self.all.get(id));
                 if let Some(t) = target.filter(|t| t.service != span.service) {
-                    let trace = t.trace_id.get(..8).unwrap_or(&t.trace_id);
-                    *targets
-                        .entry((t.service.as_str(), t.name.as_str(), trace))
-                        .or_default() += 1;
+                    targets
+                        .entry((t.service.as_str(), t.name.as_str(), t.trace_id.as_str()))
+                        .or_default()
+                        .push(t);
                 }
             }
         }
-        let mut s = String::new();
-        for ((service, name, trace), n) in targets {
-            let _ = write!(s, "  link: {service} {name}");
-            if n > 1 {
-                let _ = write!(s, " x{n}");
-            }
-            let _ = write!(s, " (trace {trace})");
-        }
-        s
+        targets
+            .into_values()
+            .map(|spans| LinkTarget { spans })
+            .collect()
     }
+}
 
-    fn bar(&self, offset: u64, extent: u64) -> String {
-        let scale = |ns: u64| (ns as u128 * BAR_WIDTH as u128 / self.axis.total as u128) as usize;
-        let from = scale(offset).min(BAR_WIDTH - 1);
-        let to = scale(offset + extent).clamp(from + 1, BAR_WIDTH);
-        format!(
-            "|{}{}{}|",
-            " ".repeat(from),
-            "=".repeat(to - from),
-            " ".repeat(BAR_WIDTH - to)
-        )
+/// `  link: {service} {name} xN (trace {8 hex})` per link target.
+fn link_summary(targets: &[LinkTarget]) -> String {
+    let mut s = String::new();
+    for target in targets {
+        let _ = write!(s, "  link: {} {}", target.service(), target.name());
+        if target.spans.len() > 1 {
+            let _ = write!(s, " x{}", target.spans.len());
+        }
+        let trace = target.trace_id();
+        let _ = write!(s, " (trace {})", trace.get(..8).unwrap_or(trace));
     }
+    s
+}
+
+fn bar(offset: u64, extent: u64, total: u64) -> String {
+    let scale = |ns: u64| (ns as u128 * BAR_WIDTH as u128 / total as u128) as usize;
+    let from = scale(offset).min(BAR_WIDTH - 1);
+    let to = scale(offset + extent).clamp(from + 1, BAR_WIDTH);
+    format!(
+        "|{}{}{}|",
+        " ".repeat(from),
+        "=".repeat(to - from),
+        " ".repeat(BAR_WIDTH - to)
+    )
 }
 
 /// Message spans (producer, consumer) grouped by service and name among
@@ -214,27 +350,16 @@ fn collapse<'a>(spans: &[&'a SpanRecord]) -> Vec<Vec<&'a SpanRecord>> {
     groups
 }
 
-/// ` first=..ms last=..ms chunks=N` for a stream span (for a group, the
-/// first span's figures).
-fn stream_summary(group: &[&SpanRecord]) -> String {
-    let attrs = &group[0].attributes;
-    let seconds = |key: &str| attrs.get(key).and_then(Value::as_f64);
-    let Some(count) = attrs
-        .get("tracewire.stream.chunk_count")
-        .and_then(Value::as_i64)
-    else {
-        return String::new();
-    };
+/// `  first=..ms last=..ms chunks=N` for a stream span.
+fn stream_summary(stream: Stream) -> String {
     let mut s = String::from("  ");
-    let first = seconds("tracewire.stream.time_to_first_chunk")
-        .or_else(|| seconds("gen_ai.response.time_to_first_chunk"));
-    if let Some(first) = first {
+    if let Some(first) = stream.first_s {
         let _ = write!(s, "first={:.1}ms ", first * 1e3);
     }
-    if let Some(last) = seconds("tracewire.stream.time_to_last_chunk") {
+    if let Some(last) = stream.last_s {
         let _ = write!(s, "last={:.1}ms ", last * 1e3);
     }
-    let _ = write!(s, "chunks={count}");
+    let _ = write!(s, "chunks={}", stream.chunks);
     s
 }
 

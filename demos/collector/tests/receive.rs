@@ -1,6 +1,7 @@
 //! The collector binary on a free loopback port, fed by the real OTLP/HTTP
 //! exporter (protobuf) and a hand-written JSON request, then stopped with
-//! SIGTERM: the file it writes holds every span, and bad requests get 4xx.
+//! SIGTERM: the file it writes holds every span, the HTML trace view beside
+//! it too, and bad requests get 4xx.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -103,5 +104,61 @@ fn spans_from_the_otlp_exporter_and_json_land_in_the_file() {
         (Some("unit"), Some("rust"))
     );
     assert_eq!(by_name("from json")["kind"], "server");
+
+    // The HTML trace view lands beside the file, with every span in it.
+    let page = std::fs::read_to_string(dir.join("traces.html")).unwrap();
+    assert!(page.starts_with("<!doctype html>"), "{page}");
+    for span in &spans {
+        assert!(page.contains(span["span_id"].as_str().unwrap()), "{page}");
+    }
+    assert!(!dir.join("traces.json.tmp").exists() && !dir.join("traces.html.tmp").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_out_file_named_like_the_trace_view_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .args(["--listen", "127.0.0.1:0", "--out", "traces.html"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--out traces.html"), "{stderr}");
+}
+
+#[test]
+fn too_many_spans_for_one_page_leave_no_trace_view() {
+    let dir = std::env::temp_dir().join(format!("collector-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("traces.json");
+    // A view from an earlier run, which would show other spans; the spans
+    // are sibling messages, so the waterfall on stdout stays one line.
+    std::fs::write(dir.join("traces.html"), "stale").unwrap();
+    let (mut child, url) = start(&out);
+    let spans: Vec<String> = (0..20_001)
+        .map(|i| {
+            format!(
+                r#"{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"{i:016x}","name":"s","kind":4,"startTimeUnixNano":"1","endTimeUnixNano":"2"}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+        spans.join(",")
+    );
+    let response = post(&url, "/v1/traces", "application/json", body.as_bytes());
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        written["traces"][0]["spans"].as_array().unwrap().len(),
+        20_001
+    );
+    assert!(!dir.join("traces.html").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
