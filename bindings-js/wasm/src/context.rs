@@ -264,11 +264,22 @@ pub(crate) fn baggage_entries(baggage: &Baggage) -> Array {
 /// invalid.
 #[wasm_bindgen(js_name = extractTraceparent)]
 pub fn extract_traceparent(traceparent: &str, tracestate: Option<String>) -> Option<String> {
-    let (ctx, _) = TraceContext::from_header_values(
-        &[traceparent],
-        &tracestate.as_deref().into_iter().collect::<Vec<_>>(),
-        &[] as &[&str],
-    );
+    let tracestate: Vec<&str> = tracestate.as_deref().into_iter().collect();
+    packed_span_context(&[traceparent], &tracestate)
+}
+
+/// [`extract_traceparent`] for header lines (several `traceparent` lines
+/// are invalid; `tracestate` lines are combined).
+#[wasm_bindgen(js_name = extractTraceparentLines)]
+pub fn extract_traceparent_lines(
+    traceparent: Vec<String>,
+    tracestate: Vec<String>,
+) -> Option<String> {
+    packed_span_context(&traceparent, &tracestate)
+}
+
+fn packed_span_context<S: AsRef<str>>(traceparent: &[S], tracestate: &[S]) -> Option<String> {
+    let (ctx, _) = TraceContext::from_header_values(traceparent, tracestate, &[] as &[S]);
     let tp = ctx.traceparent?;
     let mut out = String::with_capacity(64);
     out.push_str(&tp.trace_id.to_hex());
