@@ -100,8 +100,9 @@ function utf8Length(s: string): number {
 }
 
 function isWsPackage(ctor: unknown): boolean {
-  // `ws` hangs its server and stream helper on the client constructor.
-  return typeof ctor === "function" && "createWebSocketStream" in ctor;
+  // `ws`'s sockets can terminate and ping; a browser's cannot (nor set headers).
+  const proto = (ctor as { prototype?: { terminate?: unknown; ping?: unknown } }).prototype;
+  return typeof proto?.terminate === "function" && typeof proto?.ping === "function";
 }
 
 /**
