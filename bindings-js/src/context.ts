@@ -28,6 +28,8 @@ export interface ReceivedContext {
   baggage?: string;
   /** `[key, value, metadata, ...]`. */
   baggageEntries?: string[];
+  /** Always true: it came from outside this process or task. */
+  remote?: boolean;
 }
 
 /**
@@ -45,6 +47,19 @@ interface Received {
 }
 
 const RANDOM = 0x02;
+
+/**
+ * A span context the core packed in 57 characters: the `traceparent` as a
+ * sender writes it, then the flags as received (every bit).
+ */
+export function unpackSpanContext(packed: string): { traceparent: string; traceId: string; spanId: string; traceFlags: number } {
+  return {
+    traceparent: packed.slice(0, 55),
+    traceId: packed.slice(3, 35),
+    spanId: packed.slice(36, 52),
+    traceFlags: parseInt(packed.slice(55, 57), 16),
+  };
+}
 
 /** The arguments the core takes for a context to send. */
 export type Outgoing = [

@@ -1,6 +1,6 @@
 import type * as wasm from "./wasm/tracewire_wasm.js";
 import { type Context, ROOT_CONTEXT, context as api } from "@opentelemetry/api";
-import { type ReceivedContext, outgoing, withReceived } from "./context.js";
+import { type ReceivedContext, outgoing, unpackSpanContext, withReceived } from "./context.js";
 import { native } from "./native.js";
 import type { TracewireError } from "./errors.js";
 
@@ -60,6 +60,33 @@ function decoded<T extends string | Uint8Array>(d: NativeDecoded, frame: T): Dec
   }
 }
 
+/**
+ * Reads the core's packed decoding outcome (`Codec.decodeTextPacked`):
+ * `undefined` when malformed.
+ */
+function unpack<T extends string | Uint8Array>(packed: string, frame: T): DecodedMessage<T> | undefined {
+  const kind = packed.charCodeAt(0) - 48;
+  if (kind === 2) return undefined;
+  const changed = packed.charCodeAt(1) === 49;
+  const i = packed.indexOf("\n", 2);
+  const bodySize = Number(packed.slice(2, i));
+  if (kind === 0) return { kind: "plain", payload: frame, bodySize };
+  const j = packed.indexOf("\n", i + 1);
+  const k = packed.indexOf("\n", j + 1);
+  const l = packed.indexOf("\n", k + 1);
+  const received: ReceivedContext = { remote: true };
+  if (j > i + 1) Object.assign(received, unpackSpanContext(packed.slice(i + 1, j)));
+  if (k > j + 1) received.tracestate = packed.slice(j + 1, k);
+  if (l > k + 1) {
+    received.baggage = packed.slice(k + 1, l);
+    received.baggageEntries = native.extractBaggage(received.baggage) as string[];
+  }
+  const rest = packed.slice(l + 1);
+  let payload = frame;
+  if (changed) payload = (typeof frame === "string" ? rest : (frame as Uint8Array).subarray(Number(rest))) as T;
+  return { kind: "enveloped", payload, received, bodySize };
+}
+
 /** Bytes of an `ArrayBuffer`, a view or a Node `Buffer`, without copying. */
 export function bytesOf(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return data instanceof Uint8Array
@@ -99,9 +126,12 @@ export class MessageCodec {
 
   /** Decodes a received text frame (a string) or binary frame (bytes). */
   decode<T extends string | Uint8Array>(frame: T): DecodedMessage<T> {
-    return decoded(
-      typeof frame === "string" ? this.#codec.decodeText(frame) : this.#codec.decodeBinary(frame as Uint8Array),
-      frame,
+    const text = typeof frame === "string";
+    const packed = text ? this.#codec.decodeTextPacked(frame) : this.#codec.decodeBinaryPacked(frame as Uint8Array);
+    return (
+      unpack(packed, frame) ??
+      // Malformed (rare): the error and its event from the detailed form.
+      decoded(text ? this.#codec.decodeText(frame) : this.#codec.decodeBinary(frame as Uint8Array), frame)
     );
   }
 

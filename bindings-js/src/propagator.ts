@@ -3,13 +3,12 @@ import {
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
-  TraceFlags,
   createContextKey,
   isSpanContextValid,
   propagation,
   trace,
 } from "@opentelemetry/api";
-import { RECEIVED_KEY, baggageHeader, baggageOf, outgoingTraceparent } from "./context.js";
+import { RECEIVED_KEY, baggageHeader, baggageOf, outgoingTraceparent, unpackSpanContext } from "./context.js";
 import { native } from "./native.js";
 import { TracewireTraceState } from "./tracestate.js";
 
@@ -92,21 +91,16 @@ export class TracewirePropagator implements TextMapPropagator {
                 ts === undefined ? [] : Array.isArray(ts) ? ts : [ts],
               );
         if (s !== undefined) {
-          const traceId = s.slice(0, 32);
-          const traceFlags: number = parseInt(s.slice(48, 50), 16) as TraceFlags;
+          const received = unpackSpanContext(s);
           ctx = trace.setSpanContext(ctx, {
-            traceId,
-            spanId: s.slice(32, 48),
-            traceFlags,
+            traceId: received.traceId,
+            spanId: received.spanId,
+            traceFlags: received.traceFlags,
             isRemote: true,
-            traceState: ts === undefined ? undefined : TracewireTraceState.fromCore(s.slice(50)),
+            traceState: ts === undefined ? undefined : TracewireTraceState.fromCore(s.slice(57)),
           });
-          if ((traceFlags & RANDOM) !== 0) {
-            ctx = ctx.setValue(RECEIVED_KEY, {
-              traceId,
-              traceparent: typeof tp === "string" ? tp : tp[0],
-              tracestate: s.length > 50 ? s.slice(50) : undefined,
-            });
+          if ((received.traceFlags & RANDOM) !== 0) {
+            ctx = ctx.setValue(RECEIVED_KEY, { ...received, tracestate: s.length > 57 ? s.slice(57) : undefined });
           }
         }
       }

@@ -257,11 +257,10 @@ pub(crate) fn baggage_entries(baggage: &Baggage) -> Array {
 }
 
 /// The propagator's extract: the span context a `traceparent` and
-/// `tracestate` carry, packed in one string (one crossing):
-/// 32 characters trace id, 16 span id, 2 flags (every bit, as received),
-/// then the `tracestate` header as the core serialises it (empty when
-/// absent or invalid). `undefined` when the `traceparent` is absent or
-/// invalid.
+/// `tracestate` carry, packed in one string (one crossing, no object built
+/// in WebAssembly): see [`push_span_context`], then the `tracestate` header
+/// as the core serialises it (empty when absent or invalid). `undefined`
+/// when the `traceparent` is absent or invalid.
 #[wasm_bindgen(js_name = extractTraceparent)]
 pub fn extract_traceparent(traceparent: &str, tracestate: Option<String>) -> Option<String> {
     let tracestate: Vec<&str> = tracestate.as_deref().into_iter().collect();
@@ -282,13 +281,20 @@ fn packed_span_context<S: AsRef<str>>(traceparent: &[S], tracestate: &[S]) -> Op
     let (ctx, _) = TraceContext::from_header_values(traceparent, tracestate, &[] as &[S]);
     let tp = ctx.traceparent?;
     let mut out = String::with_capacity(64);
-    out.push_str(&tp.trace_id.to_hex());
-    out.push_str(&tp.span_id.to_hex());
-    out.push_str(&format!("{:02x}", tp.flags.0));
+    push_span_context(&mut out, &tp);
     if !ctx.tracestate.is_empty() {
         out.push_str(&ctx.tracestate.to_header());
     }
     Some(out)
+}
+
+/// Appends a received span context in 57 characters: the `traceparent` as
+/// a sender writes it (55), then the flags as received, every bit (2 hex).
+pub(crate) fn push_span_context(out: &mut String, tp: &TraceParent) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend(tp.encode().iter().map(|&b| char::from(b)));
+    out.push(char::from(HEX[usize::from(tp.flags.0 >> 4)]));
+    out.push(char::from(HEX[usize::from(tp.flags.0 & 0xf)]));
 }
 
 /// The propagator's inject: the `traceparent` header (55 characters) for a

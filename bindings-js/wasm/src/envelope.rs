@@ -215,6 +215,69 @@ impl JsCodec {
     }
 }
 
+#[wasm_bindgen(js_class = Codec)]
+impl JsCodec {
+    /// [`decode_text`](Self::decode_text) packed in one string, for the
+    /// receive path: no object is built in WebAssembly (see [`packed`]).
+    /// The payload follows when it differs from the frame.
+    #[wasm_bindgen(js_name = decodeTextPacked)]
+    pub fn decode_text_packed(&self, frame: &str) -> String {
+        let d = self.0.decode(MessageType::Text, frame.as_bytes());
+        let size = self.0.payload_size(MessageType::Text, &d);
+        let owned = match &d {
+            CoreDecoded::Enveloped(_, std::borrow::Cow::Owned(p)) => Some(p.as_slice()),
+            _ => None,
+        };
+        let mut out = packed(&d, size, owned.is_some());
+        if let Some(p) = owned {
+            out.push_str(&String::from_utf8_lossy(p));
+        }
+        out
+    }
+
+    /// [`decode_binary`](Self::decode_binary) packed in one string (see
+    /// [`packed`]); the payload's offset in the frame follows when it
+    /// differs from the frame.
+    #[wasm_bindgen(js_name = decodeBinaryPacked)]
+    pub fn decode_binary_packed(&self, frame: &[u8]) -> String {
+        let d = self.0.decode(MessageType::Binary, frame);
+        let size = self.0.payload_size(MessageType::Binary, &d);
+        let offset = frame.len() - d.payload().len();
+        let mut out = packed(&d, size, offset != 0);
+        if offset != 0 {
+            out.push_str(&offset.to_string());
+        }
+        out
+    }
+}
+
+/// A decoding outcome in one string: the kind's code (`0` plain, `1`
+/// enveloped, `2` malformed: read the details with `decode_*`), `1` when the
+/// payload differs from the frame, the body size, `\n`; when enveloped, the
+/// span context ([`crate::context::push_span_context`], or nothing),
+/// `\n`, the `tracestate` header, `\n`, the `baggage` header, `\n` (header
+/// values hold no line feed).
+fn packed(d: &CoreDecoded<'_>, size: usize, changed: bool) -> String {
+    let mut out = String::with_capacity(128);
+    out.push(char::from(b'0' + DecodedKind::of(d).code()));
+    out.push(if changed { '1' } else { '0' });
+    out.push_str(&size.to_string());
+    out.push('\n');
+    if let CoreDecoded::Enveloped(ctx, _) = d {
+        if let Some(tp) = &ctx.traceparent {
+            crate::context::push_span_context(&mut out, tp);
+        }
+        out.push('\n');
+        if ctx.traceparent.is_some() {
+            out.push_str(&ctx.tracestate.to_header());
+        }
+        out.push('\n');
+        out.push_str(&ctx.baggage.to_header());
+        out.push('\n');
+    }
+    out
+}
+
 impl JsCodec {
     fn decode(&self, message_type: MessageType, frame: &[u8]) -> Decoded {
         let d = self.0.decode(message_type, frame);
