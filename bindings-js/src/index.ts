@@ -24,6 +24,7 @@ export { Trust, type TrustOptions } from "./trust.js";
 export {
   TracedWebSocket,
   ConnectError,
+  SocketClosedError,
   type ConnectOptions,
   type TracedMessage,
   type WebSocketLike,

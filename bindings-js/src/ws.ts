@@ -82,6 +82,15 @@ export class ConnectError extends Error {
   }
 }
 
+/** A message sent on a traced socket that has closed. */
+export class SocketClosedError extends Error {
+  readonly code = "socket_closed";
+  constructor() {
+    super("the traced WebSocket is closed");
+    this.name = "SocketClosedError";
+  }
+}
+
 function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -138,6 +147,7 @@ export class TracedWebSocket {
   readonly #trust: wasm.Trust;
   readonly #budget: wasm.ReceiveSpanBudget;
   readonly #handlers = new Set<(msg: TracedMessage) => unknown>();
+  #isClosed = false;
 
   private constructor(
     socket: WebSocketLike,
@@ -234,8 +244,12 @@ export class TracedWebSocket {
     return () => this.#handlers.delete(handler);
   }
 
-  /** Sends a text (string) or binary message in a send span, with the negotiated envelope. */
+  /**
+   * Sends a text (string) or binary message in a send span, with the
+   * negotiated envelope; throws {@link SocketClosedError} once closed.
+   */
   send(data: string | ArrayBuffer | ArrayBufferView, ctx: Context = api.active()): void {
+    if (this.#isClosed) throw new SocketClosedError();
     const text = typeof data === "string";
     const payload = text ? data : bytesOf(data);
     const size = text ? utf8Length(data) : (payload as Uint8Array).byteLength;
@@ -294,6 +308,7 @@ export class TracedWebSocket {
   }
 
   #recordClose(code: number, reason: string): void {
+    this.#isClosed = true;
     const close = this.#connection.close(code, reason ?? "", this.#budget.skipped) as {
       attributes: Record<string, string | number>;
       isError: boolean;

@@ -110,6 +110,7 @@ for (const model of ["connection", "message"]) {
     socket.close(1000, "bye");
     const closed = await socket.closed;
     assert.equal(closed.code, 1000);
+    assert.throws(() => socket.send("late"), tw.SocketClosedError);
     app.end();
     const conn = exporter.getFinishedSpans().find((s) => s.name === "connect /chat");
     assert.ok(conn, "the connection span ended");
