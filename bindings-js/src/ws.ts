@@ -59,6 +59,79 @@ export interface ConnectOptions {
   sessionId?: string;
 }
 
+/** How a traced server accepts connections (Node's `ws`). */
+export interface AcceptOptions {
+  /** The tracer for the connection's spans (default `trace.getTracer("tracewire")`). */
+  tracer?: Tracer;
+  /** `connection` (default) or `message`. */
+  model?: "connection" | "message";
+  /** The envelopes the server supports (default both). */
+  envelopes?: { json?: boolean; binary?: boolean };
+  /** The application subprotocols the server speaks. */
+  protocols?: string[];
+  /** The JSON envelope's placement and stripping (the same as the clients'). */
+  json?: JsonEnvelopeOptions;
+  /** How far clients are trusted; an endpoint facing clients it does not control must pass `Trust.untrusted()`. */
+  trust?: Trust;
+  /** `ws` or `wss`, for `server.port` when the `Host` has none (default `ws`). */
+  scheme?: "ws" | "wss";
+  /** The route template the request matched (`/chat/{room}`), for span names. */
+  route?: string;
+}
+
+/** The parts of Node's `IncomingMessage` a traced server reads. */
+export interface UpgradeRequest {
+  url?: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders?: string[];
+}
+
+function requestHeaders(req: UpgradeRequest): string[] {
+  if (req.rawHeaders !== undefined) return req.rawHeaders;
+  const flat: string[] = [];
+  for (const [k, v] of Object.entries(req.headers)) {
+    for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) flat.push(k, one);
+  }
+  return flat;
+}
+
+interface Accepted {
+  context: ReceivedContext;
+  json: boolean;
+  binary: boolean;
+  appProtocol: string | null;
+  subprotocol: string | null;
+  sessionId: string;
+}
+
+function readRequest(req: UpgradeRequest, options: AcceptOptions): Accepted {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return native.acceptRequest(
+    requestHeaders(req),
+    q < 0 ? undefined : url.slice(q + 1),
+    options.envelopes?.json ?? true,
+    options.envelopes?.binary ?? true,
+    options.protocols ?? [],
+  ) as Accepted;
+}
+
+/**
+ * The `handleProtocols` for a `ws` server: selects the subprotocol as the
+ * core does (PROTOCOL.md 3.3), or none.
+ *
+ * ```ts
+ * const wss = new WebSocketServer({ port: 9001, handleProtocols: selectProtocol() });
+ * wss.on("connection", (ws, req) => {
+ *   const socket = TracedWebSocket.accept(ws, req);
+ *   socket.onMessage((msg) => socket.send(msg.data, msg.context)); // echo in the process span
+ * });
+ * ```
+ */
+export function selectProtocol(options: Pick<AcceptOptions, "envelopes" | "protocols"> = {}) {
+  return (_offered: Set<string>, req: UpgradeRequest): string | false => readRequest(req, options).subprotocol ?? false;
+}
+
 /** One received message, as the application sees it. */
 export interface TracedMessage {
   /** The payload: a string for text frames, bytes for binary frames, without the envelope. */
@@ -232,6 +305,42 @@ export class TracedWebSocket {
     client.free();
     if (connection.endsAtUpgrade) span.end();
     return new TracedWebSocket(socket, sessionId, negotiated, connectionCtx, tracer, connection, trust, options.json);
+  }
+
+  /**
+   * Traces a connection a `ws` server accepted (`wss.on("connection", (ws,
+   * req) => ...)`): the handshake's context (headers, else query) is the
+   * accept span's parent as the trust policy allows, and envelopes are used
+   * only when the selected subprotocol (see {@link selectProtocol}) is a
+   * tracewire token.
+   */
+  static accept(socket: WebSocketLike, request: UpgradeRequest, options: AcceptOptions = {}): TracedWebSocket {
+    const tracer = options.tracer ?? trace.getTracer("tracewire");
+    const trust = options.trust ?? Trust.trusted();
+    const hs = readRequest(request, options);
+    const host = request.headers.host;
+    const connection = native.Connection.forRequest(
+      options.model ?? "connection",
+      hs.sessionId,
+      options.scheme ?? "ws",
+      Array.isArray(host) ? host[0] : host,
+      request.url ?? "/",
+    );
+    connection.setTrust(trust.native);
+    if (options.route !== undefined) connection.setRoute(options.route);
+    const c = hs.context;
+    const remote = trust.native.admit(c.traceparent, c.tracestate, c.baggage) as ReceivedContext;
+    const open = connection.open();
+    const connectionCtx = startSpan(tracer, open, { ambient: ROOT_CONTEXT, remote });
+    open.free();
+    // Envelopes only toward a client whose tracewire token was selected.
+    const selected = socket.protocol !== "" && socket.protocol === hs.subprotocol;
+    const negotiated = selected
+      ? { json: hs.json, binary: hs.binary, appProtocol: hs.appProtocol }
+      : { json: false, binary: false, appProtocol: socket.protocol === "" ? null : socket.protocol };
+    socket.binaryType = "arraybuffer";
+    if (connection.endsAtUpgrade) trace.getSpan(connectionCtx)!.end();
+    return new TracedWebSocket(socket, connection.sessionId, negotiated, connectionCtx, tracer, connection, trust, options.json);
   }
 
   /**

@@ -114,6 +114,30 @@ impl Connection {
         )))
     }
 
+    /// A server's connection for the request it accepted: address, port and
+    /// path from the core's reading of the scheme (`ws`, `wss` or none),
+    /// `Host` and request target; a bad `Host` is left out rather than
+    /// failing the handshake.
+    #[wasm_bindgen(js_name = forRequest)]
+    pub fn for_request(
+        model: &str,
+        session_id: &str,
+        scheme: Option<String>,
+        host: Option<String>,
+        request_target: &str,
+    ) -> JsResult<Connection> {
+        let scheme = scheme
+            .map(|s| s.parse::<tracewire::Scheme>().map_err(to_js))
+            .transpose()?;
+        let target = Target::from_request_lenient(scheme, host.as_deref(), request_target);
+        Ok(Connection(CoreConnection::from_target(
+            coded::<Model>(model)?,
+            Role::Server,
+            session_id,
+            target,
+        )))
+    }
+
     /// Records the server's address and port.
     #[wasm_bindgen(js_name = setServer)]
     pub fn set_server(&mut self, address: &str, port: Option<u16>) {
