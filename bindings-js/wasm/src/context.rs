@@ -4,11 +4,43 @@
 use crate::errors::{JsResult, to_js};
 use crate::values::{self, set};
 use js_sys::{Array, Object};
+use std::cell::RefCell;
+use std::rc::Rc;
 use tracewire::{
     Baggage, BaggageMember, Received, SpanId, TraceContext, TraceFlags, TraceId, TraceParent,
     TraceState,
 };
+use tracewire_bridge::cache::Recent;
 use wasm_bindgen::prelude::*;
+
+/// A `tracestate` as the core reads it, and its header as the core writes it.
+type State = Rc<(TraceState, String)>;
+
+thread_local! {
+    // The adapters' cache policy (docs/ARCHITECTURE.md, "Caches"): a state
+    // repeats across the messages and requests of a trace, its parse does not
+    // need to.
+    static STATES: RefCell<Recent<Option<State>>> = const { RefCell::new(Recent::new()) };
+}
+
+/// `tracestate` header lines as the core reads them (`None`: invalid).
+fn tracestate_of<S: AsRef<str>>(lines: &[S]) -> Option<State> {
+    let convert = || {
+        TraceState::parse_lines(lines.iter().map(AsRef::as_ref))
+            .ok()
+            .map(|ts| {
+                let header = ts.to_header();
+                Rc::new((ts, header))
+            })
+    };
+    match lines {
+        [one] => STATES.with(|c| {
+            c.borrow_mut()
+                .get_or_convert(one.as_ref().as_bytes(), convert)
+        }),
+        _ => convert(),
+    }
+}
 
 /// The context an application sends, from an OpenTelemetry span context
 /// (`trace_id`, `span_id`, `flags`; invalid or absent ids: no span context)
@@ -23,7 +55,9 @@ pub(crate) fn sending(
 ) -> TraceContext {
     let traceparent = traceparent_of(trace_id.as_deref(), span_id.as_deref(), flags);
     let tracestate = match (&traceparent, tracestate.as_deref()) {
-        (Some(_), Some(ts)) if !ts.is_empty() => TraceState::parse(ts).unwrap_or_default(),
+        (Some(_), Some(ts)) if !ts.is_empty() => tracestate_of(&[ts])
+            .map(|s| s.0.clone())
+            .unwrap_or_default(),
         _ => TraceState::new(),
     };
     let baggage = baggage
@@ -278,12 +312,16 @@ pub fn extract_traceparent_lines(
 }
 
 fn packed_span_context<S: AsRef<str>>(traceparent: &[S], tracestate: &[S]) -> Option<String> {
-    let (ctx, _) = TraceContext::from_header_values(traceparent, tracestate, &[] as &[S]);
+    let (ctx, _) = TraceContext::from_header_values(traceparent, &[] as &[S], &[] as &[S]);
     let tp = ctx.traceparent?;
     let mut out = String::with_capacity(64);
     push_span_context(&mut out, &tp);
-    if !ctx.tracestate.is_empty() {
-        out.push_str(&ctx.tracestate.to_header());
+    // As `from_header_values` reads it beside a valid traceparent (an
+    // invalid state is dropped), through the cache.
+    if !tracestate.is_empty()
+        && let Some(state) = tracestate_of(tracestate)
+    {
+        out.push_str(&state.1);
     }
     Some(out)
 }
@@ -316,28 +354,35 @@ pub fn inject_traceparent(
     let sdk_state = tracestate
         .as_deref()
         .filter(|t| !t.is_empty())
-        .and_then(|t| TraceState::parse(t).ok())
-        .unwrap_or_default();
+        .and_then(|t| tracestate_of(&[t]));
     let received = received_traceparent
         .as_deref()
-        .and_then(|tp| TraceParent::parse(tp).ok())
-        .map(|traceparent| {
+        .and_then(|tp| TraceParent::parse(tp).ok());
+    let mut out = String::with_capacity(64);
+    match received {
+        Some(traceparent) => {
             let state = received_tracestate
                 .as_deref()
-                .and_then(|t| TraceState::parse(t).ok())
+                .and_then(|t| tracestate_of(&[t]))
+                .map(|s| s.0.clone())
                 .unwrap_or_default();
-            Received {
+            let r = Received {
                 traceparent,
                 accepted: state.clone(),
                 tracestate: state,
+            };
+            let sdk = sdk_state.map(|s| s.0.clone()).unwrap_or_default();
+            let (tp, ts) = r.pass_on(sending, &sdk);
+            out.push_str(&tp.to_string());
+            out.push_str(&ts.to_header());
+        }
+        None => {
+            out.push_str(&sending.to_string());
+            if let Some(state) = sdk_state {
+                out.push_str(&state.1);
             }
-        });
-    let (tp, ts) = match received {
-        Some(r) => r.pass_on(sending, &sdk_state),
-        None => (sending, sdk_state),
-    };
-    let mut out = tp.to_string();
-    out.push_str(&ts.to_header());
+        }
+    }
     Some(out)
 }
 
