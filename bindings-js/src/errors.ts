@@ -50,7 +50,11 @@ export class InvalidCarrierError extends TracewireError {}
 export class InvalidArgumentError extends TracewireError {}
 /** A WebSocket URL or request target that cannot be read (code 9). */
 export class InvalidUrlError extends TracewireError {}
-/** An internal failure inside the WebAssembly module (code 100). */
+/**
+ * Code 100, for parity with the other bindings. The module is built with
+ * `panic = "abort"`, so a panic (the core has none on any input) would
+ * surface as a `WebAssembly.RuntimeError` instead.
+ */
 export class PanicError extends TracewireError {}
 
 const classes: Record<ErrorCodeName, typeof TracewireError> = {
