@@ -625,12 +625,21 @@ pub fn new_session_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // RandomState is seeded from the OS once per thread; mixing in a
     // process-wide counter and the clock makes every id distinct.
+    let mut out = [0u8; 32];
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    {
+        // RandomState has no OS seed here: take the host's crypto instead.
+        let mut random = [0u8; 16];
+        if getrandom::fill(&mut random).is_ok() {
+            crate::traceparent::encode_hex(&random, &mut out);
+            return out.iter().map(|&c| char::from(c)).collect();
+        }
+    }
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let now = crate::clock::SystemTime::now()
+        .duration_since(crate::clock::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let mut out = [0u8; 32];
     for (i, half) in out.chunks_exact_mut(16).enumerate() {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(n);

@@ -71,6 +71,15 @@
 
 mod names;
 
+/// The clock: std's, except on wasm32-unknown-unknown, which has none and
+/// panics on `Instant::now()`; there the host's (`performance.now()`).
+mod clock {
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub(crate) use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    pub(crate) use web_time::{Instant, SystemTime, UNIX_EPOCH};
+}
+
 pub mod attributes;
 pub mod baggage;
 pub mod context;

@@ -88,11 +88,12 @@
 //! segments of doubling size (the first holds 32).
 
 use crate::attributes::KeyValue;
+use crate::clock::Instant;
 use std::alloc::{self, Layout};
 use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a stream carries, which decides the names its metrics are recorded under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
