@@ -58,8 +58,17 @@ ARTIFACTS: Dict[str, List[object]] = {
 # tracewire code runs it under its language's zero-code instrumentation.
 # tts: a plain FastAPI app under opentelemetry-instrument, which loads the
 # tracewire wheel's instrumentors (its model: OTEL_PYTHON_TRACEWIRE_MODEL).
+# llm: a plain Jakarta endpoint (LlmPlain) under the OpenTelemetry Java agent
+# with tracewire's extension (its model: OTEL_INSTRUMENTATION_TRACEWIRE_MODEL);
+# both jars come from the bindings-java build that `make -C demos build` runs.
 if os.environ.get("AGENT") == "1":
     ARTIFACTS["tts"] = [PYTHON.parent / "opentelemetry-instrument", PYTHON, HERE / "python" / "tts_plain.py"]
+    BINDINGS_JAVA = ROOT / "bindings-java"
+    ARTIFACTS["llm"] = [
+        "java", f"-javaagent:{BINDINGS_JAVA / 'target' / 'agent' / 'opentelemetry-javaagent.jar'}",
+        f"-Dotel.javaagent.extensions={BINDINGS_JAVA / 'javaagent' / 'target' / 'tracewire-javaagent-extension-0.1.0.jar'}",
+        "-cp", HERE / "llm" / "target" / "llm.jar", "dev.tracewire.demo.llm.LlmPlain",
+    ]
 
 # The queue between the gateway and the archive worker: Debian's package.
 REDIS_SERVER = "redis-server"
@@ -251,6 +260,7 @@ class Run:
         env["OTEL_SERVICE_NAME"] = service
         env["TRACEWIRE_MODEL"] = self.args.model
         env["OTEL_PYTHON_TRACEWIRE_MODEL"] = self.args.model  # the instrumentors' (AGENT=1)
+        env["OTEL_INSTRUMENTATION_TRACEWIRE_MODEL"] = self.args.model  # the Java agent extension's (AGENT=1)
         env["DEMO_PACE"] = str(self.args.pace)
         if self.endpoint is not None:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.endpoint

@@ -1,7 +1,5 @@
 package dev.tracewire.demo.llm;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tracewire.ContextCarrier;
 import dev.tracewire.Received;
 import dev.tracewire.websocket.TracedSession;
@@ -13,7 +11,6 @@ import jakarta.websocket.OnMessage;
 import jakarta.websocket.OnOpen;
 import jakarta.websocket.Session;
 import jakarta.websocket.server.ServerEndpoint;
-import java.io.IOException;
 
 /**
  * {@code /llm}: the handshake context comes in through {@link TracingConfigurator}; each
@@ -22,7 +19,6 @@ import java.io.IOException;
  */
 @ServerEndpoint(value = "/llm", configurator = TracingConfigurator.class)
 public class LlmEndpoint {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static volatile Generator generator;
 
   /** Tyrus creates endpoints itself, so the generator is handed over before the server starts. */
@@ -39,20 +35,10 @@ public class LlmEndpoint {
   public void text(Session session, String message) {
     TracedSession traced = TracedSession.of(session);
     try (Received received = traced.receiveText(message)) {
-      JsonNode body;
-      try {
-        body = JSON.readTree(received.text());
-      } catch (IOException e) {
-        System.err.println("llm: ignored a message that is not JSON: " + e.getMessage());
-        return;
+      StandInModel.Chat chat = StandInModel.parse(received.text());
+      if (chat != null) {
+        generator.submit(new Generator.Request(traced, chat, ContextCarrier.capture()));
       }
-      if (!"chat".equals(body.path("type").asText())) {
-        System.err.println("llm: ignored a message of type " + body.path("type"));
-        return;
-      }
-      generator.submit(
-          new Generator.Request(
-              traced, body.path("turn").asInt(), body.path("prompt").asText(), ContextCarrier.capture()));
     }
   }
 
