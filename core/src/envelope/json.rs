@@ -481,17 +481,19 @@ fn scan_object<'a>(
     let mut occurrences = 0usize;
     let mut first_member = None;
     let mut prev_end = None;
-    let mut last_was_followed = false;
+    // The previous member was the envelope object itself (not an object on
+    // the way to it: the member after that one belongs to another object).
+    let mut after_envelope = false;
     members(s, key_cap, |s, start, key| {
         first_member.get_or_insert(start);
-        if let (true, Followed::Object(Found::Envelope(_, span))) =
-            (last_was_followed, &mut followed)
-        {
-            span.next_start = Some(start);
+        if std::mem::take(&mut after_envelope) {
+            if let Followed::Object(Found::Envelope(_, span)) = &mut followed {
+                span.next_start = Some(start);
+            }
         }
-        last_was_followed = key.as_deref() == Some(path[0].as_str());
-        occurrences += usize::from(last_was_followed);
-        if !last_was_followed {
+        let on_path = key.as_deref() == Some(path[0].as_str());
+        occurrences += usize::from(on_path);
+        if !on_path {
             s.skip_value()?;
         } else if s.peek() != Some(b'{') {
             s.skip_value()?;
@@ -506,6 +508,7 @@ fn scan_object<'a>(
                 next_start: None,
             };
             followed = Followed::Object(Found::Envelope(body, span));
+            after_envelope = true;
         } else {
             s.pos += 1;
             followed = Followed::Object(scan_object(s, &path[1..], key_cap)?);
