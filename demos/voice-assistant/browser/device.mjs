@@ -18,7 +18,6 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = join(HERE, "..", "..", "..", "bindings-js", "dist");
@@ -96,6 +95,7 @@ const { values: args } = parseArgs({ options: { url: { type: "string" }, turns: 
 if (args.url === undefined) fail("--url ws://HOST:PORT/voice is required");
 if (!/^[1-9][0-9]*$/.test(args.turns)) fail(`--turns: expected a whole number >= 1, got ${JSON.stringify(args.turns)}`);
 if (!existsSync(join(DIST, "index.js"))) fail(`${DIST} is not built: make -C bindings-js build`);
+if (!existsSync(join(HERE, "node_modules"))) fail(`${HERE}/node_modules is missing: make -C demos build-browser`);
 if (!existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing: sudo apt-get install chromium (.ci/run installs it), or set CHROMIUM`);
 
 const query = new URLSearchParams({
@@ -109,6 +109,8 @@ if (process.env.OTEL_SDK_DISABLED !== "true") {
   query.set("endpoint", (process.env.OTEL_EXPORTER_OTLP_ENDPOINT || "http://localhost:4318").replace(/\/$/, ""));
 }
 
+// Imported once the modules are known to be there, so their absence is the line above.
+const { chromium } = await import("playwright-core");
 const server = await serve();
 let browser;
 let outcome;
