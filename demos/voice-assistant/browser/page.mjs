@@ -170,11 +170,20 @@ async function converse() {
   }
 }
 
+/** Sends the spans left; a failed export is logged (the SDK's warnings go to the driver's stderr), never the device's failure, as in every service. */
+async function flush() {
+  try {
+    await provider?.shutdown();
+  } catch (e) {
+    console.warn(`spans were not exported: ${e?.message}`);
+  }
+}
+
 try {
   await converse();
-  await provider?.shutdown();
+  await flush();
   await window.deviceReport("done");
 } catch (e) {
-  await provider?.shutdown();
+  await flush();
   await window.deviceReport("failed", e instanceof DeviceError ? e.message : `${e?.name}: ${e?.message}`);
 }
