@@ -80,6 +80,13 @@ REDIS_MISSING = (
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
+# DEVICE=browser (`make demo DEVICE=browser`): the device is a page in
+# headless Chromium (browser/device.mjs, built by `make -C demos
+# build-browser`): the tracewire npm package over the browser's WebSocket,
+# its spans exported by the OpenTelemetry web SDK (language webjs).
+if os.environ.get("DEVICE") == "browser":
+    ARTIFACTS["device"] = ["node", HERE / "browser" / "device.mjs"]
+
 
 class DemoError(Exception):
     """A service failed; the message says which one and why."""

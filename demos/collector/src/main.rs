@@ -1,7 +1,9 @@
 //! `collector`: a small OTLP/HTTP receiver for the demos.
 //!
 //! Accepts `POST /v1/traces` (protobuf or JSON, optionally gzip) and answers
-//! `/v1/metrics` and `/v1/logs` without keeping them. On SIGTERM or SIGINT
+//! `/v1/metrics` and `/v1/logs` without keeping them. It answers CORS
+//! preflights and allows every origin, so a page (the browser device)
+//! exports to it with `fetch`. On SIGTERM or SIGINT
 //! it writes every span to `--out`, the HTML trace view of every trace
 //! beside it (the same path with the extension `.html`; up to
 //! 20,000 spans, so not for `make load`), and prints each trace
@@ -23,7 +25,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, CONTENT_ENCODING, CONTENT_TYPE,
+    HeaderValue,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -176,7 +182,7 @@ async fn handle(
     request: Request<Incoming>,
     store: Store,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match answer(request, &store).await {
+    let mut response = match answer(request, &store).await {
         Ok(response) => response,
         Err((status, message)) => {
             eprintln!("collector: {status}: {message}");
@@ -186,7 +192,13 @@ async fn handle(
                 format!("{message}\n").into_bytes(),
             )
         }
-    })
+    };
+    // A page on another origin reads the answer (errors too) only with this;
+    // the exporter sends no credentials, so `*` is allowed.
+    response
+        .headers_mut()
+        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Ok(response)
 }
 
 async fn answer(
@@ -202,6 +214,9 @@ async fn answer(
             ));
         }
     };
+    if request.method() == Method::OPTIONS {
+        return Ok(preflight(&request));
+    }
     if request.method() != Method::POST {
         return Err((
             StatusCode::METHOD_NOT_ALLOWED,
@@ -239,6 +254,25 @@ async fn answer(
         encoding.content_type(),
         encoding.empty_response(),
     ))
+}
+
+/// The answer to a CORS preflight: a page's `fetch` of JSON (a content type
+/// a form cannot send) asks first whether it may POST with those headers.
+fn preflight(request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    // Whatever it asks for (Content-Type, and the exporter's configured
+    // headers): this receiver checks no header but the two it reads.
+    if let Some(asked) = request.headers().get(ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    response
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {

@@ -31,21 +31,38 @@ fn start(out: &std::path::Path) -> (Child, String) {
 }
 
 fn post(url: &str, path: &str, content_type: &str, body: &[u8]) -> String {
+    request(url, "POST", path, &[("Content-Type", content_type)], body)
+}
+
+/// One HTTP/1.1 exchange on a new connection; the whole response.
+fn request(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
     let address = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    )
-    .unwrap();
+    ));
+    stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// The value of response header `name` (case-insensitive), if present.
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split("\r\n\r\n").next().unwrap();
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }
 
 #[test]
@@ -160,5 +177,72 @@ fn too_many_spans_for_one_page_leave_no_trace_view() {
         20_001
     );
     assert!(!dir.join("traces.html").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_page_on_another_origin_may_export() {
+    let dir = std::env::temp_dir().join(format!("collector-cors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut child, url) = start(&dir.join("traces.json"));
+    let origin = ("Origin", "http://127.0.0.1:8000");
+
+    // The preflight a browser sends before a cross-origin fetch of JSON.
+    for path in ["/v1/traces", "/v1/metrics"] {
+        let preflight = request(
+            &url,
+            "OPTIONS",
+            path,
+            &[
+                origin,
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type,x-tenant"),
+            ],
+            b"",
+        );
+        assert!(preflight.starts_with("HTTP/1.1 204"), "{preflight}");
+        assert_eq!(header(&preflight, "access-control-allow-origin"), Some("*"));
+        assert_eq!(
+            header(&preflight, "access-control-allow-methods"),
+            Some("POST")
+        );
+        assert_eq!(
+            header(&preflight, "access-control-allow-headers"),
+            Some("content-type,x-tenant")
+        );
+    }
+
+    // The export itself, and an error, both readable by the page.
+    let json = br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"device"}},
+      {"key":"telemetry.sdk.language","value":{"stringValue":"webjs"}}]},
+      "scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",
+      "name":"turn","kind":1,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+    let headers = [origin, ("Content-Type", "application/json")];
+    let ok = request(&url, "POST", "/v1/traces", &headers, json);
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert_eq!(header(&ok, "access-control-allow-origin"), Some("*"));
+    let metrics = request(&url, "POST", "/v1/metrics", &headers, b"{}");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert_eq!(header(&metrics, "access-control-allow-origin"), Some("*"));
+    let bad = request(&url, "POST", "/v1/traces", &headers, b"[");
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert_eq!(header(&bad, "access-control-allow-origin"), Some("*"));
+    // Only the OTLP paths answer a preflight.
+    let elsewhere = request(&url, "OPTIONS", "/", &[origin], b"");
+    assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("traces.json")).unwrap()).unwrap();
+    let span = &written["traces"][0]["spans"][0];
+    assert_eq!(
+        (span["name"].as_str(), span["language"].as_str()),
+        (Some("turn"), Some("webjs"))
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
