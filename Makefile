@@ -54,8 +54,8 @@ bench-rust:
 fuzz:
 	.ci/fuzz $(FUZZ_SECONDS)
 
-## fuzz-ci: the short, reproducible run CI makes: FUZZ_CI_RUNS inputs per
-## target from a fixed seed.
+## fuzz-ci: the short run CI makes: FUZZ_CI_RUNS inputs per target from a
+## fixed seed and the committed inputs (a failure prints its input).
 fuzz-ci:
 	.ci/fuzz --runs $(FUZZ_CI_RUNS)
 
