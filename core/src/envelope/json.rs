@@ -486,10 +486,10 @@ fn scan_object<'a>(
     let mut after_envelope = false;
     members(s, key_cap, |s, start, key| {
         first_member.get_or_insert(start);
-        if std::mem::take(&mut after_envelope) {
-            if let Followed::Object(Found::Envelope(_, span)) = &mut followed {
-                span.next_start = Some(start);
-            }
+        if std::mem::take(&mut after_envelope)
+            && let Followed::Object(Found::Envelope(_, span)) = &mut followed
+        {
+            span.next_start = Some(start);
         }
         let on_path = key.as_deref() == Some(path[0].as_str());
         occurrences += usize::from(on_path);
