@@ -480,8 +480,11 @@ impl StreamMetrics {
         // offset beyond u64::MAX - 1 ns (584 years) is clamped.
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let stored = ns.saturating_add(1);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
         let index = self.count.fetch_add(1, Ordering::Relaxed);
+        // Counted before its bytes are added, and the add releases the count:
+        // a snapshot, which reads the bytes (acquire) before the count, never
+        // shows bytes of a chunk it does not count.
+        self.bytes.fetch_add(bytes, Ordering::Release);
         if let Some(slot) = self.slot(index) {
             // Relaxed suffices: the value is self-contained, and the segment's
             // zeroed memory was published by the Release of its installation.
@@ -567,8 +570,9 @@ impl StreamMetrics {
     /// Computes the snapshot; `intervals` sees the intervals in recording
     /// order (nanoseconds) before they are sorted.
     fn collect(&self, intervals: impl FnOnce(&[u64])) -> StreamSnapshot {
+        // Bytes first: see record_chunk_at.
+        let bytes = self.bytes.load(Ordering::Acquire);
         let chunk_count = self.count.load(Ordering::Relaxed);
-        let bytes = self.bytes.load(Ordering::Relaxed);
         let stamps = self.timestamps(chunk_count);
         let mut snap = StreamSnapshot {
             chunk_count,
