@@ -39,6 +39,7 @@ from test_voice_assistant import (
     check_streams,
     check_thread_pool_hop,
     check_untrusted_device,
+    connection_model_traces,
     from_device,
     named,
     root_names,
@@ -80,21 +81,8 @@ def check_device_is_the_page(spans: List[Dict[str, object]]) -> None:
 
 
 def test_connection_model_one_gateway_trace_across_five_languages(connection_traces: List[dict]) -> None:
-    assert len(connection_traces) == 2, [root_names(t["spans"]) for t in connection_traces]
-    [device] = [t["spans"] for t in connection_traces if root_names(t["spans"]) == [("device", "connect /voice")]]
-    [gateway] = [t["spans"] for t in connection_traces if root_names(t["spans"]) == [("gateway", "accept /voice")]]
-    assert {(s["service"], s["language"]) for s in device} == {("device", BROWSER)}
-    assert {s["service"] for s in gateway} == SERVICES
-    assert {s["language"] for s in gateway} == ALL_LANGUAGES
-    for spans in (device, gateway):
-        check_parents_present(spans)
-        check_clean_ends(spans)
-    [accept] = named(gateway, "gateway", "accept /voice")
-    for path in ("/asr", "/llm", "/tts"):
-        [connect] = named(gateway, "gateway", f"connect {path}")
-        assert connect["parent_span_id"] == accept["span_id"]
-    for process in filter(from_device, gateway):
-        assert process["parent_span_id"] == accept["span_id"]
+    device, gateway = connection_model_traces(connection_traces, ALL_LANGUAGES)
+    assert {s["language"] for s in device} == {BROWSER}
     # The page's spans of the gateway's answer joined the gateway's trace.
     answers = named(gateway, "device", "process /voice")
     assert answers and all(s["language"] == BROWSER for s in answers)

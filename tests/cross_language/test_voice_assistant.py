@@ -345,16 +345,17 @@ def root_names(spans: Iterable[Span]) -> List[tuple]:
     return [(s["service"], s["name"]) for s in spans if s["parent_span_id"] is None]
 
 
-def test_connection_model_is_one_trace_from_the_gateway_on(connection_traces: List[dict]) -> None:
-    """Two traces: the device's session, and the gateway's (linked to it),
-    which holds every upstream service and the device's process spans of the
-    gateway's answers (the device trusts the gateway)."""
-    assert len(connection_traces) == 2, [root_names(t["spans"]) for t in connection_traces]
-    [device] = [t["spans"] for t in connection_traces if root_names(t["spans"]) == [("device", "connect /voice")]]
-    [gateway] = [t["spans"] for t in connection_traces if root_names(t["spans"]) == [("gateway", "accept /voice")]]
+def connection_model_traces(traces: List[dict], languages: set) -> tuple:
+    """The connection model's two traces, the device's and the gateway's
+    (which holds every service in `languages`), checked: parents present,
+    clean ends, the upstream connections and the device's process spans
+    under the gateway's accept span. Returns (device spans, gateway spans)."""
+    assert len(traces) == 2, [root_names(t["spans"]) for t in traces]
+    [device] = [t["spans"] for t in traces if root_names(t["spans"]) == [("device", "connect /voice")]]
+    [gateway] = [t["spans"] for t in traces if root_names(t["spans"]) == [("gateway", "accept /voice")]]
     assert {s["service"] for s in device} == {"device"}
     assert {s["service"] for s in gateway} == SERVICES
-    assert {s["language"] for s in gateway} == LANGUAGES
+    assert {s["language"] for s in gateway} == languages
     for spans in (device, gateway):
         check_parents_present(spans)
         check_clean_ends(spans)
@@ -365,6 +366,14 @@ def test_connection_model_is_one_trace_from_the_gateway_on(connection_traces: Li
         assert connect["parent_span_id"] == accept["span_id"]
     for process in filter(from_device, gateway):
         assert process["parent_span_id"] == accept["span_id"]
+    return device, gateway
+
+
+def test_connection_model_is_one_trace_from_the_gateway_on(connection_traces: List[dict]) -> None:
+    """Two traces: the device's session, and the gateway's (linked to it),
+    which holds every upstream service and the device's process spans of the
+    gateway's answers (the device trusts the gateway)."""
+    device, _ = connection_model_traces(connection_traces, LANGUAGES)
     [root] = named(device, "device", "connect /voice")
     for turn in by_turn(device, "device", "turn").values():
         assert turn["parent_span_id"] == root["span_id"]
